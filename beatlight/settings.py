@@ -1,0 +1,111 @@
+"""One settings object, built once at the entry point and passed down.
+
+Every value can be set by an environment variable ``BEATLIGHT_<NAME>`` (or a
+``.env`` file); the CLI's options override them. Domain code never reads the
+environment: it receives the values it needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WINDOWS: dict[str, int] = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "28d": 28 * 86_400}
+
+
+class Settings(BaseSettings):
+    """Beatlight's settings; defaults are the SPEC's."""
+
+    model_config = SettingsConfigDict(env_prefix="BEATLIGHT_", env_file=".env", extra="ignore")
+
+    # Geography
+    boundaries: Path | None = Field(
+        None, description="Ward boundary file (GeoJSON, GPKG, SHP, zip)."
+    )
+    attributes: Path | None = Field(None, description="Optional ward attributes CSV (SPEC §13).")
+    metric_crs: str = Field("EPSG:27700", description="Projected CRS for areas and grid cells.")
+    cell_m: float = Field(200.0, gt=0, description="Grid cell side C in metres.")
+    force_name: str = Field("Force area", description="Name of the force-level roll-up.")
+
+    # The presence model (SPEC "Metric definitions")
+    slot_seconds: int = Field(60, gt=0, description="Slot length S.")
+    max_gap_seconds: int = Field(300, ge=0, description="Max gap G that is filled.")
+    koper_minutes: float = Field(10.0, gt=0, description="Koper dwell K.")
+    target_minutes_per_week: float = Field(600.0, ge=0, description="Default weekly target.")
+    max_accuracy_m: float = Field(
+        100.0, ge=0, description="Pings less accurate than this are rejected."
+    )
+    lateness_seconds: int = Field(3600, ge=0, description="Allowed lateness behind the watermark.")
+    future_seconds: int = Field(300, ge=0, description="Future tolerance ahead of the wall clock.")
+    max_event_bytes: int = Field(8192, gt=0, description="Larger events are rejected as too_large.")
+    timezone: str = Field("Europe/London", description="Zone for calendar days and weeks.")
+
+    # Infrastructure
+    kafka_bootstrap: str | None = Field(
+        None, description="Kafka bootstrap servers; none = embedded."
+    )
+    data_dir: Path = Field(Path("data"), description="Where embedded state and stores live.")
+    kafka_partitions: int = Field(
+        4, gt=0, description="Partitions of patrol.presence when Beatlight creates it."
+    )
+    kafka_connect_timeout_s: float = Field(
+        10.0, gt=0, description="How long a client waits to reach Kafka before giving up."
+    )
+    # Tansu completes a consumer-group join only after about half the session
+    # timeout (SPEC "Known pitfalls"), so the default is Kafka's minimum, not 45 s.
+    session_timeout_ms: int = Field(6000, gt=0, description="Consumer-group session timeout.")
+    heartbeat_interval_ms: int = Field(
+        1500, gt=0, description="Consumer-group heartbeat (under a third of the session timeout)."
+    )
+
+    # Stream workers
+    app_id: str = Field("beatlight", description="Kafka consumer group / Faust app id.")
+    live_seconds: float = Field(5.0, gt=0, description="How often live snapshots are sent.")
+    live_clock: str = Field(
+        "wall",
+        pattern="^(wall|event)$",
+        description="Live snapshots as of now (wall) or of the latest event time (event: "
+        "for replays of history).",
+    )
+    worker_web_port: int = Field(
+        6066, ge=0, description="Worker's web port for /metrics and /healthz; 0 = off."
+    )
+    checkpoint_seconds: float = Field(
+        300.0, gt=0, description="How often each lane's state is checkpointed to Kafka."
+    )
+    alert_window: str = Field("24h", description="Window whose live status raises alerts.")
+    alert_unvisited_minutes: float = Field(
+        120.0, gt=0, description="Alert when nobody has been seen in an area for this long."
+    )
+
+    # The API's store (issue 4)
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the store (postgresql://… in production); "
+        "none = a SQLite file <data_dir>/beatlight.db.",
+    )
+    materialise_batch_records: int = Field(
+        500, gt=0, description="Most topic records the materialiser stores in one transaction."
+    )
+    materialise_max_backoff_s: float = Field(
+        30.0, gt=0, description="Longest wait between the materialiser's retries."
+    )
+
+    def store_url(self) -> str:
+        """The store's URL: ``database_url``, else the SQLite file under ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'beatlight.db').resolve()}"
+
+    @field_validator("slot_seconds")
+    @classmethod
+    def _slot_divides_an_hour(cls, value: int) -> int:
+        # Hour-boundary snapshots and the windows must be whole numbers of slots.
+        if 3600 % value:
+            raise ValueError("slot_seconds must divide 3600 (e.g. 30, 60, 300)")
+        return value
+
+
+__all__ = ["Settings", "WINDOWS"]
