@@ -1,0 +1,314 @@
+"""The presence event: its schema and vectorised validation (SPEC "The presence event").
+
+Events arrive as raw columns (:class:`RawEvents`), one list per SPEC field, from
+NDJSON, CSV, Parquet or Kafka. :func:`validate` checks every row at once and
+returns the parsed columns with a rejection reason per row (``None`` = valid so
+far). Fields outside the SPEC's table never get into a :class:`RawEvents`: the
+readers pick the SPEC's fields and drop the rest on arrival.
+
+Checks run in a fixed order and the first one that fails names the reason, so a
+row with several faults always gets the same reason:
+
+``too_large`` → ``malformed_json`` → ``missing_field`` → ``bad_event_id`` →
+``bad_unit`` → ``bad_timestamp`` → ``bad_coordinates`` → ``bad_mode`` →
+``bad_accuracy`` → ``inaccurate`` → ``future``. The watermark rule
+(``too_late``) and de-duplication need state across batches and live in
+:mod:`streams.intake`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import orjson
+
+__all__ = [
+    "FIELDS",
+    "MODES",
+    "REASONS",
+    "RawEvents",
+    "ValidEvents",
+    "parse_lines",
+    "strip_event",
+    "validate",
+]
+
+#: The SPEC's fields, in the SPEC's order. Anything else is dropped on arrival.
+FIELDS = ("event_id", "unit", "ts", "lat", "lon", "mode", "accuracy_m")
+REQUIRED = ("event_id", "unit", "ts", "lat", "lon")
+#: Mode codes: the index is what the presence model stores.
+MODES = ("unknown", "foot", "cycle", "vehicle")
+FOOT = MODES.index("foot")
+_MODE_CODE = {name: code for code, name in enumerate(MODES)}
+
+#: Every rejection reason, in the order the checks run.
+REASONS = (
+    "too_large",
+    "malformed_json",
+    "missing_field",
+    "bad_event_id",
+    "bad_unit",
+    "bad_timestamp",
+    "bad_coordinates",
+    "bad_mode",
+    "bad_accuracy",
+    "inaccurate",
+    "future",
+    "too_late",
+)
+
+
+
+# RFC 3339 date-time with a mandatory offset (SPEC: "RFC 3339 timestamp with offset").
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+@dataclass
+class RawEvents:
+    """A batch of events as they arrived, one list per SPEC field.
+
+    ``None`` stands for a field that was absent, JSON ``null`` or an empty CSV
+    cell: the SPEC treats them alike (required → ``missing_field``, optional →
+    the default).
+
+    ``reason`` holds rejections decided before the fields could be read
+    (``too_large``, ``malformed_json``); ``position`` says where each row came
+    from (line number in a file, offset in a partition) for error reports.
+    """
+
+    columns: dict[str, list[Any]]
+    reason: list[str | None]
+    position: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.reason)
+
+    @classmethod
+    def from_records(
+        cls,
+        records: Sequence[Mapping[str, Any] | None],
+        reasons: Sequence[str | None] | None = None,
+        positions: Sequence[int] | None = None,
+    ) -> RawEvents:
+        """Columns from dict-like records; ``None`` records must carry a reason."""
+        columns: dict[str, list[Any]] = {}
+        for name in FIELDS:
+            columns[name] = [
+                None if r is None else r.get(name) for r in records
+            ]
+        reason = list(reasons) if reasons is not None else [None] * len(records)
+        position = list(positions) if positions is not None else list(range(len(records)))
+        return cls(columns, reason, position)
+
+    def take(self, rows: Sequence[int]) -> RawEvents:
+        """The given rows, in that order."""
+        return RawEvents(
+            {name: [values[i] for i in rows] for name, values in self.columns.items()},
+            [self.reason[i] for i in rows],
+            [self.position[i] for i in rows] if self.position else list(rows),
+        )
+
+    def record(self, i: int) -> dict[str, Any]:
+        """Row ``i`` as a dict of the SPEC fields that were present (for the DLQ)."""
+        return {
+            name: values[i] for name, values in self.columns.items() if values[i] is not None
+        }
+
+
+@dataclass
+class ValidEvents:
+    """Parsed columns of a batch; rows with ``reason[i] is not None`` are rejected."""
+
+    event_id: np.ndarray  # object (str)
+    unit: np.ndarray  # object (str)
+    ts_us: np.ndarray  # int64 microseconds since the epoch, UTC
+    lat: np.ndarray  # float64
+    lon: np.ndarray  # float64
+    mode: np.ndarray  # int8, index into MODES
+    reason: np.ndarray  # object: None or a REASONS entry
+    position: np.ndarray  # int64
+
+    def __len__(self) -> int:
+        return len(self.reason)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Rows that passed every check so far."""
+        return np.equal(self.reason, None)
+
+    def take(self, mask: np.ndarray) -> ValidEvents:
+        """The rows selected by a boolean mask or an index array."""
+        return ValidEvents(
+            self.event_id[mask],
+            self.unit[mask],
+            self.ts_us[mask],
+            self.lat[mask],
+            self.lon[mask],
+            self.mode[mask],
+            self.reason[mask],
+            self.position[mask],
+        )
+
+
+def parse_lines(
+    lines: Iterable[bytes | str], *, max_event_bytes: int, first_position: int = 0
+) -> RawEvents:
+    """Raw NDJSON lines → :class:`RawEvents` (blank lines are skipped, not rejected)."""
+    records: list[Mapping[str, Any] | None] = []
+    reasons: list[str | None] = []
+    positions: list[int] = []
+    loads = orjson.loads
+    for number, line in enumerate(lines, start=first_position):
+        data = line.encode() if isinstance(line, str) else line
+        if not data.strip():
+            continue
+        positions.append(number)
+        if len(data.rstrip(b"\r\n")) > max_event_bytes:
+            records.append(None)
+            reasons.append("too_large")
+            continue
+        try:
+            parsed = loads(data)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            records.append(parsed)
+            reasons.append(None)
+        else:
+            records.append(None)
+            reasons.append("malformed_json")
+    return RawEvents.from_records(records, reasons, positions)
+
+
+def strip_event(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the SPEC's fields of a record: identifying extras never travel on."""
+    return {name: record[name] for name in FIELDS if name in record}
+
+
+def validate(
+    raw: RawEvents,
+    *,
+    now_us: int,
+    max_accuracy_m: float = 100.0,
+    future_seconds: int = 300,
+) -> ValidEvents:
+    """Check every row against the SPEC's schema; the first failing check names the reason."""
+    n = len(raw)
+    cols = raw.columns
+    reason = np.array(raw.reason, dtype=object) if n else np.empty(0, dtype=object)
+
+    missing = np.zeros(n, dtype=bool)
+    for name in REQUIRED:
+        missing |= np.fromiter((v is None for v in cols[name]), bool, n)
+
+    event_id = np.array(cols["event_id"], dtype=object) if n else np.empty(0, dtype=object)
+    unit = np.array(cols["unit"], dtype=object) if n else np.empty(0, dtype=object)
+    bad_event_id = ~np.fromiter((_is_text(v, 128) for v in cols["event_id"]), bool, n)
+    bad_unit = ~np.fromiter((_is_text(v, 64) for v in cols["unit"]), bool, n)
+    ts_us, bad_ts = _parse_timestamps(cols["ts"])
+    lat, lat_ok = _numbers(cols["lat"])
+    lon, lon_ok = _numbers(cols["lon"])
+    bad_coords = ~(
+        lat_ok
+        & lon_ok
+        & (np.abs(lat) <= 90.0)
+        & (np.abs(lon) <= 180.0)
+        & ~((lat == 0.0) & (lon == 0.0))
+    )
+    mode = np.fromiter(
+        (
+            _MODE_CODE.get(v, -1) if isinstance(v, str) else (0 if v is None else -1)
+            for v in cols["mode"]
+        ),
+        np.int8,
+        n,
+    )
+    bad_mode = mode < 0
+    accuracy, accuracy_ok = _numbers(cols["accuracy_m"], missing_ok=True)
+    bad_accuracy = ~accuracy_ok | (accuracy < 0)
+    inaccurate = accuracy > max_accuracy_m  # NaN (absent) compares False
+    future = ts_us > now_us + future_seconds * 1_000_000
+
+    # First failing check wins; rows already rejected keep their reason.
+    checks = (
+        ("missing_field", missing),
+        ("bad_event_id", bad_event_id),
+        ("bad_unit", bad_unit),
+        ("bad_timestamp", bad_ts),
+        ("bad_coordinates", bad_coords),
+        ("bad_mode", bad_mode),
+        ("bad_accuracy", bad_accuracy),
+        ("inaccurate", inaccurate),
+        ("future", future & ~bad_ts),
+    )
+    for name, failed in checks:
+        hit = failed & np.equal(reason, None)
+        if hit.any():
+            reason[hit] = name
+
+    mode[bad_mode] = 0
+    return ValidEvents(
+        event_id,
+        unit,
+        ts_us,
+        lat,
+        lon,
+        mode,
+        reason,
+        np.asarray(raw.position if raw.position else range(n), dtype=np.int64),
+    )
+
+
+def _is_text(value: Any, longest: int) -> bool:
+    return type(value) is str and 0 < len(value) <= longest
+
+
+def _numbers(values: list[Any], *, missing_ok: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Floats for real JSON numbers (bools and strings are not numbers); NaN elsewhere."""
+    n = len(values)
+    out = np.full(n, np.nan)
+    ok = np.zeros(n, dtype=bool)
+    for i, v in enumerate(values):
+        kind = type(v)
+        if kind is float or kind is int:
+            f = float(v)
+            if math.isfinite(f):
+                out[i] = f
+                ok[i] = True
+        elif v is None and missing_ok:
+            ok[i] = True
+    return out, ok
+
+
+def _parse_timestamps(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """RFC 3339 strings with an offset → int64 µs UTC, and a mask of the bad ones.
+
+    Digits beyond the microsecond are truncated: the microsecond is the unit of
+    account everywhere (gap lengths are compared exactly).
+    """
+    n = len(values)
+    ts_us = np.zeros(n, dtype=np.int64)
+    bad = np.ones(n, dtype=bool)
+    match = _RFC3339.fullmatch
+    parse = datetime.fromisoformat
+    for i, v in enumerate(values):
+        if type(v) is str and match(v) is not None:
+            try:
+                moment = parse(v.upper())
+            except ValueError:  # 2026-02-30, 24:00:00, offsets beyond ±24 h …
+                continue
+            ts_us[i] = (moment - _EPOCH) // _MICROSECOND
+            bad[i] = False
+    return ts_us, bad
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)

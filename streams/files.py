@@ -1,0 +1,202 @@
+"""Events files: NDJSON, CSV or Parquet (optionally gzipped), read in chunks.
+
+:func:`open_events` checks that a file can be read and looks like events, then
+:meth:`EventsFile.chunks` streams it as :class:`~streams.events.RawEvents`
+batches, so a file of ten million lines never needs ten million dicts at once.
+Columns outside the SPEC's fields are dropped on arrival (their names are
+logged, never their values).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+
+from beatlight.errors import BeatlightError
+from streams.events import FIELDS, REQUIRED, RawEvents, parse_lines
+
+__all__ = ["EventsFile", "EventsFileError", "open_events"]
+
+log = logging.getLogger("beatlight.events")
+
+_FORMATS = {
+    ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson",
+    ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
+}  # fmt: skip
+_NUMERIC = ("lat", "lon", "accuracy_m")
+
+
+class EventsFileError(BeatlightError):
+    """An events file that cannot be read as events."""
+
+
+@dataclass
+class EventsFile:
+    """An events file that has been opened and checked."""
+
+    path: Path
+    format: str
+    size_bytes: int
+    max_event_bytes: int = 8192
+
+    def chunks(self, rows: int = 50_000) -> Iterator[tuple[RawEvents, int]]:
+        """Batches of raw events in file order, each with the bytes read so far."""
+        try:
+            if self.format == "ndjson":
+                yield from self._ndjson(rows)
+            elif self.format == "csv":
+                yield from self._csv(rows)
+            else:
+                yield from self._parquet(rows)
+        except (OSError, EOFError, UnicodeDecodeError, csv.Error) as error:
+            raise EventsFileError(f"{self.path}: cannot be read to the end ({error})") from None
+
+    def _ndjson(self, rows: int) -> Iterator[tuple[RawEvents, int]]:
+        with self.path.open("rb") as raw, _maybe_gzip(raw, self.path) as lines:
+            number = 1
+            while True:
+                block = list(islice(lines, rows))
+                if not block:
+                    return
+                batch = parse_lines(
+                    block, max_event_bytes=self.max_event_bytes, first_position=number
+                )
+                number += len(block)
+                yield batch, raw.tell()
+
+    def _csv(self, rows: int) -> Iterator[tuple[RawEvents, int]]:
+        with self.path.open("rb") as raw, _maybe_gzip(raw, self.path) as binary:
+            text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+            reader = csv.reader(text)
+            header = [h.strip() for h in next(reader, [])]
+            _check_columns(self.path, header, warn=False)
+            wanted = {name: header.index(name) for name in FIELDS if name in header}
+            width = len(header)
+            number = 2
+            while True:
+                block = list(islice(reader, rows))
+                if not block:
+                    return
+                records: list[dict[str, Any] | None] = []
+                reasons: list[str | None] = []
+                for row in block:
+                    if len(row) != width:
+                        # A row that does not fit the header cannot be read as an event.
+                        records.append(None)
+                        reasons.append("malformed_json" if row else None)
+                        continue
+                    records.append({name: _csv_value(name, row[i]) for name, i in wanted.items()})
+                    reasons.append(None)
+                keep = [i for i, r in enumerate(reasons) if r is not None or records[i] is not None]
+                batch = RawEvents.from_records(
+                    [records[i] for i in keep],
+                    [reasons[i] for i in keep],
+                    [number + i for i in keep],
+                )
+                number += len(block)
+                yield batch, raw.tell()
+
+    def _parquet(self, rows: int) -> Iterator[tuple[RawEvents, int]]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(self.path)
+        names = parquet.schema_arrow.names
+        _check_columns(self.path, names, warn=False)
+        columns = [name for name in FIELDS if name in names]
+        done = 0
+        total_rows = max(parquet.metadata.num_rows, 1)
+        for table in parquet.iter_batches(batch_size=rows, columns=columns):
+            data: dict[str, list[Any]] = {}
+            for name in columns:
+                column = table.column(name)
+                if name == "ts" and pa.types.is_timestamp(column.type) and column.type.tz:
+                    # Arrow's %S carries the fraction of the column's unit.
+                    column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ", locale="C")
+                data[name] = column.to_pylist()
+            n = table.num_rows
+            records = [{name: data[name][i] for name in columns} for i in range(n)]
+            batch = RawEvents.from_records(records, None, range(done + 1, done + n + 1))
+            done += n
+            yield batch, int(self.size_bytes * done / total_rows)
+
+
+def open_events(path: str | Path, *, max_event_bytes: int = 8192) -> EventsFile:
+    """Check an events file and say clearly what is wrong with it, if anything."""
+    path = Path(path)
+    if not path.exists():
+        raise EventsFileError(f"{path}: no such events file")
+    if not path.is_file():
+        raise EventsFileError(f"{path}: not a file")
+    suffixes = [s.lower() for s in path.suffixes]
+    base = (
+        suffixes[-2]
+        if suffixes and suffixes[-1] == ".gz" and len(suffixes) > 1
+        else (suffixes[-1] if suffixes else "")
+    )
+    kind = _FORMATS.get(base)
+    if kind is None:
+        raise EventsFileError(
+            f"{path}: unknown events format {base or '(no extension)'!r}; "
+            "use .ndjson/.jsonl, .csv or .parquet (optionally .gz for NDJSON and CSV)"
+        )
+    events = EventsFile(path, kind, path.stat().st_size, max_event_bytes)
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            _check_columns(path, pq.ParquetFile(path).schema_arrow.names)
+        else:
+            with path.open("rb") as raw, _maybe_gzip(raw, path) as stream:
+                head = stream.readline()
+            if kind == "csv":
+                header = next(csv.reader([head.decode("utf-8-sig")]), [])
+                _check_columns(path, [h.strip() for h in header])
+    except EventsFileError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any reader failure is the file's fault here
+        raise EventsFileError(f"{path}: cannot be read as {kind} ({error})") from None
+    return events
+
+
+def _check_columns(path: Path, columns: list[str], *, warn: bool = True) -> None:
+    missing = [name for name in REQUIRED if name not in columns]
+    if missing:
+        raise EventsFileError(
+            f"{path}: not an events file: required column(s) {', '.join(missing)} missing "
+            f"(found: {', '.join(columns[:12]) or 'none'}); expected {', '.join(FIELDS)}"
+        )
+    extra = [name for name in columns if name not in FIELDS]
+    if extra and warn:
+        # Names only: the values of identifying columns are never read.
+        log.warning("%s: dropping columns outside the event schema: %s", path, ", ".join(extra))
+
+
+def _csv_value(name: str, text: str) -> Any:
+    """A CSV cell as the JSON value it stands for: empty → absent, numbers → float."""
+    if text == "":
+        return None
+    if name in _NUMERIC:
+        try:
+            value = float(text)
+        except ValueError:
+            return text  # not a number: rejected by validation, as in JSON
+        return value if math.isfinite(value) else text
+    return text
+
+
+def _maybe_gzip(raw: IO[bytes], path: Path) -> AbstractContextManager[IO[bytes]]:
+    """The decompressed stream of a ``.gz`` file, else the file itself (left open)."""
+    if path.suffix.lower() == ".gz":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return nullcontext(raw)

@@ -1,0 +1,254 @@
+"""One lane of the pipeline: raw events in, mergeable presence out.
+
+A :class:`Lane` chains the steps a ping walks through, in the SPEC's order:
+:func:`streams.events.validate` (is it valid?) → :class:`streams.intake.Intake`
+(late? duplicate?) → :meth:`geo.geography.Geography.locate` (which ward and
+cell?) → :class:`streams.presence.PresenceLane` (which unit-slots?). The batch
+report drives one lane over a whole file; each stream worker drives one lane per
+Kafka partition. Same code, same figures.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from geo.geography import Geography
+from streams.events import RawEvents, ValidEvents, validate
+from streams.intake import Intake
+from streams.presence import FinalDelta, ModelParams, Partial, PresenceLane, _concat
+from streams.runs import merge_runs
+
+__all__ = ["Lane", "LaneConfig", "Outcome"]
+
+
+@dataclass(frozen=True)
+class LaneConfig:
+    """Admission rules (SPEC "The presence event" and settings) and the model's parameters."""
+
+    model: ModelParams = ModelParams()
+    lateness_us: int = 3_600_000_000
+    future_us: int = 300_000_000
+    max_accuracy_m: float = 100.0
+
+    @classmethod
+    def from_settings(cls, settings) -> LaneConfig:  # noqa: ANN001 - beatlight.settings.Settings
+        return cls(
+            model=ModelParams(
+                slot_us=settings.slot_seconds * 1_000_000,
+                gap_us=settings.max_gap_seconds * 1_000_000,
+                koper_slots=_koper_slots(settings.koper_minutes, settings.slot_seconds),
+            ),
+            lateness_us=settings.lateness_seconds * 1_000_000,
+            future_us=settings.future_seconds * 1_000_000,
+            max_accuracy_m=settings.max_accuracy_m,
+        )
+
+
+@dataclass
+class Outcome:
+    """What happened to each row of one ingested batch."""
+
+    events: ValidEvents  # parsed rows; ``events.reason`` names each rejection
+    accepted: np.ndarray  # bool
+    duplicate: np.ndarray  # bool
+    ward: np.ndarray  # int32 ward index of accepted rows (-1 outside or not accepted)
+    #: With ``hourly=True``: figures as of each hour boundary that became settled, in order.
+    hours: list[Partial] = field(default_factory=list)
+    #: Final runs to forward to the aggregator, sent about hourly (see Lane.take_final).
+    final: FinalDelta | None = None
+
+    @property
+    def rejected(self) -> np.ndarray:
+        return ~np.equal(self.events.reason, None)
+
+
+class Lane:
+    """Validation, admission and presence for one ordered stream of events."""
+
+    def __init__(
+        self,
+        geography: Geography,
+        config: LaneConfig | None = None,
+        *,
+        ignore_from_us: int | None = None,
+        hourly: bool = False,
+    ) -> None:
+        """``ignore_from_us``: a fixed ``as_of``; events at or after it are ignored (rule 9).
+
+        ``hourly``: compute figures as of every hour boundary H once no admissible
+        ping can change them any more (the watermark has passed H + lateness), as
+        the stream's history needs; the batch report does not.
+        """
+        self.geography = geography
+        self.hourly = hourly
+        #: First hour boundary this lane reports: no accepted ping can precede it.
+        self.first_hour_us: int | None = None
+        self._next_hour_us: int | None = None
+        self._version = 0  # bumped whenever a ping is accepted
+        #: Final runs not yet handed out, and the slot up to which they were.
+        self._unsent: list[FinalDelta] = []
+        self.sent_slot: int | None = None
+        self._provisional_until: int | None = None
+        self._provisional_version = -1
+        self.config = config or LaneConfig()
+        self.intake = Intake(self.config.lateness_us)
+        self.presence = PresenceLane(geography.areas, self.config.model)
+        self.ignore_from_us = ignore_from_us
+        self.rejected: Counter[str] = Counter()
+        self.duplicates = 0
+        self.max_accepted_us: int | None = None
+
+    def ingest(self, raw: RawEvents, *, now_us: int) -> Outcome:
+        """Take one batch in arrival order; ``now_us`` is the wall clock for the future rule."""
+        events = validate(
+            raw,
+            now_us=now_us,
+            max_accuracy_m=self.config.max_accuracy_m,
+            future_seconds=self.config.future_us // 1_000_000,
+        )
+        admission = self.intake.admit(events)
+        self.rejected.update(r for r in events.reason.tolist() if r is not None)
+        self.duplicates += int(admission.duplicate.sum())
+
+        ward_of_row = np.full(len(events), -1, dtype=np.int32)
+        rows = np.flatnonzero(admission.accepted)
+        if self.ignore_from_us is not None:
+            rows = rows[events.ts_us[rows] < self.ignore_from_us]
+        if len(rows):
+            self._version += 1
+            ward, cell = self.geography.locate(events.lon[rows], events.lat[rows])
+            ward_of_row[rows] = ward
+            self.presence.add(
+                events.unit[rows],
+                events.ts_us[rows],
+                events.event_id[rows],
+                ward,
+                events.mode[rows],
+                cell,
+            )
+            latest = int(events.ts_us[rows].max())
+            if self.max_accepted_us is None or latest > self.max_accepted_us:
+                self.max_accepted_us = latest
+        if self.first_hour_us is None and self.intake.has_watermark:
+            # Accepted pings are at most the lateness behind the first one (rule: too_late).
+            earliest = int(events.ts_us[admission.accepted].min()) - self.config.lateness_us
+            self.first_hour_us = (earliest // _HOUR_US + 1) * _HOUR_US
+            self._next_hour_us = self.first_hour_us
+        # Hour figures first: settling may finalise slots those hours must not see.
+        hours = self._due_hours() if self.hourly else []
+        final = self._settle()
+        if final is not None and self.hourly:
+            self._unsent.append(final)
+            final = self.take_final(at_least_slots=_HOUR_US // self.config.model.slot_us)
+        return Outcome(events, admission.accepted, admission.duplicate, ward_of_row, hours, final)
+
+    def partial(self, as_of_us: int, *, complete: bool = True) -> Partial:
+        """Mergeable figures as of ``as_of_us`` (see :meth:`PresenceLane.partial`).
+
+        Incomplete figures hold the runs from :attr:`sent_slot` on: what the
+        aggregator does not have yet.
+        """
+        return self.presence.partial(as_of_us, sent_slot=self.sent_slot, complete=complete)
+
+    def resend_final(self) -> None:
+        """Queue every final run for sending again (after a restore: the aggregator may
+        have missed the last ones; it takes unions, so repeats change nothing)."""
+        area, _, start, end = self.presence._present.runs()
+        foot = self.presence._foot.runs()
+        final_slot = self.presence._final_slot
+        self._unsent = [] if final_slot is None else [
+            FinalDelta(None, final_slot, merge_runs(area, start, end), foot)]
+        self.sent_slot = None
+
+    def take_final(self, at_least_slots: int = 0) -> FinalDelta | None:
+        """The final runs not handed out yet, merged, once they span ``at_least_slots``.
+
+        Sent in batches (about hourly) rather than per batch, so the aggregator's
+        log of them stays small; ticks in between carry those slots themselves.
+        """
+        if not self._unsent:
+            return None
+        first, last = self._unsent[0], self._unsent[-1]
+        start = first.from_slot if first.from_slot is not None else last.to_slot
+        if first.from_slot is not None and last.to_slot - start < at_least_slots:
+            return None
+        merged = FinalDelta(
+            from_slot=first.from_slot,
+            to_slot=last.to_slot,
+            present=merge_runs(*_concat(*(d.present for d in self._unsent))),
+            foot=merge_runs(*_concat(*(d.foot for d in self._unsent))),
+        )
+        self._unsent = []
+        self.sent_slot = merged.to_slot
+        return merged
+
+    @property
+    def settled_until_us(self) -> int | None:
+        """No admissible ping can be earlier than this: watermark minus allowed lateness."""
+        if not self.intake.has_watermark:
+            return None
+        return self.intake.watermark_us - self.config.lateness_us
+
+    def provisional_hours(self, until_us: int) -> list[Partial]:
+        """Figures for the hours up to ``until_us`` that this lane has not settled yet.
+
+        For an idle partition: its own watermark does not move, so it cannot
+        settle later hours, yet other partitions need its share of them. The
+        figures are exact for the pings it holds; if older pings arrive later,
+        the hours they touch are sent again (settled, or provisional once more).
+        """
+        if self._next_hour_us is None:
+            return []
+        start = self._next_hour_us
+        if self._provisional_version == self._version and self._provisional_until is not None:
+            start = max(start, self._provisional_until + _HOUR_US)
+        hours = []
+        hour = start
+        while hour <= until_us:
+            hours.append(self.partial(hour, complete=False))
+            hour += _HOUR_US
+        if hours:
+            self._provisional_until = hours[-1].as_of_us
+            self._provisional_version = self._version
+        return hours
+
+    def _due_hours(self) -> list[Partial]:
+        settled = self.settled_until_us
+        if settled is None or self._next_hour_us is None:
+            return []
+        due = []
+        while self._next_hour_us <= settled:
+            due.append(self.partial(self._next_hour_us, complete=False))
+            self._next_hour_us += _HOUR_US
+        return due
+
+    def default_as_of_us(self) -> int | None:
+        """Rule 9: the latest accepted event time rounded up to the next slot."""
+        if self.max_accepted_us is None:
+            return None
+        slot = self.config.model.slot_us
+        return (self.max_accepted_us // slot + 1) * slot
+
+    def _settle(self) -> FinalDelta | None:
+        """Finalise what no admissible ping can change; forget what no window reaches."""
+        settled = self.settled_until_us
+        if settled is None:
+            return None
+        model = self.config.model
+        if self.ignore_from_us is not None:
+            settled = min(settled, self.ignore_from_us)
+        final = self.presence.finalise(settled - model.gap_us)
+        self.presence.expire(settled - model.longest_window_us - model.slot_us)
+        return final
+
+
+_HOUR_US = 3_600_000_000
+
+
+def _koper_slots(koper_minutes: float, slot_seconds: int) -> int:
+    """Slots a visit needs to last at least K minutes (rule 6)."""
+    slots = koper_minutes * 60 / slot_seconds
+    return int(np.ceil(slots - 1e-9))

@@ -1,0 +1,92 @@
+"""Vectorised arithmetic on runs of slots: half-open intervals ``[start, end)`` grouped by a key.
+
+Presence is stored as runs, not as one row per slot: a foot officer who stays in a
+ward for two hours is one run, not 120 rows. Every function here takes and
+returns parallel NumPy arrays and loops over nothing in Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["merge_runs", "overlap", "longest_gaps", "group_first"]
+
+
+def merge_runs(
+    group: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Union of the runs of each group: overlapping or touching runs become one.
+
+    Returns ``(group, start, end)`` sorted by group then start. Touching runs
+    (``end == next start``) merge, because consecutive slots are one visit
+    (SPEC rule 6).
+
+    >>> merge_runs(np.array([0, 0, 1]), np.array([5, 1, 1]), np.array([7, 5, 2]))
+    (array([0, 1]), array([1, 1]), array([7, 2]))
+    """
+    group = np.asarray(group, dtype=np.int64)
+    start = np.asarray(start, dtype=np.int64)
+    end = np.asarray(end, dtype=np.int64)
+    if len(group) == 0:
+        return group, start, end
+    order = np.lexsort((start, group))
+    g, s, e = group[order], start[order], end[order]
+    base = s.min()
+    span = int(e.max() - base) + 2
+    # Offsetting each group by group*span makes one running maximum serve all
+    # groups: a run starts wherever its start is beyond everything before it.
+    reach = np.maximum.accumulate((g - g[0]) * span + (e - base))
+    new = np.ones(len(g), dtype=bool)
+    new[1:] = (g[1:] - g[0]) * span + (s[1:] - base) > reach[:-1]
+    first = np.flatnonzero(new)
+    return g[first], s[first], np.maximum.reduceat(e, first)
+
+
+def overlap(start: np.ndarray, end: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Length of each run inside ``[lo, hi)``."""
+    return np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0, None)
+
+
+def longest_gaps(
+    group: np.ndarray, start: np.ndarray, end: np.ndarray, n_groups: int, lo: int, hi: int
+) -> np.ndarray:
+    """Per group, the longest stretch of ``[lo, hi)`` covered by none of its runs.
+
+    The runs must be merged (disjoint, sorted by group then start), as
+    :func:`merge_runs` returns them. A group with no run inside gets ``hi - lo``.
+    """
+    best = np.full(n_groups, hi - lo, dtype=np.int64)
+    s = np.clip(start, lo, hi)
+    e = np.clip(end, lo, hi)
+    inside = e > s
+    g, s, e = group[inside], s[inside], e[inside]
+    if len(g) == 0:
+        return best
+    first = np.ones(len(g), dtype=bool)
+    first[1:] = g[1:] != g[:-1]
+    last = np.ones(len(g), dtype=bool)
+    last[:-1] = g[1:] != g[:-1]
+    # Gap before each run: from the previous run's end, or from lo for a group's first.
+    before = np.where(first, s - lo, s - np.concatenate(([lo], e[:-1])))
+    after = np.where(last, hi - e, 0)
+    gap = np.maximum(before, after)
+    best[:] = 0
+    has = np.zeros(n_groups, dtype=bool)
+    has[g] = True
+    np.maximum.at(best, g, gap)
+    best[~has] = hi - lo
+    return best
+
+
+def group_first(keys: list[np.ndarray]) -> np.ndarray:
+    """Index of the first row (in array order) of each distinct combination of keys."""
+    n = len(keys[0]) if keys else 0
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    order = np.lexsort([np.arange(n)] + [np.asarray(k) for k in reversed(keys)])
+    differs = np.zeros(n, dtype=bool)
+    differs[0] = True
+    for k in keys:
+        sk = np.asarray(k)[order]
+        differs[1:] |= sk[1:] != sk[:-1]
+    return order[differs]

@@ -1,0 +1,34 @@
+"""Session-wide fixtures: reference data beside the checkout, and the CLI as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.geo.fixtures import reference_file
+
+
+@pytest.fixture(scope="session")
+def staffordshire() -> Path:
+    """The real Staffordshire wards (skips when ../shared/data is absent)."""
+    return reference_file("staffordshire-wards.geojson")
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """``beatlight ARGS`` in a fresh process, as a user would type it."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    env = {k: v for k, v in env.items() if not k.startswith("BEATLIGHT_")}
+    return subprocess.run(
+        [sys.executable, "-m", "beatlight", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+    )
