@@ -1,0 +1,180 @@
+"""``beatlight`` commands that talk to Kafka: broker, replay, simulate --kafka."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from beatlight.cli import VerboseOpt, _logging, _settings, _user_errors, app, err
+from beatlight.errors import BeatlightError
+from beatlight.settings import Settings
+from streams.topics import PRESENCE
+
+log = logging.getLogger("beatlight.kafka")
+
+BootstrapOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bootstrap",
+        help="Kafka bootstrap servers, host:port[,host:port]. Env BEATLIGHT_KAFKA_BOOTSTRAP. "
+        "For a local one, run `beatlight broker` and use the address it prints.",
+        show_default=False,
+    ),
+]
+
+
+def resolve_bootstrap(settings: Settings) -> str:
+    """The Kafka to talk to: --bootstrap, else BEATLIGHT_KAFKA_BOOTSTRAP, else a clear error."""
+    if settings.kafka_bootstrap:
+        return settings.kafka_bootstrap
+    raise BeatlightError(
+        "no Kafka given: start one with `beatlight broker` and pass the address it prints "
+        "with --bootstrap, or set BEATLIGHT_KAFKA_BOOTSTRAP"
+    )
+
+
+@app.command()
+@_user_errors
+def broker(
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Port on 127.0.0.1 to serve on (default: a free one).",
+            show_default=False,
+        ),
+    ] = None,
+    storage: Annotated[
+        str,
+        typer.Option(help="Tansu storage URL; memory storage is lost when the broker stops."),
+    ] = "memory://tansu/",
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Partitions of patrol.presence. Env BEATLIGHT_KAFKA_PARTITIONS (default 4).",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run a local Kafka-compatible broker (Tansu) with Beatlight's topics until Ctrl-C.
+
+    Once ready, its address (127.0.0.1:PORT) is the one line on stdout; logs go to stderr.
+
+    For the demo and development: production runs Apache Kafka (docker-compose.yml).
+    """
+    from streams.broker import EmbeddedBroker
+    from streams.topics import ensure_topics
+
+    _logging(verbose)
+    settings = _settings(kafka_partitions=partitions)
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        with EmbeddedBroker(port, storage=storage) as running:
+            ensure_topics(running.bootstrap, settings.kafka_partitions)
+            # Printed once the topics exist: a script that reads it can send at once.
+            print(running.bootstrap, flush=True)
+            log.info(
+                "serving Kafka on %s: export BEATLIGHT_KAFKA_BOOTSTRAP=%s (Ctrl-C stops it)",
+                running.bootstrap, running.bootstrap,
+            )  # fmt: skip
+            while not stop.wait(0.5):
+                if running.poll() is not None:
+                    tail = running.output_tail().splitlines()
+                    raise BeatlightError(
+                        f"the broker stopped unexpectedly (exit code {running.poll()}): "
+                        f"{tail[-1] if tail else 'no output'}"
+                    )
+            log.info("stopping the broker")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("broker stopped")
+
+
+@app.command()
+@_user_errors
+def replay(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Events file: NDJSON, CSV or Parquet (NDJSON and CSV may be .gz).",
+            show_default=False,
+        ),
+    ],
+    bootstrap: BootstrapOpt = None,
+    topic: Annotated[str, typer.Option(help="Topic to send to.")] = PRESENCE,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Send an events file to Kafka, event by event in file order, keyed by unit.
+
+    Only the SPEC's fields travel: identifying columns are dropped first. Lines
+    that are not JSON objects are sent as they are, for the worker to reject
+    into the DLQ, so a replay gives the stream what the batch report reads.
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from streams.files import open_events
+    from streams.producers import PresenceProducer, replay_file
+
+    _logging(verbose)
+    settings = _settings(kafka_bootstrap=bootstrap)
+    source = open_events(file, max_event_bytes=settings.max_event_bytes)  # file errors first
+    address = resolve_bootstrap(settings)
+    bar = Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+        TimeRemainingColumn(), console=err, disable=not progress or not err.is_terminal,
+        transient=True,
+    )  # fmt: skip
+    with PresenceProducer(
+        address, topic, connect_timeout_s=settings.kafka_connect_timeout_s,
+        max_event_bytes=settings.max_event_bytes,
+    ) as producer, bar:  # fmt: skip
+        task = bar.add_task(f"sending {source.path.name}", total=source.size_bytes)
+        stats = replay_file(
+            source.path, producer, progress=lambda done: bar.update(task, completed=done)
+        )
+    log.info(
+        "replayed %d events from %s to %s at %s in %.1f s (%.0f events/s)%s",
+        stats.events, source.path, topic, address, stats.seconds, stats.rate,
+        f"; {stats.unreadable} unreadable, sent as received for the DLQ"
+        if stats.unreadable else "",
+    )  # fmt: skip
+
+
+def simulate_to_kafka(
+    events: Iterable[Mapping[str, Any] | str],
+    *,
+    bootstrap: str | None,
+    speed: float,
+    start: datetime,
+    limit: int | None,
+) -> int:
+    """``beatlight simulate --kafka``: send the simulation paced at ``speed`` × real time."""
+    from streams.producers import send_simulation
+
+    if speed < 0:
+        raise BeatlightError("--speed must be 0 (as fast as possible) or positive")
+    settings = _settings(kafka_bootstrap=bootstrap)
+    address = resolve_bootstrap(settings)
+    log.info(
+        "sending the simulation to %s at %s, %s",
+        PRESENCE, address, f"{speed:g} × real time" if speed else "as fast as possible",
+    )  # fmt: skip
+    return send_simulation(
+        events, address, speed, anchor=start, limit=limit,
+        connect_timeout_s=settings.kafka_connect_timeout_s,
+    )  # fmt: skip

@@ -1,0 +1,136 @@
+"""``beatlight worker`` and ``beatlight snapshots``: running and reading the stream processors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from beatlight.cli import (
+    AttributesOpt,
+    BoundariesOpt,
+    CodeColumnOpt,
+    CrsOpt,
+    VerboseOpt,
+    _geography,
+    _logging,
+    _settings,
+    _user_errors,
+    _write,
+    app,
+    parse_time,
+)
+from beatlight.errors import BeatlightError
+
+BootstrapOpt = Annotated[
+    str | None,
+    typer.Option("--bootstrap", help="Kafka bootstrap servers (host:port[,host:port]). "
+                 "Env BEATLIGHT_KAFKA_BOOTSTRAP.", show_default=False),
+]  # fmt: skip
+
+
+def _bootstrap(settings) -> str:  # noqa: ANN001
+    if not settings.kafka_bootstrap:
+        raise BeatlightError(
+            "no Kafka to talk to: pass --bootstrap or set BEATLIGHT_KAFKA_BOOTSTRAP "
+            "(for a local one: beatlight broker)"
+        )
+    return settings.kafka_bootstrap
+
+
+@app.command()
+@_user_errors
+def worker(
+    boundaries: BoundariesOpt = None,
+    attributes: AttributesOpt = None,
+    bootstrap: BootstrapOpt = None,
+    partitions: Annotated[int | None, typer.Option(help="Partitions of patrol.presence (when "
+                          "creating it). Env BEATLIGHT_KAFKA_PARTITIONS.")] = None,
+    web_port: Annotated[int | None, typer.Option("--web-port", help="Port for /metrics and "
+                        "/healthz (0 = off). Env BEATLIGHT_WORKER_WEB_PORT.")] = None,
+    live_clock: Annotated[str | None, typer.Option(help="wall (live as of now) or event (as of "
+                          "the latest event: for replays of history).")] = None,
+    code_column: CodeColumnOpt = None,
+    boundaries_crs: CrsOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run a stream worker: validate, match and aggregate patrol.presence into snapshots.
+
+    Start as many as you like against the same Kafka: partitions are shared out
+    among them and every figure stays the same.
+    """
+    import faust
+
+    from streams.app import WorkerConfig, create_app
+    from streams.lane import LaneConfig
+    from streams.topics import ensure_topics
+
+    _logging(verbose)
+    settings = _settings(boundaries=boundaries, attributes=attributes, kafka_bootstrap=bootstrap,
+                         kafka_partitions=partitions, worker_web_port=web_port,
+                         live_clock=live_clock)  # fmt: skip
+    servers = _bootstrap(settings)
+    geography = _geography(settings, code_column=code_column, crs=boundaries_crs)
+    counts = ensure_topics(servers, settings.kafka_partitions)
+    config = WorkerConfig(
+        bootstrap=servers,
+        partitions=counts.get("patrol.presence", settings.kafka_partitions),
+        app_id=settings.app_id,
+        session_timeout_s=settings.session_timeout_ms / 1000,
+        heartbeat_s=settings.heartbeat_interval_ms / 1000,
+        live_seconds=settings.live_seconds,
+        live_clock=settings.live_clock,
+        web_port=settings.worker_web_port,
+        max_event_bytes=settings.max_event_bytes,
+        alert_window=settings.alert_window,
+        alert_unvisited_minutes=settings.alert_unvisited_minutes,
+        checkpoint_seconds=settings.checkpoint_seconds,
+    )
+    faust_app = create_app(config, geography, LaneConfig.from_settings(settings))
+    logging.getLogger("beatlight.worker").info(
+        "worker %s on %s: %d input partitions, web port %s", settings.app_id, servers,
+        config.partitions, config.web_port or "off",
+    )  # fmt: skip
+    faust.Worker(faust_app, loglevel="WARNING", redirect_stdouts=False,
+                 override_logging=False).execute_from_commandline()
+
+
+@app.command()
+@_user_errors
+def snapshots(
+    as_of: Annotated[str, typer.Option("--as-of", help="Hour boundary H (RFC 3339).",
+                                       show_default=False)],
+    bootstrap: BootstrapOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="json or csv.")] = "json",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the topic.")] = 30.0,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Print the stream's hour-boundary snapshot for H as the batch report's document.
+
+    Diff it against ``beatlight report --as-of H`` on the same events.
+    """
+    from streams.history import read_history
+    from streams.report import CSV_COLUMNS, csv_rows
+
+    _logging(verbose)
+    if format not in ("json", "csv"):
+        raise BeatlightError(f"--format must be json or csv, not {format!r}")
+    settings = _settings(kafka_bootstrap=bootstrap)
+    hour = parse_time(as_of, "--as-of")
+    if hour.minute or hour.second or hour.microsecond:
+        raise BeatlightError(f"--as-of: {as_of} is not an hour boundary (snapshots are hourly)")
+    document = read_history(_bootstrap(settings), hour, timeout_s=timeout)
+    if format == "json":
+        _write(out, orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS))
+        writer.writeheader()
+        writer.writerows(csv_rows(document))
+        _write(out, buffer.getvalue().encode())

@@ -1,0 +1,66 @@
+"""Alerts on live status changes, for ``visibility.alerts`` (dispatch, messaging).
+
+An alert is raised when an area's live status in the alert window turns ``red``,
+when nobody has been seen there for longer than a set time (``unvisited``), and
+when it is back to ``green``. Pure: it compares each live document with the last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["AlertTracker"]
+
+_LEVELS = (("wards", "ward"), ("neighbourhoods", "neighbourhood"), ("districts", "district"))
+
+
+@dataclass
+class AlertTracker:
+    """Remembers each area's last live status and whether it was flagged unvisited."""
+
+    window: str = "24h"
+    unvisited_minutes: float = 120.0
+    _status: dict[str, str] = field(default_factory=dict)
+    _unvisited: set[str] = field(default_factory=set)
+
+    def update(self, document: dict[str, Any]) -> list[dict[str, Any]]:
+        """The alerts that this live document raises (one per area and change)."""
+        as_of = _parse(document["as_of"])
+        raised = []
+        for area, level in _areas(document):
+            metrics = area["windows"].get(self.window)
+            if not metrics:
+                continue
+            code, status = area["code"], metrics["status"]
+            previous = self._status.get(code)
+            base = {"code": code, "name": area["name"], "level": level, "as_of": document["as_of"],
+                    "window": self.window, "status": status, "previous_status": previous,
+                    "last_seen": metrics["last_seen"]}  # fmt: skip
+            if status == "red" and previous != "red":
+                raised.append({**base, "kind": "red"})
+            if status == "green" and previous not in (None, "green"):
+                raised.append({**base, "kind": "green"})
+            self._status[code] = status
+            last = _parse(metrics["last_seen"]) if metrics["last_seen"] else None
+            minutes = (as_of - last).total_seconds() / 60 if last else None
+            unvisited = minutes is None or minutes >= self.unvisited_minutes
+            if unvisited and code not in self._unvisited:
+                self._unvisited.add(code)
+                raised.append({**base, "kind": "unvisited", "minutes_unvisited": minutes})
+            elif not unvisited:
+                self._unvisited.discard(code)
+        return raised
+
+
+def _areas(document: dict[str, Any]):  # noqa: ANN202
+    for key, level in _LEVELS:
+        for area in document.get(key, []):
+            yield area, level
+    if document.get("force"):
+        yield document["force"], "force"
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

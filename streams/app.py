@@ -1,0 +1,356 @@
+"""The Faust app: thin agents around :mod:`streams.worker` and :mod:`streams.aggregate`.
+
+Two agents and a timer, all ``concurrency=1`` (SPEC pitfalls):
+
+* ``presence`` reads ``patrol.presence`` in batches (``take_events`` with a
+  timeout), hands each partition's records to its :class:`LaneRunner`, and
+  publishes dead letters and the lanes' hour figures and final runs;
+* ``aggregate`` reads ``beatlight.partials`` (one partition, so one worker holds
+  it at a time), merges lanes into hour snapshots for ``visibility.history``;
+* the ``live`` timer sends every owned lane's live figures and, on the worker
+  holding the aggregator, publishes ``visibility.live`` and ``visibility.alerts``.
+
+CPU work runs in one worker thread so the event loop keeps heartbeating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import faust
+import orjson
+from aiokafka.errors import ProducerClosed
+from faust.exceptions import NotReady
+
+from geo.geography import Geography
+from streams import topics
+from streams.aggregate import Aggregator, snapshot_records
+from streams.alerts import AlertTracker
+from streams.checkpoint import checkpoint_records, latest_checkpoint, load_lane
+from streams.lane import LaneConfig
+from streams.observe import Metrics
+from streams.wire import decode
+from streams.worker import Emission, GapError, LaneRunner, PartitionReader, Record
+
+__all__ = ["WorkerConfig", "create_app"]
+
+log = logging.getLogger("beatlight.worker")
+
+
+class WorkerConfig(faust.Record, serializer="json"):  # type: ignore[call-arg]
+    """What a worker needs beyond the geography (built from Settings by the CLI)."""
+
+    bootstrap: str
+    partitions: int = 4
+    app_id: str = "beatlight"
+    session_timeout_s: float = 6.0
+    heartbeat_s: float = 1.5
+    batch_size: int = 2000
+    batch_seconds: float = 0.2
+    live_seconds: float = 5.0
+    live_clock: str = "wall"  # "wall": as of now; "event": as of the latest event time
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    max_event_bytes: int = 8192
+    alert_window: str = "24h"
+    alert_unvisited_minutes: float = 120.0
+    checkpoint_seconds: float = 300.0
+
+
+def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConfig) -> faust.App:
+    """A Faust app wired to ``geography``; start it with :func:`run_worker`."""
+    app = faust.App(
+        config.app_id,
+        broker=",".join(f"kafka://{host}" for host in config.bootstrap.split(",")),
+        store="memory://",
+        autodiscover=False,
+        topic_partitions=config.partitions,
+        topic_disable_leader=True,
+        broker_session_timeout=config.session_timeout_s,
+        broker_heartbeat_interval=config.heartbeat_s,
+        broker_rebalance_timeout=max(config.session_timeout_s * 2, 10.0),
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_max_request_size=16 * 1024 * 1024,
+        processing_guarantee="at_least_once",
+        web_enabled=config.web_port > 0,
+        web_port=config.web_port or 6066,
+        web_host=config.web_host,
+        web_in_thread=False,
+    )
+    raw = {"key_serializer": "raw", "value_serializer": "raw"}
+    presence = app.topic(topics.PRESENCE, partitions=config.partitions, **raw)
+    partials = app.topic(topics.PARTIALS, partitions=1, **raw)
+    live_ticks = app.topic(topics.LIVE_TICKS, partitions=1, **raw)
+    checkpoints = app.topic(topics.CHECKPOINTS, partitions=config.partitions, **raw)
+    # One agent over both: Faust hands the partitions of one agent's topics to one worker.
+    lane_output = app.topic(topics.PARTIALS, topics.LIVE_TICKS, **raw)
+    dlq = app.topic(topics.PRESENCE_DLQ, **raw)
+    live = app.topic(topics.VISIBILITY_LIVE, **raw)
+    history = app.topic(topics.VISIBILITY_HISTORY, **raw)
+    alerts = app.topic(topics.VISIBILITY_ALERTS, **raw)
+
+    state = _State(config, geography, lane_config)
+    app.beatlight_state = state  # for tests and the /metrics page
+
+    async def publish(emission: Emission) -> None:
+        state.metrics.count(emission)
+        left = len(emission.dlq) + len(emission.partials) + len(emission.checkpoints)
+        with _unless_stopping(f"{left} lane messages"):
+            for key, value in emission.dlq:
+                await dlq.send(key=key, value=value)
+            for payload in emission.partials:
+                await partials.send(key=b"lanes", value=payload, partition=0)
+            for payload in emission.live:
+                await live_ticks.send(key=b"lanes", value=payload, partition=0)
+            for partition, key, value in emission.checkpoints:
+                await checkpoints.send(key=key, value=value, partition=partition)
+
+    @app.agent(presence, concurrency=1)
+    async def process(stream: Any) -> None:
+        async for events in stream.take_events(config.batch_size, within=config.batch_seconds):
+            by_partition: dict[int, list[Record]] = defaultdict(list)
+            for event in events:
+                by_partition[event.message.partition].append(
+                    Record(event.message.offset, event.message.value))
+            for partition, records in sorted(by_partition.items()):
+                emission = await state.run(state.lane_records, partition, records)
+                await publish(emission)
+
+    @app.agent(lane_output, concurrency=1)
+    async def aggregate(stream: Any) -> None:
+        async for events in stream.take_events(500, within=0.5):
+            records = [Record(e.message.offset, e.message.value) for e in events
+                       if e.message.topic == topics.PARTIALS]  # fmt: skip
+            live = [e.message.value for e in events if e.message.topic == topics.LIVE_TICKS]
+            documents = await state.run(state.aggregate_records, records, live)
+            with _unless_stopping(f"{len(documents)} hour snapshots"):
+                for document in documents:
+                    await _send_snapshot(history, document, live=False)
+
+    @app.timer(config.live_seconds)
+    async def tick() -> None:
+        if app.should_stop:
+            return
+        assigned = sorted(tp.partition for tp in app.consumer.assignment()
+                          if tp.topic == topics.PRESENCE)
+        now_us = time.time_ns() // 1000
+        for gone in set(state.lanes) - set(assigned):
+            # Another worker has it now; if it comes back, it resumes from its checkpoint.
+            del state.lanes[gone]
+        for partition in assigned:
+            emission = await state.run(state.live_tick, partition, now_us)
+            await publish(emission)
+        if any(tp.topic == topics.PARTIALS for tp in app.consumer.assignment()):
+            result = await state.run(state.live_snapshot)
+            if result is not None:
+                document, raised = result
+                with _unless_stopping("the live snapshot"):
+                    await _send_snapshot(live, document, live=True)
+                    for key, value in raised:
+                        await alerts.send(key=key, value=value)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        body, content_type = state.metrics.exposition()
+        return web.bytes(body, content_type=content_type)
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok", "lanes": sorted(state.lanes)})
+
+    return app
+
+
+@contextlib.contextmanager
+def _unless_stopping(what: str) -> Iterator[None]:
+    """Sends cut short because the worker is stopping (Faust has closed its producer).
+
+    Nothing is lost: on restart the lanes resume from their checkpoints and send their final
+    runs, hours and letters again, and the aggregator re-reads ``beatlight.partials`` and
+    sends its hour snapshots again (the store upserts them); live figures are sent each tick.
+    """
+    try:
+        yield
+    except (NotReady, ProducerClosed):
+        log.info("stopping: %s left for the restart to send again", what)
+
+
+async def _send_snapshot(topic: Any, document: dict, *, live: bool) -> None:
+    """History is keyed by hour, level and code; live by level and code (the latest wins)."""
+    prefix = "live" if live else document["as_of"]
+    for key, value in snapshot_records(document, prefix=prefix):
+        if live:
+            key = key.removeprefix("live|")
+        await topic.send(key=key.encode(), value=orjson.dumps(value))
+
+
+class _State:
+    """The worker's lanes and aggregator; every method runs on the one work thread."""
+
+    def __init__(self, config: WorkerConfig, geography: Geography, lane_config: LaneConfig):
+        self.config = config
+        self.geography = geography
+        self.lane_config = lane_config
+        self.lanes: dict[int, LaneRunner] = {}
+        self.metrics = Metrics()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="beatlight-work")
+        self._presence_reader: PartitionReader | None = None
+        self._partials_reader: PartitionReader | None = None
+        self._checkpoint_reader: PartitionReader | None = None
+        self.aggregator = Aggregator(geography.areas, lane_config.model, config.partitions)
+        self._aggregated_to = 0  # next partials offset the aggregator expects
+        self._alerts = AlertTracker(config.alert_window, config.alert_unvisited_minutes)
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    # -- stage 1 ----------------------------------------------------------------------
+
+    def lane_records(self, partition: int, records: list[Record]) -> Emission:
+        runner = self._runner(partition)
+        runner.fed_at = time.monotonic()
+        emission = Emission()
+        if records[0].offset > runner.next_offset:
+            emission.extend(self._catch_up(runner, records[0].offset))
+        emission.extend(runner.process(records, now_us=time.time_ns() // 1000))
+        self.metrics.lane(runner)
+        return emission
+
+    def live_tick(self, partition: int, now_us: int) -> Emission:
+        """A lane's live figures; a lane the consumer has not fed lately reads Kafka itself."""
+        runner = self._runner(partition)
+        emission = Emission()
+        idle = time.monotonic() - runner.fed_at > 2 * self.config.live_seconds
+        if idle:
+            before = runner.next_offset
+            emission.extend(self._catch_up(runner, None, idle_ms=300))
+            runner.caught_up = True
+            if runner.next_offset == before:
+                emission.partials += runner.provisional_ticks(self._settled_hint(now_us))
+        else:
+            runner.caught_up = False
+        as_of = now_us
+        if self.config.live_clock == "event":
+            slot = self.lane_config.model.slot_us
+            as_of = (self._latest_event_us() // slot + 1) * slot
+        emission.live.append(runner.live_tick(as_of))
+        if time.monotonic() - runner.checkpointed_at >= self.config.checkpoint_seconds:
+            emission.extend(self._checkpoint(runner))
+        self.metrics.lane(runner)
+        return emission
+
+    def _checkpoint(self, runner: LaneRunner) -> Emission:
+        """The lane's state to ``beatlight.checkpoints`` (its final runs are sent first)."""
+        emission = Emission()
+        runner.checkpointed_at = time.monotonic()
+        if runner.next_offset == runner.checkpointed_offset:
+            return emission
+        emission.partials += runner.flush_final()
+        emission.checkpoints += checkpoint_records(runner.partition, runner.dump(),
+                                                   runner.checkpoints)
+        runner.checkpoints += 1
+        runner.checkpointed_offset = runner.next_offset
+        return emission
+
+    def _latest_event_us(self) -> int:
+        marks = [r.lane.intake.watermark_us for r in self.lanes.values()
+                 if r.lane.intake.has_watermark]  # fmt: skip
+        return max(marks, default=0)
+
+    def _settled_hint(self, now_us: int) -> int:
+        """The latest hour an idle lane should vouch for: what the busiest lane here settled."""
+        latest = self._latest_event_us()
+        if self.config.live_clock == "wall":
+            latest = max(latest, now_us)
+        return latest - self.lane_config.lateness_us
+
+    def _runner(self, partition: int) -> LaneRunner:
+        runner = self.lanes.get(partition)
+        if runner is None:
+            runner = LaneRunner(partition, self.geography, self.lane_config,
+                                max_event_bytes=self.config.max_event_bytes,
+                                first_offset=self._reader().first_offset(partition))
+            restored = self._restore(partition)
+            if restored is not None:
+                runner.restore(*restored)
+            self.lanes[partition] = runner
+            log.info("lane %d: starting at offset %d%s", partition, runner.next_offset,
+                     " from its checkpoint" if restored else "")
+        return runner
+
+    def _restore(self, partition: int):  # noqa: ANN202
+        if self._checkpoint_reader is None:
+            self._checkpoint_reader = PartitionReader(self.config.bootstrap, topics.CHECKPOINTS)
+        records = []
+        for chunk in self._checkpoint_reader.read(partition, 0, None, idle_ms=500):
+            records += chunk
+        blob = latest_checkpoint(records, partition)
+        if blob is None:
+            return None
+        return load_lane(blob, self.geography, self.lane_config)
+
+    def _catch_up(self, runner: LaneRunner, stop: int | None, idle_ms: int = 1500) -> Emission:
+        """Read the records this lane has not seen (up to ``stop``) straight from Kafka."""
+        started, begin = time.perf_counter(), runner.next_offset
+        emission = Emission()
+        chunks = self._reader().read(runner.partition, runner.next_offset, stop, idle_ms=idle_ms)
+        for chunk in chunks:
+            try:
+                emission.extend(runner.process(chunk, now_us=time.time_ns() // 1000))
+            except GapError as gap:  # records deleted by retention: start where the log starts
+                log.warning("%s; continuing from %d", gap, gap.got)
+                runner.next_offset = gap.got
+                emission.extend(runner.process(chunk, now_us=time.time_ns() // 1000))
+        if runner.next_offset - begin > 1000:
+            log.info("lane %d: read %d records from Kafka in %.1f s", runner.partition,
+                     runner.next_offset - begin, time.perf_counter() - started)
+        return emission
+
+    def _reader(self) -> PartitionReader:
+        if self._presence_reader is None:
+            self._presence_reader = PartitionReader(self.config.bootstrap, topics.PRESENCE)
+        return self._presence_reader
+
+    # -- stage 2 ----------------------------------------------------------------------
+
+    def aggregate_records(self, records: list[Record], live: list[bytes]) -> list[dict]:
+        """Hour snapshot documents completed by these partials and live figures."""
+        out: list[dict] = []
+        for payload in live:  # live figures are fleeting: no offsets to keep
+            out += [snap.document for snap in self.aggregator.receive(decode(payload))]
+        fresh = [r for r in records if r.offset >= self._aggregated_to]
+        if fresh and fresh[0].offset > self._aggregated_to:
+            if self._partials_reader is None:
+                self._partials_reader = PartitionReader(self.config.bootstrap, topics.PARTIALS)
+            first = self._partials_reader.first_offset(0)
+            self._aggregated_to = max(self._aggregated_to, first)
+            for chunk in self._partials_reader.read(0, self._aggregated_to, fresh[0].offset):
+                out += self._aggregate(chunk)
+        out += self._aggregate(fresh)
+        return out
+
+    def _aggregate(self, records: list[Record]) -> list[dict]:
+        out = []
+        for record in records:
+            if record.offset < self._aggregated_to or not record.value:
+                continue
+            for snap in self.aggregator.receive(decode(record.value)):
+                out.append(snap.document)
+                self.metrics.hour(snap.as_of_us)
+            self._aggregated_to = record.offset + 1
+        return out
+
+    def live_snapshot(self) -> tuple[dict, list[tuple[bytes, bytes]]] | None:
+        snap = self.aggregator.live_snapshot()
+        if snap is None:
+            return None
+        raised = [(a["code"].encode(), orjson.dumps(a)) for a in self._alerts.update(snap.document)]
+        return snap.document, raised

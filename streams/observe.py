@@ -1,0 +1,58 @@
+"""The worker's Prometheus metrics: events by outcome and reason, lag, watermarks, throughput."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+if TYPE_CHECKING:
+    from streams.worker import Emission, LaneRunner
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    """A registry of its own, so several workers in one process (tests) do not collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events = Counter("beatlight_events_total", "Events processed, by outcome.",
+                              ["outcome"], registry=self.registry)  # fmt: skip
+        self.rejected = Counter("beatlight_rejected_total", "Rejected events, by reason.",
+                                ["reason"], registry=self.registry)  # fmt: skip
+        self.watermark = Gauge("beatlight_lane_watermark_seconds",
+                               "Latest accepted event time per input partition.",
+                               ["partition"], registry=self.registry)  # fmt: skip
+        self.lag = Gauge("beatlight_lane_lag_records",
+                         "Records in the partition not yet processed by its lane.",
+                         ["partition"], registry=self.registry)  # fmt: skip
+        self.offset = Gauge("beatlight_lane_offset", "Next offset each lane expects.",
+                            ["partition"], registry=self.registry)  # fmt: skip
+        self.hour_gauge = Gauge("beatlight_last_hour_snapshot_seconds",
+                          "Hour boundary of the latest published history snapshot.",
+                          registry=self.registry)  # fmt: skip
+
+    def count(self, emission: Emission) -> None:
+        self.events.labels("accepted").inc(emission.accepted)
+        self.events.labels("duplicate").inc(emission.duplicates)
+        for reason, n in emission.rejected.items():
+            self.events.labels("rejected").inc(n)
+            self.rejected.labels(reason).inc(n)
+
+    def lane(self, runner: LaneRunner, end: int | None = None) -> None:
+        partition = str(runner.partition)
+        intake = runner.lane.intake
+        if intake.has_watermark:
+            self.watermark.labels(partition).set(intake.watermark_us / 1e6)
+        self.offset.labels(partition).set(runner.next_offset)
+        if end is not None:
+            self.lag.labels(partition).set(max(end - runner.next_offset, 0))
+
+    def hour(self, hour_us: int) -> None:
+        self.hour_gauge.set(hour_us / 1e6)
+
+    def exposition(self) -> tuple[bytes, str]:
+        # aiohttp wants the charset apart from the content type.
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST.split(";")[0]

@@ -1,0 +1,133 @@
+"""Messages between the stream's two stages, on the internal topic ``beatlight.partials``.
+
+Stage 1 (one lane per input partition) sends the aggregator three kinds of message:
+
+* ``final``: per-area runs of slots that just became final (:class:`FinalDelta`),
+  sent once; the aggregator keeps them, so ticks never carry 28 days of runs;
+* ``hour``: a lane's figures as of an hour boundary H, once no admissible ping
+  can change them (:class:`~streams.presence.Partial` without final runs);
+* ``provisional``: the same from an idle lane, whose own watermark cannot settle
+  H; replaced by a later ``hour`` or ``provisional`` figure for H;
+* ``live``: the same as of "now", every few seconds, plus the lane's status.
+
+Every message carries the lane's :class:`LaneStatus`. The body is an ``.npz``
+archive (arrays as they are, zlib-compressed); the header is JSON. Neither holds a
+unit pseudonym: figures are per area, summed over units before they leave the lane.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import orjson
+
+from streams.presence import FinalDelta, Partial
+
+__all__ = ["LaneStatus", "Message", "decode", "encode_final", "encode_tick"]
+
+_RUNS = ("area", "start", "end")
+
+
+@dataclass
+class LaneStatus:
+    """Where one lane stands: the aggregator needs it to know when an hour is complete."""
+
+    lane: int
+    watermark_us: int | None
+    first_hour_us: int | None  # None: no event accepted yet
+    offset: int  # last input offset processed (-1: none)
+    caught_up: bool = False  # read to the end of its partition when this was sent
+    rejected: dict[str, int] = field(default_factory=dict)  # cumulative
+    duplicates: int = 0  # cumulative
+
+
+@dataclass
+class Message:
+    """A decoded message: ``final`` holds a delta, ``hour``/``live`` hold a partial."""
+
+    kind: str
+    status: LaneStatus
+    final: FinalDelta | None = None
+    partial: Partial | None = None
+
+
+def encode_final(status: LaneStatus, delta: FinalDelta) -> bytes:
+    arrays = _runs("present", delta.present) | _runs("foot", delta.foot)
+    header = {"kind": "final", "status": asdict(status), "from_slot": delta.from_slot,
+              "to_slot": delta.to_slot}  # fmt: skip
+    return _pack(header, arrays)
+
+
+def encode_tick(kind: str, status: LaneStatus, partial: Partial) -> bytes:
+    if kind not in ("hour", "provisional", "live"):
+        raise ValueError(f"unknown tick kind {kind!r}")
+    arrays = _runs("present", partial.present) | _runs("foot", partial.foot)
+    arrays |= {
+        "unit_slots": partial.unit_slots.astype(np.int32),
+        "distinct_units": partial.distinct_units.astype(np.int32),
+        "visits": partial.visits.astype(np.int32),
+        "koper_visits": partial.koper_visits.astype(np.int32),
+        "covered": np.packbits(partial.covered, axis=1),
+        "ward_last_seen": partial.ward_last_seen,
+    }
+    arrays |= {f"stray_{i}": keys for i, keys in enumerate(partial.stray)}
+    header = {
+        "kind": kind,
+        "status": asdict(status),
+        "as_of_us": partial.as_of_us,
+        "final_slot": partial.final_slot,
+        "outside": partial.outside,
+        "accepted": partial.accepted,
+        "pairs": int(partial.covered.shape[1]),
+        "windows": int(partial.covered.shape[0]),
+    }
+    return _pack(header, arrays)
+
+
+def decode(payload: bytes) -> Message:
+    """Bytes from ``beatlight.partials`` back into a :class:`Message`."""
+    size = int.from_bytes(payload[:4], "big")
+    header = orjson.loads(payload[4 : 4 + size])
+    with np.load(io.BytesIO(payload[4 + size :])) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    status = LaneStatus(**header["status"])
+    if header["kind"] == "final":
+        delta = FinalDelta(header["from_slot"], header["to_slot"], _unruns("present", arrays),
+                           _unruns("foot", arrays))  # fmt: skip
+        return Message("final", status, final=delta)
+    windows = header["windows"]
+    covered = np.unpackbits(arrays["covered"], axis=1, count=header["pairs"]).astype(bool)
+    partial = Partial(
+        as_of_us=header["as_of_us"],
+        unit_slots=arrays["unit_slots"].astype(np.int64),
+        distinct_units=arrays["distinct_units"].astype(np.int64),
+        visits=arrays["visits"].astype(np.int64),
+        koper_visits=arrays["koper_visits"].astype(np.int64),
+        present=_unruns("present", arrays),
+        foot=_unruns("foot", arrays),
+        covered=covered,
+        stray=tuple(arrays[f"stray_{i}"] for i in range(windows)),
+        ward_last_seen=arrays["ward_last_seen"],
+        outside=header["outside"],
+        accepted=header["accepted"],
+        final_slot=header["final_slot"],
+    )
+    return Message(header["kind"], status, partial=partial)
+
+
+def _runs(prefix: str, runs: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+    return {f"{prefix}_{name}": np.asarray(column, dtype=np.int64)
+            for name, column in zip(_RUNS, runs[-3:], strict=True)}  # fmt: skip
+
+
+def _unruns(prefix: str, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    return tuple(arrays[f"{prefix}_{name}"] for name in _RUNS)
+
+
+def _pack(header: dict, arrays: dict[str, np.ndarray]) -> bytes:
+    head = orjson.dumps(header)
+    body = io.BytesIO()
+    np.savez_compressed(body, **arrays)
+    return len(head).to_bytes(4, "big") + head + body.getvalue()

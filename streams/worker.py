@@ -1,0 +1,248 @@
+"""What a stream worker does with records, apart from Faust: lanes per partition, gap filling.
+
+Faust delivers records at least once and may hand a partition to another worker
+at any time. A :class:`LaneRunner` keeps its lane exact regardless: it knows the
+next offset it expects, reads any gap straight from the partition
+(:class:`PartitionReader`, kafka-python), and skips records it has already seen.
+Its state is therefore always a pure function of the partition's first N records,
+which is what makes a restarted, a re-assigned or a second worker change no
+figure (SPEC). Kafka, not a local file, is the system of record: a new owner
+rebuilds the lane from the topic (retention covers the longest window).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from geo.geography import Geography
+from streams.events import RawEvents, parse_lines
+from streams.lane import Lane, LaneConfig
+from streams.wire import LaneStatus, encode_final, encode_tick
+
+__all__ = ["Emission", "LaneRunner", "PartitionReader", "Record"]
+
+log = logging.getLogger("beatlight.worker")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One input record: where it sits in its partition, and its bytes."""
+
+    offset: int
+    value: bytes | None
+    key: bytes | None = None
+
+
+@dataclass
+class Emission:
+    """What processing some records produced, for the app to publish."""
+
+    dlq: list[tuple[bytes | None, bytes]] = field(default_factory=list)  # (key, value)
+    partials: list[bytes] = field(default_factory=list)  # for beatlight.partials, in order
+    live: list[bytes] = field(default_factory=list)  # for beatlight.live-ticks
+    checkpoints: list[tuple[int, bytes, bytes]] = field(default_factory=list)  # (partition, k, v)
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    def extend(self, other: Emission) -> None:
+        self.dlq += other.dlq
+        self.partials += other.partials
+        self.live += other.live
+        self.checkpoints += other.checkpoints
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        for reason, n in other.rejected.items():
+            self.rejected[reason] = self.rejected.get(reason, 0) + n
+
+
+class PartitionReader:
+    """Reads offset ranges of one topic's partitions directly (no consumer group)."""
+
+    def __init__(self, bootstrap: str, topic: str, *, request_timeout_ms: int = 30_000) -> None:
+        from kafka import KafkaConsumer
+
+        self.topic = topic
+        self._lock = threading.Lock()
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            request_timeout_ms=request_timeout_ms,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+
+    def first_offset(self, partition: int) -> int:
+        """The first offset still in the log (retention may have deleted earlier ones)."""
+        from kafka import TopicPartition
+
+        tp = TopicPartition(self.topic, partition)
+        with self._lock:
+            return self._consumer.beginning_offsets([tp])[tp]
+
+    def read(
+        self, partition: int, start: int, stop: int | None = None, *, batch: int = 20_000,
+        idle_ms: int = 1500,
+    ) -> Iterator[list[Record]]:  # fmt: skip
+        """Records from ``start``, up to ``stop`` or, without one, until the partition is quiet.
+
+        End offsets are not asked for: Tansu's are wrong (they lag the last batch).
+        """
+        from kafka import TopicPartition
+
+        tp = TopicPartition(self.topic, partition)
+        with self._lock:
+            self._consumer.assign([tp])
+            self._consumer.seek(tp, start)
+            position = start
+            quiet_since = time.monotonic()
+            while stop is None or position < stop:
+                polled = self._consumer.poll(timeout_ms=min(idle_ms, 500), max_records=batch)
+                messages = polled.get(tp, [])
+                if not messages:
+                    quiet = time.monotonic() - quiet_since
+                    if stop is None and quiet * 1000 >= idle_ms:
+                        return
+                    if quiet > 60:
+                        raise TimeoutError(f"{tp}: no records between {position} and {stop}")
+                    continue
+                quiet_since = time.monotonic()
+                chunk = [Record(m.offset, m.value, m.key) for m in messages
+                         if stop is None or m.offset < stop]  # fmt: skip
+                if chunk:
+                    position = chunk[-1].offset + 1
+                    yield chunk
+
+    def close(self) -> None:
+        with self._lock:
+            self._consumer.close()
+
+
+class LaneRunner:
+    """One input partition's lane, kept exact by offset bookkeeping."""
+
+    def __init__(
+        self,
+        partition: int,
+        geography: Geography,
+        config: LaneConfig,
+        *,
+        max_event_bytes: int,
+        first_offset: int = 0,
+    ) -> None:
+        self.partition = partition
+        self.lane = Lane(geography, config, hourly=True)
+        self.max_event_bytes = max_event_bytes
+        self.next_offset = first_offset
+        self.caught_up = False
+        self.fed_at = 0.0  # monotonic time records last arrived through the consumer group
+        self.checkpointed_at = time.monotonic()
+        self.checkpointed_offset = first_offset
+        self.checkpoints = 0  # written by this runner: their parity picks the generation
+        self._lock = threading.Lock()
+
+    def status(self) -> LaneStatus:
+        lane = self.lane
+        return LaneStatus(
+            lane=self.partition,
+            watermark_us=lane.intake.watermark_us if lane.intake.has_watermark else None,
+            first_hour_us=lane.first_hour_us,
+            offset=self.next_offset - 1,
+            caught_up=self.caught_up,
+            rejected=dict(lane.rejected),
+            duplicates=lane.duplicates,
+        )
+
+    def process(self, records: Sequence[Record], *, now_us: int) -> Emission:
+        """Records of this partition in offset order; ones already seen are skipped."""
+        with self._lock:
+            fresh = [r for r in records if r.offset >= self.next_offset]
+            if not fresh:
+                return Emission()
+            if fresh[0].offset != self.next_offset:
+                raise GapError(self.partition, self.next_offset, fresh[0].offset)
+            values = [r.value or b"" for r in fresh]
+            raw = parse_lines(values, max_event_bytes=self.max_event_bytes)
+            # parse_lines skips blank records; keep offsets aligned with rows.
+            offsets = [r.offset for r, v in zip(fresh, values, strict=True) if v.strip()]
+            raw.position = offsets
+            outcome = self.lane.ingest(raw, now_us=now_us)
+            self.next_offset = fresh[-1].offset + 1
+            emission = Emission(
+                accepted=int(outcome.accepted.sum()),
+                duplicates=int(outcome.duplicate.sum()),
+            )
+            self._dead_letters(raw, outcome.events.reason, emission)
+            status = self.status()
+            emission.partials += [encode_tick("hour", status, h) for h in outcome.hours]
+            if outcome.final is not None:
+                emission.partials.append(encode_final(status, outcome.final))
+            return emission
+
+    def restore(self, lane: Lane, next_offset: int) -> None:
+        """Continue from a checkpoint; its final runs go to the aggregator again."""
+        with self._lock:
+            lane.resend_final()
+            self.lane = lane
+            self.next_offset = self.checkpointed_offset = next_offset
+
+    def dump(self) -> bytes:
+        from streams.checkpoint import dump_lane
+
+        with self._lock:
+            return dump_lane(self.lane, self.next_offset)
+
+    def flush_final(self) -> list[bytes]:
+        """Hand out the lane's unsent final runs now (before a checkpoint)."""
+        with self._lock:
+            final = self.lane.take_final()
+            return [] if final is None else [encode_final(self.status(), final)]
+
+    def provisional_ticks(self, until_us: int) -> list[bytes]:
+        """Hour figures an idle lane can vouch for (see :meth:`Lane.provisional_hours`)."""
+        with self._lock:
+            status = self.status()
+            return [encode_tick("provisional", status, h)
+                    for h in self.lane.provisional_hours(until_us)]  # fmt: skip
+
+    def live_tick(self, as_of_us: int) -> bytes:
+        """This lane's figures as of ``as_of_us`` (never before what it has finalised)."""
+        with self._lock:
+            floor = self.lane.presence.earliest_admissible_us
+            if floor is not None:
+                as_of_us = max(as_of_us, floor)
+            return encode_tick("live", self.status(), self.lane.partial(as_of_us, complete=False))
+
+    def _dead_letters(self, raw: RawEvents, reasons: np.ndarray, emission: Emission) -> None:
+        """Rejected events to the DLQ: reason, where it was, and only the SPEC's fields."""
+        for i in np.flatnonzero(~np.equal(reasons, None)).tolist():
+            reason = reasons[i]
+            emission.rejected[reason] = emission.rejected.get(reason, 0) + 1
+            letter: dict[str, Any] = {"reason": reason, "partition": self.partition,
+                                      "offset": raw.position[i]}  # fmt: skip
+            record = raw.record(i)
+            if "event_id" in record and isinstance(record["event_id"], str):
+                letter["event_id"] = record["event_id"]
+            if reason not in ("malformed_json", "too_large"):
+                # Only the SPEC's fields, as they came; unreadable payloads are not copied,
+                # since they cannot be stripped of identifying fields.
+                letter["payload"] = record
+            unit = record.get("unit")
+            key = unit.encode() if isinstance(unit, str) else None
+            emission.dlq.append((key, orjson.dumps(letter, default=str)))
+
+
+class GapError(RuntimeError):
+    """Records arrived beyond the next expected offset: the gap must be read first."""
+
+    def __init__(self, partition: int, expected: int, got: int) -> None:
+        super().__init__(f"partition {partition}: expected offset {expected}, got {got}")
+        self.partition, self.expected, self.got = partition, expected, got

@@ -1,0 +1,73 @@
+"""Lane checkpoints: a lane restored mid-stream continues exactly as the one that kept going."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streams.checkpoint import dump_lane, load_lane
+from streams.events import parse_lines
+from streams.lane import Lane, LaneConfig
+from tests.streams.test_aggregate import NOW_US
+from tests.streams.test_report_vs_oracle import _feed, _geography
+
+pytestmark = pytest.mark.unit
+
+
+def _ingest(lane, lines):
+    outcomes = []
+    for i in range(0, len(lines), 250):
+        outcomes.append(
+            lane.ingest(parse_lines(lines[i : i + 250], max_event_bytes=8192), now_us=NOW_US)
+        )
+    return outcomes
+
+
+def test_a_restored_lane_continues_exactly(tmp_path):
+    wards, geography = _geography(tmp_path)
+    lines = _feed(9, wards.geometry.to_frame(), days=3, units=5)
+    half = len(lines) // 2
+    kept = Lane(geography, LaneConfig(), hourly=True)
+    _ingest(kept, lines[:half])
+    kept.take_final()
+    blob = dump_lane(kept, next_offset=half)
+    restored, offset = load_lane(blob, geography, LaneConfig())
+    assert offset == half
+    assert len(blob) < 2_000_000
+
+    later_kept = _ingest(kept, lines[half:])
+    later_restored = _ingest(restored, lines[half:])
+    hours = [h.as_of_us for o in later_kept for h in o.hours]
+    assert hours and hours == [h.as_of_us for o in later_restored for h in o.hours]
+    as_of = kept.default_as_of_us()
+    a, b = kept.partial(as_of), restored.partial(as_of)
+    for name in (
+        "unit_slots",
+        "distinct_units",
+        "visits",
+        "koper_visits",
+        "covered",
+        "ward_last_seen",
+    ):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    for x, y in zip(a.present + a.foot, b.present + b.foot, strict=True):
+        assert np.array_equal(x, y)
+    assert (a.outside, a.accepted) == (b.outside, b.accepted)
+    assert kept.rejected == restored.rejected and kept.duplicates == restored.duplicates
+
+
+def test_a_checkpoint_of_other_boundaries_or_garbage_is_ignored(tmp_path):
+    wards, geography = _geography(tmp_path)
+    lane = Lane(geography, LaneConfig(), hourly=True)
+    _ingest(lane, _feed(2, wards.geometry.to_frame(), days=1, units=2))
+    lane.take_final()
+    blob = dump_lane(lane, next_offset=10)
+    from geo.attributes import load_attributes
+    from geo.boundaries import wards_from_frame
+    from geo.geography import geography_from_wards
+    from geo.synthetic import synthetic_wards
+
+    other_wards = wards_from_frame(synthetic_wards())
+    other = geography_from_wards(other_wards, attributes=load_attributes(None, other_wards))
+    assert load_lane(blob, other, LaneConfig()) is None
+    assert load_lane(b"not a checkpoint", geography, LaneConfig()) is None

@@ -1,0 +1,228 @@
+"""The stream end to end: a real broker, real worker processes, against the batch report.
+
+Each test starts its own embedded Tansu broker (the topic names are fixed), replays
+simulated events into ``patrol.presence`` (4 partitions), runs ``beatlight worker``
+processes, and compares the hour snapshots they publish with ``beatlight report
+--as-of H --partitions 4`` on the same events, figure for figure.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from beatlight.errors import BeatlightError
+from geo.geography import load_geography
+from streams.batch import batch_report
+from streams.broker import EmbeddedBroker
+from streams.files import open_events
+from streams.history import read_history
+from streams.lane import LaneConfig
+from streams.producers import PresenceProducer
+from streams.simulate import SimulationConfig, simulate_lines
+from tests.streams.test_report_vs_oracle import assert_same
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+
+START = datetime(2026, 11, 20, tzinfo=UTC)
+IDENTIFYING = ("officer_name", "collar_number", "badge_id", "radio_id")
+
+
+@pytest.fixture
+def kafka() -> Iterator[str]:
+    """A fresh broker per test: Beatlight's topic names are fixed."""
+    with EmbeddedBroker() as running:
+        yield running.bootstrap
+
+
+@pytest.fixture(scope="module")
+def day(staffordshire, tmp_path_factory) -> tuple[Path, Path]:
+    """A simulated day over the Staffordshire wards, with a real feed's faults."""
+    geography = load_geography(staffordshire)
+    path = tmp_path_factory.mktemp("day") / "events.ndjson"
+    config = SimulationConfig(seed=21, start=START, duration=timedelta(hours=14), units=60)
+    path.write_text("".join(line + "\n" for line in simulate_lines(geography.wards, config)))
+    return staffordshire, path
+
+
+def _replay(bootstrap: str, path: Path, *, skip: int = 0, limit: int | None = None) -> int:
+    lines = path.read_bytes().splitlines()[skip : None if limit is None else skip + limit]
+    with PresenceProducer(bootstrap) as producer:
+        for line in lines:
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                producer.send_raw(line, None)
+                continue
+            producer.send(event)
+    return len(lines)
+
+
+def _worker(bootstrap: str, boundaries: Path, log: Path, **settings: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEATLIGHT_")}
+    env |= {"BEATLIGHT_LIVE_SECONDS": "1", "BEATLIGHT_KAFKA_PARTITIONS": "4"}
+    env |= {f"BEATLIGHT_{name.upper()}": value for name, value in settings.items()}
+    return subprocess.Popen(
+        [sys.executable, "-m", "beatlight", "worker", "--bootstrap", bootstrap,
+         "--boundaries", str(boundaries), "--live-clock", "event", "--web-port", "0"],
+        stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=env,
+    )  # fmt: skip
+
+
+def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait(timeout=10)
+    return process.returncode
+
+
+def _wait_for_hour(bootstrap: str, hour: datetime, timeout_s: float, workers=()) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for process in workers:
+            assert process.poll() is None, "a worker died"
+        try:
+            return read_history(bootstrap, hour, timeout_s=20)
+        except BeatlightError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def _expected(boundaries: Path, events: Path, hour: datetime) -> dict:
+    geography = load_geography(boundaries)
+    now_us = (datetime.now(UTC) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    as_of_us = (hour - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    batches = (raw for raw, _ in open_events(events).chunks())
+    return batch_report(geography, batches, LaneConfig(), now_us=now_us, as_of_us=as_of_us,
+                        partitions=4)  # fmt: skip
+
+
+def _same_figures(stream_doc: dict, batch_doc: dict) -> None:
+    got, expected = dict(stream_doc), dict(batch_doc)
+    # A snapshot's rejections and duplicates are those counted by then, not the whole file's.
+    for key in ("rejected", "duplicates"):
+        got.pop(key), expected.pop(key)
+    assert_same(got, expected)
+
+
+HOURS = [START + timedelta(hours=h) for h in (4, 8, 11, 12)]
+
+
+def test_hour_snapshots_equal_the_batch_report(kafka, day, tmp_path):
+    boundaries, events = day
+    _replay(kafka, events)
+    worker = _worker(kafka, boundaries, tmp_path / "worker.log")
+    try:
+        for hour in HOURS:
+            document = _wait_for_hour(kafka, hour, 240, [worker])
+            expected = _expected(boundaries, events, hour)
+            assert document["force"]["windows"]["1h"]["patrol_minutes"] > 0
+            _same_figures(document, expected)
+    finally:
+        assert _stop(worker) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+
+
+def test_two_workers_give_the_same_snapshots(kafka, day, tmp_path):
+    boundaries, events = day
+    _replay(kafka, events)
+    workers = [_worker(kafka, boundaries, tmp_path / f"worker{i}.log") for i in range(2)]
+    try:
+        for hour in HOURS:
+            _same_figures(_wait_for_hour(kafka, hour, 300, workers),
+                          _expected(boundaries, events, hour))
+    finally:
+        for worker in workers:
+            _stop(worker)
+
+
+def test_a_killed_worker_restarts_and_loses_nothing(kafka, day, tmp_path):
+    boundaries, events = day
+    half = _replay(kafka, events, limit=len(events.read_bytes().splitlines()) // 2)
+    log = tmp_path / "worker.log"
+    first = _worker(kafka, boundaries, log, checkpoint_seconds="2")
+    _wait_for_hour(kafka, START + timedelta(hours=3), 240, [first])
+    time.sleep(4)  # a checkpoint or two
+    _replay(kafka, events, skip=half)  # the rest arrives while it is working
+    time.sleep(2)
+    assert _stop(first, signal.SIGKILL) == -signal.SIGKILL
+    second = _worker(kafka, boundaries, log, checkpoint_seconds="2")
+    try:
+        for hour in HOURS:
+            _same_figures(_wait_for_hour(kafka, hour, 300, [second]),
+                          _expected(boundaries, events, hour))
+    finally:
+        _stop(second)
+    assert "from its checkpoint" in log.read_text()
+
+
+def test_bad_input_goes_to_the_dead_letter_queue_and_identities_nowhere(kafka, read_topic,
+                                                                        tmp_path):
+    from geo.synthetic import write_synthetic
+    from streams.topics import PRESENCE_DLQ, TOPICS
+
+    boundaries = tmp_path / "wards.geojson"
+    write_synthetic(boundaries)
+    geography = load_geography(boundaries)
+    lon, lat = geography.wards.geometry.iloc[0].representative_point().coords[0]
+    ts = (START + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    good = {"event_id": "g", "unit": "u-good", "ts": ts, "lat": lat, "lon": lon}
+    bad = {
+        "too_large": {**good, "event_id": "big", "note": "x" * 9000},
+        "missing_field": {k: v for k, v in good.items() if k != "ts"} | {"event_id": "m"},
+        "bad_event_id": {**good, "event_id": 5},
+        "bad_unit": {**good, "event_id": "bu", "unit": ""},
+        "bad_timestamp": {**good, "event_id": "bt", "ts": "yesterday"},
+        "bad_coordinates": {**good, "event_id": "bc", "lat": 0, "lon": 0},
+        "bad_mode": {**good, "event_id": "bm", "mode": "horse"},
+        "bad_accuracy": {**good, "event_id": "ba", "accuracy_m": -3},
+        "inaccurate": {**good, "event_id": "in", "accuracy_m": 500},
+        "future": {**good, "event_id": "fu", "ts": "2099-01-01T00:00:00Z"},
+        "too_late": {**good, "event_id": "tl", "ts": (START - timedelta(hours=3)).isoformat()},
+    }
+    with PresenceProducer(kafka) as producer:
+        producer.send_raw(b"{not json", b"u-good")
+        producer.send({**good, "officer_name": "PC Example", "collar_number": "1234"})
+        for event in bad.values():
+            # Raw bytes, as a feed that does not use our producer would send them.
+            producer.send_raw(orjson.dumps({**event, "badge_id": "B-77"}), b"u-good")
+        for i in range(200):  # the worker keeps going after every rejection
+            producer.send({**good, "event_id": f"after-{i}",
+                           "ts": (START + timedelta(hours=1, seconds=30 * i)).isoformat()})
+    worker = _worker(kafka, boundaries, tmp_path / "worker.log")
+    try:
+        deadline = time.monotonic() + 120
+        letters: list = []
+        while time.monotonic() < deadline and len(letters) < 1 + len(bad):
+            letters = read_topic(PRESENCE_DLQ, bootstrap=kafka)
+            time.sleep(1)
+        reasons = {orjson.loads(r.value)["reason"]: orjson.loads(r.value) for r in letters}
+        assert set(reasons) == {"malformed_json", *bad}
+        assert reasons["bad_mode"]["event_id"] == "bm"
+        assert "payload" not in reasons["malformed_json"]
+        assert reasons["inaccurate"]["payload"]["accuracy_m"] == 500
+        _wait_for_hour(kafka, START + timedelta(hours=1), 120, [worker])
+        for spec in TOPICS:
+            if spec.name == "patrol.presence":
+                continue  # the input holds what feeds sent
+            records = read_topic(spec.name, bootstrap=kafka)
+            blob = b"".join((r.key or b"") + (r.value or b"") for r in records)
+            for secret in (b"PC Example", b"1234", b"B-77", *[n.encode() for n in IDENTIFYING]):
+                assert secret not in blob, (spec.name, secret)
+            if spec.name != PRESENCE_DLQ:
+                assert b"u-good" not in blob, spec.name  # no pseudonym past the DLQ either
+    finally:
+        assert _stop(worker) == 0, (tmp_path / "worker.log").read_text()[-3000:]
