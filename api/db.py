@@ -1,0 +1,117 @@
+"""Reaching the store: engines for PostgreSQL or SQLite, and migrating it to the latest schema.
+
+``postgresql://`` URLs use psycopg 3; a SQLite file's folder is created. A store
+that cannot be reached is a :class:`~beatlight.errors.BeatlightError` naming the
+URL (password hidden) and the database's reason, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from beatlight.errors import BeatlightError
+
+__all__ = [
+    "StoreUnreachable",
+    "connect",
+    "create_engine_for",
+    "display_url",
+    "reachable",
+    "upgrade",
+]
+
+log = logging.getLogger("beatlight.store")
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_CONNECT_TIMEOUT_S = 5
+
+
+class StoreUnreachable(BeatlightError):
+    """The store's database did not answer or refused the connection."""
+
+
+def create_engine_for(url: str | URL, **options: Any) -> Engine:
+    """An engine for the store at ``url`` (PostgreSQL via psycopg 3, or SQLite)."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args={"timeout": 30}, **options)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise BeatlightError(
+            f"the store runs on PostgreSQL or SQLite, not {parsed.get_backend_name()!r} "
+            f"({display_url(parsed)})"
+        )
+    options.setdefault("pool_pre_ping", True)
+    return sa.create_engine(parsed, connect_args={"connect_timeout": _CONNECT_TIMEOUT_S},
+                            **options)  # fmt: skip
+
+
+def upgrade(url: str | URL | Engine, revision: str = "head") -> None:
+    """Create or upgrade the store's schema with its Alembic migrations."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = url if isinstance(url, Engine) else create_engine_for(url)
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    try:
+        with connect(engine) as connection, connection.begin():
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    finally:
+        if not isinstance(url, Engine):
+            engine.dispose()
+    log.info("store at %s is at revision %s", display_url(engine.url), revision)
+
+
+def reachable(engine: Engine) -> None:
+    """Raise :class:`StoreUnreachable` unless the store answers a trivial query."""
+    with connect(engine) as connection:
+        connection.execute(sa.text("SELECT 1"))
+
+
+def connect(engine: Engine) -> Connection:
+    """A connection to the store, or :class:`StoreUnreachable` saying why there is none."""
+    try:
+        return engine.connect()
+    except DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise StoreUnreachable(
+            f"cannot reach the store at {display_url(engine.url)}: {reason} "
+            "(is the database running? set BEATLIGHT_DATABASE_URL or --database-url)"
+        ) from None
+
+
+def display_url(url: str | URL) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def _parse(url: str | URL) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BeatlightError(f"not a database URL: {display_url(url)}") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _sqlite_pragmas(connection: Any, record: Any) -> None:
+    # WAL lets the API read while the materialiser writes.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

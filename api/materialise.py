@@ -1,0 +1,399 @@
+"""The materialiser: the stream's snapshot topics into the store, exactly once.
+
+It reads ``visibility.history``, ``visibility.live`` and ``visibility.alerts`` with
+kafka-python and upserts each batch into the store (:mod:`api.store`). The next
+offset of every partition is written in the same transaction as the rows, and on
+start the consumer seeks to it: nothing is committed to Kafka, so a crash between
+the two cannot lose or repeat a record, and a replay of the topics changes nothing
+anyway (the upserts are idempotent). A snapshot is stored only once its summary,
+written after its areas, has arrived: the store holds whole snapshots only.
+
+Partitions are assigned by hand, not by a group join: each topic has one partition,
+and Tansu completes a join only after about half the session timeout (SPEC "Known
+pitfalls"). Lag is the high watermark of Fetch responses minus the stored offset,
+not ``end_offsets()``, which Tansu 0.6 answers wrongly.
+
+A broker or store that goes away is retried with exponential backoff, logged once
+per outage; :meth:`Materialiser.run` keeps going until it is told to stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from api.db import StoreUnreachable, display_url
+from api.store import Changes, apply, read_offsets
+from beatlight.errors import BeatlightError
+
+__all__ = ["TOPICS", "Materialiser", "MaterialiserConfig"]
+
+log = logging.getLogger("beatlight.materialise")
+
+VISIBILITY_HISTORY = "visibility.history"
+VISIBILITY_LIVE = "visibility.live"
+VISIBILITY_ALERTS = "visibility.alerts"
+#: The topics stored, as named in :mod:`streams.topics`.
+TOPICS = (VISIBILITY_HISTORY, VISIBILITY_LIVE, VISIBILITY_ALERTS)
+
+
+@dataclass(frozen=True)
+class MaterialiserConfig:
+    """What the materialiser needs from the settings."""
+
+    bootstrap: str
+    group_id: str = "beatlight-materialiser"
+    session_timeout_ms: int = 6000
+    batch_records: int = 500
+    connect_timeout_s: float = 10.0
+    max_backoff_s: float = 30.0
+    topics: tuple[str, ...] = TOPICS
+
+    @classmethod
+    def from_settings(cls, settings: Any, bootstrap: str) -> MaterialiserConfig:
+        """From :class:`~beatlight.settings.Settings` (the group is ``<app_id>-materialiser``)."""
+        return cls(
+            bootstrap=bootstrap,
+            group_id=f"{settings.app_id}-materialiser",
+            session_timeout_ms=settings.session_timeout_ms,
+            batch_records=settings.materialise_batch_records,
+            connect_timeout_s=settings.kafka_connect_timeout_s,
+            max_backoff_s=settings.materialise_max_backoff_s,
+        )
+
+
+class Materialiser:
+    """Stores the snapshot topics into the store until stopped.
+
+    ``registry`` is the Prometheus registry that gets its gauges and counters
+    (``beatlight_materialiser_lag_records{topic}``, ``…_records_total{topic}``,
+    ``…_skipped_total{topic,reason}``); ``None`` registers none.
+    """
+
+    def __init__(self, config: MaterialiserConfig, engine: Engine, registry: Any = None) -> None:
+        self.config = config
+        self.engine = engine
+        self._consumer: Any = None
+        self._next: dict[Any, int] = {}  # TopicPartition -> next offset stored
+        self._backoff = _Backoff(0.5, config.max_backoff_s)
+        self._failing: str | None = None  # the error being retried, logged once
+        self._kafka_lost = False
+        self._topics_checked = 0.0
+        self._disconnected_since: float | None = None
+        self._pending: dict[Any, list[Any]] = {}  # records after the last summary, per partition
+        self.stored = {topic: 0 for topic in config.topics}
+        self._metrics = _Metrics(registry) if registry is not None else None
+
+    # -- running ------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Store records until ``stop`` is set, riding out broker and store outages."""
+        log.info("materialising %s from %s into %s", ", ".join(self.config.topics),
+                 self.config.bootstrap, display_url(self.engine.url))  # fmt: skip
+        try:
+            while not stop.is_set():
+                try:
+                    self.step()
+                except (BeatlightError, DBAPIError, OSError, _kafka_error()) as error:
+                    self._retry_after(error, stop)
+        finally:
+            self.close()
+            log.info("materialiser stopped; stored %s", self.stored)
+
+    def step(self, timeout_ms: int = 500) -> int:
+        """Poll once and store what came; return the number of records stored."""
+        consumer = self._ensure_consumer()
+        if len(self._next) < len(self.config.topics) and self._topics_due():
+            self._assign(consumer)
+        if not self._next:  # no topic yet: no worker has run against this Kafka
+            time.sleep(min(timeout_ms, 1000) / 1000)
+            return 0
+        polled = consumer.poll(timeout_ms=timeout_ms, max_records=self.config.batch_records)
+        stored = self._store(polled) if polled else 0
+        if self._failing is not None:
+            log.info("materialiser: working again after: %s", self._failing)
+            self._failing = None
+        self._backoff.reset()
+        self._restart_recreated(consumer)
+        self._update_lag()
+        self._watch_connection()
+        return stored
+
+    def lag(self) -> dict[str, int | None]:
+        """Records behind, per topic: high watermark minus the next offset stored.
+
+        ``None`` for a topic not yet assigned or fetched from (no watermark yet).
+        """
+        result: dict[str, int | None] = {topic: None for topic in self.config.topics}
+        if self._consumer is None:
+            return result
+        for tp, stored in self._next.items():
+            high = self._consumer.highwater(tp)
+            if high is None:
+                continue
+            result[tp.topic] = (result[tp.topic] or 0) + max(high - stored, 0)
+        return result
+
+    def close(self) -> None:
+        """Close the Kafka client (the store's rows and offsets are already committed)."""
+        consumer, self._consumer = self._consumer, None
+        self._next = {}
+        self._pending = {}
+        self._topics_checked = 0.0
+        if consumer is not None:
+            consumer.close(autocommit=False)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _ensure_consumer(self) -> Any:
+        if self._consumer is not None:
+            return self._consumer
+        from kafka import KafkaConsumer
+
+        from streams.broker import kafka_errors
+
+        with kafka_errors(self.config.bootstrap):
+            self._consumer = KafkaConsumer(
+                bootstrap_servers=self.config.bootstrap,
+                group_id=self.config.group_id,
+                client_id=self.config.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                session_timeout_ms=self.config.session_timeout_ms,
+                bootstrap_timeout_ms=int(self.config.connect_timeout_s * 1000),
+                reconnect_backoff_ms=100,
+                reconnect_backoff_max_ms=int(self.config.max_backoff_s * 1000),
+                max_poll_records=self.config.batch_records,
+            )
+        return self._consumer
+
+    def _topics_due(self) -> bool:
+        """Look for missing topics at most every 2 s (a metadata request each time)."""
+        now = time.monotonic()
+        if now - self._topics_checked < 2.0:
+            return False
+        self._topics_checked = now
+        return True
+
+    def _assign(self, consumer: Any) -> None:
+        from kafka import TopicPartition
+
+        known = consumer.topics()
+        tps = [TopicPartition(topic, p) for topic in self.config.topics if topic in known
+               for p in sorted(consumer.partitions_for_topic(topic))]  # fmt: skip
+        if len(tps) == len(self._next):
+            return
+        with Session(self.engine) as session:
+            offsets = read_offsets(session)
+        consumer.assign(tps)
+        # An explicit position for every partition: no committed offsets are ever fetched.
+        self._next = {}
+        for tp in tps:
+            self._next[tp] = offsets.get((tp.topic, tp.partition), 0)
+            consumer.seek(tp, self._next[tp])
+        missing = [t for t in self.config.topics if t not in known]
+        log.info("materialiser assigned %s%s", ", ".join(f"{tp.topic}[{tp.partition}]@"
+                 f"{self._next[tp]}" for tp in tps),
+                 f"; waiting for {', '.join(missing)}" if missing else "")  # fmt: skip
+
+    def _store(self, polled: dict[Any, list[Any]]) -> int:
+        changes = Changes()
+        counts = dict.fromkeys(self.config.topics, 0)
+        for tp, records in polled.items():
+            if tp.topic in _SNAPSHOT_TOPICS:
+                records = self._whole_snapshots(tp, records)
+            for record in records:
+                changes.add_offset(tp.topic, tp.partition, record.offset)
+                if self._add(changes, tp.topic, record):
+                    counts[tp.topic] += 1
+        if not changes.offsets:
+            return 0  # only parts of snapshots so far
+        try:
+            with Session(self.engine) as session, session.begin():
+                apply(session, changes)
+        except DBAPIError:
+            self._rewind()
+            raise
+        for (topic, partition), offset in changes.offsets.items():
+            self._next[_tp(topic, partition)] = offset
+        for topic, n in counts.items():
+            self.stored[topic] += n
+            if self._metrics and n:
+                self._metrics.stored.labels(topic).inc(n)
+        log.debug("stored %s up to %s", counts, changes.offsets)
+        return sum(counts.values())
+
+    def _whole_snapshots(self, tp: Any, records: list[Any]) -> list[Any]:
+        """The records up to the last summary; the rest wait for theirs.
+
+        A snapshot's summary is written after its areas, so storing only up to a
+        summary keeps every snapshot in the store whole: a reader never sees half
+        of a new live snapshot over the old one, or half of a revised hour. The
+        stored offset stays before the waiting records, so a restart reads them again.
+        """
+        pending = self._pending.setdefault(tp, [])
+        pending.extend(records)
+        last = max((i for i, r in enumerate(pending) if r.key and _is_summary(r.key)), default=-1)
+        if last < 0 and len(pending) > _MAX_PENDING:
+            log.warning("%s[%d]: %d records without a summary; storing them as they are",
+                        tp.topic, tp.partition, len(pending))  # fmt: skip
+            last = len(pending) - 1
+        whole, self._pending[tp] = pending[: last + 1], pending[last + 1 :]
+        return whole
+
+    def _add(self, changes: Changes, topic: str, record: Any) -> bool:
+        if record.value is None:
+            return False  # a tombstone: compaction's delete marker, nothing to store
+        try:
+            key = record.key.decode() if record.key else ""
+            value = orjson.loads(record.value)
+            if topic == VISIBILITY_HISTORY:
+                changes.add_history(key, value)
+            elif topic == VISIBILITY_LIVE:
+                changes.add_live(key, value)
+            else:
+                changes.add_alert(value)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            # Skipped, not retried: a record that cannot be read never will be.
+            reason = type(error).__name__
+            log.warning("skipped %s[%d]@%d: unreadable record (%s: %s)", topic, record.partition,
+                        record.offset, reason, error)  # fmt: skip
+            if self._metrics:
+                self._metrics.skipped.labels(topic, reason).inc()
+            return False
+        return True
+
+    def _rewind(self) -> None:
+        """Back to the last stored offsets, so records not stored are fetched again."""
+        self._pending = {}
+        if self._consumer is None:
+            return
+        for tp, offset in self._next.items():
+            self._consumer.seek(tp, offset)
+
+    def _retry_after(self, error: BaseException, stop: threading.Event) -> None:
+        delay = self._backoff.next()
+        what = _describe(error, self.config.bootstrap, display_url(self.engine.url))
+        if self._failing != what:
+            log.warning("materialiser: %s; retrying with backoff (next in %.1f s)", what, delay)
+            self._failing = what
+        else:
+            log.debug("materialiser still failing: %s; next retry in %.1f s", what, delay)
+        if not isinstance(error, DBAPIError | StoreUnreachable):
+            self.close()  # a fresh client after a Kafka failure
+        stop.wait(delay)
+
+    def _restart_recreated(self, consumer: Any) -> None:
+        """A partition that ends before the stored offset was recreated: read it again.
+
+        Kafka answers a fetch past the end with OffsetOutOfRange and the client
+        starts from the earliest record (``auto_offset_reset``); Tansu's memory
+        storage starts empty after a restart and answers with nothing. Either way
+        the records are new, and storing a record again changes nothing.
+        """
+        for tp, stored in list(self._next.items()):
+            high = consumer.highwater(tp)
+            if high is not None and high < stored:
+                log.warning("%s[%d] ends at offset %d, before the %d already stored: the topic "
+                            "was recreated; storing it again from the start", tp.topic,
+                            tp.partition, high, stored)  # fmt: skip
+                consumer.seek_to_beginning(tp)
+                self._next[tp] = 0
+
+    def _watch_connection(self) -> None:
+        """Log one line when the partition leaders stop answering, and one when they are back.
+
+        kafka-python reconnects by itself, with exponential backoff up to
+        ``max_backoff_s``; polling simply returns nothing meanwhile.
+        """
+        client = self._consumer._client  # connection state is only on kafka-python's client
+        leaders = {client.cluster.leader_for_partition(tp) for tp in self._next}
+        connected = all(node not in (None, -1) and client.connected(node) for node in leaders)
+        now = time.monotonic()
+        if connected:
+            self._disconnected_since = None
+            if self._kafka_lost:
+                log.info("materialiser: Kafka at %s is back (lag %s)", self.config.bootstrap,
+                         self.lag())  # fmt: skip
+                self._kafka_lost = False
+        elif self._disconnected_since is None:
+            self._disconnected_since = now
+        elif now - self._disconnected_since > _OUTAGE_S and not self._kafka_lost:
+            self._kafka_lost = True
+            log.warning("materialiser: lost Kafka at %s for %.0f s; reconnecting with backoff "
+                        "(up to %.0f s between tries)", self.config.bootstrap, _OUTAGE_S,
+                        self.config.max_backoff_s)  # fmt: skip
+
+    def _update_lag(self) -> None:
+        if self._metrics is None:
+            return
+        for topic, lag in self.lag().items():
+            if lag is not None:
+                self._metrics.lag.labels(topic).set(lag)
+
+
+_SNAPSHOT_TOPICS = (VISIBILITY_HISTORY, VISIBILITY_LIVE)
+_MAX_PENDING = 50_000  # a snapshot has one record per area: far fewer than this
+_OUTAGE_S = 3.0  # disconnected this long counts as an outage, not a blip
+
+
+class _Backoff:
+    """Exponential backoff: ``first``, doubling up to ``most`` seconds."""
+
+    def __init__(self, first: float, most: float) -> None:
+        self.first, self.most = first, most
+        self._next = first
+
+    def next(self) -> float:
+        delay, self._next = self._next, min(self._next * 2, self.most)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.first
+
+
+class _Metrics:
+    def __init__(self, registry: Any) -> None:
+        from prometheus_client import Counter, Gauge
+
+        self.lag = Gauge("beatlight_materialiser_lag_records",
+                         "Records in the topic not yet in the store.", ["topic"],
+                         registry=registry)  # fmt: skip
+        self.stored = Counter("beatlight_materialiser_records",
+                              "Topic records stored.", ["topic"], registry=registry)  # fmt: skip
+        self.skipped = Counter("beatlight_materialiser_skipped",
+                               "Unreadable topic records skipped.", ["topic", "reason"],
+                               registry=registry)  # fmt: skip
+
+
+def _is_summary(key: bytes) -> bool:
+    return key == b"summary" or key.endswith(b"|summary")
+
+
+def _tp(topic: str, partition: int) -> Any:
+    from kafka import TopicPartition
+
+    return TopicPartition(topic, partition)
+
+
+def _kafka_error() -> type[BaseException]:
+    from kafka.errors import KafkaError
+
+    return KafkaError
+
+
+def _describe(error: BaseException, bootstrap: str, store: str) -> str:
+    if isinstance(error, DBAPIError):
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        return f"cannot write to the store at {store}: {reason}"
+    if isinstance(error, BeatlightError):
+        return str(error)
+    return f"Kafka at {bootstrap}: {type(error).__name__}: {error}"

@@ -1,0 +1,207 @@
+"""The store's tables: metric snapshots of places, never of people (SPEC "Worker state").
+
+Tables hold what the stream publishes, one row per area and window:
+
+* ``areas``: every ward and roll-up with its attributes (latest seen);
+* ``live_metrics`` and ``live_summary``: the latest live snapshot;
+* ``history`` and ``hour_summaries``: the snapshot at each hour boundary;
+* ``alerts``: alerts raised on live status changes;
+* ``materialiser_offsets``: how far each topic partition has been stored, written
+  in the same transaction as the rows, so a restart resumes exactly there.
+
+There are no unit pseudonyms and no points in the topics read, and no column could
+hold them. Writes are upserts keyed like the topics, so storing a record twice
+changes nothing (:mod:`api.store`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "METRICS",
+    "Alert",
+    "Area",
+    "Base",
+    "History",
+    "HourSummary",
+    "LiveMetric",
+    "LiveSummary",
+    "MaterialiserOffset",
+    "UTCDateTime",
+    "format_time",
+    "parse_time",
+]
+
+#: The SPEC's window metrics, in its order (the report document's ``windows`` entries).
+METRICS = (
+    "patrol_minutes", "foot_minutes", "unit_minutes", "longest_gap_minutes",
+    "distinct_units", "visits", "koper_visits", "coverage", "last_seen",
+    "target_minutes", "attainment", "status",
+)  # fmt: skip
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A moment in UTC: ``timestamptz`` on PostgreSQL, naive UTC text on SQLite.
+
+    SQLite has no time zones, so values are stored as UTC and come back aware,
+    which keeps comparisons and ordering the same on both databases.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store aware UTC moments only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+
+class _Metrics:
+    """One window's figures (SPEC "Metric definitions" 4-10), shared by live and history."""
+
+    patrol_minutes: Mapped[float] = mapped_column(sa.Float)
+    foot_minutes: Mapped[float] = mapped_column(sa.Float)
+    unit_minutes: Mapped[float] = mapped_column(sa.Float)
+    longest_gap_minutes: Mapped[float] = mapped_column(sa.Float)
+    distinct_units: Mapped[int] = mapped_column(sa.Integer)
+    visits: Mapped[int] = mapped_column(sa.Integer)
+    koper_visits: Mapped[int] = mapped_column(sa.Integer)
+    coverage: Mapped[float] = mapped_column(sa.Float)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    target_minutes: Mapped[float] = mapped_column(sa.Float)
+    attainment: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    status: Mapped[str] = mapped_column(sa.String(8))
+
+
+class Area(Base):
+    """A ward or a roll-up (neighbourhood, district, force) with its attributes."""
+
+    __tablename__ = "areas"
+    __table_args__ = (sa.UniqueConstraint("level", "code", name="uq_areas_level_code"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    level: Mapped[str] = mapped_column(sa.String(16))
+    code: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(256))
+    # A ward's parents; roll-ups list their wards instead.
+    neighbourhood: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    district: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    wards: Mapped[list[str] | None] = mapped_column(sa.JSON, nullable=True)
+    area_km2: Mapped[float] = mapped_column(sa.Float)
+    population: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    target_minutes_per_week: Mapped[float] = mapped_column(sa.Float)
+
+
+class LiveMetric(_Metrics, Base):
+    """The latest live figures of one area and window."""
+
+    __tablename__ = "live_metrics"
+
+    level: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    window: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class History(_Metrics, Base):
+    """One area's figures in one window at an hour boundary."""
+
+    __tablename__ = "history"
+    # The primary key starts with the hour, so it also serves "every area at hour H".
+    __table_args__ = (sa.Index("ix_history_area_hour", "level", "code", "hour"),)
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    level: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    window: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+
+
+class _Summary:
+    """A snapshot's document-wide figures: fairness and the event counts."""
+
+    slot_seconds: Mapped[int] = mapped_column(sa.Integer)
+    fairness: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    outside: Mapped[int] = mapped_column(sa.BigInteger)
+    accepted: Mapped[int] = mapped_column(sa.BigInteger)
+    rejected: Mapped[dict[str, int]] = mapped_column(sa.JSON)
+    duplicates: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class HourSummary(_Summary, Base):
+    """The summary of the snapshot at one hour boundary."""
+
+    __tablename__ = "hour_summaries"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+
+
+class LiveSummary(_Summary, Base):
+    """The summary of the latest live snapshot (a single row, ``id`` 1)."""
+
+    __tablename__ = "live_summary"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Alert(Base):
+    """An alert from ``visibility.alerts``; one per area, kind and live snapshot."""
+
+    __tablename__ = "alerts"
+    # The level is part of the identity: a ward that is its own neighbourhood shares its code.
+    __table_args__ = (
+        sa.UniqueConstraint("level", "code", "kind", "as_of", name="uq_alerts_area_kind_as_of"),
+        sa.Index("ix_alerts_as_of", "as_of"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    level: Mapped[str] = mapped_column(sa.String(16))
+    code: Mapped[str] = mapped_column(sa.String(64))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(8))
+    previous_status: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+    window: Mapped[str] = mapped_column(sa.String(8))
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    minutes_unvisited: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+
+
+class MaterialiserOffset(Base):
+    """The next offset to store from a topic partition (committed with the rows)."""
+
+    __tablename__ = "materialiser_offsets"
+
+    topic: Mapped[str] = mapped_column(sa.String(249), primary_key=True)
+    partition: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    next_offset: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+def parse_time(text: str) -> datetime:
+    """An RFC 3339 time from a topic record, as an aware UTC datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 UTC with ``Z``, microseconds only when there are some (as the report's)."""
+    moment = moment.astimezone(UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,101 @@
+"""API fixtures: a fresh store on SQLite and on PostgreSQL, and real report documents.
+
+Every store test runs on both databases (``store_url`` is parametrised). Each
+database is created for the session (PostgreSQL: ``beatlight_test_<random>``)
+and dropped afterwards; ``engine`` empties its tables before each test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from api.db import create_engine_for, upgrade
+from api.models import Base
+
+#: A server where the tests may create databases (``BEATLIGHT_TEST_POSTGRES_URL``).
+POSTGRES = os.environ.get("BEATLIGHT_TEST_POSTGRES_URL",
+                          "postgresql://postgres@127.0.0.1:5432/postgres")  # fmt: skip
+
+
+def new_database(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL of an empty database of this kind, dropped when the generator finishes."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('store') / 'beatlight.db'}"
+        return
+    name = f"beatlight_test_{uuid.uuid4().hex[:12]}"
+    server = create_engine_for(POSTGRES, isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        server.dispose()
+        pytest.skip(f"no PostgreSQL at {POSTGRES}: {str(error.orig).splitlines()[0]}")
+    try:
+        yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[str]:
+    """A migrated store of the session, once on SQLite and once on PostgreSQL."""
+    for url in new_database(request.param, tmp_path_factory):
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    """An engine on the session's store, its tables emptied first."""
+    engine = create_engine_for(store_url)
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    yield engine
+    engine.dispose()
+
+
+def dump(engine: Engine) -> dict[str, list[tuple]]:
+    """Every row of every table, sorted: for comparing a store before and after."""
+    with engine.connect() as connection:
+        return {
+            table.name: sorted(
+                (tuple(repr(v) for v in row) for row in connection.execute(sa.select(table))),
+            )
+            for table in Base.metadata.sorted_tables
+        }
+
+
+# -- report documents ---------------------------------------------------------------------
+
+HOURS = [datetime(2026, 11, 3, h, tzinfo=UTC) for h in (6, 12, 18)]
+
+
+@pytest.fixture(scope="session")
+def documents(tmp_path_factory) -> dict[datetime, dict]:
+    """Real report documents (batch report over a faulty two-day feed) at ``HOURS``."""
+    from streams.batch import batch_report
+    from streams.events import parse_lines
+    from streams.lane import LaneConfig
+    from tests.streams.test_report_vs_oracle import NOW, _feed, _geography
+
+    wards, geography = _geography(tmp_path_factory.mktemp("geo"))
+    lines = _feed(5, wards.geometry.to_frame(), days=2, units=6)
+    now_us = (NOW - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    result = {}
+    for hour in HOURS:
+        as_of_us = (hour - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        batches = [parse_lines(lines[i:i + 700], max_event_bytes=8192)
+                   for i in range(0, len(lines), 700)]  # fmt: skip
+        result[hour] = batch_report(geography, batches, LaneConfig(), now_us=now_us,
+                                    as_of_us=as_of_us)  # fmt: skip
+    return result
