@@ -7,7 +7,8 @@ Tables hold what the stream publishes, one row per area and window:
 * ``history`` and ``hour_summaries``: the snapshot at each hour boundary;
 * ``alerts``: alerts raised on live status changes;
 * ``materialiser_offsets``: how far each topic partition has been stored, written
-  in the same transaction as the rows, so a restart resumes exactly there.
+  in the same transaction as the rows, so a restart resumes exactly there;
+* ``api_keys``: the API's keys, hashed, with their roles (:mod:`api.auth`).
 
 There are no unit pseudonyms and no points in the topics read, and no column could
 hold them. Writes are upserts keyed like the topics, so storing a record twice
@@ -26,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "METRICS",
     "Alert",
+    "ApiKey",
     "Area",
     "Base",
     "History",
@@ -192,6 +194,30 @@ class MaterialiserOffset(Base):
     topic: Mapped[str] = mapped_column(sa.String(249), primary_key=True)
     partition: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
     next_offset: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class ApiKey(Base):
+    """An API key of the inspector and PCC views (SPEC "Privacy and publication rules").
+
+    Only the key's SHA-256 is stored, never the key. Keys are 256-bit random tokens,
+    so a fast hash is enough: nobody can guess their way back from it, and a slow
+    password hash (bcrypt, Argon2) would cost every request tens of milliseconds.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('inspector', 'pcc', 'admin')", name="ck_api_keys_role"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    # The key's non-secret start (``bl_`` and 8 characters): finds the row, names the key.
+    prefix: Mapped[str] = mapped_column(sa.String(16), unique=True, index=True)
+    key_sha256: Mapped[str] = mapped_column(sa.String(64))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    label: Mapped[str] = mapped_column(sa.String(256), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=lambda: datetime.now(UTC))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 def parse_time(text: str) -> datetime:
