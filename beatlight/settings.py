@@ -93,6 +93,26 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Longest wait between the materialiser's retries."
     )
 
+    # API
+    auth_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How long the API trusts a checked key; a revoked key is "
+        "refused within this time. 0 = check the store on every request.",
+    )
+    max_request_bytes: int = Field(
+        65_536, gt=0, description="Larger request bodies are refused (413)."
+    )
+    rate_limit_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Requests a minute per API key, or per IP address without "
+        "one (429 beyond); 0 = no rate limit.",
+    )
+    rate_limit_burst: int = Field(
+        60, ge=1, description="Requests a client may make at once before the rate limit applies."
+    )
+
     def store_url(self) -> str:
         """The store's URL: ``database_url``, else the SQLite file under ``data_dir``."""
         if self.database_url:
