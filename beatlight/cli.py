@@ -458,3 +458,4 @@ def main() -> None:  # pragma: no cover - console script entry
 # Commands that talk to Kafka live in modules of their own; importing them registers them.
 from beatlight import cli_kafka, cli_stream  # noqa: E402,F401,I001
 from beatlight import cli_api  # noqa: E402,F401,I001
+from beatlight import cli_keys  # noqa: E402,F401,I001
