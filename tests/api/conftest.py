@@ -77,7 +77,12 @@ def dump(engine: Engine) -> dict[str, list[tuple]]:
 
 # -- report documents ---------------------------------------------------------------------
 
-HOURS = [datetime(2026, 11, 3, h, tzinfo=UTC) for h in (6, 12, 18)]
+# Hours of the feed's second day, its local midnight end (a published day) and the
+# Monday midnight that ends its week.
+HOURS = [datetime(2026, 11, 3, h, tzinfo=UTC) for h in (6, 12, 18)] + [
+    datetime(2026, 11, 4, tzinfo=UTC),
+    datetime(2026, 11, 9, tzinfo=UTC),
+]
 
 
 @pytest.fixture(scope="session")
@@ -99,3 +104,58 @@ def documents(tmp_path_factory) -> dict[datetime, dict]:
         result[hour] = batch_report(geography, batches, LaneConfig(), now_us=now_us,
                                     as_of_us=as_of_us)  # fmt: skip
     return result
+
+
+# -- the API over a filled store ----------------------------------------------------------
+
+#: The API's clock in the tests: long after HOURS, so their days are published.
+API_NOW = datetime(2026, 11, 5, 9, 30, tzinfo=UTC)
+ROLE_NAMES = ("inspector", "pcc", "admin")
+
+
+@pytest.fixture(scope="session")
+def report_geography(tmp_path_factory):
+    """The hand-made wards the ``documents`` were computed over."""
+    from tests.streams.test_report_vs_oracle import _geography
+
+    return _geography(tmp_path_factory.mktemp("geo-api"))[1]
+
+
+def fill(engine: Engine, documents: dict[datetime, dict], live: dict | None = None) -> None:
+    """Store ``documents`` as the materialiser would (and ``live`` as the live snapshot)."""
+    from sqlalchemy.orm import Session
+
+    from api.store import Changes, apply
+    from streams.aggregate import snapshot_records
+
+    changes = Changes()
+    for document in documents.values():
+        for key, value in snapshot_records(document, prefix=document["as_of"]):
+            changes.add_history(key, value)
+    if live is not None:
+        for key, value in snapshot_records(live, prefix="live"):
+            changes.add_live(key.removeprefix("live|"), value)
+    with Session(engine) as session, session.begin():
+        apply(session, changes)
+
+
+@pytest.fixture
+def api(engine, documents, report_geography):
+    """A TestClient of the real app over a store holding ``documents`` (live = the last),
+    with one key per role: ``api.keys[role]``."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session
+
+    from api.app import create_app
+    from api.auth import create_key
+    from beatlight.settings import Settings
+
+    fill(engine, documents, live=documents[HOURS[2]])
+    with Session(engine) as session, session.begin():
+        keys = {role: create_key(session, role, f"test {role}")[1] for role in ROLE_NAMES}
+    settings = Settings(rate_limit_per_minute=0, auth_cache_seconds=0)
+    app = create_app(settings, engine, report_geography, clock=lambda: API_NOW)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.keys = keys
+        client.as_role = lambda role: {"X-API-Key": keys[role]}
+        yield client

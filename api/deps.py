@@ -1,0 +1,130 @@
+"""What routes share: the app's services, sessions, time parameters and response helpers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from fastapi import Depends, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from api.db import connect
+from api.models import format_time
+from api.snapshots import Document, Snapshots
+from beatlight.settings import Settings
+
+__all__ = [
+    "AsOfQuery",
+    "FormatQuery",
+    "Services",
+    "ServicesDep",
+    "csv_response",
+    "document",
+    "hour_boundary",
+    "json_response",
+    "session",
+]
+
+
+@dataclass
+class Services:
+    """Everything the routes use, built once by :func:`api.app.create_app`."""
+
+    settings: Settings
+    engine: Engine
+    snapshots: Snapshots
+    shapes: Any  # api.shapes.AreaShapes
+    zone: ZoneInfo
+    clock: Callable[[], datetime]
+    points: Any = None  # api.points.RecentPoints, when the API reads Kafka
+    materialiser: Any = None  # api.materialise.Materialiser, when the API runs one
+
+    @property
+    def publish_delay(self) -> timedelta:
+        return timedelta(hours=self.settings.publish_delay_hours)
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+
+AsOfQuery = Annotated[
+    datetime | None,
+    Query(description="An hour boundary with a time zone (e.g. 2026-11-23T06:00:00Z): the "
+          "stored snapshot then. Omit for the live snapshot.",
+          examples=["2026-11-23T06:00:00Z"]),
+]  # fmt: skip
+FormatQuery = Annotated[
+    str, Query(pattern="^(json|csv)$", description="json, or csv for a spreadsheet.")
+]
+
+
+def hour_boundary(moment: datetime, name: str = "as_of") -> datetime:
+    """``moment`` in UTC if it is an hour boundary with a time zone, else a 422 saying why."""
+    if moment.tzinfo is None:
+        raise HTTPException(422, f"{name} needs a time zone, e.g. 2026-11-23T06:00:00Z")
+    moment = moment.astimezone(UTC)
+    if (moment.minute, moment.second, moment.microsecond) != (0, 0, 0):
+        raise HTTPException(422, f"{name} must be an hour boundary (snapshots are stored at "
+                                 f"whole hours): {format_time(moment)} is not")  # fmt: skip
+    return moment
+
+
+async def document(services: Services, as_of: datetime | None) -> Document:
+    """The live document, or the stored one at the hour ``as_of``; 404 when there is none."""
+    if as_of is None:
+        cached = services.snapshots.live_fresh()
+        found = cached if cached is not False else await run_in_threadpool(services.snapshots.live)
+        if found is None:
+            raise HTTPException(404, "no live snapshot yet: is a worker running and the "
+                                     "materialiser storing its topics?")  # fmt: skip
+        return found  # type: ignore[return-value]
+    hour = hour_boundary(as_of)
+    cached = services.snapshots.hour_fresh(hour)
+    found = cached if cached is not False else await run_in_threadpool(services.snapshots.at, hour)
+    if found is None:
+        raise HTTPException(404, f"no snapshot stored at {format_time(hour)}")
+    return found  # type: ignore[return-value]
+
+
+def session(services: Services) -> Iterator[Session]:
+    """A session on the store (StoreUnreachable, a 503, when it cannot be reached)."""
+    with connect(services.engine) as connection, Session(bind=connection) as opened:
+        yield opened
+
+
+def json_response(body: bytes | Any, status_code: int = 200, **headers: str) -> Response:
+    """JSON from pre-rendered bytes or from plain data (orjson: datetimes as RFC 3339)."""
+    if not isinstance(body, bytes):
+        body = orjson.dumps(body, default=_default, option=orjson.OPT_UTC_Z)
+    return Response(body, status_code=status_code, media_type="application/json",
+                    headers=headers or None)  # fmt: skip
+
+
+def csv_response(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+    """A CSV attachment (times as RFC 3339, nulls as empty cells)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else format_time(v) if isinstance(v, datetime) else v
+                         for v in row])  # fmt: skip
+    disposition = f'attachment; filename="{name}.csv"'
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": disposition})  # fmt: skip
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -1,0 +1,104 @@
+"""Read-side queries of the store that are not whole snapshot documents.
+
+Each takes a :class:`~sqlalchemy.orm.Session` and returns plain rows; the routes
+shape them into responses. They use the indexes of :mod:`api.models`: history by
+``(level, code, hour)``, and alerts by ``as_of``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from api.models import Alert, Area, History, HourSummary
+
+__all__ = ["areas", "hour_range", "raised_alerts", "series", "weekly_figures"]
+
+
+def areas(session: Session, level: str | None = None, code: str | None = None) -> list[Area]:
+    """Stored areas, by level then code."""
+    query = sa.select(Area)
+    if level is not None:
+        query = query.where(Area.level == level)
+    if code is not None:
+        query = query.where(Area.code == code)
+    levels = sa.case({"ward": 0, "neighbourhood": 1, "district": 2, "force": 3}, value=Area.level)
+    return list(session.execute(query.order_by(levels, Area.code)).scalars())
+
+
+def series(
+    session: Session,
+    level: str,
+    code: str,
+    window: str,
+    metric: str,
+    start: datetime,
+    end: datetime,
+    hours: list[datetime] | None = None,
+) -> list[tuple[datetime, Any]]:
+    """``(hour, value)`` of one metric of one area between ``start`` and ``end`` (inclusive),
+    at every stored hour, or only at ``hours``."""
+    column = getattr(History, metric)
+    query = sa.select(History.hour, column).where(
+        History.level == level, History.code == code, History.window == window,
+        History.hour >= start, History.hour <= end,
+    )  # fmt: skip
+    if hours is not None:
+        if not hours:
+            return []
+        query = query.where(History.hour.in_(hours))
+    return [(hour, value) for hour, value in session.execute(query.order_by(History.hour))]
+
+
+def weekly_figures(
+    session: Session, hours: list[datetime], window: str = "7d"
+) -> dict[str, list[tuple[datetime, float, float, float | None]]]:
+    """Every ward's ``(hour, patrol_minutes, target_minutes, attainment)`` at ``hours``."""
+    if not hours:
+        return {}
+    rows = session.execute(
+        sa.select(History.code, History.hour, History.patrol_minutes, History.target_minutes,
+                  History.attainment)
+        .where(History.level == "ward", History.window == window, History.hour.in_(hours))
+        .order_by(History.code, History.hour)
+    )  # fmt: skip
+    out: dict[str, list[tuple[datetime, float, float, float | None]]] = {}
+    for code, hour, patrol, target, attainment in rows:
+        out.setdefault(code, []).append((hour, patrol, target, attainment))
+    return out
+
+
+def raised_alerts(session: Session, since: datetime, limit: int = 500) -> list[Alert]:
+    """Alerts raised at or after ``since``, newest first."""
+    query = (sa.select(Alert).where(Alert.as_of >= since)
+             .order_by(Alert.as_of.desc(), Alert.level, Alert.code).limit(limit))  # fmt: skip
+    return list(session.execute(query).scalars())
+
+
+def hour_range(session: Session) -> tuple[datetime | None, datetime | None]:
+    """The first and last stored hour boundaries."""
+    first, last = session.execute(sa.select(sa.func.min(HourSummary.hour),
+                                            sa.func.max(HourSummary.hour))).one()  # fmt: skip
+    return _aware(first), _aware(last)
+
+
+def stored_among(session: Session, hours: list[datetime]) -> set[datetime]:
+    """Which of ``hours`` have a stored snapshot."""
+    if not hours:
+        return set()
+    query = sa.select(HourSummary.hour).where(HourSummary.hour.in_(hours))
+    return {_aware(h) for h in session.execute(query).scalars()}  # type: ignore[misc]
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # Aggregates bypass the column type on SQLite: make them aware UTC like the columns.
+    from api.models import UTCDateTime
+
+    if moment is None or isinstance(moment, datetime) and moment.tzinfo is not None:
+        return moment
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return UTCDateTime().process_result_value(moment, None)  # type: ignore[arg-type]

@@ -1,0 +1,96 @@
+"""``/api/v1/history``: one metric of one area over time, from the hourly snapshots."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api import queries
+from api.auth import requires
+from api.deps import FormatQuery, Services, ServicesDep, csv_response, hour_boundary, session
+from api.publication import samples
+from api.schemas import HistoryResponse, Level, MetricName, Window
+
+router = APIRouter(prefix="/history", tags=["history"],
+                   dependencies=[requires("inspector", "pcc", "admin")])  # fmt: skip
+
+#: The longest series one request may ask for, per resolution.
+MAX_SPAN = {"hourly": timedelta(days=92), "daily": timedelta(days=1100),
+            "weekly": timedelta(days=3700)}  # fmt: skip
+
+
+@router.get("/{code}", response_model=HistoryResponse, summary="A metric over time",
+            responses={404: {"description": "No area has this code."}})  # fmt: skip
+async def history(
+    services: ServicesDep,
+    code: str,
+    level: Annotated[Level, Query(description="The area's level.")] = "ward",
+    metric: Annotated[MetricName, Query(description="Which figure.")] = "patrol_minutes",
+    window: Annotated[
+        Window,
+        Query(
+            description="The rolling window ending at each point "
+            "(24h with daily gives each day's total)."
+        ),
+    ] = "24h",
+    start: Annotated[
+        datetime | None,
+        Query(description="First time, with a time zone (default: 7 days before end)."),
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        Query(description="Last time, with a time zone (default: the latest stored hour)."),
+    ] = None,
+    resolution: Annotated[
+        Literal["hourly", "daily", "weekly"],
+        Query(description="Every stored hour, local midnights, or local Monday midnights."),
+    ] = "hourly",
+    format: FormatQuery = "json",
+) -> HistoryResponse | Response:
+    """The metric in the window ending at each hour, local day or local week boundary."""
+    for name, moment in (("start", start), ("end", end)):
+        if moment is not None and moment.tzinfo is None:
+            raise HTTPException(422, f"{name} needs a time zone, e.g. 2026-11-23T06:00:00Z")
+    if start is not None and end is not None and start > end:
+        raise HTTPException(422, "start is after end")
+    if start is not None and end is not None and end - start > MAX_SPAN[resolution]:
+        raise HTTPException(422, f"{resolution} series are limited to "
+                                 f"{MAX_SPAN[resolution].days} days per request")  # fmt: skip
+    found = await run_in_threadpool(_series, services, level, code, window, metric, start, end,
+                                    resolution)  # fmt: skip
+    if found is None:
+        raise HTTPException(404, f"no {level} has the code {code!r}")
+    if format == "csv":
+        return csv_response(f"{code}-{metric}-{window}-{resolution}", ("as_of", metric), found)
+    return HistoryResponse(
+        level=level, code=code, metric=metric, window=window, resolution=resolution,
+        timezone=services.settings.timezone,
+        points=[{"as_of": t, "value": v} for t, v in found],  # type: ignore[misc]
+    )  # fmt: skip
+
+
+def _series(
+    services: Services,
+    level: str,
+    code: str,
+    window: str,
+    metric: str,
+    start: datetime | None,
+    end: datetime | None,
+    resolution: str,
+):  # noqa: ANN202
+    for opened in session(services):
+        if not queries.areas(opened, level, code):
+            return None
+        if end is None:
+            end = queries.hour_range(opened)[1] or services.clock()
+        if start is None:
+            start = end - timedelta(days=7)
+        hours = samples(start, end, resolution, services.zone)
+        if hours is not None:
+            hours = [hour_boundary(h) for h in hours]
+        return queries.series(opened, level, code, window, metric, start, end, hours)
+    return None

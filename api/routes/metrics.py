@@ -1,0 +1,134 @@
+"""``/api/v1/metrics``, ``/fairness``, ``/report`` and ``/geojson``: snapshot figures.
+
+All of them read one snapshot document (live, or the stored hour ``as_of``) and keep
+what they rendered from it, so a busy endpoint costs a cache lookup per request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from api.auth import requires
+from api.deps import AsOfQuery, FormatQuery, ServicesDep, csv_response, document, json_response
+from api.schemas import WINDOWS, AreaMetrics, FairnessResponse, Level, MetricsResponse, Window
+from api.snapshots import Document
+from streams.report import CSV_COLUMNS, METRICS, csv_rows
+
+router = APIRouter(tags=["metrics"], dependencies=[requires("inspector", "pcc", "admin")])
+reports = APIRouter(tags=["report"], dependencies=[requires("pcc", "admin")])
+
+LevelQuery = Annotated[Level | None, Query(description="Only this level (default: all).")]
+WindowQuery = Annotated[Window | None, Query(description="Only this window (default: all).")]
+
+
+@router.get("/metrics", response_model=MetricsResponse, summary="Figures of every area")
+async def all_metrics(
+    services: ServicesDep,
+    as_of: AsOfQuery = None,
+    level: LevelQuery = None,
+    window: WindowQuery = None,
+    format: FormatQuery = "json",
+) -> Response:
+    """Live figures of every area (or one level), or those stored at the hour ``as_of``."""
+    doc = await document(services, as_of)
+    if format == "csv":
+        rows = doc.render(("metrics.csv", level, window), lambda: _csv_rows(doc, level, window))
+        return csv_response("metrics", ("level", "code", "name", "window", *METRICS), rows)
+    body = doc.render(("metrics", level, window), lambda: orjson.dumps({
+        "as_of": doc.body["as_of"], "live": doc.live,
+        "areas": [_area(lv, e, window) for lv, e in doc.level(level)]}))  # fmt: skip
+    return json_response(body)
+
+
+@router.get("/metrics/{code}", response_model=AreaMetrics, summary="Figures of one area",
+            responses={404: {"description": "No such area, or no such snapshot."}})  # fmt: skip
+async def area_metrics(
+    services: ServicesDep,
+    code: str,
+    as_of: AsOfQuery = None,
+    level: Annotated[Level, Query(description="The area's level.")] = "ward",
+    window: WindowQuery = None,
+) -> Response:
+    """One area's live figures, or those stored at the hour ``as_of``."""
+    doc = await document(services, as_of)
+    entry = doc.entries.get((level, code))
+    if entry is None:
+        raise HTTPException(404, f"no {level} has the code {code!r}")
+    return json_response(doc.render(("area", level, code, window),
+                                    lambda: orjson.dumps(_area(level, entry, window))))  # fmt: skip
+
+
+@router.get("/fairness", response_model=FairnessResponse, summary="Fairness across wards")
+async def fairness(
+    services: ServicesDep, as_of: AsOfQuery = None, window: WindowQuery = None
+) -> Response:
+    """SPEC rule 12 per window: how evenly patrol time is spread over wards and residents."""
+    doc = await document(services, as_of)
+    windows = {w: f for w, f in doc.body["fairness"].items() if window in (None, w)}
+    return json_response({"as_of": doc.body["as_of"], "live": doc.live, "windows": windows})
+
+
+@router.get("/geojson", summary="Areas with their figures as GeoJSON",
+            response_description="A GeoJSON FeatureCollection (RFC 7946), WGS84.",
+            responses={200: {"content": {"application/geo+json": {}}}})  # fmt: skip
+async def geojson(
+    services: ServicesDep,
+    as_of: AsOfQuery = None,
+    level: Annotated[Level, Query(description="Which areas.")] = "ward",
+    window: Annotated[Window, Query(description="Which window's figures.")] = "24h",
+) -> Response:
+    """One feature per area: its outline and its figures in one window (for maps and GIS)."""
+    doc = await document(services, as_of)
+    body = doc.render(("geojson", level, window),
+                      lambda: orjson.dumps(_features(services, doc, level, window)))  # fmt: skip
+    return Response(body, media_type="application/geo+json")
+
+
+@reports.get("/report", summary="The batch report's document at an hour boundary",
+             responses={404: {"description": "No snapshot is stored at that hour."}})  # fmt: skip
+async def report(
+    services: ServicesDep,
+    as_of: Annotated[
+        datetime,
+        Query(
+            description="An hour boundary, e.g. 2026-11-23T06:00:00Z.",
+            examples=["2026-11-23T06:00:00Z"],
+        ),
+    ],  # fmt: skip
+    format: FormatQuery = "json",
+) -> Response:
+    """Exactly ``beatlight report --as-of H`` on the same events (SPEC "Batch report contract")."""
+    doc = await document(services, as_of)
+    if format == "csv":
+        rows = [[row[c] for c in CSV_COLUMNS] for row in csv_rows(doc.body)]
+        return csv_response(f"beatlight-report-{doc.body['as_of']}", CSV_COLUMNS, rows)
+    return json_response(doc.render("report", lambda: orjson.dumps(doc.body)))
+
+
+def _area(level: str, entry: dict[str, Any], window: str | None) -> dict[str, Any]:
+    windows = entry["windows"] if window is None else {window: entry["windows"][window]}
+    return {"level": level, "code": entry["code"], "name": entry["name"], "windows": windows}
+
+
+def _csv_rows(doc: Document, level: str | None, window: str | None) -> list[list[Any]]:
+    return [[lv, e["code"], e["name"], w, *(e["windows"][w][m] for m in METRICS)]
+            for lv, e in doc.level(level) for w in WINDOWS
+            if window in (None, w) and w in e["windows"]]  # fmt: skip
+
+
+def _features(services: Any, doc: Document, level: str, window: str) -> dict[str, Any]:
+    shapes = services.shapes.level(level)
+    features = []
+    for _, entry in doc.level(level):
+        figures = entry["windows"][window]
+        features.append({
+            "type": "Feature", "id": entry["code"], "geometry": shapes.get(entry["code"]),
+            "properties": {"level": level, "code": entry["code"], "name": entry["name"],
+                           "window": window, **figures},
+        })  # fmt: skip
+    return {"type": "FeatureCollection", "as_of": doc.body["as_of"], "live": doc.live,
+            "features": features}  # fmt: skip

@@ -1,0 +1,131 @@
+"""``/api/v1/public``: the published view for residents; no key (SPEC publication rules).
+
+Only complete local days and weeks that ended at least ``publish_delay`` ago, wards
+only, patrol time in whole hours, small unit counts suppressed; never live figures,
+points, cells or roll-ups. Each response is built from scratch from the stored hour
+snapshot, through :func:`api.publication.public_ward`, which copies only what may be
+published.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api import queries
+from api.deps import Services, ServicesDep, document, json_response, session
+from api.publication import (
+    PERIOD_WINDOWS,
+    Period,
+    latest_published,
+    period_end,
+    period_start,
+    public_ward,
+    published_until,
+)
+from api.schemas import PublicPeriods, PublicVisibility
+
+router = APIRouter(prefix="/public", tags=["public"])
+
+PeriodQuery = Annotated[Period, Query(description="A local calendar day or week (Mon-Sun).")]
+DateQuery = Annotated[
+    date | None,
+    Query(description="The day, or the Monday of the week (default: the latest published)."),
+]
+_CACHE = {"Cache-Control": "public, max-age=300"}
+
+
+@router.get("/periods", response_model=PublicPeriods, summary="What is published")
+async def periods(services: ServicesDep) -> Response:
+    """The published days and weeks (complete, past the delay, and stored), newest first."""
+    days, weeks = await run_in_threadpool(_periods, services)
+    return json_response({"timezone": services.settings.timezone,
+                          "publish_delay_hours": services.settings.publish_delay_hours,
+                          "days": days, "weeks": weeks}, **_CACHE)  # fmt: skip
+
+
+@router.get(
+    "/visibility",
+    response_model=PublicVisibility,
+    summary="Published ward figures",
+    responses={404: {"description": "Not published (yet), or nothing stored."}},
+)
+async def visibility(services: ServicesDep, period: PeriodQuery = "day",
+                     date: DateQuery = None) -> Response:  # fmt: skip
+    """Every ward's visible patrol over one complete day or week, in whole hours."""
+    return json_response(await _published(services, period, date), **_CACHE)
+
+
+@router.get(
+    "/geojson",
+    summary="Published ward figures as GeoJSON",
+    responses={
+        200: {"content": {"application/geo+json": {}}},
+        404: {"description": "Not published (yet), or nothing stored."},
+    },
+)
+async def public_geojson(services: ServicesDep, period: PeriodQuery = "day",
+                         date: DateQuery = None) -> Response:  # fmt: skip
+    """One feature per ward with its outline and published figures."""
+    published = await _published(services, period, date)
+    shapes = services.shapes.level("ward")
+    features = [{"type": "Feature", "id": w["code"], "geometry": shapes.get(w["code"]),
+                 "properties": w} for w in published.pop("wards")]  # fmt: skip
+    body = {"type": "FeatureCollection", **published, "features": features}
+    response = json_response(body, **_CACHE)
+    response.media_type = "application/geo+json"
+    response.headers["Content-Type"] = "application/geo+json"
+    return response
+
+
+async def _published(services: Services, period: str, first_day: date | None) -> dict[str, Any]:
+    zone, now, delay = services.zone, services.clock(), services.publish_delay
+    if first_day is None:
+        days, weeks = await run_in_threadpool(_periods, services)
+        newest = days if period == "day" else weeks
+        if not newest:
+            hours = services.settings.publish_delay_hours
+            raise HTTPException(404, f"no {period} is published yet: figures appear once a "
+                                     f"complete {period} is {hours:g} hours old")  # fmt: skip
+        first_day = newest[0]
+    if period == "week" and first_day.weekday() != 0:
+        raise HTTPException(422, f"a week starts on a Monday; {first_day} is a "
+                                 f"{first_day.strftime('%A')}")  # fmt: skip
+    end = period_end(period, first_day, zone)  # type: ignore[arg-type]
+    if end > published_until(now, delay):
+        raise HTTPException(404, f"the {period} of {first_day} is not published yet: it will be "
+                                 f"from {(end + delay).isoformat()}")  # fmt: skip
+    try:
+        doc = await document(services, end)
+    except HTTPException:
+        raise HTTPException(404, f"nothing is stored for the {period} of {first_day}") from None
+    window = PERIOD_WINDOWS[period][0]
+    minimum = services.settings.public_min_units
+    return {"period": period, "date": first_day,
+            "start": period_start(period, first_day, zone), "end": end,  # type: ignore[arg-type]
+            "timezone": services.settings.timezone,
+            "wards": [public_ward(e, e["windows"][window], minimum)
+                      for _, e in doc.level("ward")]}  # fmt: skip
+
+
+def _periods(services: Services) -> tuple[list[date], list[date]]:
+    zone, now, delay = services.zone, services.clock(), services.publish_delay
+    out: dict[str, list[date]] = {}
+    for opened in session(services):
+        first, _ = queries.hour_range(opened)
+        for period in ("day", "week"):
+            days: list[date] = []
+            if first is not None:
+                day = latest_published(period, now, delay, zone)  # type: ignore[arg-type]
+                step = timedelta(days=1 if period == "day" else 7)
+                while period_end(period, day, zone) >= first:  # type: ignore[arg-type]
+                    days.append(day)
+                    day -= step
+                ends = [period_end(period, d, zone) for d in days]  # type: ignore[arg-type]
+                stored = queries.stored_among(opened, ends)
+                days = [d for d, e in zip(days, ends, strict=True) if e in stored]
+            out[period] = days
+    return out["day"], out["week"]

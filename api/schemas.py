@@ -1,0 +1,273 @@
+"""The API's typed responses: the SPEC's words, with examples for the OpenAPI document.
+
+Every response is one of these pydantic models, so what leaves the API is exactly
+what is declared here: no field a feed sent, no unit pseudonym, nothing finer than
+an area (except :class:`PointFeature`, for inspectors only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "LEVELS",
+    "WINDOWS",
+    "AlertsResponse",
+    "AreaMetrics",
+    "AreaOut",
+    "FairnessResponse",
+    "HistoryResponse",
+    "Level",
+    "MetricName",
+    "MetricsResponse",
+    "MissedWeeks",
+    "Problem",
+    "PublicVisibility",
+    "PublicWard",
+    "RaisedAlert",
+    "ValidationProblem",
+    "Window",
+    "WindowMetrics",
+]
+
+Level = Literal["ward", "neighbourhood", "district", "force"]
+Window = Literal["1h", "24h", "7d", "28d"]
+LEVELS: tuple[str, ...] = Level.__args__  # type: ignore[attr-defined]
+WINDOWS: tuple[str, ...] = Window.__args__  # type: ignore[attr-defined]
+MetricName = Literal[
+    "patrol_minutes", "foot_minutes", "unit_minutes", "longest_gap_minutes",
+    "distinct_units", "visits", "koper_visits", "coverage", "target_minutes", "attainment",
+]  # fmt: skip
+
+
+class WindowMetrics(BaseModel):
+    """One area's figures over one rolling window ending at ``as_of`` (SPEC rules 4-10)."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "patrol_minutes": 312.0, "foot_minutes": 95.0, "unit_minutes": 415.0,
+        "longest_gap_minutes": 254.0, "distinct_units": 4, "visits": 9, "koper_visits": 5,
+        "coverage": 0.38, "last_seen": "2026-11-23T05:58:12Z", "target_minutes": 85.7,
+        "attainment": 3.64, "status": "green"}})  # fmt: skip
+
+    patrol_minutes: float
+    foot_minutes: float
+    unit_minutes: float
+    longest_gap_minutes: float
+    distinct_units: int
+    visits: int
+    koper_visits: int
+    coverage: float
+    last_seen: datetime | None
+    target_minutes: float
+    attainment: float | None
+    status: Literal["green", "amber", "red", "none"]
+
+
+class AreaOut(BaseModel):
+    """A ward or a roll-up with its attributes (SPEC rule 13)."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "level": "ward", "code": "E05008714", "name": "Abbey Hulton and Townsend",
+        "neighbourhood": "E05008714", "district": "E06000021", "wards": None,
+        "area_km2": 4.1, "population": 11250, "target_minutes_per_week": 600.0}})  # fmt: skip
+
+    level: Level
+    code: str
+    name: str
+    neighbourhood: str | None = Field(None, description="A ward's neighbourhood.")
+    district: str | None = Field(None, description="A ward's district, when known.")
+    wards: list[str] | None = Field(None, description="A roll-up's wards.")
+    area_km2: float
+    population: float | None
+    target_minutes_per_week: float
+
+
+class AreaMetrics(BaseModel):
+    """An area and its figures per window."""
+
+    level: Level
+    code: str
+    name: str
+    windows: dict[str, WindowMetrics]
+
+
+class MetricsResponse(BaseModel):
+    """Figures of areas at one moment: live, or a stored hour boundary."""
+
+    as_of: datetime = Field(description="End (exclusive) of every rolling window.")
+    live: bool = Field(description="True for the live snapshot, false for an hour boundary.")
+    areas: list[AreaMetrics]
+
+
+class SeriesPoint(BaseModel):
+    """One value of a history series: the metric in the window ending at ``as_of``."""
+
+    as_of: datetime
+    value: float | int | str | None
+
+
+class HistoryResponse(BaseModel):
+    """A metric of one area over time, sampled at hour, local-day or local-week boundaries."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "level": "ward", "code": "E05008714", "metric": "patrol_minutes", "window": "24h",
+        "resolution": "daily", "timezone": "Europe/London",
+        "points": [{"as_of": "2026-11-22T00:00:00Z", "value": 312.0}]}})  # fmt: skip
+
+    level: Level
+    code: str
+    metric: str
+    window: Window
+    resolution: Literal["hourly", "daily", "weekly"]
+    timezone: str
+    points: list[SeriesPoint]
+
+
+class RaisedAlert(BaseModel):
+    """An alert the stream raised when an area's live status changed or it went unvisited."""
+
+    level: Level
+    code: str
+    kind: str
+    status: str
+    previous_status: str | None
+    as_of: datetime
+    window: str
+    last_seen: datetime | None
+    minutes_unvisited: float | None
+
+
+class AreaStatus(BaseModel):
+    """An area whose status in the alert window is ``red`` or ``none`` now."""
+
+    level: Level
+    code: str
+    name: str
+    window: Window
+    status: Literal["red", "none"]
+    patrol_minutes: float
+    target_minutes: float
+    attainment: float | None
+    last_seen: datetime | None
+
+
+class WeekFigure(BaseModel):
+    """A ward's 7-day figures at the end of one local week."""
+
+    week_ending: datetime
+    patrol_minutes: float
+    target_minutes: float
+    attainment: float | None
+
+
+class MissedWeeks(BaseModel):
+    """A ward that missed its weekly target in each of the last ``weeks`` complete weeks."""
+
+    code: str
+    name: str
+    weeks: list[WeekFigure]
+
+
+class AlertsResponse(BaseModel):
+    """Where visibility needs attention now, and where it has been missing for weeks."""
+
+    as_of: datetime | None = Field(description="The live snapshot the current statuses are from.")
+    window: Window
+    current: list[AreaStatus]
+    weeks: int
+    missed_weekly_target: list[MissedWeeks]
+    raised: list[RaisedAlert] = Field(description="Alerts raised since ``since``, newest first.")
+
+
+class FairnessResponse(BaseModel):
+    """SPEC rule 12 per window: Gini of patrol per km² and per 1,000 residents, red shares."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "as_of": "2026-11-23T06:00:00Z", "live": False,
+        "windows": {"24h": {"gini_minutes_per_km2": 0.41,
+                            "gini_minutes_per_1000_residents": 0.37,
+                            "share_wards_red": 0.18, "share_residents_red": 0.15,
+                            "share_wards_none": 0.05, "share_residents_none": 0.04}}}})  # fmt: skip
+
+    as_of: datetime
+    live: bool
+    windows: dict[str, dict[str, float | None]]
+
+
+class PublicWard(BaseModel):
+    """A ward's published figures: whole hours, small unit counts suppressed (SPEC privacy)."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "code": "E05008714", "name": "Abbey Hulton and Townsend", "patrol_hours": 5,
+        "foot_hours": 2, "distinct_units": None, "units_suppressed": True, "coverage": 0.38,
+        "target_hours": 1, "status": "green"}})  # fmt: skip
+
+    code: str
+    name: str
+    patrol_hours: int = Field(description="Patrol time, rounded to whole hours.")
+    foot_hours: int = Field(description="Patrol time on foot, rounded to whole hours.")
+    distinct_units: int | None = Field(description="Null when fewer than the publication "
+                                       "threshold (suppressed).")  # fmt: skip
+    units_suppressed: bool
+    coverage: float = Field(description="Share of the ward's grid cells visited, 2 decimals.")
+    target_hours: int = Field(description="The period's target, rounded to whole hours.")
+    status: Literal["green", "amber", "red", "none"]
+
+
+class PublicVisibility(BaseModel):
+    """The published figures of every ward for one complete local day or week."""
+
+    period: Literal["day", "week"]
+    date: dt.date = Field(description="The day, or the Monday the week starts on (local time).")
+    start: datetime
+    end: datetime
+    timezone: str
+    wards: list[PublicWard]
+
+
+class PublicPeriods(BaseModel):
+    """The days and weeks that are published (complete, past the delay, and stored)."""
+
+    timezone: str
+    publish_delay_hours: float
+    days: list[dt.date]
+    weeks: list[dt.date]
+
+
+class Problem(BaseModel):
+    """An error answer (any 4xx or 5xx): what was wrong and what to do about it."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "detail": "no ward has the code 'E0500871'"}})  # fmt: skip
+
+    detail: str
+
+
+class FieldProblem(BaseModel):
+    """One parameter that is not valid: where it is, what is wrong, and the kind of error."""
+
+    loc: list[str | int] = Field(description='Where: e.g. ["query", "as_of"].')
+    msg: str
+    type: str
+
+
+class ValidationProblem(Problem):
+    """A 422: a parameter is not valid; ``detail`` says which and why, in one line."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "detail": "query.window: Input should be '1h', '24h', '7d' or '28d'",
+        "errors": [{"loc": ["query", "window"], "type": "literal_error",
+                    "msg": "Input should be '1h', '24h', '7d' or '28d'"}]}})  # fmt: skip
+
+    errors: list[FieldProblem] | None = Field(
+        None, description="Each invalid parameter (absent when a route checked the value)."
+    )
+
+
+def example(model: type[BaseModel]) -> dict[str, Any]:
+    """The example a model declares (for route documentation)."""
+    return dict((model.model_config.get("json_schema_extra") or {}).get("example", {}))  # type: ignore[union-attr]
