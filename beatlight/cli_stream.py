@@ -49,12 +49,25 @@ def worker(
     boundaries: BoundariesOpt = None,
     attributes: AttributesOpt = None,
     bootstrap: BootstrapOpt = None,
-    partitions: Annotated[int | None, typer.Option(help="Partitions of patrol.presence (when "
-                          "creating it). Env BEATLIGHT_KAFKA_PARTITIONS.")] = None,
-    web_port: Annotated[int | None, typer.Option("--web-port", help="Port for /metrics and "
-                        "/healthz (0 = off). Env BEATLIGHT_WORKER_WEB_PORT.")] = None,
-    live_clock: Annotated[str | None, typer.Option(help="wall (live as of now) or event (as of "
-                          "the latest event: for replays of history).")] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            help="Partitions of patrol.presence (when creating it). Env BEATLIGHT_KAFKA_PARTITIONS."
+        ),
+    ] = None,
+    web_port: Annotated[
+        int | None,
+        typer.Option(
+            "--web-port",
+            help="Port for /metrics and /healthz (0 = off). Env BEATLIGHT_WORKER_WEB_PORT.",
+        ),
+    ] = None,
+    live_clock: Annotated[
+        str | None,
+        typer.Option(
+            help="wall (live as of now) or event (as of the latest event: for replays of history)."
+        ),
+    ] = None,
     code_column: CodeColumnOpt = None,
     boundaries_crs: CrsOpt = None,
     verbose: VerboseOpt = False,
@@ -96,15 +109,17 @@ def worker(
         "worker %s on %s: %d input partitions, web port %s", settings.app_id, servers,
         config.partitions, config.web_port or "off",
     )  # fmt: skip
-    faust.Worker(faust_app, loglevel="WARNING", redirect_stdouts=False,
-                 override_logging=False).execute_from_commandline()
+    faust.Worker(
+        faust_app, loglevel="WARNING", redirect_stdouts=False, override_logging=False
+    ).execute_from_commandline()
 
 
 @app.command()
 @_user_errors
 def snapshots(
-    as_of: Annotated[str, typer.Option("--as-of", help="Hour boundary H (RFC 3339).",
-                                       show_default=False)],
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Hour boundary H (RFC 3339).", show_default=False)
+    ],
     bootstrap: BootstrapOpt = None,
     format: Annotated[str, typer.Option("--format", "-f", help="json or csv.")] = "json",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here.")] = None,

@@ -119,7 +119,8 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
             by_partition: dict[int, list[Record]] = defaultdict(list)
             for event in events:
                 by_partition[event.message.partition].append(
-                    Record(event.message.offset, event.message.value))
+                    Record(event.message.offset, event.message.value)
+                )
             for partition, records in sorted(by_partition.items()):
                 emission = await state.run(state.lane_records, partition, records)
                 await publish(emission)
@@ -139,8 +140,9 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
     async def tick() -> None:
         if app.should_stop:
             return
-        assigned = sorted(tp.partition for tp in app.consumer.assignment()
-                          if tp.topic == topics.PRESENCE)
+        assigned = sorted(
+            tp.partition for tp in app.consumer.assignment() if tp.topic == topics.PRESENCE
+        )
         now_us = time.time_ns() // 1000
         for gone in set(state.lanes) - set(assigned):
             # Another worker has it now; if it comes back, it resumes from its checkpoint.
@@ -254,8 +256,9 @@ class _State:
         if runner.next_offset == runner.checkpointed_offset:
             return emission
         emission.partials += runner.flush_final()
-        emission.checkpoints += checkpoint_records(runner.partition, runner.dump(),
-                                                   runner.checkpoints)
+        emission.checkpoints += checkpoint_records(
+            runner.partition, runner.dump(), runner.checkpoints
+        )
         runner.checkpoints += 1
         runner.checkpointed_offset = runner.next_offset
         return emission
@@ -275,15 +278,23 @@ class _State:
     def _runner(self, partition: int) -> LaneRunner:
         runner = self.lanes.get(partition)
         if runner is None:
-            runner = LaneRunner(partition, self.geography, self.lane_config,
-                                max_event_bytes=self.config.max_event_bytes,
-                                first_offset=self._reader().first_offset(partition))
+            runner = LaneRunner(
+                partition,
+                self.geography,
+                self.lane_config,
+                max_event_bytes=self.config.max_event_bytes,
+                first_offset=self._reader().first_offset(partition),
+            )
             restored = self._restore(partition)
             if restored is not None:
                 runner.restore(*restored)
             self.lanes[partition] = runner
-            log.info("lane %d: starting at offset %d%s", partition, runner.next_offset,
-                     " from its checkpoint" if restored else "")
+            log.info(
+                "lane %d: starting at offset %d%s",
+                partition,
+                runner.next_offset,
+                " from its checkpoint" if restored else "",
+            )
         return runner
 
     def _restore(self, partition: int):  # noqa: ANN202
@@ -310,8 +321,12 @@ class _State:
                 runner.next_offset = gap.got
                 emission.extend(runner.process(chunk, now_us=time.time_ns() // 1000))
         if runner.next_offset - begin > 1000:
-            log.info("lane %d: read %d records from Kafka in %.1f s", runner.partition,
-                     runner.next_offset - begin, time.perf_counter() - started)
+            log.info(
+                "lane %d: read %d records from Kafka in %.1f s",
+                runner.partition,
+                runner.next_offset - begin,
+                time.perf_counter() - started,
+            )
         return emission
 
     def _reader(self) -> PartitionReader:
