@@ -103,6 +103,7 @@ def worker(
         alert_window=settings.alert_window,
         alert_unvisited_minutes=settings.alert_unvisited_minutes,
         checkpoint_seconds=settings.checkpoint_seconds,
+        points_minutes=settings.points_minutes,
     )
     faust_app = create_app(config, geography, LaneConfig.from_settings(settings))
     logging.getLogger("beatlight.worker").info(

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     alert_unvisited_minutes: float = Field(
         120.0, gt=0, description="Alert when nobody has been seen in an area for this long."
     )
+    # SPEC "Privacy and publication rules": inspectors see the last 15 minutes, no more.
+    points_minutes: float = Field(
+        15.0,
+        gt=0,
+        le=15,
+        description="Pings this recent (behind the live clock) are sent to "
+        "visibility.points for the inspectors' live map, and kept that long by the API.",
+    )
 
     # The API's store (issue 4)
     database_url: str | None = Field(

@@ -4,7 +4,8 @@ Two agents and a timer, all ``concurrency=1`` (SPEC pitfalls):
 
 * ``presence`` reads ``patrol.presence`` in batches (``take_events`` with a
   timeout), hands each partition's records to its :class:`LaneRunner`, and
-  publishes dead letters and the lanes' hour figures and final runs;
+  publishes dead letters, recent presence points (``visibility.points``) and the
+  lanes' hour figures and final runs;
 * ``aggregate`` reads ``beatlight.partials`` (one partition, so one worker holds
   it at a time), merges lanes into hour snapshots for ``visibility.history``;
 * the ``live`` timer sends every owned lane's live figures and, on the worker
@@ -62,6 +63,7 @@ class WorkerConfig(faust.Record, serializer="json"):  # type: ignore[call-arg]
     alert_window: str = "24h"
     alert_unvisited_minutes: float = 120.0
     checkpoint_seconds: float = 300.0
+    points_minutes: float = 15.0  # pings this recent go to visibility.points
 
 
 def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConfig) -> faust.App:
@@ -96,16 +98,20 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
     live = app.topic(topics.VISIBILITY_LIVE, **raw)
     history = app.topic(topics.VISIBILITY_HISTORY, **raw)
     alerts = app.topic(topics.VISIBILITY_ALERTS, **raw)
+    points = app.topic(topics.VISIBILITY_POINTS, **raw)
 
     state = _State(config, geography, lane_config)
     app.beatlight_state = state  # for tests and the /metrics page
 
     async def publish(emission: Emission) -> None:
         state.metrics.count(emission)
-        left = len(emission.dlq) + len(emission.partials) + len(emission.checkpoints)
+        left = (len(emission.dlq) + len(emission.partials) + len(emission.checkpoints)
+                + len(emission.points))  # fmt: skip
         with _unless_stopping(f"{left} lane messages"):
             for key, value in emission.dlq:
                 await dlq.send(key=key, value=value)
+            for key, value in emission.points:
+                await points.send(key=key, value=value)
             for payload in emission.partials:
                 await partials.send(key=b"lanes", value=payload, partition=0)
             for payload in emission.live:
@@ -178,6 +184,7 @@ def _unless_stopping(what: str) -> Iterator[None]:
     Nothing is lost: on restart the lanes resume from their checkpoints and send their final
     runs, hours and letters again, and the aggregator re-reads ``beatlight.partials`` and
     sends its hour snapshots again (the store upserts them); live figures are sent each tick.
+    Recent points are best effort: the restart sends again those still recent.
     """
     try:
         yield
@@ -284,6 +291,8 @@ class _State:
                 self.lane_config,
                 max_event_bytes=self.config.max_event_bytes,
                 first_offset=self._reader().first_offset(partition),
+                points_us=round(self.config.points_minutes * 60_000_000),
+                event_clock=self.config.live_clock == "event",
             )
             restored = self._restore(partition)
             if restored is not None:

@@ -30,6 +30,9 @@ class Metrics:
                          ["partition"], registry=self.registry)  # fmt: skip
         self.offset = Gauge("beatlight_lane_offset", "Next offset each lane expects.",
                             ["partition"], registry=self.registry)  # fmt: skip
+        self.points = Counter("beatlight_points_total",
+                              "Recent presence points sent to visibility.points.",
+                              registry=self.registry)  # fmt: skip
         self.hour_gauge = Gauge("beatlight_last_hour_snapshot_seconds",
                           "Hour boundary of the latest published history snapshot.",
                           registry=self.registry)  # fmt: skip
@@ -37,6 +40,7 @@ class Metrics:
     def count(self, emission: Emission) -> None:
         self.events.labels("accepted").inc(emission.accepted)
         self.events.labels("duplicate").inc(emission.duplicates)
+        self.points.inc(len(emission.points))
         for reason, n in emission.rejected.items():
             self.events.labels("rejected").inc(n)
             self.rejected.labels(reason).inc(n)

@@ -24,6 +24,7 @@ __all__ = [
     "VISIBILITY_ALERTS",
     "VISIBILITY_HISTORY",
     "VISIBILITY_LIVE",
+    "VISIBILITY_POINTS",
     "TopicSpec",
     "ensure_topics",
     "topic",
@@ -37,6 +38,7 @@ PRESENCE_DLQ = "patrol.presence.dlq"
 VISIBILITY_LIVE = "visibility.live"
 VISIBILITY_HISTORY = "visibility.history"
 VISIBILITY_ALERTS = "visibility.alerts"
+VISIBILITY_POINTS = "visibility.points"
 PARTIALS = "beatlight.partials"
 LIVE_TICKS = "beatlight.live-ticks"
 CHECKPOINTS = "beatlight.checkpoints"
@@ -109,6 +111,13 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         VISIBILITY_ALERTS, "area code", 1, 30 * _DAY_MS, "delete",
         "Alerts, e.g. a ward with no one for hours.",
+    ),
+    TopicSpec(
+        VISIBILITY_POINTS, "ward code", 1, 3_600_000, "delete",
+        "Recent presence points for the inspector's live map: time, position, ward and "
+        "mode of accepted pings at most `points_minutes` (15) old when sent; never a unit "
+        "or any other field. Fleeting: kept an hour; the API holds the last minutes in "
+        "memory and never stores them.",
     ),
     TopicSpec(
         PARTIALS, "lanes (one partition)", 1, 29 * _DAY_MS, "delete",

@@ -25,6 +25,7 @@ import orjson
 from geo.geography import Geography
 from streams.events import RawEvents, parse_lines
 from streams.lane import Lane, LaneConfig
+from streams.points import point_records
 from streams.wire import LaneStatus, encode_final, encode_tick
 
 __all__ = ["Emission", "LaneRunner", "PartitionReader", "Record"]
@@ -49,6 +50,7 @@ class Emission:
     partials: list[bytes] = field(default_factory=list)  # for beatlight.partials, in order
     live: list[bytes] = field(default_factory=list)  # for beatlight.live-ticks
     checkpoints: list[tuple[int, bytes, bytes]] = field(default_factory=list)  # (partition, k, v)
+    points: list[tuple[bytes, bytes]] = field(default_factory=list)  # for visibility.points
     accepted: int = 0
     duplicates: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
@@ -58,6 +60,7 @@ class Emission:
         self.partials += other.partials
         self.live += other.live
         self.checkpoints += other.checkpoints
+        self.points += other.points
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         for reason, n in other.rejected.items():
@@ -137,10 +140,16 @@ class LaneRunner:
         *,
         max_event_bytes: int,
         first_offset: int = 0,
+        points_us: int = 900_000_000,
+        event_clock: bool = False,
     ) -> None:
+        """``points_us``: how recent a ping must be to go to ``visibility.points``, behind
+        the wall clock or, with ``event_clock``, behind this lane's watermark."""
         self.partition = partition
         self.lane = Lane(geography, config, hourly=True)
         self.max_event_bytes = max_event_bytes
+        self.points_us = points_us
+        self.event_clock = event_clock
         self.next_offset = first_offset
         self.caught_up = False
         self.fed_at = 0.0  # monotonic time records last arrived through the consumer group
@@ -181,6 +190,10 @@ class LaneRunner:
                 duplicates=int(outcome.duplicate.sum()),
             )
             self._dead_letters(raw, outcome.events.reason, emission)
+            now = self.lane.intake.watermark_us if self.event_clock else now_us
+            emission.points = point_records(
+                outcome.events, outcome.ward, self.lane.geography.wards.codes, now - self.points_us
+            )
             status = self.status()
             emission.partials += [encode_tick("hour", status, h) for h in outcome.hours]
             if outcome.final is not None:
