@@ -102,7 +102,7 @@ def _logging(verbose: bool) -> None:
         force=True,
     )
     # Client libraries narrate every connection at INFO; keep their warnings only.
-    for noisy in ("kafka", "aiokafka", "faust", "mode"):
+    for noisy in ("kafka", "aiokafka", "faust", "mode", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 

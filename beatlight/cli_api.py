@@ -9,8 +9,21 @@ from typing import Annotated
 
 import typer
 
-from beatlight.cli import VerboseOpt, _logging, _settings, _user_errors, app
+from beatlight.cli import (
+    AttributesOpt,
+    BoundariesOpt,
+    CodeColumnOpt,
+    CrsOpt,
+    VerboseOpt,
+    _geography,
+    _logging,
+    _settings,
+    _user_errors,
+    app,
+)
 from beatlight.cli_stream import BootstrapOpt, _bootstrap
+
+log = logging.getLogger("beatlight.api")
 
 DatabaseUrlOpt = Annotated[
     str | None,
@@ -53,4 +66,91 @@ def materialise(
         materialiser.run(stop)
     finally:
         engine.dispose()
+    log.info("stopped cleanly")
     logging.getLogger("beatlight.materialise").info("stopped cleanly")
+
+
+@app.command()
+@_user_errors
+def api(
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to listen on. Env "
+            "BEATLIGHT_API_HOST (default 127.0.0.1; 0.0.0.0 in a container).",
+            show_default=False,
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port to listen on. Env BEATLIGHT_API_PORT (default 8000).", show_default=False
+        ),
+    ] = None,
+    boundaries: BoundariesOpt = None,
+    attributes: AttributesOpt = None,
+    bootstrap: BootstrapOpt = None,
+    database_url: DatabaseUrlOpt = None,
+    materialise: Annotated[
+        bool,
+        typer.Option(
+            "--materialise/--no-materialise",
+            help="Also store the stream's topics (needs Kafka). Turn off when a separate "
+            "`beatlight materialise` fills the store.",
+        ),
+    ] = True,
+    code_column: CodeColumnOpt = None,
+    boundaries_crs: CrsOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Serve the API over the store; with Kafka, also store the stream's snapshots.
+
+    With --bootstrap it runs the materialiser (unless --no-materialise)
+    and keeps the last 15 minutes of presence points in memory for
+    inspectors. Give it the workers' boundaries: they are the outlines in
+    its GeoJSON. Keys: beatlight keys create --role inspector (pcc, admin).
+    """
+    import uvicorn
+    from prometheus_client import CollectorRegistry
+
+    from api.app import create_app
+    from api.db import create_engine_for, reachable, upgrade
+    from api.materialise import Materialiser, MaterialiserConfig
+    from api.points import RecentPoints
+
+    _logging(verbose)
+    if not verbose:
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    settings = _settings(api_host=host, api_port=port, boundaries=boundaries,
+                         attributes=attributes, kafka_bootstrap=bootstrap,
+                         database_url=database_url)  # fmt: skip
+    geography = _geography(settings, code_column=code_column, crs=boundaries_crs)
+    engine = create_engine_for(settings.store_url())
+    reachable(engine)
+    upgrade(engine)
+    registry = CollectorRegistry()
+    materialiser = points = None
+    if settings.kafka_bootstrap:
+        if materialise:
+            config = MaterialiserConfig.from_settings(settings, settings.kafka_bootstrap)
+            materialiser = Materialiser(config, engine, registry)
+        points = RecentPoints(settings.kafka_bootstrap, settings.points_minutes,
+                              settings.live_clock,
+                              connect_timeout_s=settings.kafka_connect_timeout_s)  # fmt: skip
+    else:
+        log.warning("no Kafka given (--bootstrap): serving the store as it is; no recent "
+                    "points and no materialiser")  # fmt: skip
+    application = create_app(settings, engine, geography, materialiser=materialiser,
+                             points=points, registry=registry)  # fmt: skip
+    log.info("serving http://%s:%d/api/v1 (docs at /docs)", settings.api_host, settings.api_port)
+    # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again for the
+    # handler it found; make that a no-op so a clean stop exits 0 (as supervisors expect).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda number, frame: None)
+    try:
+        uvicorn.run(application, host=settings.api_host, port=settings.api_port,
+                    log_level="info" if verbose else "warning", access_log=verbose,
+                    proxy_headers=True, server_header=False)  # fmt: skip
+    finally:
+        engine.dispose()
+    log.info("stopped cleanly")
