@@ -125,21 +125,26 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(8000, gt=0, lt=65536, description="Port the API listens on.")
     publish_delay_hours: float = Field(
-        24.0, ge=0, description="The public view covers complete days and weeks that ended "
+        24.0,
+        ge=0,
+        description="The public view covers complete days and weeks that ended "
         "at least this long ago (SPEC publication rules).",
     )
     public_min_units: int = Field(
         3, ge=1, description="Distinct-unit counts below this are suppressed in the public view."
     )
     cors_origins: list[str] = Field(
-        default_factory=list, description="Browser origins allowed to call the API (CORS), "
+        default_factory=list,
+        description="Browser origins allowed to call the API (CORS), "
         'as a JSON list, e.g. ["https://pcc.example.org"]; none by default.',
     )
     ready_max_lag: int = Field(
         10_000, ge=0, description="/readyz fails while the materialiser is more records behind."
     )
     live_cache_seconds: float = Field(
-        1.0, ge=0, description="How long the API reuses the live snapshot before checking the "
+        1.0,
+        ge=0,
+        description="How long the API reuses the live snapshot before checking the "
         "store for a newer one.",
     )
 
