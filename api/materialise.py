@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from api._kafka import Backoff, describe, kafka_error
 from api.db import StoreUnreachable, display_url
 from api.store import Changes, apply, read_offsets
 from beatlight.errors import BeatlightError
@@ -83,7 +84,7 @@ class Materialiser:
         self.engine = engine
         self._consumer: Any = None
         self._next: dict[Any, int] = {}  # TopicPartition -> next offset stored
-        self._backoff = _Backoff(0.5, config.max_backoff_s)
+        self._backoff = Backoff(0.5, config.max_backoff_s)
         self._failing: str | None = None  # the error being retried, logged once
         self._kafka_lost = False
         self._topics_checked = 0.0
@@ -102,7 +103,7 @@ class Materialiser:
             while not stop.is_set():
                 try:
                     self.step()
-                except (BeatlightError, DBAPIError, OSError, _kafka_error()) as error:
+                except (BeatlightError, DBAPIError, OSError, kafka_error()) as error:
                     self._retry_after(error, stop)
         finally:
             self.close()
@@ -345,21 +346,6 @@ _MAX_PENDING = 50_000  # a snapshot has one record per area: far fewer than this
 _OUTAGE_S = 3.0  # disconnected this long counts as an outage, not a blip
 
 
-class _Backoff:
-    """Exponential backoff: ``first``, doubling up to ``most`` seconds."""
-
-    def __init__(self, first: float, most: float) -> None:
-        self.first, self.most = first, most
-        self._next = first
-
-    def next(self) -> float:
-        delay, self._next = self._next, min(self._next * 2, self.most)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.first
-
-
 class _Metrics:
     def __init__(self, registry: Any) -> None:
         from prometheus_client import Counter, Gauge
@@ -384,16 +370,8 @@ def _tp(topic: str, partition: int) -> Any:
     return TopicPartition(topic, partition)
 
 
-def _kafka_error() -> type[BaseException]:
-    from kafka.errors import KafkaError
-
-    return KafkaError
-
-
 def _describe(error: BaseException, bootstrap: str, store: str) -> str:
     if isinstance(error, DBAPIError):
         reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         return f"cannot write to the store at {store}: {reason}"
-    if isinstance(error, BeatlightError):
-        return str(error)
-    return f"Kafka at {bootstrap}: {type(error).__name__}: {error}"
+    return describe(error, bootstrap)

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import orjson
 
+from api._kafka import Backoff, describe, kafka_error
 from beatlight.errors import BeatlightError
 
 __all__ = ["MAX_MINUTES", "Point", "RecentPoints", "VISIBILITY_POINTS", "feature_collection"]
@@ -188,13 +189,13 @@ class RecentPoints:
 
     def _run(self) -> None:
         log.info("reading recent points from %s on %s", self.topic, self.bootstrap)
-        backoff = _Backoff(0.5, self.max_backoff_s)
+        backoff = Backoff(0.5, self.max_backoff_s)
         try:
             while not self._stop.is_set():
                 try:
                     self._step()
                     backoff.reset()
-                except (BeatlightError, OSError, _kafka_error()) as error:
+                except (BeatlightError, OSError, kafka_error()) as error:
                     self._retry_after(error, backoff.next())
                 except Exception:  # never let the thread die: the map would freeze silently
                     log.exception("recent points: unexpected error; starting again")
@@ -292,7 +293,7 @@ class RecentPoints:
                         self.max_backoff_s)  # fmt: skip
 
     def _retry_after(self, error: BaseException | None, delay: float) -> None:
-        what = "unexpected error" if error is None else _describe(error, self.bootstrap)
+        what = "unexpected error" if error is None else describe(error, self.bootstrap)
         if self._failing != what:
             log.warning("recent points: %s; retrying with backoff (next in %.1f s)", what, delay)
             self._failing = what
@@ -361,30 +362,3 @@ def _format_ts(moment: datetime) -> str:
 
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
-
-
-class _Backoff:
-    """Exponential backoff: ``first``, doubling up to ``most`` seconds."""
-
-    def __init__(self, first: float, most: float) -> None:
-        self.first, self.most = first, most
-        self._next = first
-
-    def next(self) -> float:
-        delay, self._next = self._next, min(self._next * 2, self.most)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.first
-
-
-def _kafka_error() -> type[BaseException]:
-    from kafka.errors import KafkaError
-
-    return KafkaError
-
-
-def _describe(error: BaseException, bootstrap: str) -> str:
-    if isinstance(error, BeatlightError):
-        return str(error)
-    return f"Kafka at {bootstrap}: {type(error).__name__}: {error}"

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from api.auth import requires
 from api.deps import ServicesDep, json_response
-from api.models import format_time
+from api.points import feature_collection
 
 router = APIRouter(prefix="/live", tags=["live"], dependencies=[requires("inspector")])
 
@@ -33,11 +33,7 @@ async def points(
     """A GeoJSON FeatureCollection of points: ``ts``, ``ward`` and ``mode``, oldest first."""
     if services.points is None:
         raise HTTPException(503, "recent points need Kafka: start the API with --bootstrap")
-    features = [{"type": "Feature",
-                 "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
-                 "properties": {"ts": format_time(p.ts), "ward": p.ward, "mode": p.mode}}
-                for p in services.points.recent(ward)]  # fmt: skip
-    response = json_response({"type": "FeatureCollection", "features": features},
+    response = json_response(feature_collection(services.points.recent(ward)),
                              **{"Cache-Control": "no-store"})  # fmt: skip
     response.headers["Content-Type"] = "application/geo+json"
     return response
