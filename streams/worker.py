@@ -144,7 +144,9 @@ class LaneRunner:
         event_clock: bool = False,
     ) -> None:
         """``points_us``: how recent a ping must be to go to ``visibility.points``, behind
-        the wall clock or, with ``event_clock``, behind this lane's watermark."""
+        the wall clock or, with ``event_clock``, behind the later of the wall clock and this
+        lane's watermark. Points are for the live map: a replay of history sends none, so a
+        replay of weeks costs no extra sends (SPEC: inspectors see the last 15 minutes)."""
         self.partition = partition
         self.lane = Lane(geography, config, hourly=True)
         self.max_event_bytes = max_event_bytes
@@ -190,7 +192,7 @@ class LaneRunner:
                 duplicates=int(outcome.duplicate.sum()),
             )
             self._dead_letters(raw, outcome.events.reason, emission)
-            now = self.lane.intake.watermark_us if self.event_clock else now_us
+            now = max(self.lane.intake.watermark_us, now_us) if self.event_clock else now_us
             emission.points = point_records(
                 outcome.events, outcome.ward, self.lane.geography.wards.codes, now - self.points_us
             )

@@ -111,12 +111,24 @@ def test_a_replay_of_history_on_the_wall_clock_sends_no_points(wards):
     assert run_lane(geography, events, now) == []
 
 
-def test_with_the_event_clock_points_are_recent_behind_the_lanes_watermark(wards):
+def test_with_the_event_clock_a_replay_of_history_sends_no_points_either(wards):
     _, geography = wards
     start = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
     where = inside(geography, 2)
     events = [ping(f"h{i}", start + timedelta(minutes=i), where) for i in range(60)]
-    points = run_lane(geography, events, start + timedelta(days=21), event_clock=True,
+    assert run_lane(geography, events, start + timedelta(days=21), event_clock=True) == []
+
+
+def test_with_the_event_clock_a_feed_ahead_of_the_wall_clock_is_recent_behind_its_watermark(
+    wards,
+):
+    _, geography = wards
+    start = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    where = inside(geography, 2)
+    events = [ping(f"h{i}", start + timedelta(minutes=i), where) for i in range(60)]
+    # The wall clock is 2 minutes behind the feed (within the future tolerance): the
+    # watermark (minute 59) sets the cut-off, not the wall clock (minute 57).
+    points = run_lane(geography, events, start + timedelta(minutes=57), event_clock=True,
                       points_us=5 * 60_000_000)  # fmt: skip
     assert [p["ts"] for p in points] == [
         (start + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(54, 60)
