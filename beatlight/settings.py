@@ -148,6 +148,32 @@ class Settings(BaseSettings):
         "store for a newer one.",
     )
 
+    # Maps
+    tiles: str = Field(
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Base map tiles as a URL template ({z}/{x}/{y}, optionally {s}); 'none' = "
+        "no base map. Wards are drawn whether or not the tiles load.",
+    )
+    tiles_attribution: str = Field(
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+        description="Attribution the tiles' licence requires (HTML), shown on every map.",
+    )
+    boundary_attribution: str = Field(
+        "Boundaries: contains OS data &copy; Crown copyright and database right; contains "
+        "National Statistics data &copy; Crown copyright; Open Government Licence v3.0",
+        description="Attribution of the ward boundaries (HTML), shown on every map.",
+    )
+    map_refresh_seconds: float = Field(
+        10.0, gt=0, description="How often the inspectors' live map fetches new figures."
+    )
+    map_missed_weeks: int = Field(
+        2,
+        ge=1,
+        le=52,
+        description="The coverage map outlines wards that missed their weekly target this "
+        "many weeks running (the PCC office can change it on the map).",
+    )
+
     def store_url(self) -> str:
         """The store's URL: ``database_url``, else the SQLite file under ``data_dir``."""
         if self.database_url:

@@ -1,0 +1,45 @@
+"""The maps' colours and the words beside them, in one place for every map.
+
+Status colours are from the Okabe-Ito palette, which stays distinguishable with
+the common colour-vision deficiencies: the SPEC's ``green`` is bluish green,
+``amber`` orange and ``red`` vermilion, and ``none`` (nobody seen) is dark grey.
+Legends and tooltips also say the status in words, so no one relies on colour.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MODE_COLOURS", "STATUS_COLOURS", "STATUS_LABELS"]
+
+#: SPEC rule 10's statuses.
+STATUS_COLOURS = {
+    "green": "#009E73",
+    "amber": "#E69F00",
+    "red": "#D55E00",
+    "none": "#4D4D4D",
+}
+
+_STAFF = [
+    ["green", "On target (100% or more)"],
+    ["amber", "Close (75% to 99%)"],
+    ["red", "Below target (under 75%)"],
+    ["none", "Nobody seen"],
+]
+#: ``[status, words]`` in legend order, for each kind of map.
+STATUS_LABELS = {
+    "live": _STAFF,
+    "coverage": _STAFF,
+    "public": [
+        ["green", "Met its target"],
+        ["amber", "Close to its target"],
+        ["red", "Well below its target"],
+        ["none", "No visible patrol recorded"],
+    ],
+}
+
+#: Recent presence points by mode (inspectors' live map).
+MODE_COLOURS = {
+    "foot": "#0072B2",
+    "cycle": "#56B4E9",
+    "vehicle": "#FFFFFF",
+    "unknown": "#BBBBBB",
+}

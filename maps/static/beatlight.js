@@ -1,0 +1,250 @@
+/* Beatlight maps: what every map shares. Each map's own script (live.js, coverage.js,
+   public.js) adds Beatlight.maps[kind]; the page calls Beatlight.start(map, kind).
+   The page carries no figures: they are fetched from the API with the viewer's key,
+   which the sign-in page keeps in sessionStorage (this tab only, never in a URL). */
+(function () {
+  "use strict";
+  var B = (window.Beatlight = window.Beatlight || {});
+  B.maps = B.maps || {};
+  B.KEY = "beatlight-key";
+
+  B.start = function (map, kind) {
+    var cfg = JSON.parse(document.getElementById("beatlight-config").textContent);
+    map.attributionControl.addAttribution(cfg.boundary_attribution);
+    B.maps[kind](map, cfg);
+  };
+
+  B.key = function () {
+    try { return window.sessionStorage.getItem(B.KEY); } catch (e) { return null; }
+  };
+
+  B.signOut = function () {
+    try { window.sessionStorage.removeItem(B.KEY); } catch (e) { /* storage off */ }
+    window.location.reload();
+  };
+
+  /* GET JSON from the API with the key; rejects with an Error carrying .status. */
+  B.getJSON = function (url) {
+    var headers = { Accept: "application/json, application/geo+json" };
+    var key = B.key();
+    if (key) headers["X-API-Key"] = key;
+    return fetch(url, { headers: headers, cache: "no-store", credentials: "omit" })
+      .then(function (response) {
+        if (response.ok) return response.json();
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          var error = new Error(body.detail || "the API answered " + response.status);
+          error.status = response.status;
+          throw error;
+        });
+      });
+  };
+
+  B.escape = function (value) {
+    return String(value).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  };
+
+  B.el = function (tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  };
+
+  /* -- plain words -------------------------------------------------------------------- */
+
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+  B.plural = plural;
+
+  /* "43 minutes ago": how long before `reference` (both RFC 3339 or Date). */
+  B.ago = function (then, reference) {
+    if (!then) return "not in this window";
+    var minutes = Math.floor((new Date(reference) - new Date(then)) / 60000);
+    if (minutes < 1) return "less than a minute ago";
+    if (minutes < 60) return plural(minutes, "minute") + " ago";
+    var hours = Math.floor(minutes / 60);
+    if (hours < 2) return "1 hour " + plural(minutes - 60, "minute") + " ago";
+    if (hours < 48) return plural(hours, "hour") + " ago";
+    return plural(Math.floor(hours / 24), "day") + " ago";
+  };
+
+  /* 312 → "5 h 12 min"; 45 → "45 min". */
+  B.duration = function (minutes) {
+    var m = Math.round(minutes || 0);
+    if (m < 60) return m + " min";
+    return Math.floor(m / 60) + " h" + (m % 60 ? " " + (m % 60) + " min" : "");
+  };
+
+  B.percent = function (fraction) {
+    return fraction === null || fraction === undefined ? "n/a" : Math.round(fraction * 100) + "%";
+  };
+
+  /* "Monday 2 November 2026" (the local day of `moment` in `timezone`). */
+  B.day = function (moment, timezone) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: timezone, weekday: "long", day: "numeric", month: "long", year: "numeric",
+    }).formatToParts(new Date(moment)).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.weekday + " " + parts.day + " " + parts.month + " " + parts.year;
+  };
+
+  B.time = function (moment, timezone) {
+    return new Date(moment).toLocaleString("en-GB", {
+      timeZone: timezone, weekday: "short", day: "numeric", month: "short",
+      hour: "2-digit", minute: "2-digit",
+    });
+  };
+
+  /* -- map furniture ------------------------------------------------------------------ */
+
+  /* A box in a corner of the map (title, switchers, messages, side panel). */
+  B.box = function (map, position, className) {
+    var control = L.control({ position: position });
+    var div = B.el("div", "beatlight-box " + (className || ""));
+    control.onAdd = function () {
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    control.addTo(map);
+    return div;
+  };
+
+  B.legend = function (map, cfg, extra) {
+    var div = B.box(map, "bottomright", "beatlight-legend");
+    div.appendChild(B.el("h2", null, "Legend"));
+    cfg.statuses.forEach(function (pair) {
+      var row = B.el("div", "beatlight-legend-row");
+      var swatch = B.el("span", "beatlight-swatch");
+      swatch.style.background = cfg.palette[pair[0]];
+      row.appendChild(swatch);
+      row.appendChild(B.el("span", null, pair[1]));
+      div.appendChild(row);
+    });
+    (extra || []).forEach(function (node) { div.appendChild(node); });
+    return div;
+  };
+
+  /* Buttons for one choice among `values`; calls onChange(value). */
+  B.switcher = function (parent, label, values, current, onChange, words) {
+    var group = B.el("div", "beatlight-switcher");
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", label);
+    group.appendChild(B.el("span", "beatlight-switcher-label", label));
+    var buttons = values.map(function (value) {
+      var button = B.el("button", null, words ? words[value] : value);
+      button.type = "button";
+      button.dataset.value = value;
+      button.setAttribute("aria-pressed", String(value === current));
+      button.addEventListener("click", function () {
+        buttons.forEach(function (b) { b.setAttribute("aria-pressed", String(b === button)); });
+        onChange(value);
+      });
+      group.appendChild(button);
+      return button;
+    });
+    parent.appendChild(group);
+    return group;
+  };
+
+  /* A message line in a box; kind "error" shows a way to sign in again on 401/403. */
+  B.say = function (line, text, error) {
+    line.textContent = text || "";
+    line.className = "beatlight-message" + (error ? " beatlight-error" : "");
+    if (error && (error.status === 401 || error.status === 403)) {
+      var again = B.el("button", "beatlight-link", "Use another key");
+      again.type = "button";
+      again.addEventListener("click", B.signOut);
+      line.appendChild(document.createTextNode(" "));
+      line.appendChild(again);
+    }
+  };
+
+  /* -- the wards ---------------------------------------------------------------------- */
+
+  /* One SVG path per ward, restyled in place when new figures arrive (no redraw, no
+     flicker), so a map that refreshes keeps its tooltips and the viewer's place. */
+  B.WardLayer = function (map, style, tooltip) {
+    this.map = map;
+    this.style = style;
+    this.tooltip = tooltip;
+    this.byCode = {};
+    this.fitted = false;
+    var self = this;
+    this.layer = L.geoJSON(null, {
+      filter: function (feature) { return Boolean(feature.geometry); },
+      style: function (feature) { return self.style(feature); },
+      onEachFeature: function (feature, layer) {
+        self.byCode[feature.properties.code] = layer;
+        layer.bindTooltip(function () { return self.tooltip(layer.feature); },
+                          { sticky: true, className: "beatlight-tooltip" });
+        layer.on("mouseover", function () { layer.setStyle({ weight: 3 }); });
+        layer.on("mouseout", function () { layer.setStyle(self.style(layer.feature)); });
+        layer.on("add", function () { self.mark(layer); });
+      },
+    }).addTo(map);
+  };
+
+  B.WardLayer.prototype.update = function (collection) {
+    var self = this;
+    var features = collection.features.filter(function (f) { return f.geometry; });
+    var same = features.length === Object.keys(this.byCode).length && features.every(
+      function (f) { return self.byCode[f.properties.code]; });
+    if (same) {
+      features.forEach(function (feature) {
+        var layer = self.byCode[feature.properties.code];
+        layer.feature = feature;
+        layer.setStyle(self.style(feature));
+        self.mark(layer);
+        if (layer.isTooltipOpen()) layer.setTooltipContent(self.tooltip(feature));
+      });
+    } else {
+      this.layer.clearLayers();
+      this.byCode = {};
+      this.layer.addData({ type: "FeatureCollection", features: features });
+    }
+    if (!this.fitted && features.length) {
+      this.map.invalidateSize();  // the page's styles may have loaded after the map
+      this.map.fitBounds(this.layer.getBounds(), { padding: [24, 24] });
+      this.fitted = true;
+    }
+  };
+
+  B.WardLayer.prototype.restyle = function () {
+    var self = this;
+    Object.keys(this.byCode).forEach(function (code) {
+      var layer = self.byCode[code];
+      layer.setStyle(self.style(layer.feature));
+    });
+  };
+
+  /* The ward's code and status on its path, for people using developer tools and tests. */
+  B.WardLayer.prototype.mark = function (layer) {
+    var path = layer.getElement && layer.getElement();
+    if (!path) return;
+    path.setAttribute("data-code", layer.feature.properties.code);
+    path.setAttribute("data-status", layer.feature.properties.status || "");
+  };
+
+  B.fill = function (cfg, status) {
+    return {
+      className: "beatlight-ward",
+      color: "#1a1a1a", weight: 1, opacity: 0.9,
+      fillColor: cfg.palette[status] || "#ffffff",
+      fillOpacity: cfg.palette[status] ? 0.55 : 0.1,
+    };
+  };
+
+  /* Loads the API's figures now and, when `seconds` > 0, again and again; one at a time. */
+  B.every = function (seconds, load) {
+    var timer = null;
+    function run() {
+      clearTimeout(timer);
+      return Promise.resolve().then(load).catch(function () { /* load reports it */ })
+        .then(function () { if (seconds > 0) timer = setTimeout(run, seconds * 1000); });
+    }
+    run();
+    return run;
+  };
+})();

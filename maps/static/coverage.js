@@ -1,0 +1,140 @@
+/* The PCC office's coverage map: attainment over 7 or 28 days against each ward's
+   commitment, wards that missed their weekly target N weeks running outlined, and
+   SPEC rule 12's fairness figures in a side panel. */
+(function () {
+  "use strict";
+  var B = window.Beatlight;
+  var WINDOW_WORDS = { "7d": "7 days", "28d": "28 days" };
+
+  B.maps.coverage = function (map, cfg) {
+    var state = { window: cfg.window, weeks: cfg.missed_weeks, missed: {}, generation: 0 };
+    var labels = {};
+    cfg.statuses.forEach(function (pair) { labels[pair[0]] = pair[1].replace(/ \(.*\)$/, ""); });
+
+    var wards = new B.WardLayer(map, function (feature) {
+      var style = B.fill(cfg, feature.properties.status);
+      if (state.missed[feature.properties.code]) {
+        style.className = "beatlight-ward beatlight-missed";
+        style.color = "#000";
+        style.weight = 4;
+        style.dashArray = "2 6";
+        style.lineCap = "round";
+      }
+      return style;
+    }, function (feature) { return tooltip(feature.properties); });
+
+    var panel = B.box(map, "topright", "beatlight-panel beatlight-side");
+    panel.appendChild(B.el("h1", null, cfg.title));
+    B.switcher(panel, "Window", cfg.windows, state.window, function (value) {
+      state.window = value;
+      refresh();
+    }, WINDOW_WORDS);
+    var asOf = panel.appendChild(B.el("p", "beatlight-as-of", "Loading…"));
+    var message = panel.appendChild(B.el("p", "beatlight-message"));
+
+    panel.appendChild(B.el("h2", null, "Fairness across wards"));
+    var fairness = panel.appendChild(B.el("table", "beatlight-fairness"));
+
+    var missedHead = panel.appendChild(B.el("h2"));
+    var weeksLabel = B.el("label", null, "Missed the weekly target ");
+    var weeks = B.el("select");
+    weeks.setAttribute("aria-label", "Weeks running");
+    [1, 2, 3, 4, 6, 8, 12].concat([state.weeks]).filter(function (n, i, all) {
+      return all.indexOf(n) === i;
+    }).sort(function (a, b) { return a - b; }).forEach(function (n) {
+      var option = B.el("option", null, B.plural(n, "week") + " running");
+      option.value = String(n);
+      option.selected = n === state.weeks;
+      weeks.appendChild(option);
+    });
+    weeks.addEventListener("change", function () {
+      state.weeks = Number(weeks.value);
+      refresh();
+    });
+    weeksLabel.appendChild(weeks);
+    missedHead.appendChild(weeksLabel);
+    var missedList = panel.appendChild(B.el("ul", "beatlight-missed-list"));
+
+    var missedKey = B.el("div", "beatlight-legend-row");
+    missedKey.appendChild(B.el("span", "beatlight-missed-key"));
+    var missedWords = missedKey.appendChild(B.el("span"));
+    B.legend(map, cfg, [missedKey]);
+
+    function tooltip(p) {
+      var missed = state.missed[p.code];
+      return '<div class="beatlight-tip"><strong>' + B.escape(p.name) + "</strong>" +
+        '<div class="beatlight-tip-status">' + B.escape(labels[p.status] || "No figures") +
+        " over " + WINDOW_WORDS[p.window] + "</div><table>" +
+        "<tr><th>Attainment</th><td>" + B.percent(p.attainment) + "</td></tr>" +
+        "<tr><th>Patrol</th><td>" + B.duration(p.patrol_minutes) + " of " +
+        B.duration(p.target_minutes) + "</td></tr>" +
+        "<tr><th>On foot</th><td>" + B.duration(p.foot_minutes) + "</td></tr>" +
+        "<tr><th>Distinct units</th><td>" + p.distinct_units + "</td></tr>" +
+        "<tr><th>Coverage</th><td>" + B.percent(p.coverage) + " of the ward</td></tr>" +
+        "</table>" + (missed ? '<div class="beatlight-tip-missed">Missed its weekly target ' +
+        B.plural(missed.weeks.length, "week") + " running</div>" : "") + "</div>";
+    }
+
+    function showFairness(figures) {
+      fairness.textContent = "";
+      var rows = [
+        ["Unevenness of patrol per km² (Gini)", gini(figures.gini_minutes_per_km2)],
+        ["Unevenness per 1,000 residents (Gini)", gini(figures.gini_minutes_per_1000_residents)],
+        ["Wards below target (red)", B.percent(figures.share_wards_red)],
+        ["Residents in red wards", B.percent(figures.share_residents_red)],
+        ["Wards nobody visited", B.percent(figures.share_wards_none)],
+        ["Residents in unvisited wards", B.percent(figures.share_residents_none)],
+      ];
+      rows.forEach(function (r) {
+        var tr = B.el("tr");
+        tr.appendChild(B.el("th", null, r[0]));
+        tr.appendChild(B.el("td", null, r[1]));
+        fairness.appendChild(tr);
+      });
+      var note = B.el("caption", null, "Gini: 0 = patrol spread evenly, 1 = all in one ward.");
+      fairness.appendChild(note);
+    }
+
+    function gini(value) {
+      return value === null || value === undefined ? "n/a" : value.toFixed(2);
+    }
+
+    function showMissed(list) {
+      missedList.textContent = "";
+      if (!list.length) missedList.appendChild(B.el("li", "beatlight-none", "No ward"));
+      list.forEach(function (ward) {
+        missedList.appendChild(B.el("li", null, ward.name + " (" + ward.weeks.map(function (w) {
+          return B.percent(w.attainment);
+        }).join(", ") + ")"));
+      });
+    }
+
+    function load() {
+      var generation = ++state.generation;
+      var api = cfg.api;
+      return Promise.all([
+        B.getJSON(api + "/geojson?level=ward&window=" + state.window),
+        B.getJSON(api + "/alerts?level=ward&weeks=" + state.weeks),
+        B.getJSON(api + "/fairness?window=" + state.window),
+      ]).then(function (answers) {
+        if (generation !== state.generation) return;
+        state.missed = {};
+        answers[1].missed_weekly_target.forEach(function (w) { state.missed[w.code] = w; });
+        wards.update(answers[0]);
+        wards.restyle();
+        asOf.textContent = "Figures as of " + B.time(answers[0].as_of, cfg.timezone);
+        showFairness(answers[2].windows[state.window] || {});
+        showMissed(answers[1].missed_weekly_target);
+        missedWords.textContent = "Missed its weekly target " + B.plural(state.weeks, "week") +
+          " running";
+        B.say(message, "");
+      }).catch(function (error) {
+        B.say(message, error.message, error);
+        throw error;
+      });
+    }
+
+    if (cfg.wards) wards.update(cfg.wards);
+    var refresh = cfg.api ? B.every(cfg.refresh_seconds * 6, load) : function () {};
+  };
+})();

@@ -1,0 +1,113 @@
+/* The inspectors' live map: every ward coloured by its attainment in the chosen window,
+   presence points of the last 15 minutes, neighbourhood outlines; refreshed every
+   few seconds from the API without reloading the page. */
+(function () {
+  "use strict";
+  var B = window.Beatlight;
+  var WINDOW_WORDS = { "1h": "1 hour", "24h": "24 hours", "7d": "7 days", "28d": "28 days" };
+  var MODE_WORDS = { foot: "On foot", cycle: "Cycle", vehicle: "Vehicle", unknown: "Unknown mode" };
+
+  B.maps.live = function (map, cfg) {
+    var state = { window: cfg.window, asOf: null, generation: 0, outlines: false };
+    var labels = {};
+    cfg.statuses.forEach(function (pair) { labels[pair[0]] = pair[1].replace(/ \(.*\)$/, ""); });
+
+    var wards = new B.WardLayer(map, function (feature) {
+      return B.fill(cfg, feature.properties.status);
+    }, function (feature) { return tooltip(feature.properties); });
+
+    var neighbourhoods = L.geoJSON(null, {
+      interactive: false,
+      style: { className: "beatlight-neighbourhood", color: "#000", weight: 3,
+               dashArray: "8 5", fill: false, opacity: 0.8 },
+    }).addTo(map);
+    var points = L.layerGroup().addTo(map);
+    L.control.layers(null, {
+      "Neighbourhood outlines": neighbourhoods,
+      "Presence, last 15 minutes": points,
+    }, { collapsed: false, position: "topright" }).addTo(map);
+
+    var box = B.box(map, "topleft", "beatlight-panel");
+    box.appendChild(B.el("h1", null, cfg.title));
+    B.switcher(box, "Window", cfg.windows, state.window, function (value) {
+      state.window = value;
+      refresh();
+    }, WINDOW_WORDS);
+    var asOf = box.appendChild(B.el("p", "beatlight-as-of", "Loading…"));
+    var message = box.appendChild(B.el("p", "beatlight-message"));
+
+    var pointKey = B.el("div", "beatlight-legend-row");
+    var dot = B.el("span", "beatlight-dot");
+    dot.style.background = cfg.modes.foot;
+    pointKey.appendChild(dot);
+    pointKey.appendChild(B.el("span", null, "Presence point (blue: on foot)"));
+    var outlineKey = B.el("div", "beatlight-legend-row");
+    outlineKey.appendChild(B.el("span", "beatlight-outline-key"));
+    outlineKey.appendChild(B.el("span", null, "Neighbourhood"));
+    B.legend(map, cfg, [pointKey, outlineKey]);
+
+    function tooltip(p) {
+      var w = p;
+      var rows = [
+        ["Patrol", B.duration(w.patrol_minutes) + " of " + B.duration(w.target_minutes) + " target"],
+        ["On foot", B.duration(w.foot_minutes)],
+        ["Distinct units", w.distinct_units],
+        ["Visits", w.visits + " (" + w.koper_visits + " of " + cfg.koper_minutes + " min or more)"],
+        ["Coverage", B.percent(w.coverage) + " of the ward"],
+        ["Last seen", B.ago(w.last_seen, state.asOf)],
+      ];
+      return '<div class="beatlight-tip"><strong>' + B.escape(p.name) + "</strong>" +
+        '<div class="beatlight-tip-status">' + B.escape(labels[p.status] || "No figures") +
+        (p.attainment === null || p.attainment === undefined ? "" :
+          ": " + B.percent(p.attainment) + " of its target") +
+        " in the last " + WINDOW_WORDS[p.window] + "</div><table>" +
+        rows.map(function (r) {
+          return "<tr><th>" + r[0] + "</th><td>" + B.escape(r[1]) + "</td></tr>";
+        }).join("") + "</table></div>";
+    }
+
+    function drawPoints(collection) {
+      points.clearLayers();
+      collection.features.forEach(function (f) {
+        var mode = f.properties.mode;
+        L.circleMarker([f.geometry.coordinates[1], f.geometry.coordinates[0]], {
+          className: "beatlight-point", radius: 5, color: "#000", weight: 1,
+          fillColor: cfg.modes[mode] || cfg.modes.unknown, fillOpacity: 0.95,
+        }).bindTooltip(B.escape((MODE_WORDS[mode] || mode) + ", " +
+                                B.ago(f.properties.ts, state.asOf)))
+          .addTo(points);
+      });
+    }
+
+    function load() {
+      var generation = ++state.generation;
+      var api = cfg.api;
+      var figures = B.getJSON(api + "/geojson?level=ward&window=" + state.window);
+      var recent = B.getJSON(api + "/live/points").catch(function (error) {
+        return { features: [], error: error };
+      });
+      return Promise.all([figures, recent]).then(function (answers) {
+        if (generation !== state.generation) return;
+        var collection = answers[0];
+        state.asOf = collection.as_of;
+        wards.update(collection);
+        drawPoints(answers[1]);
+        asOf.textContent = "Figures as of " + B.time(collection.as_of, cfg.timezone) +
+          (collection.live ? " (live)" : "");
+        B.say(message, answers[1].error ? "Presence points: " + answers[1].error.message : "");
+        if (!state.outlines) {
+          state.outlines = true;
+          B.getJSON(api + "/geojson?level=neighbourhood&window=" + state.window)
+            .then(function (c) { neighbourhoods.addData(c); })
+            .catch(function () { state.outlines = false; });
+        }
+      }).catch(function (error) {
+        B.say(message, error.message, error);
+        throw error;
+      });
+    }
+
+    if (cfg.wards) wards.update(cfg.wards);
+    var refresh = cfg.api ? B.every(cfg.refresh_seconds, load) : function () {};
+  };
+})();

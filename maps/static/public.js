@@ -1,0 +1,112 @@
+/* Residents' map: the published figures only (SPEC "Privacy and publication rules"):
+   complete days or weeks, at least a day old, per ward, in whole hours, small unit
+   counts withheld. It asks for nothing but /public/…; nothing on it is live. */
+(function () {
+  "use strict";
+  var B = window.Beatlight;
+  var PERIOD_WORDS = { week: "Week", day: "Day" };
+
+  B.maps.public = function (map, cfg) {
+    var state = { period: null, date: null, periods: null, generation: 0, shown: null };
+    var labels = {};
+    cfg.statuses.forEach(function (pair) { labels[pair[0]] = pair[1]; });
+
+    var wards = new B.WardLayer(map, function (feature) {
+      return B.fill(cfg, feature.properties.status);
+    }, function (feature) { return tooltip(feature.properties); });
+
+    var box = B.box(map, "topleft", "beatlight-panel");
+    box.appendChild(B.el("h1", null, cfg.title));
+    var choose = box.appendChild(B.el("div", "beatlight-choose"));
+    var dates = B.el("select");
+    dates.setAttribute("aria-label", "Which period");
+    dates.addEventListener("change", function () { state.date = dates.value; show(); });
+    var dataDate = box.appendChild(B.el("p", "beatlight-as-of", "Loading…"));
+    box.appendChild(B.el("p", "beatlight-note",
+      "Published figures: complete days and weeks, shown at least a day after they end, " +
+      "per ward, rounded to whole hours. Nothing on this map is live."));
+    var message = box.appendChild(B.el("p", "beatlight-message"));
+    B.legend(map, cfg);
+
+    function hours(n, what) {
+      if (n === 0) return "Less than half an hour of " + what;
+      return "About " + B.plural(n, "hour") + " of " + what;
+    }
+
+    function when(collection) {
+      var today = new Intl.DateTimeFormat("en-CA", { timeZone: cfg.timezone }).format(new Date());
+      var dayMs = 86400000;
+      var ended = (Date.parse(today) - Date.parse(collection.date)) / dayMs;
+      if (collection.period === "day") return ended === 1 ? "yesterday" : "on " + longDate(collection.date);
+      return ended >= 7 && ended < 14 ? "last week" : "in the week of " + longDate(collection.date);
+    }
+
+    function longDate(isoDate) { return B.day(isoDate + "T12:00:00Z", "UTC"); }
+
+    function localDay(moment) { return B.day(moment, cfg.timezone); }
+
+    function tooltip(p) {
+      var period = when(state.shown);
+      var patrol = p.status === "none" ? "No visible patrol recorded " + period :
+        hours(p.patrol_hours, "visible patrol") + " " + period;
+      var lines = [
+        patrol + (p.foot_hours ? " (about " + B.plural(p.foot_hours, "hour") + " on foot)" : "") + ".",
+        "The commitment is about " + B.plural(p.target_hours, "hour") +
+          (state.shown.period === "day" ? " a day." : " a week."),
+        labels[p.status] + ".",
+        p.units_suppressed ? "Seen by fewer than 3 patrols (the exact number is not published)." :
+          "Seen by " + B.plural(p.distinct_units, "different patrol") + ".",
+        "Patrols passed through " + B.percent(p.coverage) + " of the ward.",
+      ];
+      return '<div class="beatlight-tip"><strong>' + B.escape(p.name) + "</strong>" +
+        lines.map(function (l) { return "<p>" + B.escape(l) + "</p>"; }).join("") + "</div>";
+    }
+
+    function fillDates() {
+      dates.textContent = "";
+      (state.periods[state.period + "s"] || []).forEach(function (d) {
+        var option = B.el("option", null, (state.period === "week" ? "Week of " : "") + longDate(d));
+        option.value = d;
+        dates.appendChild(option);
+      });
+      state.date = dates.value || null;
+    }
+
+    function show() {
+      var generation = ++state.generation;
+      if (!state.date) {
+        B.say(message, "Nothing is published for this yet.");
+        return Promise.resolve();
+      }
+      var url = cfg.api + "/public/geojson?period=" + state.period + "&date=" + state.date;
+      return B.getJSON(url).then(function (collection) {
+        if (generation !== state.generation) return;
+        state.shown = collection;
+        wards.update(collection);
+        var last = new Date(Date.parse(collection.end) - 1000);
+        dataDate.textContent = "Figures for " + (collection.period === "week" ?
+          "the week " + localDay(collection.start) + " to " + localDay(last) :
+          localDay(collection.start)) + ".";
+        B.say(message, "");
+      }).catch(function (error) { B.say(message, error.message, error); });
+    }
+
+    if (cfg.wards) {
+      state.shown = cfg.wards;
+      wards.update(cfg.wards);
+    }
+    if (!cfg.api) return;
+    B.getJSON(cfg.api + "/public/periods").then(function (periods) {
+      state.periods = periods;
+      state.period = periods.weeks.length ? "week" : "day";
+      B.switcher(choose, "Period", ["week", "day"], state.period, function (value) {
+        state.period = value;
+        fillDates();
+        show();
+      }, PERIOD_WORDS);
+      choose.appendChild(dates);
+      fillDates();
+      return show();
+    }).catch(function (error) { B.say(message, error.message, error); });
+  };
+})();
