@@ -30,7 +30,7 @@ from api.auth import Authenticator
 from api.db import StoreUnreachable, display_url
 from api.deps import Services, json_response
 from api.limits import install_limits
-from api.routes import alerts, areas, health, history, live, metrics, public
+from api.routes import alerts, areas, health, history, live, maps, metrics, public
 from api.shapes import AreaShapes
 from api.snapshots import Snapshots
 from beatlight.errors import BeatlightError
@@ -116,6 +116,8 @@ def create_app(
                    alerts.router, live.router, public.router):  # fmt: skip
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(maps.router)
+    maps.mount_assets(app)
     _handle_errors(app)
     _count_requests(app, registry)
     install_limits(app, max_request_bytes=settings.max_request_bytes,
