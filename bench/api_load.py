@@ -1,0 +1,329 @@
+"""API load benchmark: the live metrics and GeoJSON endpoints against a trivial endpoint.
+
+    python bench/api_load.py [--seconds 10] [--rounds 2] [--concurrency 32] [--warmup 2]
+        [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+        [--boundaries ../shared/data/staffordshire-wards.geojson] [--days 28]
+        [--only WORDS] [--profile SECONDS]
+
+Everything is measured in one run on this machine:
+
+1. A scratch PostgreSQL database ``beatlight_bench_<random>`` on the server of
+   ``--database-url`` (env ``BEATLIGHT_TEST_POSTGRES_URL``), migrated, and dropped
+   at the end whatever happens (``bench/_api_store.py``).
+2. The store holds ``--days`` days of hourly snapshots and a live one for the wards
+   of ``--boundaries`` (211 Staffordshire wards, 211 neighbourhoods, 9 districts,
+   the force; four windows each): one simulated day, reported once, re-stamped and
+   scaled for every hour.
+3. An inspector key; the API in its own process (``bench/_api_server.py``: the
+   real app with default settings but no rate limit, plus ``GET /bench/trivial``
+   with no key, on one uvicorn process as ``beatlight api`` runs).
+4. This process is the load generator (``bench/_http_load.py``): ``--concurrency``
+   keep-alive connections, each sending its next request when the last is
+   answered; ``--seconds`` per endpoint in ``--rounds`` turns, each turn after an
+   uncounted ``--warmup`` (so cached endpoints are measured warm; "every hour in
+   turn" and the history visit many rows, which no cache holds). The API has one
+   of the machine's two cores, the generator the other; the table shows the CPU
+   share each used.
+
+Printed per endpoint: requests/s, p50 and p99 latency, and throughput as a ratio
+of the trivial endpoint's. The last line is the key ratio (live ward metrics /
+trivial) against the issue's targets, >= 0.5 and p99 < 50 ms. ``--profile S``
+then samples the API with py-spy (``pip install py-spy``) for S seconds under the
+live metrics load and prints the frames it is busiest in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as a script from anywhere
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from bench._api_store import base_document, fill_store, scratch_database  # noqa: E402
+from bench._http_load import Endpoint, Load, measure  # noqa: E402
+
+DEFAULT_BOUNDARIES = REPO.parent / "shared" / "data" / "staffordshire-wards.geojson"
+DEFAULT_SERVER = os.environ.get("BEATLIGHT_TEST_POSTGRES_URL",
+                                "postgresql://postgres@127.0.0.1:5432/postgres")  # fmt: skip
+SERVER_SCRIPT = Path(__file__).resolve().parent / "_api_server.py"
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 50.0
+
+console = Console(width=140)
+
+
+def say(text: str = "") -> None:
+    console.print(text, highlight=False)
+
+
+def main() -> None:
+    args = _arguments()
+    from api.auth import create_key
+    from api.db import create_engine_for, upgrade
+    from geo.geography import load_geography
+
+    say(f"loading {args.boundaries}")
+    geography = load_geography(args.boundaries)
+    now = datetime.now(UTC)
+    end = now.replace(minute=0, second=0, microsecond=0)
+    hours = [end - timedelta(hours=h) for h in range(args.days * 24 - 1, -1, -1)]
+    started = time.perf_counter()
+    base = base_document(geography, end, args.seed)
+    say(f"one simulated day reported in {time.perf_counter() - started:.1f} s: "
+        f"{len(base['wards'])} wards, {len(base['neighbourhoods'])} neighbourhoods, "
+        f"{len(base['districts'])} districts")  # fmt: skip
+
+    with scratch_database(args.database_url, say) as url, tempfile.TemporaryDirectory() as tmp:
+        upgrade(url)
+        engine = create_engine_for(url)
+        started = time.perf_counter()
+        rows = fill_store(engine, base, hours, now, seed=args.seed, say=say)
+        say(f"{len(hours)} hourly snapshots ({rows:,} history rows) and the live one stored "
+            f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
+        with Session(engine) as session, session.begin():
+            key = create_key(session, "inspector", "bench/api_load.py")[1]
+        engine.dispose()
+
+        endpoints = _endpoints(key, hours, [w["code"] for w in base["wards"]], args.only)
+        port = _free_port()
+        with _api_process(url, args.boundaries, port, Path(tmp) / "api.log") as pid:
+            say(f"API pid {pid} on port {port}: {args.concurrency} connections, "
+                f"{args.seconds:g} s per endpoint in {args.rounds} rounds, each turn after "
+                f"{args.warmup:g} s of warm-up")  # fmt: skip
+            options = dict(port=port, pid=pid, concurrency=args.concurrency)
+            loads = measure(endpoints, seconds=args.seconds, warmup=args.warmup,
+                            rounds=args.rounds, report=_report, **options)  # fmt: skip
+            if args.profile > 0:
+                say(f"profile of the API under the live metrics load ({args.profile:g} s):")
+                _profile(pid, args.profile, lambda s: measure(
+                    [endpoints[1]], seconds=s, warmup=0, report=_report, **options))  # fmt: skip
+
+    console.print(_table(loads, args))
+    live, trivial = loads[1], loads[0]
+    ratio, p99 = live.rate / trivial.rate, live.percentile_ms(99)
+    say(
+        f"ratio live metrics (ward, 24h) / trivial: {ratio:.2f} (target >= {TARGET_RATIO}) "
+        f"{'PASS' if ratio >= TARGET_RATIO else 'MISS'}; p99 {p99:.1f} ms "
+        f"(target < {TARGET_P99_MS:.0f} ms) {'PASS' if p99 < TARGET_P99_MS else 'MISS'}"
+    )
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="Counted seconds per endpoint, over all rounds."
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="Turns over the endpoints (each gets seconds / rounds a turn).",
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="Uncounted seconds before each turn."
+    )
+    parser.add_argument("--concurrency", type=int, default=32, help="Open connections.")
+    parser.add_argument(
+        "--database-url",
+        default=DEFAULT_SERVER,
+        help="A PostgreSQL server where a scratch database may be created.",
+    )
+    parser.add_argument("--boundaries", type=Path, default=DEFAULT_BOUNDARIES)
+    parser.add_argument("--days", type=int, default=28, help="Days of hourly history.")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--only",
+        default="",
+        metavar="WORDS",
+        help="Only the endpoints whose name holds one of these comma-separated "
+        "words (and the trivial and live ward ones), e.g. --only history.",
+    )
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="Then sample the API under the live metrics load with py-spy.",
+    )
+    args = parser.parse_args()
+    if not args.boundaries.exists():
+        sys.exit(f"no boundary file at {args.boundaries}: this benchmark needs the "
+                 "Staffordshire wards (shared/data/staffordshire-wards.geojson beside the "
+                 "repository) or another boundary file given with --boundaries")  # fmt: skip
+    if args.seconds <= 0 or min(args.concurrency, args.days, args.rounds) < 1:
+        sys.exit("--seconds must be positive; --concurrency, --days and --rounds at least 1")
+    return args
+
+
+def _endpoints(key: str, hours: list[datetime], wards: list[str], only: str) -> list[Endpoint]:
+    """What is measured: the trivial baseline first, the live ward metrics second."""
+
+    def stamp(moment: datetime) -> str:
+        return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+
+    span = f"start={stamp(hours[0])}&end={stamp(hours[-1])}"
+    days = round(len(hours) / 24)
+    endpoints = [
+        Endpoint("trivial (no key)", ["/bench/trivial"]),
+        Endpoint("live metrics, ward 24h", ["/api/v1/metrics?level=ward&window=24h"], key),
+        Endpoint("live metrics, all", ["/api/v1/metrics"], key),
+        Endpoint("live GeoJSON, ward", ["/api/v1/geojson?level=ward"], key),
+        Endpoint("metrics as_of one hour",
+                 [f"/api/v1/metrics?as_of={stamp(hours[len(hours) // 2])}"], key),
+        Endpoint("metrics as_of every hour in turn",
+                 [f"/api/v1/metrics?as_of={stamp(h)}" for h in hours], key),
+        Endpoint(f"history 24h, {days} d hourly, every ward in turn",
+                 [f"/api/v1/history/{w}?window=24h&{span}" for w in wards], key),
+    ]  # fmt: skip
+    words = [w.strip() for w in only.split(",") if w.strip()]
+    return [e for i, e in enumerate(endpoints)
+            if i <= 1 or not words or any(w in e.name for w in words)]  # fmt: skip
+
+
+def _report(load: Load) -> None:
+    failures = f", {load.failures} not 2xx: {dict(load.statuses)}" if load.failures else ""
+    say(f"  {load.name}: {load.rate:,.0f} req/s, p99 {load.percentile_ms(99):.1f} ms{failures}")
+
+
+def _table(loads: list[Load], args: argparse.Namespace) -> Table:
+    trivial = loads[0].rate
+    out = Table(title=f"API under load: {args.concurrency} connections, {args.seconds:g} s per "
+                      f"endpoint in {args.rounds} rounds, {args.days} days of history")  # fmt: skip
+    for column in ("endpoint", "req/s", "p50 ms", "p99 ms", "× trivial", "API CPU",
+                   "client CPU", "not 2xx"):  # fmt: skip
+        out.add_column(column, justify="left" if column == "endpoint" else "right")
+    for load in loads:
+        out.add_row(load.name, f"{load.rate:,.0f}", f"{load.percentile_ms(50):.1f}",
+                    f"{load.percentile_ms(99):.1f}", f"{load.rate / trivial:.2f}",
+                    f"{load.server_cpu:.0%}", f"{load.client_cpu:.0%}",
+                    str(load.failures))  # fmt: skip
+    return out
+
+
+# --- the API process and its profile -------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _api_process(database_url: str, boundaries: Path, port: int, log: Path) -> Iterator[int]:
+    """``bench/_api_server.py`` until the block ends; yields its pid once it answers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEATLIGHT_")}
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(SERVER_SCRIPT), database_url, str(boundaries), str(port)],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                sys.exit(f"the API exited with code {process.returncode}:\n{_tail(log)}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            if time.monotonic() > deadline:
+                sys.exit(f"the API did not answer /healthz within 60 s:\n{_tail(log)}")
+            time.sleep(0.2)
+        yield process.pid
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _profile(pid: int, seconds: float, drive: object) -> None:
+    """Sample the API process with py-spy while ``drive(seconds)`` loads it."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        say("--profile needs py-spy: pip install py-spy")
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        raw = Path(folder) / "api.txt"
+        sampler = subprocess.Popen(
+            [spy, "record", "--pid", str(pid), "--duration", str(math.ceil(seconds)),
+             "--rate", "250", "--format", "raw", "--output", str(raw), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        time.sleep(0.5)
+        drive(seconds)  # type: ignore[operator]
+        _, err = sampler.communicate(timeout=seconds + 60)
+        if sampler.returncode != 0 or not raw.exists():
+            say(f"py-spy failed: {err.decode(errors='replace').strip()[-500:]}")
+            return
+        saved = Path.cwd() / "api-profile.txt"
+        shutil.copy(raw, saved)
+        say(f"{_hot_frames(raw.read_text())}\n(collapsed stacks in {saved}: "
+            "flamegraph.pl or speedscope draw them)")  # fmt: skip
+
+
+def _hot_frames(collapsed: str, top: int = 20) -> str:
+    """The busiest frames: share of busy samples with the frame on the stack, and as its leaf."""
+    inclusive: Counter = Counter()
+    leaf: Counter = Counter()
+    busy = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [_short(f) for f in stack.split(";")]
+        if not stack or _idle(frames[-1]):
+            continue
+        busy += int(count)
+        leaf[frames[-1]] += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+    lines = [
+        f"busy samples: {busy:,} (threads waiting for work left out)",
+        "on the stack:",
+        *(f"{n / busy:6.1%}  {f}" for f, n in inclusive.most_common(top)),
+        "running itself:",
+        *(f"{n / busy:6.1%}  {f}" for f, n in leaf.most_common(top)),
+    ]
+    return "\n".join(lines)
+
+
+def _idle(leaf: str) -> bool:
+    return leaf.startswith(("Condition.wait ", "EpollSelector.select "))
+
+
+def _short(frame: str) -> str:
+    """``function (path/to/module.py:12)`` as ``function (module.py)``."""
+    name, _, where = frame.partition(" (")
+    return f"{name} ({where.rsplit('/', 1)[-1].split(':', 1)[0].rstrip(')')})"
+
+
+if __name__ == "__main__":
+    main()
