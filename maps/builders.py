@@ -93,7 +93,7 @@ def _page(kind: Kind, options: MapOptions, wards: dict[str, Any] | None,
 
     static = options.static.rstrip("/")
     fmap = folium.Map(location=_CENTRE, zoom_start=_ZOOM, tiles=None, control_scale=True,
-                      prefer_canvas=False)  # fmt: skip
+                      prefer_canvas=False, zoom_snap=0.25)  # fmt: skip
     fmap._id = kind  # the page's script finds the map as map_<kind>
     # Leaflet and our own files from this API, nothing from a CDN (and no jQuery,
     # Bootstrap or icon fonts: these maps use none of them).

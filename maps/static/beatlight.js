@@ -165,8 +165,9 @@
 
   /* One SVG path per ward, restyled in place when new figures arrive (no redraw, no
      flicker), so a map that refreshes keeps its tooltips and the viewer's place. */
-  B.WardLayer = function (map, style, tooltip) {
+  B.WardLayer = function (map, style, tooltip, fit) {
     this.map = map;
+    this.fit = fit || { padding: [24, 24] };
     this.style = style;
     this.tooltip = tooltip;
     this.byCode = {};
@@ -197,7 +198,7 @@
         layer.feature = feature;
         layer.setStyle(self.style(feature));
         self.mark(layer);
-        if (layer.isTooltipOpen()) layer.setTooltipContent(self.tooltip(feature));
+        if (layer.isTooltipOpen()) layer.getTooltip().update();  // re-runs self.tooltip
       });
     } else {
       this.layer.clearLayers();
@@ -206,7 +207,7 @@
     }
     if (!this.fitted && features.length) {
       this.map.invalidateSize();  // the page's styles may have loaded after the map
-      this.map.fitBounds(this.layer.getBounds(), { padding: [24, 24] });
+      this.map.fitBounds(this.layer.getBounds(), this.fit);
       this.fitted = true;
     }
   };
@@ -239,10 +240,14 @@
   /* Loads the API's figures now and, when `seconds` > 0, again and again; one at a time. */
   B.every = function (seconds, load) {
     var timer = null;
+    var latest = 0;
     function run() {
       clearTimeout(timer);
+      var mine = ++latest;  // only the latest run schedules the next: one chain of timers
       return Promise.resolve().then(load).catch(function () { /* load reports it */ })
-        .then(function () { if (seconds > 0) timer = setTimeout(run, seconds * 1000); });
+        .then(function () {
+          if (seconds > 0 && mine === latest) timer = setTimeout(run, seconds * 1000);
+        });
     }
     run();
     return run;

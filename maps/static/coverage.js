@@ -21,7 +21,9 @@
         style.lineCap = "round";
       }
       return style;
-    }, function (feature) { return tooltip(feature.properties); });
+    }, function (feature) { return tooltip(feature.properties); },
+    // Leave room for the side panel on the right.
+    { paddingTopLeft: [24, 24], paddingBottomRight: [Math.min(360, map.getSize().x / 3), 24] });
 
     var panel = B.box(map, "topright", "beatlight-panel beatlight-side");
     panel.appendChild(B.el("h1", null, cfg.title));

@@ -8,7 +8,7 @@
   var MODE_WORDS = { foot: "On foot", cycle: "Cycle", vehicle: "Vehicle", unknown: "Unknown mode" };
 
   B.maps.live = function (map, cfg) {
-    var state = { window: cfg.window, asOf: null, generation: 0, outlines: false };
+    var state = { window: cfg.window, asOf: null, generation: 0, outlines: false, points: true };
     var labels = {};
     cfg.statuses.forEach(function (pair) { labels[pair[0]] = pair[1].replace(/ \(.*\)$/, ""); });
 
@@ -40,7 +40,8 @@
     var dot = B.el("span", "beatlight-dot");
     dot.style.background = cfg.modes.foot;
     pointKey.appendChild(dot);
-    pointKey.appendChild(B.el("span", null, "Presence point (blue: on foot)"));
+    pointKey.appendChild(B.el("span", null, "Presence, last 15 min (blue: on foot; " +
+                                          "light blue: cycle; white: vehicle)"));
     var outlineKey = B.el("div", "beatlight-legend-row");
     outlineKey.appendChild(B.el("span", "beatlight-outline-key"));
     outlineKey.appendChild(B.el("span", null, "Neighbourhood"));
@@ -52,7 +53,8 @@
         ["Patrol", B.duration(w.patrol_minutes) + " of " + B.duration(w.target_minutes) + " target"],
         ["On foot", B.duration(w.foot_minutes)],
         ["Distinct units", w.distinct_units],
-        ["Visits", w.visits + " (" + w.koper_visits + " of " + cfg.koper_minutes + " min or more)"],
+        ["Visits", w.visits + ", of which " + w.koper_visits + " lasted " + cfg.koper_minutes +
+          " min or more"],
         ["Coverage", B.percent(w.coverage) + " of the ward"],
         ["Last seen", B.ago(w.last_seen, state.asOf)],
       ];
@@ -83,9 +85,12 @@
       var generation = ++state.generation;
       var api = cfg.api;
       var figures = B.getJSON(api + "/geojson?level=ward&window=" + state.window);
-      var recent = B.getJSON(api + "/live/points").catch(function (error) {
-        return { features: [], error: error };
-      });
+      // An API that does not read Kafka has no points (503): stop asking for them.
+      var recent = !state.points ? Promise.resolve({ features: [] }) :
+        B.getJSON(api + "/live/points").catch(function (error) {
+          if (error.status === 503) state.points = false;
+          return { features: [], error: error };
+        });
       return Promise.all([figures, recent]).then(function (answers) {
         if (generation !== state.generation) return;
         var collection = answers[0];
@@ -94,7 +99,8 @@
         drawPoints(answers[1]);
         asOf.textContent = "Figures as of " + B.time(collection.as_of, cfg.timezone) +
           (collection.live ? " (live)" : "");
-        B.say(message, answers[1].error ? "Presence points: " + answers[1].error.message : "");
+        if (answers[1].error) B.say(message, "Presence points: " + answers[1].error.message);
+        else if (state.points) B.say(message, "");
         if (!state.outlines) {
           state.outlines = true;
           B.getJSON(api + "/geojson?level=neighbourhood&window=" + state.window)

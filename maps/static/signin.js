@@ -35,7 +35,8 @@
       }
       if (response.status === 401 || response.status === 403) forget();
       return response.json().catch(function () { return {}; }).then(function (body) {
-        say(body.detail || "Beatlight answered " + response.status + ".");
+        var detail = body.detail ? body.detail + "." : "Beatlight answered " + response.status + ".";
+        say(detail.charAt(0).toUpperCase() + detail.slice(1));
       });
     }).catch(function (error) { say("Cannot reach Beatlight: " + error.message); });
   }

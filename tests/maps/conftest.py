@@ -76,11 +76,14 @@ def browser(chromium: str) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def sites(documents, report_geography, tmp_path_factory) -> Iterator[Any]:
-    """``sites()``: a new :class:`Site` (a store filled with ``documents``, live = ``LIVE``)."""
+    """``sites()``: a new :class:`Site` (a store filled with ``documents``, live = ``LIVE``);
+    ``sites(points=False)``: one whose API reads no recent points (no Kafka)."""
     with ExitStack() as stack:
 
-        def make() -> Site:
-            return stack.enter_context(_site(documents, report_geography, tmp_path_factory))
+        def make(*, points: bool = True) -> Site:
+            return stack.enter_context(
+                _site(documents, report_geography, tmp_path_factory, points=points)
+            )
 
         yield make
 
@@ -92,7 +95,7 @@ def site(sites) -> Site:
 
 
 @contextmanager
-def _site(documents, geography, tmp_path_factory) -> Iterator[Site]:
+def _site(documents, geography, tmp_path_factory, *, points: bool) -> Iterator[Site]:
     from sqlalchemy.orm import Session
 
     from api.app import create_app
@@ -112,14 +115,15 @@ def _site(documents, geography, tmp_path_factory) -> Iterator[Site]:
         settings = Settings(rate_limit_per_minute=0, auth_cache_seconds=0, live_cache_seconds=0,
                             map_refresh_seconds=1, map_missed_weeks=1)  # fmt: skip
         wards = [w["code"] for w in documents[LIVE]["wards"]]
-        points = RecentPoints("127.0.0.1:1", 15, clock=lambda: LIVE)  # never started
-        inside = _inside(geography, wards)
-        ages_modes = ((2, "foot"), (6, "vehicle"), (11, "cycle"))
-        pairs = zip(ages_modes, inside, strict=True)
-        points.add([Point(LIVE - timedelta(minutes=m), lat, lon, code, mode)
-                    for (m, mode), (code, lat, lon) in pairs])  # fmt: skip
         app = create_app(settings, engine, geography, clock=lambda: MAP_NOW)
-        app.state.services.points = points  # held, not read from Kafka
+        if points:
+            recent = RecentPoints("127.0.0.1:1", 15, clock=lambda: LIVE)  # never started
+            inside = _inside(geography, wards)
+            ages_modes = ((2, "foot"), (6, "vehicle"), (11, "cycle"))
+            pairs = zip(ages_modes, inside, strict=True)
+            recent.add([Point(LIVE - timedelta(minutes=m), lat, lon, code, mode)
+                        for (m, mode), (code, lat, lon) in pairs])  # fmt: skip
+            app.state.services.points = recent  # held, not read from Kafka
         with _serve(app) as base:
             yield Site(base, engine, keys, settings, _tile_pattern(settings.tiles), wards)
         engine.dispose()

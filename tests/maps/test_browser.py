@@ -119,6 +119,18 @@ def test_live_map_switches_window(watch, site, documents):
     page.assert_clean()
 
 
+def test_live_map_without_kafka_draws_wards_and_stops_asking_for_points(watch, sites):
+    site = sites(points=False)
+    page = _open(watch, site, "/maps/live", "inspector")
+    message = page.page.locator(".beatlight-message")
+    message.filter(has_text="recent points need Kafka").wait_for(timeout=TIMEOUT_MS)
+    page.page.wait_for_timeout(2500)  # two more refreshes (map_refresh_seconds=1)
+    figures = [u for u in page.requests if "/api/v1/geojson?level=ward" in u]
+    assert len(figures) >= 3
+    assert sum("/api/v1/live/points" in u for u in page.requests) == 1
+    assert page.offsite == []
+
+
 def test_live_map_colours_follow_new_events_without_a_reload(
     watch, sites, documents, report_geography, tmp_path
 ):
