@@ -364,59 +364,6 @@ def simulate(
     )  # fmt: skip
 
 
-@app.command()
-@_user_errors
-def demo(
-    boundaries: BoundariesOpt = None,
-    hours: Annotated[float, typer.Option(help="Hours of patrol to simulate.")] = 24.0,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
-    units: Annotated[int | None, typer.Option(help="Units on the roster.")] = None,
-    out: Annotated[
-        Path, typer.Option(help="Folder for the simulated events and the report.")
-    ] = Path("data/demo"),
-    verbose: VerboseOpt = False,
-) -> None:
-    """Simulate a day of patrols over real-looking wards and show the report.
-
-    Uses the Staffordshire wards from ../shared/data when present (or --boundaries),
-    else the synthetic demo wards.
-    """
-    from beatlight.demo import find_reference_boundaries, print_summary
-    from streams.batch import batch_report
-    from streams.files import open_events
-    from streams.lane import LaneConfig
-    from streams.simulate import SimulationConfig, simulate_lines
-
-    _logging(verbose)
-    log = logging.getLogger("beatlight.demo")
-    chosen = boundaries or _settings().boundaries or find_reference_boundaries()
-    settings = _settings(boundaries=chosen)
-    geography = _geography(settings)
-    if hours <= 0:
-        raise BeatlightError("--hours must be positive")
-    out.mkdir(parents=True, exist_ok=True)
-    events = out / "events.ndjson"
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    config = SimulationConfig(
-        seed=seed,
-        start=midnight - timedelta(hours=hours),
-        duration=timedelta(hours=hours),
-        units=units,
-    )
-    started = time.perf_counter()
-    written = _write_lines(events, simulate_lines(geography.wards, config), limit=None)
-    log.info("simulated %d events in %.1f s → %s", written, time.perf_counter() - started, events)
-    source = open_events(events, max_event_bytes=settings.max_event_bytes)
-    document = batch_report(
-        geography, (raw for raw, _ in source.chunks()), LaneConfig.from_settings(settings),
-        now_us=_to_us(datetime.now(UTC)),
-    )  # fmt: skip
-    report_path = out / "report.json"
-    report_path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
-    print_summary(document, Console())
-    log.info("full report: %s (beatlight report --events %s)", report_path, events)
-
-
 _FAULTS = (
     "duplicate_rate", "late_rate", "out_of_order_rate", "bad_coordinate_rate",
     "missing_field_rate", "inaccurate_rate", "malformed_rate", "identifying_field_rate",
@@ -459,3 +406,4 @@ def main() -> None:  # pragma: no cover - console script entry
 from beatlight import cli_kafka, cli_stream  # noqa: E402,F401,I001
 from beatlight import cli_api  # noqa: E402,F401,I001
 from beatlight import cli_keys  # noqa: E402,F401,I001
+from beatlight import cli_demo  # noqa: E402,F401,I001
