@@ -21,12 +21,16 @@ print('\n'.join(p['dependencies'] + extra['stream'] + extra['api']))" > /tmp/req
 COPY . .
 RUN pip install ".[stream,api]"
 
-# Not root: state (Faust tables, stores) lives in /var/lib/beatlight, a volume.
+# Not root. The working folder takes Faust's data folder and, without
+# BEATLIGHT_DATABASE_URL, the SQLite store (BEATLIGHT_DATA_DIR); production uses PostgreSQL.
 RUN useradd --create-home --uid 10001 beatlight \
     && mkdir -p /var/lib/beatlight \
     && chown beatlight:beatlight /var/lib/beatlight
 USER beatlight
 WORKDIR /var/lib/beatlight
+
+# The API (BEATLIGHT_API_PORT). A worker's /metrics and /healthz listen on 127.0.0.1 only.
+EXPOSE 8000
 
 ENTRYPOINT ["beatlight"]
 CMD ["--help"]
