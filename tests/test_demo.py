@@ -61,7 +61,7 @@ def demo(tmp_path) -> Iterator[Callable[..., Demo]]:
         log = tmp_path / "demo.log"
         process = subprocess.Popen(
             [sys.executable, "-m", "beatlight", "demo", "--boundaries", str(boundaries),
-             "--units", "40", "--history-hours", "2", "--catch-up-minutes", "3",
+             "--units", "60", "--history-hours", "2", "--catch-up-minutes", "3",
              "--speed", "30", "--live-seconds", "1", "--port", "0",
              "--data-dir", str(tmp_path / "demo"), *extra],
             stdout=subprocess.PIPE, stderr=log.open("wb"), text=True, env=env,
