@@ -11,6 +11,7 @@ Kafka partition. Same code, same figures.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,15 +76,18 @@ class Lane:
         *,
         ignore_from_us: int | None = None,
         hourly: bool = False,
+        hours: Callable[[int], bool] | None = None,
     ) -> None:
         """``ignore_from_us``: a fixed ``as_of``; events at or after it are ignored (rule 9).
 
         ``hourly``: compute figures as of every hour boundary H once no admissible
         ping can change them any more (the watermark has passed H + lateness), as
-        the stream's history needs; the batch report does not.
+        the stream's history needs; the batch report does not. ``hours``: only at
+        the hour boundaries it accepts (the PCC report's trends need local midnights).
         """
         self.geography = geography
         self.hourly = hourly
+        self._wanted = hours or (lambda _: True)
         #: First hour boundary this lane reports: no accepted ping can precede it.
         self.first_hour_us: int | None = None
         self._next_hour_us: int | None = None
@@ -159,8 +163,11 @@ class Lane:
         area, _, start, end = self.presence._present.runs()
         foot = self.presence._foot.runs()
         final_slot = self.presence._final_slot
-        self._unsent = [] if final_slot is None else [
-            FinalDelta(None, final_slot, merge_runs(area, start, end), foot)]
+        self._unsent = (
+            []
+            if final_slot is None
+            else [FinalDelta(None, final_slot, merge_runs(area, start, end), foot)]
+        )
         self.sent_slot = None
 
     def take_final(self, at_least_slots: int = 0) -> FinalDelta | None:
@@ -208,7 +215,8 @@ class Lane:
         hours = []
         hour = start
         while hour <= until_us:
-            hours.append(self.partial(hour, complete=False))
+            if self._wanted(hour):
+                hours.append(self.partial(hour, complete=False))
             hour += _HOUR_US
         if hours:
             self._provisional_until = hours[-1].as_of_us
@@ -221,7 +229,8 @@ class Lane:
             return []
         due = []
         while self._next_hour_us <= settled:
-            due.append(self.partial(self._next_hour_us, complete=False))
+            if self._wanted(self._next_hour_us):
+                due.append(self.partial(self._next_hour_us, complete=False))
             self._next_hour_us += _HOUR_US
         return due
 
