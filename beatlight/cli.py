@@ -214,13 +214,24 @@ def report(
     name_column: NameColumnOpt = None,
     district_column: DistrictColumnOpt = None,
     boundaries_crs: CrsOpt = None,
+    period_days: Annotated[
+        int | None,
+        typer.Option(
+            "--period-days",
+            help="HTML: days of daily trends up to --as-of (default 7). The headline "
+            "figures use the 24h window, 7d from 7 days, 28d from 28.",
+            show_default=False,
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Compute every figure of the SPEC offline from an events file (the batch report)."""
+    """Compute every figure of the SPEC offline from an events file (the batch report),
+    or write the printable PCC report (--format html)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-    from streams.batch import batch_report
+    from reports import MAX_PERIOD_DAYS
+    from streams.batch import batch_reports
     from streams.files import open_events
     from streams.lane import LaneConfig
     from streams.report import CSV_COLUMNS, csv_rows
@@ -228,6 +239,11 @@ def report(
     _logging(verbose)
     if format not in ("json", "csv", "html"):
         raise BeatlightError(f"--format must be json, csv or html, not {format!r}")
+    if period_days is not None and format != "html":
+        raise BeatlightError("--period-days is for --format html (the PCC report's trends)")
+    period = 7 if period_days is None else period_days
+    if not 1 <= period <= MAX_PERIOD_DAYS:
+        raise BeatlightError(f"--period-days must be from 1 to {MAX_PERIOD_DAYS}, not {period}")
     chosen = tuple(level.strip() for level in levels.split(",") if level.strip())
     unknown = set(chosen) - {"wards", "neighbourhoods", "districts", "force"}
     if unknown:
@@ -257,10 +273,12 @@ def report(
                 yield raw
                 bar.update(task, completed=done)
 
-        document = batch_report(
+        # HTML: the documents at local midnights too (trends), in the same pass.
+        found = batch_reports(
             geography, batches(), LaneConfig.from_settings(settings), now_us=now_us,
-            as_of_us=as_of_us, partitions=partitions,
+            as_of_us=as_of_us, partitions=partitions, **_trend_hours(format, settings, period),
         )  # fmt: skip
+    document = found.document
 
     if format == "json":
         payload = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
@@ -273,7 +291,35 @@ def report(
         writer.writerows(rows)
         _write(out, buffer.getvalue().encode())
     else:
-        raise BeatlightError("--format html (the PCC report) is not available yet; use json or csv")
+        _write(out, _pcc_report(found, geography, settings, period).encode())
+
+
+def _trend_hours(format: str, settings: Settings, period_days: int) -> dict[str, Any]:
+    """For the PCC report: ask the batch run for the documents at every local midnight,
+    keeping those of the last ``period_days`` (and a day to spare)."""
+    if format != "html":
+        return {}
+    from zoneinfo import ZoneInfo
+
+    from reports import is_local_midnight
+
+    zone = ZoneInfo(settings.timezone)
+    return {"hours": lambda us: is_local_midnight(us, zone),
+            "keep_us": (period_days + 1) * 86_400_000_000}  # fmt: skip
+
+
+def _pcc_report(found: Any, geography: Any, settings: Settings, period_days: int) -> str:
+    """The PCC report's HTML from one batch run (``streams.batch.BatchReports``)."""
+    from api.shapes import AreaShapes
+    from reports import BOUNDARY_ATTRIBUTION, SYNTHETIC_ATTRIBUTION, Method, build_report
+
+    shapes = AreaShapes(geography)
+    return build_report(
+        found.document, history=found.hours.values(), outlines=shapes.level("ward"),
+        district_outlines=shapes.level("district"), period_days=period_days,
+        zone=settings.timezone, method=Method.from_settings(settings),
+        attribution=SYNTHETIC_ATTRIBUTION if settings.boundaries is None else BOUNDARY_ATTRIBUTION,
+    )  # fmt: skip
 
 
 @app.command()
