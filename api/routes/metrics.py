@@ -2,6 +2,8 @@
 
 All of them read one snapshot document (live, or the stored hour ``as_of``) and keep
 what they rendered from it, so a busy endpoint costs a cache lookup per request.
+``/report?format=html`` is the PCC report (:mod:`reports`): it also reads the stored
+documents at the local midnights of its period, for trends.
 """
 
 from __future__ import annotations
@@ -11,17 +13,46 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.concurrency import run_in_threadpool
 
+from api import queries
 from api.auth import requires
-from api.deps import AsOfQuery, FormatQuery, ServicesDep, csv_response, document, json_response
+from api.deps import (
+    AsOfQuery,
+    FormatQuery,
+    Services,
+    ServicesDep,
+    csv_response,
+    document,
+    json_response,
+    session,
+)
 from api.schemas import WINDOWS, AreaMetrics, FairnessResponse, Level, MetricsResponse, Window
 from api.snapshots import Document
+from api.store import report_document_at
+from reports import (
+    BOUNDARY_ATTRIBUTION,
+    MAX_PERIOD_DAYS,
+    SYNTHETIC_ATTRIBUTION,
+    Method,
+    build_report,
+    daily_boundaries,
+)
 from streams.report import CSV_COLUMNS, METRICS, csv_rows
 
 router = APIRouter(tags=["metrics"], dependencies=[requires("inspector", "pcc", "admin")])
 reports = APIRouter(tags=["report"], dependencies=[requires("pcc", "admin")])
 
 LevelQuery = Annotated[Level | None, Query(description="Only this level (default: all).")]
+ReportFormatQuery = Annotated[
+    str, Query(pattern="^(json|csv|html)$",
+               description="json, csv for a spreadsheet, or html for the printable PCC report.")
+]  # fmt: skip
+PeriodDaysQuery = Annotated[
+    int, Query(ge=1, le=MAX_PERIOD_DAYS,
+               description="format=html: days of daily trends up to as_of (local midnights). "
+               "The headline figures use the 24h window, 7d from 7 days, 28d from 28.")
+]  # fmt: skip
 WindowQuery = Annotated[Window | None, Query(description="Only this window (default: all).")]
 
 
@@ -89,7 +120,9 @@ async def geojson(
 
 
 @reports.get("/report", summary="The batch report's document at an hour boundary",
-             responses={404: {"description": "No snapshot is stored at that hour."}})  # fmt: skip
+             responses={404: {"description": "No snapshot is stored at that hour."},
+                        200: {"content": {"application/json": {}, "text/csv": {},
+                                          "text/html": {}}}})  # fmt: skip
 async def report(
     services: ServicesDep,
     as_of: Annotated[
@@ -99,14 +132,41 @@ async def report(
             examples=["2026-11-23T06:00:00Z"],
         ),
     ],  # fmt: skip
-    format: FormatQuery = "json",
+    format: ReportFormatQuery = "json",
+    period_days: PeriodDaysQuery = 7,
 ) -> Response:
-    """Exactly ``beatlight report --as-of H`` on the same events (SPEC "Batch report contract")."""
+    """Exactly ``beatlight report --as-of H`` on the same events (SPEC "Batch report contract");
+    ``format=html``: the printable PCC report, as ``beatlight report --format html``."""
     doc = await document(services, as_of)
     if format == "csv":
         rows = [[row[c] for c in CSV_COLUMNS] for row in csv_rows(doc.body)]
         return csv_response(f"beatlight-report-{doc.body['as_of']}", CSV_COLUMNS, rows)
+    if format == "html":
+        body = await run_in_threadpool(_pcc_report, services, doc, period_days)
+        return Response(body, media_type="text/html; charset=utf-8")
     return json_response(doc.render("report", lambda: orjson.dumps(doc.body)))
+
+
+def _pcc_report(services: Services, doc: Document, period_days: int) -> bytes:
+    """The PCC report at the document's hour, with the stored days of its period."""
+
+    def build() -> bytes:
+        ends = daily_boundaries(doc.as_of, period_days, services.zone)
+        history: list[dict[str, Any]] = []
+        for opened in session(services):
+            for end in sorted(queries.stored_among(opened, ends)):
+                found = doc.body if end == doc.as_of else report_document_at(opened, end)
+                if found is not None:
+                    history.append(found)
+        boundaries = services.settings.boundaries
+        return build_report(
+            doc.body, history=history, outlines=services.shapes.level("ward"),
+            district_outlines=services.shapes.level("district"), period_days=period_days,
+            zone=services.zone, method=Method.from_settings(services.settings),
+            attribution=SYNTHETIC_ATTRIBUTION if boundaries is None else BOUNDARY_ATTRIBUTION,
+        ).encode()  # fmt: skip
+
+    return doc.render(("report.html", period_days), build)
 
 
 def _area(level: str, entry: dict[str, Any], window: str | None) -> dict[str, Any]:
