@@ -142,17 +142,60 @@ def _area_last_seen(ward_last: np.ndarray, areas: Areas) -> np.ndarray:
 
 def _coverage(partial: Partial, areas: Areas, window: int) -> np.ndarray:
     """Rule 7: share of an area's cells holding a ping of one of its wards in the window."""
-    n_cells = np.int64(areas.n_cells)
-    keys = np.concatenate([areas.ward_cell_keys[partial.covered[window]], partial.stray[window]])
-    ward, cell = keys // n_cells, keys % n_cells
-    targets = areas.ward_areas[ward]  # (k, 4)
-    member = targets >= 0
-    area_keys = np.unique(
-        targets[member].astype(np.int64) * n_cells + np.repeat(cell, member.sum(1))
-    )
-    # Only cells of the area count: a ping on a ward's edge can sit in a cell that
-    # meets the ward with zero area.
-    known = np.isin(area_keys, areas.area_cell_keys, assume_unique=True)
-    covered = np.bincount(area_keys[known] // n_cells, minlength=len(areas))
+    layout = _cell_layout(areas)
+    hit = np.zeros(len(areas.area_cell_keys) + 1, dtype=bool)  # the last entry: no such cell
+    hit[layout.pair_positions[partial.covered[window]]] = True
+    stray = partial.stray[window]
+    if len(stray):
+        hit[_area_cell_positions(areas, stray // areas.n_cells, stray % areas.n_cells)] = True
+    covered = np.zeros(len(areas), dtype=np.int64)
+    if len(hit) > 1:
+        covered = np.where(areas.cell_count > 0, np.add.reduceat(hit[:-1], layout.area_starts), 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(areas.cell_count > 0, covered / areas.cell_count, 0.0)
+
+
+@dataclass(frozen=True)
+class _CellLayout:
+    """Where each ward-cell pair counts, precomputed once per geography."""
+
+    #: ``(pairs, 4)`` positions in ``areas.area_cell_keys`` of the pair's cell in each area
+    #: its ward belongs to (``len(area_cell_keys)`` where there is none).
+    pair_positions: np.ndarray
+    #: First position of each area's cells in ``area_cell_keys`` (for ``np.add.reduceat``).
+    area_starts: np.ndarray
+
+
+_LAYOUTS: dict[int, tuple[Areas, _CellLayout]] = {}
+
+
+def _cell_layout(areas: Areas) -> _CellLayout:
+    cached = _LAYOUTS.get(id(areas))
+    if cached is not None and cached[0] is areas:
+        return cached[1]
+    n_cells = np.int64(areas.n_cells)
+    pairs = areas.ward_cell_keys
+    positions = _area_cell_positions(areas, pairs // n_cells, pairs % n_cells)
+    starts = np.concatenate(([0], np.cumsum(areas.cell_count)[:-1])).astype(np.int64)
+    # reduceat needs valid indices; an area without cells gets a count fixed to 0 above.
+    starts = np.minimum(starts, max(len(areas.area_cell_keys) - 1, 0))
+    layout = _CellLayout(positions, starts)
+    _LAYOUTS.clear()  # one geography per process in practice; never grow without bound
+    _LAYOUTS[id(areas)] = (areas, layout)
+    return layout
+
+
+def _area_cell_positions(areas: Areas, ward: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """Positions in ``area_cell_keys`` of each (ward, cell)'s cell in the ward's areas.
+
+    Only cells of the area count: a ping on a ward's edge can sit in a cell that
+    meets the ward with zero area. Those, and missing areas, map to
+    ``len(area_cell_keys)``.
+    """
+    keys_all = areas.area_cell_keys
+    targets = areas.ward_areas[np.asarray(ward, dtype=np.int64)]  # (k, 4)
+    keys = targets.astype(np.int64) * np.int64(areas.n_cells) + np.asarray(cell)[:, None]
+    pos = np.searchsorted(keys_all, keys)
+    found = (targets >= 0) & (pos < len(keys_all))
+    found[found] = keys_all[pos[found]] == keys[found]
+    return np.where(found, pos, len(keys_all))

@@ -64,8 +64,11 @@ def report_document(
 ) -> dict[str, Any]:
     """The SPEC's report document: wards, roll-ups, force, fairness and counts."""
 
+    # Each window's columns as Python lists once, not one NumPy scalar at a time.
+    columns = {name: _window_columns(window) for name, window in figures.items()}
+
     def level(name: str) -> list[dict[str, Any]]:
-        return [_area(areas, figures, a) for a in areas.of_level(name)]
+        return [_area(areas, columns, a) for a in areas.of_level(name).tolist()]
 
     force = level("force")
     return {
@@ -107,7 +110,7 @@ def csv_rows(
                 yield row
 
 
-def _area(areas: Areas, figures: Mapping[str, WindowFigures], a: int) -> dict[str, Any]:
+def _area(areas: Areas, columns: Mapping[str, dict[str, list]], a: int) -> dict[str, Any]:
     entry: dict[str, Any] = {"code": areas.code[a], "name": areas.name[a]}
     if areas.level[a] == "ward":
         nb, district = areas.ward_areas[a, 1], areas.ward_areas[a, 2]
@@ -118,26 +121,44 @@ def _area(areas: Areas, figures: Mapping[str, WindowFigures], a: int) -> dict[st
     entry["area_km2"] = float(areas.area_km2[a])
     entry["population"] = _number(areas.population[a])
     entry["target_minutes_per_week"] = float(areas.target_minutes_per_week[a])
-    entry["windows"] = {name: _window(window, a) for name, window in figures.items()}
+    entry["windows"] = {name: {metric: values[a] for metric, values in window.items()}
+                        for name, window in columns.items()}  # fmt: skip
     return entry
 
 
-def _window(f: WindowFigures, a: int) -> dict[str, Any]:
-    last = int(f.last_seen_us[a])
+def _window_columns(f: WindowFigures) -> dict[str, list]:
+    """One window's metrics per area, as JSON-ready lists in :data:`METRICS` order."""
+    stamps: dict[int, str] = {}  # areas share last-seen times (a ward and its roll-ups)
+    last_seen = []
+    for last in np.asarray(f.last_seen_us, dtype=np.int64).tolist():
+        if last == _NONE:
+            last_seen.append(None)
+        else:
+            if last not in stamps:
+                stamps[last] = format_ts(last)
+            last_seen.append(stamps[last])
     return {
-        "patrol_minutes": float(f.patrol_minutes[a]),
-        "foot_minutes": float(f.foot_minutes[a]),
-        "unit_minutes": float(f.unit_minutes[a]),
-        "longest_gap_minutes": float(f.longest_gap_minutes[a]),
-        "distinct_units": int(f.distinct_units[a]),
-        "visits": int(f.visits[a]),
-        "koper_visits": int(f.koper_visits[a]),
-        "coverage": float(f.coverage[a]),
-        "last_seen": None if last == _NONE else format_ts(last),
-        "target_minutes": float(f.target_minutes[a]),
-        "attainment": _number(f.attainment[a]),
-        "status": str(f.status[a]),
+        "patrol_minutes": _floats(f.patrol_minutes),
+        "foot_minutes": _floats(f.foot_minutes),
+        "unit_minutes": _floats(f.unit_minutes),
+        "longest_gap_minutes": _floats(f.longest_gap_minutes),
+        "distinct_units": _ints(f.distinct_units),
+        "visits": _ints(f.visits),
+        "koper_visits": _ints(f.koper_visits),
+        "coverage": _floats(f.coverage),
+        "last_seen": last_seen,
+        "target_minutes": _floats(f.target_minutes),
+        "attainment": [None if math.isnan(x) else x for x in _floats(f.attainment)],
+        "status": [str(x) for x in f.status.tolist()],
     }
+
+
+def _floats(values: np.ndarray) -> list[float]:
+    return np.asarray(values, dtype=np.float64).tolist()
+
+
+def _ints(values: np.ndarray) -> list[int]:
+    return np.asarray(values).astype(np.int64).tolist()
 
 
 def _number(value: float) -> float | None:
