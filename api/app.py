@@ -119,6 +119,7 @@ def create_app(
     app.include_router(maps.router)
     maps.mount_assets(app)
     _handle_errors(app)
+    _document_errors(app)
     _count_requests(app, registry)
     install_limits(app, max_request_bytes=settings.max_request_bytes,
                    rate_per_minute=settings.rate_limit_per_minute,
@@ -162,6 +163,37 @@ def _handle_errors(app: FastAPI) -> None:
     app.add_exception_handler(BeatlightError, user_error)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(Exception, failure)
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Declare the 422 answers as :func:`_handle_errors` sends them (``detail`` a sentence,
+    ``errors`` the parameters), not as FastAPI's default list."""
+    from fastapi.openapi.utils import get_openapi
+    from pydantic.json_schema import models_json_schema
+
+    from api.schemas import ValidationProblem
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                                   description=app.description, routes=app.routes)  # fmt: skip
+            refs = "#/components/schemas/{model}"
+            _, schemas = models_json_schema([(ValidationProblem, "validation")],
+                                            ref_template=refs)  # fmt: skip
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            components.update(schemas["$defs"])
+            problem = {"$ref": "#/components/schemas/ValidationProblem"}
+            for item in document.get("paths", {}).values():
+                for operation in item.values():
+                    answer = operation.get("responses", {}).get("422")
+                    if answer is not None:
+                        answer["content"] = {"application/json": {"schema": problem}}
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _count_requests(app: FastAPI, registry: CollectorRegistry) -> None:
