@@ -28,7 +28,7 @@ from typing import Any
 import faust
 import orjson
 from aiokafka.errors import ProducerClosed
-from faust.exceptions import NotReady
+from faust.exceptions import NotReady, ProducerSendError
 
 from geo.geography import Geography
 from streams import topics
@@ -89,35 +89,36 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
     )
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
     presence = app.topic(topics.PRESENCE, partitions=config.partitions, **raw)
-    partials = app.topic(topics.PARTIALS, partitions=1, **raw)
-    live_ticks = app.topic(topics.LIVE_TICKS, partitions=1, **raw)
-    checkpoints = app.topic(topics.CHECKPOINTS, partitions=config.partitions, **raw)
     # One agent over both: Faust hands the partitions of one agent's topics to one worker.
     lane_output = app.topic(topics.PARTIALS, topics.LIVE_TICKS, **raw)
-    dlq = app.topic(topics.PRESENCE_DLQ, **raw)
-    live = app.topic(topics.VISIBILITY_LIVE, **raw)
-    history = app.topic(topics.VISIBILITY_HISTORY, **raw)
-    alerts = app.topic(topics.VISIBILITY_ALERTS, **raw)
-    points = app.topic(topics.VISIBILITY_POINTS, **raw)
 
     state = _State(config, geography, lane_config)
     app.beatlight_state = state  # for tests and the /metrics page
 
     async def publish(emission: Emission) -> None:
+        """Hand a lane's output to the producer, in order.
+
+        Straight to the producer, not through ``Topic.send``: Faust's per-message
+        bookkeeping (futures, attachments, sensors) costs about ten times the CPU of the
+        send itself, and a lane sends one point per recent ping. At least once still
+        holds: Faust flushes the producer before it commits offsets. The topics are
+        created by the CLI (``streams.topics.ensure_topics``).
+        """
         state.metrics.count(emission)
         left = (len(emission.dlq) + len(emission.partials) + len(emission.checkpoints)
                 + len(emission.points))  # fmt: skip
         with _unless_stopping(f"{left} lane messages"):
+            producer = await app.maybe_start_producer()
             for key, value in emission.dlq:
-                await dlq.send(key=key, value=value)
+                await producer.send(topics.PRESENCE_DLQ, key, value, None, None, None)
             for key, value in emission.points:
-                await points.send(key=key, value=value)
+                await producer.send(topics.VISIBILITY_POINTS, key, value, None, None, None)
             for payload in emission.partials:
-                await partials.send(key=b"lanes", value=payload, partition=0)
+                await producer.send(topics.PARTIALS, b"lanes", payload, 0, None, None)
             for payload in emission.live:
-                await live_ticks.send(key=b"lanes", value=payload, partition=0)
+                await producer.send(topics.LIVE_TICKS, b"lanes", payload, 0, None, None)
             for partition, key, value in emission.checkpoints:
-                await checkpoints.send(key=key, value=value, partition=partition)
+                await producer.send(topics.CHECKPOINTS, key, value, partition, None, None)
 
     @app.agent(presence, concurrency=1)
     async def process(stream: Any) -> None:
@@ -140,7 +141,7 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
             documents = await state.run(state.aggregate_records, records, live)
             with _unless_stopping(f"{len(documents)} hour snapshots"):
                 for document in documents:
-                    await _send_snapshot(history, document, live=False)
+                    await _send_snapshot(app, topics.VISIBILITY_HISTORY, document, live=False)
 
     @app.timer(config.live_seconds)
     async def tick() -> None:
@@ -161,9 +162,10 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
             if result is not None:
                 document, raised = result
                 with _unless_stopping("the live snapshot"):
-                    await _send_snapshot(live, document, live=True)
+                    await _send_snapshot(app, topics.VISIBILITY_LIVE, document, live=True)
+                    producer = await app.maybe_start_producer()
                     for key, value in raised:
-                        await alerts.send(key=key, value=value)
+                        await producer.send(topics.VISIBILITY_ALERTS, key, value, None, None, None)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
@@ -190,15 +192,20 @@ def _unless_stopping(what: str) -> Iterator[None]:
         yield
     except (NotReady, ProducerClosed):
         log.info("stopping: %s left for the restart to send again", what)
+    except ProducerSendError as error:
+        if not isinstance(error.__cause__, ProducerClosed):
+            raise
+        log.info("stopping: %s left for the restart to send again", what)
 
 
-async def _send_snapshot(topic: Any, document: dict, *, live: bool) -> None:
+async def _send_snapshot(app: faust.App, topic: str, document: dict, *, live: bool) -> None:
     """History is keyed by hour, level and code; live by level and code (the latest wins)."""
     prefix = "live" if live else document["as_of"]
+    producer = await app.maybe_start_producer()
     for key, value in snapshot_records(document, prefix=prefix):
         if live:
             key = key.removeprefix("live|")
-        await topic.send(key=key.encode(), value=orjson.dumps(value))
+        await producer.send(topic, key.encode(), orjson.dumps(value), None, None, None)
 
 
 class _State:
