@@ -77,33 +77,9 @@ def say(text: str = "") -> None:
 
 def main() -> None:
     args = _arguments()
-    from api.auth import create_key
-    from api.db import create_engine_for, upgrade
-    from geo.geography import load_geography
-
-    say(f"loading {args.boundaries}")
-    geography = load_geography(args.boundaries)
-    now = datetime.now(UTC)
-    end = now.replace(minute=0, second=0, microsecond=0)
-    hours = [end - timedelta(hours=h) for h in range(args.days * 24 - 1, -1, -1)]
-    started = time.perf_counter()
-    base = base_document(geography, end, args.seed)
-    say(f"one simulated day reported in {time.perf_counter() - started:.1f} s: "
-        f"{len(base['wards'])} wards, {len(base['neighbourhoods'])} neighbourhoods, "
-        f"{len(base['districts'])} districts")  # fmt: skip
-
     with scratch_database(args.database_url, say) as url, tempfile.TemporaryDirectory() as tmp:
-        upgrade(url)
-        engine = create_engine_for(url)
-        started = time.perf_counter()
-        rows = fill_store(engine, base, hours, now, seed=args.seed, say=say)
-        say(f"{len(hours)} hourly snapshots ({rows:,} history rows) and the live one stored "
-            f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
-        with Session(engine) as session, session.begin():
-            key = create_key(session, "inspector", "bench/api_load.py")[1]
-        engine.dispose()
-
-        endpoints = _endpoints(key, hours, [w["code"] for w in base["wards"]], args.only)
+        key, hours, wards = _fill(url, args)
+        endpoints = _endpoints(key, hours, wards, args.only)
         port = _free_port()
         with _api_process(url, args.boundaries, port, Path(tmp) / "api.log") as pid:
             say(f"API pid {pid} on port {port}: {args.concurrency} connections, "
@@ -125,6 +101,36 @@ def main() -> None:
         f"{'PASS' if ratio >= TARGET_RATIO else 'MISS'}; p99 {p99:.1f} ms "
         f"(target < {TARGET_P99_MS:.0f} ms) {'PASS' if p99 < TARGET_P99_MS else 'MISS'}"
     )
+
+
+def _fill(url: str, args: argparse.Namespace) -> tuple[str, list[datetime], list[str]]:
+    """Migrate and fill the store at ``url``: an inspector key, the hours, the ward codes."""
+    from api.auth import create_key
+    from api.db import create_engine_for, upgrade
+    from geo.geography import load_geography
+
+    say(f"loading {args.boundaries}")
+    geography = load_geography(args.boundaries)
+    now = datetime.now(UTC)
+    end = now.replace(minute=0, second=0, microsecond=0)
+    hours = [end - timedelta(hours=h) for h in range(args.days * 24 - 1, -1, -1)]
+    started = time.perf_counter()
+    base = base_document(geography, end, args.seed)
+    say(f"one simulated day reported in {time.perf_counter() - started:.1f} s: "
+        f"{len(base['wards'])} wards, {len(base['neighbourhoods'])} neighbourhoods, "
+        f"{len(base['districts'])} districts")  # fmt: skip
+    upgrade(url)
+    engine = create_engine_for(url)
+    try:
+        started = time.perf_counter()
+        rows = fill_store(engine, base, hours, now, seed=args.seed, say=say)
+        say(f"{len(hours)} hourly snapshots ({rows:,} history rows) and the live one stored "
+            f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
+        with Session(engine) as session, session.begin():
+            key = create_key(session, "inspector", "bench/api_load.py")[1]
+    finally:
+        engine.dispose()
+    return key, hours, [w["code"] for w in base["wards"]]
 
 
 def _arguments() -> argparse.Namespace:
@@ -291,28 +297,43 @@ def _profile(pid: int, seconds: float, drive: object) -> None:
             "flamegraph.pl or speedscope draw them)")  # fmt: skip
 
 
-def _hot_frames(collapsed: str, top: int = 20) -> str:
-    """The busiest frames: share of busy samples with the frame on the stack, and as its leaf."""
-    inclusive: Counter = Counter()
+#: Where an API process spends its time: a name, and a piece of a frame on the stack.
+PHASES = (
+    ("reading and parsing requests", "data_received ("),
+    ("solving dependencies (FastAPI: parameters, security, auth)", "solve_dependencies ("),
+    ("  of which the auth dependency (api/auth.py requires)", "requires.<locals>.principal ("),
+    ("  of which handing work to the thread pool", "run_in_threadpool ("),
+    ("the route functions (api/routes)", "(api/routes/"),
+    ("writing responses", "Response.__call__ ("),
+    ("  of which the socket writes", "_SelectorSocketTransport.write ("),
+    ("the store (SQLAlchemy)", "sqlalchemy/"),
+    ("request metrics (api/app.py _Measure, prometheus-client)", "prometheus_client/"),
+)
+
+
+def _hot_frames(collapsed: str, top: int = 15) -> str:
+    """Where the busy samples were: by phase of a request, and the busiest leaf frames."""
+    phases: Counter = Counter()
     leaf: Counter = Counter()
     busy = 0
     for line in collapsed.splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = [_short(f) for f in stack.split(";")]
+        frames = stack.split(";")
         if not stack or _idle(frames[-1]):
             continue
         busy += int(count)
-        leaf[frames[-1]] += int(count)
-        for frame in set(frames):
-            inclusive[frame] += int(count)
-    lines = [
-        f"busy samples: {busy:,} (threads waiting for work left out)",
-        "on the stack:",
-        *(f"{n / busy:6.1%}  {f}" for f, n in inclusive.most_common(top)),
-        "running itself:",
-        *(f"{n / busy:6.1%}  {f}" for f, n in leaf.most_common(top)),
-    ]
-    return "\n".join(lines)
+        leaf[_short(frames[-1])] += int(count)
+        for name, piece in PHASES:
+            if any(piece in frame for frame in frames):
+                phases[name] += int(count)
+    if not busy:
+        return "no busy samples"
+    return "\n".join([
+        f"busy samples: {busy:,} (threads waiting for work left out); on the stack in:",
+        *(f"{phases[name] / busy:6.1%}  {name}" for name, _ in PHASES),
+        "running themselves (leaf frames):",
+        *(f"{n / busy:6.1%}  {frame}" for frame, n in leaf.most_common(top)),
+    ])  # fmt: skip
 
 
 def _idle(leaf: str) -> bool:
