@@ -52,7 +52,7 @@ class Services:
         return timedelta(hours=self.settings.publish_delay_hours)
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
     return request.app.state.services
 
 

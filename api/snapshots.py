@@ -88,27 +88,36 @@ class Snapshots:
         self._live: Document | None = None
         self._live_checked = float("-inf")
         self._hours: OrderedDict[datetime, tuple[float, Document | None]] = OrderedDict()
+        self._refreshing = False  # a request is re-checking the live document
+        self._loading: dict[datetime, threading.Lock] = {}  # one load per hour at a time
 
     def live_fresh(self) -> Document | None | bool:
         """The cached live document if it need not be re-checked, else ``False``."""
         if self._monotonic() - self._live_checked < self._live_ttl:
             return self._live
+        # Stale while revalidating: one caller re-checks, the others keep the last one.
+        if self._live is not None and self._refreshing:
+            return self._live
+        self._refreshing = True
         return False
 
     def live(self) -> Document | None:
         """The latest live document (``None`` before the first one). Blocking: call in a thread."""
         with self._lock:
-            if self._monotonic() - self._live_checked < self._live_ttl:
+            try:
+                if self._monotonic() - self._live_checked < self._live_ttl:
+                    return self._live
+                with connect(self._engine) as connection, Session(bind=connection) as session:
+                    as_of = session.execute(sa.select(LiveSummary.as_of)).scalar()
+                    if as_of is None:
+                        self._live = None
+                    elif self._live is None or self._live.as_of != as_of:
+                        body = live_document(session)
+                        self._live = Document(body, live=True) if body is not None else None
+                self._live_checked = self._monotonic()
                 return self._live
-            with connect(self._engine) as connection, Session(bind=connection) as session:
-                as_of = session.execute(sa.select(LiveSummary.as_of)).scalar()
-                if as_of is None:
-                    self._live = None
-                elif self._live is None or self._live.as_of != as_of:
-                    body = live_document(session)
-                    self._live = Document(body, live=True) if body is not None else None
-            self._live_checked = self._monotonic()
-            return self._live
+            finally:
+                self._refreshing = False
 
     def hour_fresh(self, hour: datetime) -> Document | None | bool:
         """The cached document of ``hour`` if it need not be re-read, else ``False``."""
@@ -122,12 +131,19 @@ class Snapshots:
         cached = self.hour_fresh(hour)
         if cached is not False:
             return cached  # type: ignore[return-value]
-        with connect(self._engine) as connection, Session(bind=connection) as session:
-            body = report_document_at(session, hour)
-        document = Document(body, live=False) if body is not None else None
         with self._lock:
-            self._hours[hour] = (self._monotonic(), document)
-            self._hours.move_to_end(hour)
-            while len(self._hours) > self._hours_kept:
-                self._hours.popitem(last=False)
+            loading = self._loading.setdefault(hour, threading.Lock())
+        with loading:  # concurrent misses of one hour: one load, the others wait for it
+            cached = self.hour_fresh(hour)
+            if cached is not False:
+                return cached  # type: ignore[return-value]
+            with connect(self._engine) as connection, Session(bind=connection) as session:
+                body = report_document_at(session, hour)
+            document = Document(body, live=False) if body is not None else None
+            with self._lock:
+                self._hours[hour] = (self._monotonic(), document)
+                self._hours.move_to_end(hour)
+                while len(self._hours) > self._hours_kept:
+                    self._hours.popitem(last=False)
+                self._loading.pop(hour, None)
         return document
