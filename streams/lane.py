@@ -249,12 +249,20 @@ class Lane:
         model = self.config.model
         if self.ignore_from_us is not None:
             settled = min(settled, self.ignore_from_us)
-        final = self.presence.finalise(settled - model.gap_us)
+        final = None
+        before = settled - model.gap_us
+        floor = self.presence.earliest_admissible_us
+        # Finalising sorts and scans the whole buffer, so do it in steps of event time
+        # rather than at every batch. Finalising later changes no figure (partial() reads
+        # the buffer too); only the buffer holds a few more minutes of pings.
+        if floor is None or before - (floor - model.gap_us) >= _FINALISE_STEP_US:
+            final = self.presence.finalise(before)
         self.presence.expire(settled - model.longest_window_us - model.slot_us)
         return final
 
 
 _HOUR_US = 3_600_000_000
+_FINALISE_STEP_US = 600_000_000  # ten minutes of event time
 
 
 def _koper_slots(koper_minutes: float, slot_seconds: int) -> int:
