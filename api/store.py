@@ -145,12 +145,8 @@ def report_document_at(session: Session, hour: datetime) -> dict[str, Any] | Non
     summary = session.get(HourSummary, hour)
     if summary is None:
         return None
-    rows = session.execute(
-        sa.select(History, Area)
-        .join(Area, sa.and_(Area.level == History.level, Area.code == History.code))
-        .where(History.hour == hour)
-    ).all()
-    return _document(summary.hour, summary, rows)
+    rows = session.execute(_metric_columns(History).where(History.hour == hour))
+    return _document(summary.hour, summary, rows, _areas(session))
 
 
 def live_document(session: Session) -> dict[str, Any] | None:
@@ -158,12 +154,8 @@ def live_document(session: Session) -> dict[str, Any] | None:
     summary = session.get(LiveSummary, 1)
     if summary is None:
         return None
-    rows = session.execute(
-        sa.select(LiveMetric, Area).join(
-            Area, sa.and_(Area.level == LiveMetric.level, Area.code == LiveMetric.code)
-        )
-    ).all()
-    return _document(summary.as_of, summary, rows)
+    return _document(summary.as_of, summary, session.execute(_metric_columns(LiveMetric)),
+                     _areas(session))  # fmt: skip
 
 
 def stored_hours(session: Session, since: datetime | None = None) -> list[datetime]:
@@ -218,16 +210,36 @@ def _time_or_none(text: str | None) -> datetime | None:
     return None if text is None else parse_time(text)
 
 
-def _document(as_of: datetime, summary: Any, rows: Iterable[Any]) -> dict[str, Any]:
+def _metric_columns(model: type) -> sa.Select:
+    # Plain columns, not ORM objects: a stored hour is thousands of rows.
+    table = model.__table__  # type: ignore[attr-defined]
+    return sa.select(table.c.level, table.c.code, table.c.window,
+                     *(table.c[name] for name in METRICS))  # fmt: skip
+
+
+def _areas(session: Session) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every stored area's entry (without windows), read once per document."""
+    return {(area.level, area.code): _area_entry(area)
+            for area in session.execute(sa.select(Area)).scalars()}  # fmt: skip
+
+
+def _document(
+    as_of: datetime,
+    summary: Any,
+    rows: Iterable[Any],
+    areas: dict[tuple[str, str], dict[str, Any]],
+) -> dict[str, Any]:
     entries: dict[tuple[str, str], dict[str, Any]] = {}
-    for metrics, area in rows:
-        entry = entries.get((area.level, area.code))
+    for level, code, window, *values in rows:
+        entry = entries.get((level, code))
         if entry is None:
-            entry = entries[area.level, area.code] = _area_entry(area)
-        window = {name: getattr(metrics, name) for name in METRICS}
-        last_seen = window["last_seen"]
-        window["last_seen"] = None if last_seen is None else format_time(last_seen)
-        entry["windows"][metrics.window] = window
+            if (level, code) not in areas:
+                continue  # figures of an area not stored (yet): like the inner join did
+            entry = entries[level, code] = {**areas[level, code], "windows": {}}
+        figures = dict(zip(METRICS, values, strict=True))
+        last_seen = figures["last_seen"]
+        figures["last_seen"] = None if last_seen is None else format_time(last_seen)
+        entry["windows"][window] = figures
     for entry in entries.values():
         entry["windows"] = dict(sorted(entry["windows"].items(), key=lambda w: _seconds(w[0])))
     document: dict[str, Any] = {"as_of": format_time(as_of), "slot_seconds": summary.slot_seconds}
@@ -251,7 +263,6 @@ def _area_entry(area: Area) -> dict[str, Any]:
     entry["area_km2"] = area.area_km2
     entry["population"] = area.population
     entry["target_minutes_per_week"] = area.target_minutes_per_week
-    entry["windows"] = {}
     return entry
 
 
