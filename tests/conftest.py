@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,25 @@ def run_cli(
         cwd=cwd,
         env=env,
     )
+
+
+def wait_until(check, what: str, timeout_s: float, alive=lambda: None, detail=lambda: ""):  # noqa: ANN001, ANN201
+    """``check()``'s first truthy answer, polling an HTTP service that may not be up yet.
+
+    ``alive()`` returns why the service under test has died (its log), or None while it
+    runs; a connection refused counts as "not yet"; ``detail()`` adds to a timeout.
+    """
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        died = alive()
+        assert died is None, died
+        try:
+            result = check()
+        except httpx.TransportError:
+            result = None
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{detail()}"
+        time.sleep(0.5)

@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from geo.synthetic import write_synthetic
+from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -106,17 +107,10 @@ def _banner(running: Demo, timeout_s: float = 120) -> Demo:
 
 
 def _until(check: Callable[[], Any], what: str, running: Demo, timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        assert running.process.poll() is None, running.output()
-        try:
-            result = check()
-        except httpx.TransportError:
-            result = None
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}:\n{running.output()}"
-        time.sleep(0.5)
+    def alive() -> str | None:
+        return None if running.process.poll() is None else running.output()
+
+    return wait_until(check, what, timeout_s, alive, running.output)
 
 
 def _live_force(client: httpx.Client) -> dict | None:

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from geo.geography import load_geography
 from geo.synthetic import write_synthetic
 from streams.broker import EmbeddedBroker
 from streams.simulate import SimulationConfig, simulate_lines
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_until
 from tests.streams.test_stream_e2e import _replay, _same_figures, _stop, _worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -45,19 +44,14 @@ def _api(bootstrap: str, boundaries: Path, database: str, port: int, log: Path):
     )  # fmt: skip
 
 
-def _until(check, what: str, timeout_s: float, *processes: tuple[subprocess.Popen, Path]):
-    deadline = time.monotonic() + timeout_s
-    while True:
+def _alive(*processes: tuple[subprocess.Popen, Path]):
+    def check() -> str | None:
         for process, log in processes:
-            assert process.poll() is None, log.read_text()[-3000:]
-        try:
-            result = check()
-        except httpx.TransportError:
-            result = None
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
+            if process.poll() is not None:
+                return log.read_text()[-3000:]
+        return None
+
+    return check
 
 
 def test_the_apis_report_equals_beatlight_report(tmp_path):
@@ -82,17 +76,18 @@ def test_the_apis_report_equals_beatlight_report(tmp_path):
             with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=10) as client:
                 for hour in WANTED:
                     params = {"as_of": hour.strftime("%Y-%m-%dT%H:%M:%SZ")}
-                    response = _until(
+                    response = wait_until(
                         lambda p=params: (r := client.get("/api/v1/report", params=p))
                         .status_code == 200 and r,
-                        f"the hour {hour}", 120, *running,
+                        f"the hour {hour}", 120, _alive(*running),
                     )  # fmt: skip
                     report = run_cli("report", "--boundaries", str(boundaries), "--events",
                                      str(events), "--as-of", params["as_of"], "--partitions",
                                      "4", "--format", "json")  # fmt: skip
                     assert report.returncode == 0, report.stderr
                     _same_figures(response.json(), orjson.loads(report.stdout))
-                _until(lambda: client.get("/readyz").status_code == 200, "ready", 60, *running)
+                ready = lambda: client.get("/readyz").status_code == 200  # noqa: E731
+                wait_until(ready, "ready", 60, _alive(*running))
                 live = client.get("/api/v1/metrics", params={"level": "force"}).json()
                 assert live["live"] is True and live["areas"][0]["level"] == "force"
                 prometheus = client.get("/metrics").text
