@@ -88,7 +88,12 @@ def test_the_apis_report_equals_beatlight_report(tmp_path):
                     _same_figures(response.json(), orjson.loads(report.stdout))
                 ready = lambda: client.get("/readyz").status_code == 200  # noqa: E731
                 wait_until(ready, "ready", 60, _alive(*running))
-                live = client.get("/api/v1/metrics", params={"level": "force"}).json()
+                force = {"level": "force"}
+                live = wait_until(
+                    lambda: (r := client.get("/api/v1/metrics", params=force)).status_code == 200
+                    and r.json(),
+                    "a live snapshot", 60, _alive(*running),
+                )  # fmt: skip
                 assert live["live"] is True and live["areas"][0]["level"] == "force"
                 prometheus = client.get("/metrics").text
                 assert "beatlight_materialiser_lag_records" in prometheus
