@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from api._kafka import Backoff, describe, kafka_error
+from api._kafka import OUTAGE_S, Backoff, ConnectionWatch, describe, kafka_error
 from api.db import StoreUnreachable, display_url
 from api.store import Changes, apply, read_offsets
 from beatlight.errors import BeatlightError
@@ -86,9 +86,8 @@ class Materialiser:
         self._next: dict[Any, int] = {}  # TopicPartition -> next offset stored
         self._backoff = Backoff(0.5, config.max_backoff_s)
         self._failing: str | None = None  # the error being retried, logged once
-        self._kafka_lost = False
         self._topics_checked = 0.0
-        self._disconnected_since: float | None = None
+        self._connection = ConnectionWatch()
         self._pending: dict[Any, list[Any]] = {}  # records after the last summary, per partition
         self.stored = {topic: 0 for topic in config.topics}
         self._metrics = _Metrics(registry) if registry is not None else None
@@ -310,27 +309,14 @@ class Materialiser:
                 self._next[tp] = 0
 
     def _watch_connection(self) -> None:
-        """Log one line when the partition leaders stop answering, and one when they are back.
-
-        kafka-python reconnects by itself, with exponential backoff up to
-        ``max_backoff_s``; polling simply returns nothing meanwhile.
-        """
-        client = self._consumer._client  # connection state is only on kafka-python's client
-        leaders = {client.cluster.leader_for_partition(tp) for tp in self._next}
-        connected = all(node not in (None, -1) and client.connected(node) for node in leaders)
-        now = time.monotonic()
-        if connected:
-            self._disconnected_since = None
-            if self._kafka_lost:
-                log.info("materialiser: Kafka at %s is back (lag %s)", self.config.bootstrap,
-                         self.lag())  # fmt: skip
-                self._kafka_lost = False
-        elif self._disconnected_since is None:
-            self._disconnected_since = now
-        elif now - self._disconnected_since > _OUTAGE_S and not self._kafka_lost:
-            self._kafka_lost = True
+        """Log one line when the partition leaders stop answering, and one when they are back."""
+        change = self._connection.update(self._consumer, self._next)
+        if change == "back":
+            log.info("materialiser: Kafka at %s is back (lag %s)", self.config.bootstrap,
+                     self.lag())  # fmt: skip
+        elif change == "lost":
             log.warning("materialiser: lost Kafka at %s for %.0f s; reconnecting with backoff "
-                        "(up to %.0f s between tries)", self.config.bootstrap, _OUTAGE_S,
+                        "(up to %.0f s between tries)", self.config.bootstrap, OUTAGE_S,
                         self.config.max_backoff_s)  # fmt: skip
 
     def _update_lag(self) -> None:
@@ -343,7 +329,6 @@ class Materialiser:
 
 _SNAPSHOT_TOPICS = (VISIBILITY_HISTORY, VISIBILITY_LIVE)
 _MAX_PENDING = 50_000  # a snapshot has one record per area: far fewer than this
-_OUTAGE_S = 3.0  # disconnected this long counts as an outage, not a blip
 
 
 class _Metrics:

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import orjson
 
-from api._kafka import Backoff, describe, kafka_error
+from api._kafka import OUTAGE_S, Backoff, ConnectionWatch, describe, kafka_error
 from beatlight.errors import BeatlightError
 
 __all__ = ["MAX_MINUTES", "Point", "RecentPoints", "VISIBILITY_POINTS", "feature_collection"]
@@ -112,8 +112,7 @@ class RecentPoints:
         self._next: dict[int, int] = {}
         self._assigned_at = 0.0
         self._failing: str | None = None
-        self._kafka_lost = False
-        self._disconnected_since: float | None = None
+        self._connection = ConnectionWatch()
 
     # -- the public side -----------------------------------------------------------------
 
@@ -271,25 +270,16 @@ class RecentPoints:
 
     def _watch_connection(self) -> None:
         """One log line when the partition leaders stop answering, one when they are back."""
-        client = self._consumer._client  # connection state is only on kafka-python's client
-        leaders = {client.cluster.leader_for_partition(tp) for tp in self._assigned}
-        connected = all(node not in (None, -1) and client.connected(node) for node in leaders)
-        now = time.monotonic()
-        if connected:
-            self._disconnected_since = None
-            if self._kafka_lost:
-                log.info("recent points: Kafka at %s is back; reading %s again from its start",
-                         self.bootstrap, self.topic)  # fmt: skip
-                self._kafka_lost = False
-                for tp in self._assigned:  # it may have restarted empty (Tansu memory storage)
-                    self._consumer.seek(tp, 0)
-                    self._next[tp.partition] = 0
-        elif self._disconnected_since is None:
-            self._disconnected_since = now
-        elif now - self._disconnected_since > _OUTAGE_S and not self._kafka_lost:
-            self._kafka_lost = True
+        change = self._connection.update(self._consumer, self._assigned)
+        if change == "back":
+            log.info("recent points: Kafka at %s is back; reading %s again from its start",
+                     self.bootstrap, self.topic)  # fmt: skip
+            for tp in self._assigned:  # it may have restarted empty (Tansu memory storage)
+                self._consumer.seek(tp, 0)
+                self._next[tp.partition] = 0
+        elif change == "lost":
             log.warning("recent points: lost Kafka at %s for %.0f s; reconnecting with backoff "
-                        "(up to %.0f s between tries)", self.bootstrap, _OUTAGE_S,
+                        "(up to %.0f s between tries)", self.bootstrap, OUTAGE_S,
                         self.max_backoff_s)  # fmt: skip
 
     def _retry_after(self, error: BaseException | None, delay: float) -> None:
@@ -328,7 +318,6 @@ def feature_collection(points: list[Point]) -> dict[str, Any]:
 
 _TS = attrgetter("ts")
 _CHECK_TOPIC_S = 2.0  # look for the topic (or new partitions) this often
-_OUTAGE_S = 3.0  # disconnected this long counts as an outage, not a blip
 _MODES = frozenset(("unknown", "foot", "cycle", "vehicle"))
 
 
