@@ -27,6 +27,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from streams.producers import event_seconds
+
 __all__ = ["Feed", "FeedPlan", "default_history_start", "due"]
 
 log = logging.getLogger("beatlight.demo")
@@ -119,7 +121,7 @@ class Feed(threading.Thread):
         for item in self.events:
             if self.stop_event.is_set():
                 return
-            ts = _seconds(item) if not isinstance(item, str) else None
+            ts = event_seconds(item.get("ts")) if not isinstance(item, str) else None
             if ts is not None:
                 if anchor is None and ts >= live_from:
                     self._end_history()
@@ -166,14 +168,3 @@ class Feed(threading.Thread):
     def _enter(self, phase: str, detail: str) -> None:
         self.phase = phase
         log.info("feed: %s (%s)", phase, detail)
-
-
-def _seconds(event: Mapping[str, Any]) -> float | None:
-    ts = event.get("ts")
-    if not isinstance(ts, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(ts)
-    except ValueError:
-        return None
-    return moment.timestamp() if moment.tzinfo is not None else None

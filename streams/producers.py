@@ -43,6 +43,7 @@ __all__ = [
     "Pacer",
     "PresenceProducer",
     "ReplayStats",
+    "event_seconds",
     "replay_file",
     "send_simulation",
 ]
@@ -385,7 +386,7 @@ def send_simulation(
             if isinstance(item, str):
                 producer.send_line(item)
             else:
-                pacer.wait(_event_seconds(item.get("ts")))
+                pacer.wait(event_seconds(item.get("ts")))
                 producer.send(item)
             sent += 1
             now = time.monotonic()
@@ -400,7 +401,8 @@ def send_simulation(
     return sent
 
 
-def _event_seconds(ts: Any) -> float | None:
+def event_seconds(ts: Any) -> float | None:
+    """An event's ``ts`` as Unix seconds; None unless it is an RFC 3339 time with a zone."""
     if not isinstance(ts, str):
         return None
     try:

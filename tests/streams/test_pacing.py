@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from beatlight.errors import BeatlightError
-from streams.producers import Pacer, _event_seconds
+from streams.producers import Pacer, event_seconds
 
 pytestmark = pytest.mark.unit
 
@@ -100,4 +100,4 @@ def test_a_negative_speed_is_refused():
     ],
 )
 def test_event_times_for_pacing(text, expected):
-    assert _event_seconds(text) == expected
+    assert event_seconds(text) == expected
