@@ -55,3 +55,12 @@ def wait_until(check, what: str, timeout_s: float, alive=lambda: None, detail=la
             return result
         assert time.monotonic() < deadline, f"timed out waiting for {what}\n{detail()}"
         time.sleep(0.5)
+
+
+def json_keys(value) -> set[str]:  # noqa: ANN001
+    """Every key of every object in a JSON value, at any depth."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in json_keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in json_keys(v)}
+    return set()

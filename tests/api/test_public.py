@@ -14,6 +14,7 @@ from api.app import create_app
 from api.publication import whole_hours
 from beatlight.settings import Settings
 from tests.api.conftest import HOURS, fill
+from tests.conftest import json_keys
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -143,16 +144,8 @@ def test_no_response_carries_a_unit_pseudonym_or_feed_field(api, documents):
                 continue
             assert not pseudonym.search(response.text), (url, role)
             if "json" in response.headers["content-type"]:
-                keys = _keys(response.json())
+                keys = json_keys(response.json())
                 assert not keys & {"unit", "event_id", "accuracy_m", "officer", "callsign"}, url
-
-
-def _keys(value) -> set[str]:
-    if isinstance(value, dict):
-        return set(value) | {k for v in value.values() for k in _keys(v)}
-    if isinstance(value, list):
-        return {k for v in value for k in _keys(v)}
-    return set()
 
 
 def test_the_crawl_would_see_a_pseudonym():

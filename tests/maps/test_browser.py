@@ -15,6 +15,7 @@ import pytest
 from api.publication import whole_hours
 from maps.palette import STATUS_COLOURS
 from tests.api.conftest import HOURS, fill
+from tests.conftest import json_keys
 from tests.maps.conftest import LIVE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -232,7 +233,7 @@ def test_public_map_shows_published_figures_only(watch, site, documents):
     for response in page.responses:
         if "/api/v1/" in response.url:
             body = response.json()
-            assert _keys(body) <= PUBLIC_KEYS, (response.url, _keys(body) - PUBLIC_KEYS)
+            assert json_keys(body) <= PUBLIC_KEYS, (response.url, json_keys(body) - PUBLIC_KEYS)
     html = p.content()
     for forbidden in ("/api/v1/geojson", "live/points", "last_seen", "patrol_minutes",
                       "beatlight-key", "bl_"):  # fmt: skip
@@ -255,14 +256,6 @@ def test_public_map_shows_published_figures_only(watch, site, documents):
     assert not re.search(r"\d+ min\b|ago", tip)
     page.screenshot("public")
     page.assert_clean()
-
-
-def _keys(value) -> set[str]:
-    if isinstance(value, dict):
-        return set(value) | {k for v in value.values() for k in _keys(v)}
-    if isinstance(value, list):
-        return {k for v in value for k in _keys(v)}
-    return set()
 
 
 def test_sign_in_asks_for_a_key_and_refuses_the_wrong_role(watch, site):
