@@ -226,8 +226,11 @@ def report(
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Compute every figure of the SPEC offline from an events file (the batch report),
-    or write the printable PCC report (--format html)."""
+    """Every figure of the SPEC, offline from an events file (the batch report).
+
+    --format json or csv writes the figures; --format html writes the printable
+    PCC report for the --period-days before --as-of.
+    """
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     from reports import MAX_PERIOD_DAYS
