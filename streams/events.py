@@ -64,7 +64,6 @@ REASONS = (
 )
 
 
-
 # RFC 3339 date-time with a mandatory offset (SPEC: "RFC 3339 timestamp with offset").
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
@@ -101,9 +100,7 @@ class RawEvents:
         """Columns from dict-like records; ``None`` records must carry a reason."""
         columns: dict[str, list[Any]] = {}
         for name in FIELDS:
-            columns[name] = [
-                None if r is None else r.get(name) for r in records
-            ]
+            columns[name] = [None if r is None else r.get(name) for r in records]
         reason = list(reasons) if reasons is not None else [None] * len(records)
         position = list(positions) if positions is not None else list(range(len(records)))
         return cls(columns, reason, position)
@@ -118,9 +115,7 @@ class RawEvents:
 
     def record(self, i: int) -> dict[str, Any]:
         """Row ``i`` as a dict of the SPEC fields that were present (for the DLQ)."""
-        return {
-            name: values[i] for name, values in self.columns.items() if values[i] is not None
-        }
+        return {name: values[i] for name, values in self.columns.items() if values[i] is not None}
 
 
 @dataclass
@@ -302,8 +297,10 @@ def _parse_timestamps(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     for i, v in enumerate(values):
         if type(v) is str and match(v) is not None:
             try:
-                moment = parse(v.upper())
-            except ValueError:  # 2026-02-30, 24:00:00, offsets beyond ±24 h …
+                # In UTC, as every time is kept: one whose UTC date falls outside years
+                # 1..9999 (0001-01-01T00:00:00+01:00) could never be written out again.
+                moment = parse(v.upper()).astimezone(UTC)
+            except (ValueError, OverflowError):  # 2026-02-30, 24:00:00, offsets beyond ±24 h …
                 continue
             ts_us[i] = (moment - _EPOCH) // _MICROSECOND
             bad[i] = False

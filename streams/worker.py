@@ -248,11 +248,22 @@ class LaneRunner:
                 letter["event_id"] = record["event_id"]
             if reason not in ("malformed_json", "too_large"):
                 # Only the SPEC's fields, as they came; unreadable payloads are not copied,
-                # since they cannot be stripped of identifying fields.
-                letter["payload"] = record
+                # since they cannot be stripped of identifying fields. Nor are objects or
+                # arrays where a SPEC value belongs: they can nest any field (an officer's
+                # name), so only their kind is kept.
+                letter["payload"] = {name: _flat(value) for name, value in record.items()}
             unit = record.get("unit")
             key = unit.encode() if isinstance(unit, str) else None
             emission.dlq.append((key, orjson.dumps(letter, default=str)))
+
+
+def _flat(value: Any) -> Any:
+    """A SPEC field's value for a dead letter: a scalar as it came, else its JSON kind."""
+    if isinstance(value, dict):
+        return "<object>"
+    if isinstance(value, list):
+        return "<array>"
+    return value
 
 
 class GapError(RuntimeError):

@@ -1,0 +1,75 @@
+"""What the fuzzers found, pinned as worked examples (one test per finding, named after it)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streams.batch import batch_report
+from streams.events import parse_lines, validate
+from streams.lane import LaneConfig
+from streams.worker import LaneRunner, Record
+from tests.fuzz.events import IDENTIFYING, NOW_US, good_event, secret_markers
+from tests.fuzz.test_events_fuzz import geography
+
+pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
+
+HOUR_US = 3_600_000_000
+
+
+def _event(**fields) -> bytes:
+    return orjson.dumps({**good_event(1, 600), **fields})
+
+
+# -- found by test_nothing_identifying_reaches_any_output_and_every_rejection_is_a_letter ----
+
+
+@pytest.mark.parametrize("field", ["event_id", "unit", "ts", "lat", "mode", "accuracy_m"])
+@pytest.mark.parametrize("nest", [dict, lambda d: [d]], ids=["object", "array"])
+def test_an_identifying_field_nested_in_a_spec_field_never_reaches_the_dlq(field, nest):
+    runner = LaneRunner(0, geography(), LaneConfig(), max_event_bytes=8192)
+    emission = runner.process([Record(0, _event(**{field: nest(IDENTIFYING)}))], now_us=NOW_US)
+
+    (key, value), = emission.dlq  # fmt: skip
+    letter = orjson.loads(value)
+    assert letter["payload"][field] in ("<object>", "<array>")
+    for secret in secret_markers():
+        assert secret not in value and secret not in (key or b"")
+
+
+# -- found by test_each_timestamp_gets_the_oracles_verdict -------------------------------
+
+
+@pytest.mark.parametrize("ts", ["0001-01-01T00:00:00+00:01", "0001-01-01T00:59:59+01:00",
+                                "9999-12-31T23:59:59-00:01"])  # fmt: skip
+def test_a_timestamp_whose_utc_time_is_outside_years_1_to_9999_is_bad_timestamp(ts):
+    raw = parse_lines([_event(ts=ts)], max_event_bytes=8192)
+    assert validate(raw, now_us=NOW_US).reason.tolist() == ["bad_timestamp"]
+
+
+def test_the_batch_report_survives_a_ping_just_before_year_1():
+    # Accepted before the fix, it crashed `beatlight report` with an OverflowError when
+    # its time was written out (last_seen).
+    lines = [_event(ts="0001-01-01T00:00:00+01:00", event_id="ancient"), _event()]
+    document = batch_report(geography(), [parse_lines(lines, max_event_bytes=8192)],
+                            LaneConfig(), now_us=NOW_US)  # fmt: skip
+    assert document["rejected"] == {"bad_timestamp": 1}
+
+
+# -- found while writing test_valid_events_mixed_with_junk_are_all_accepted -----------------
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "open: a lane's hours start at its first accepted ping, however old; one ping at "
+    "1970-01-01 (a feed's broken clock) makes a fresh lane compute an hour of figures for "
+    "every hour since 1970 (~500,000) once a current ping arrives, which stalls the worker "
+    "(and `beatlight report --format html` takes minutes). Needs a SPEC decision: "
+    "a bound on how old an event may be, or history that starts later."
+))  # fmt: skip
+def test_an_ancient_first_ping_does_not_owe_an_hour_tick_per_hour_since():
+    runner = LaneRunner(0, geography(), LaneConfig(), max_event_bytes=8192)
+    runner.process([Record(0, _event(ts="1970-01-01T00:00:00Z"))], now_us=NOW_US)
+    # Computing them is what stalls; what the lane will owe is cheap to read.
+    first = runner.lane.first_hour_us
+    owed = 0 if first is None else (NOW_US - first) // HOUR_US
+    assert owed <= 29 * 24, f"{owed} hours of figures owed for one ping"
