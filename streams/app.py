@@ -120,17 +120,34 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
             for partition, key, value in emission.checkpoints:
                 await producer.send(topics.CHECKPOINTS, key, value, partition, None, None)
 
+    async def handle(by_partition: dict[int, list[Record]]) -> None:
+        for partition, records in sorted(by_partition.items()):
+            emission = await state.run(state.lane_records, partition, records)
+            await publish(emission)
+
     @app.agent(presence, concurrency=1)
     async def process(stream: Any) -> None:
-        async for events in stream.take_events(config.batch_size, within=config.batch_seconds):
-            by_partition: dict[int, list[Record]] = defaultdict(list)
-            for event in events:
-                by_partition[event.message.partition].append(
-                    Record(event.message.offset, event.message.value)
-                )
-            for partition, records in sorted(by_partition.items()):
-                emission = await state.run(state.lane_records, partition, records)
-                await publish(emission)
+        """Batches are handled one at a time, in order, while the next one is gathered.
+
+        ``take_events`` gathers no events while its caller holds a batch, so awaiting the
+        work here would leave the consumer idle for as long as the work takes. The batch
+        is acked when it is handed over, before its work is done: that is safe because
+        each lane keeps its own offsets (checkpoints and catch-up reads), not Faust's.
+        """
+        pending: asyncio.Task | None = None
+        try:
+            async for events in stream.take_events(config.batch_size, within=config.batch_seconds):
+                by_partition: dict[int, list[Record]] = defaultdict(list)
+                for event in events:
+                    by_partition[event.message.partition].append(
+                        Record(event.message.offset, event.message.value)
+                    )
+                if pending is not None:
+                    await pending  # at most one batch in hand: back-pressure, and order
+                pending = asyncio.ensure_future(handle(by_partition))
+        finally:
+            if pending is not None and not pending.done():
+                await asyncio.shield(pending)
 
     @app.agent(lane_output, concurrency=1)
     async def aggregate(stream: Any) -> None:
