@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geo.cells import unique_cells
+
 __all__ = ["LEVELS", "Areas", "build_areas"]
 
 LEVELS = ("ward", "neighbourhood", "district", "force")
@@ -144,7 +146,7 @@ def _area_cells(
         if len(members) == 1:
             cells = np.asarray(ward_cells[members[0]], dtype=np.int64)
         else:
-            cells = np.unique(np.concatenate([ward_cells[w] for w in members]))
+            cells = unique_cells(np.concatenate([ward_cells[w] for w in members]))
         counts[a] = len(cells)
         parts.append(a * np.int64(n_cells) + cells)
     keys = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)

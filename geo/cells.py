@@ -23,8 +23,8 @@ _OFFSET = 2**30
 _MASK = 2**31 - 1
 # Squares tested at once for one ward: bounds the memory of very large wards or tiny cells.
 _CHUNK = 1 << 18
-# For two polygons, "interiors intersect" is exactly "the intersection has positive area".
-_INTERIORS_INTERSECT = "T********"
+# Blocks split into _SPLIT x _SPLIT smaller blocks on the way down to single cells.
+_SPLIT = 4
 
 
 class Grid:
@@ -74,6 +74,19 @@ def decode_cells(ids: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return (ids >> 31) - _OFFSET, (ids & _MASK) - _OFFSET
 
 
+def unique_cells(ids: npt.ArrayLike) -> np.ndarray:
+    """The distinct cell ids (or compact cell indices), sorted.
+
+    As ``np.unique``, by sorting: numpy 2.4's ``np.unique`` goes through a hash table
+    that is some 50x slower on millions of int64 ids (England's 3.7 million ward
+    cells: 17 s instead of 0.2 s).
+    """
+    ids = np.sort(np.asarray(ids, dtype=np.int64).ravel())
+    distinct = np.ones(ids.size, dtype=bool)
+    np.not_equal(ids[1:], ids[:-1], out=distinct[1:])
+    return ids[distinct]
+
+
 def ward_cells(metric: GeoSeries | npt.ArrayLike, cell_m: float = 200.0) -> list[np.ndarray]:
     """For each ward (polygons in the metric CRS), the sorted ids of its cells (SPEC rule 7).
 
@@ -87,39 +100,65 @@ def ward_cells(metric: GeoSeries | npt.ArrayLike, cell_m: float = 200.0) -> list
 
 
 def _cells_of_ward(ward: shapely.Geometry, cell_m: float) -> np.ndarray:
-    """The sorted cell ids of one ward, testing the squares of its bounds in vectorised chunks."""
+    """The sorted cell ids of one ward: blocks of cells first, single cells near its edge.
+
+    A block that the ward properly contains holds only cells of the ward; a block it
+    does not meet holds none; the others are split, down to single cells, which get
+    the exact test. Block edges are cell edges (``index * C`` for both), so this finds
+    exactly the cells that testing every square of the bounds finds, at a cost that
+    grows with the ward's perimeter rather than its area.
+    """
     if ward is None or shapely.is_empty(ward):
         return np.empty(0, dtype=np.int64)
     shapely.prepare(ward)
     min_x, min_y, max_x, max_y = shapely.bounds(ward).tolist()
     first_x, last_x, first_y, last_y = _floor_index([min_x, max_x, min_y, max_y], cell_m).tolist()
-    columns = np.arange(first_x, last_x + 1)
-    rows = np.arange(first_y, last_y + 1)
-    step = max(1, _CHUNK // rows.size)
-    parts = []
-    for start in range(0, columns.size, step):
-        # Column-major order (ix, then iy) keeps the ids sorted without a sort.
-        grid_x, grid_y = np.meshgrid(columns[start : start + step], rows, indexing="ij")
-        ix, iy = grid_x.ravel(), grid_y.ravel()
-        parts.append(encode_cells(ix, iy)[_positive_area(ward, _squares(ix, iy, cell_m))])
-    return np.concatenate(parts)
+    size = 1
+    while size * _SPLIT <= max(last_x - first_x, last_y - first_y) // 2:
+        size *= _SPLIT
+    # Blocks of size x size cells over the bounds, each named by its lowest cell.
+    bx, by = (a.ravel() for a in np.meshgrid(np.arange(first_x, last_x + 1, size),
+                                             np.arange(first_y, last_y + 1, size),
+                                             indexing="ij"))  # fmt: skip
+    found = []
+    while size > 1:
+        blocks = _squares(bx, by, cell_m, size)
+        inner = shapely.contains_properly(ward, blocks)
+        found.append(_block_cells(bx[inner], by[inner], size))
+        edge = np.flatnonzero(~inner)
+        edge = edge[shapely.intersects(ward, blocks[edge])]
+        size //= _SPLIT
+        ox, oy = (a.ravel() * size for a in np.meshgrid(np.arange(_SPLIT), np.arange(_SPLIT)))
+        bx, by = (bx[edge, None] + ox).ravel(), (by[edge, None] + oy).ravel()
+    for start in range(0, bx.size, _CHUNK):  # chunks bound the memory of the squares
+        ix, iy = bx[start : start + _CHUNK], by[start : start + _CHUNK]
+        found.append(encode_cells(ix, iy)[_positive_area(ward, _squares(ix, iy, cell_m))])
+    return np.sort(np.concatenate(found))
+
+
+def _block_cells(bx: np.ndarray, by: np.ndarray, size: int) -> np.ndarray:
+    """The ids of every cell of the blocks of ``size`` x ``size`` cells at ``(bx, by)``."""
+    ox, oy = (a.ravel() for a in np.meshgrid(np.arange(size), np.arange(size)))
+    return encode_cells((bx[:, None] + ox).ravel(), (by[:, None] + oy).ravel())
 
 
 def _positive_area(ward: shapely.Geometry, squares: np.ndarray) -> np.ndarray:
     """Which squares meet the (prepared) ward in positive area, exactly."""
-    # Squares strictly inside the ward qualify without the costlier relate test.
+    # Squares strictly inside the ward qualify without the costlier tests.
     keep = shapely.contains_properly(ward, squares)
     edge = np.flatnonzero(~keep)
     edge = edge[shapely.intersects(ward, squares[edge])]
-    keep[edge] = shapely.relate_pattern(ward, squares[edge], _INTERIORS_INTERSECT)
+    # For two polygons that meet, "the interiors meet" (positive area) is "they do not
+    # merely touch"; touches is the same DE-9IM test as relate "T********", 3x faster.
+    keep[edge] = ~shapely.touches(ward, squares[edge])
     return keep
 
 
-def _squares(ix: np.ndarray, iy: np.ndarray, cell_m: float) -> np.ndarray:
-    """The squares of cells (ix, iy) as shapely Polygons."""
+def _squares(ix: np.ndarray, iy: np.ndarray, cell_m: float, size: int = 1) -> np.ndarray:
+    """The squares of cells (ix, iy) as shapely Polygons (of blocks of size x size cells)."""
     x = ix.astype(np.float64) * cell_m
     y = iy.astype(np.float64) * cell_m
-    return shapely.box(x, y, (ix + 1) * cell_m, (iy + 1) * cell_m)
+    return shapely.box(x, y, (ix + size) * cell_m, (iy + size) * cell_m)
 
 
 def _floor_index(value: npt.ArrayLike, cell_m: float) -> np.ndarray:
@@ -142,4 +181,4 @@ def _check_cell_m(cell_m: float) -> None:
         raise ValueError(f"cell_m must be a positive number of metres, not {cell_m!r}")
 
 
-__all__ = ["NO_CELL", "Grid", "decode_cells", "encode_cells", "ward_cells"]
+__all__ = ["NO_CELL", "Grid", "decode_cells", "encode_cells", "unique_cells", "ward_cells"]

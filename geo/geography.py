@@ -18,7 +18,7 @@ import numpy as np
 from geo.areas import Areas, build_areas
 from geo.attributes import WardAttributes, load_attributes
 from geo.boundaries import Wards, load_wards
-from geo.cells import Grid, ward_cells
+from geo.cells import Grid, unique_cells, ward_cells
 from geo.index import WardIndex
 
 __all__ = ["Geography", "load_geography"]
@@ -92,7 +92,7 @@ def geography_from_wards(
     """Build the index, the grid cells and the area table for loaded wards."""
     started = time.perf_counter() if started is None else started
     per_ward = ward_cells(wards.metric, cell_m)
-    cells = np.unique(np.concatenate(per_ward)) if per_ward else np.empty(0, dtype=np.int64)
+    cells = unique_cells(np.concatenate(per_ward)) if per_ward else np.empty(0, dtype=np.int64)
     compact = [np.searchsorted(cells, c) for c in per_ward]
     areas = build_areas(
         codes=list(wards.codes),

@@ -16,7 +16,7 @@ from geo import (
     ward_cells,
     wards_from_frame,
 )
-from geo.cells import _floor_index
+from geo.cells import _floor_index, unique_cells
 from tests.geo.fixtures import IX0, IY0, X0, Y0, C, square, two_ward_frame
 
 pytestmark = pytest.mark.unit
@@ -102,15 +102,38 @@ def test_ward_cells_match_a_brute_force_area_test_on_synthetic_wards():
     wards = wards_from_frame(synthetic_wards())
     fast = ward_cells(wards.metric, C)
     for ward, cells in zip(wards.metric.values[:8], fast, strict=False):
-        min_x, min_y, max_x, max_y = ward.bounds
-        ix, iy = np.meshgrid(
-            np.arange(np.floor(min_x / C) - 1, np.floor(max_x / C) + 2),
-            np.arange(np.floor(min_y / C) - 1, np.floor(max_y / C) + 2),
-        )
-        squares = shapely.box(ix * C, iy * C, (ix + 1) * C, (iy + 1) * C).ravel()
-        positive = shapely.area(shapely.intersection(ward, squares)) > 0
-        expected = np.sort(encode_cells(ix.ravel()[positive], iy.ravel()[positive]))
-        assert cells.tolist() == expected.tolist()
+        assert cells.tolist() == brute_force_cells(ward).tolist()
+
+
+def test_ward_cells_of_a_large_ward_with_a_hole_and_an_island_match_the_brute_force_test():
+    # 48 cells across: blocks of 16 and 4 cells inside the ward (all their cells), inside
+    # the hole or beyond the disc (none), and cut by an edge (split down to exact tests);
+    # the hole and the island have edges on grid lines, where squares only touch.
+    disc = shapely.Point(X0 + 4_800, Y0 + 4_800).buffer(4_790, quad_segs=24)
+    hole = square(8, 8, 24, 20)
+    island = shapely.box(X0 + 12 * C, Y0 + 12 * C, X0 + 15.5 * C, Y0 + 13 * C)
+    ward = shapely.MultiPolygon([disc.difference(hole), island])
+    (cells,) = ward_cells([ward], C)
+    assert cells.tolist() == brute_force_cells(ward).tolist()
+    assert encode_cells([IX0 + 14], [IY0 + 12]).tolist()[0] in cells  # the island's
+    assert encode_cells([IX0 + 20], [IY0 + 20]).tolist()[0] not in cells  # the hole's
+
+
+def test_unique_cells_sorts_and_drops_repeats():
+    assert unique_cells(np.array([5, 3, 5, -1, 3, 2**40])).tolist() == [-1, 3, 5, 2**40]
+    assert unique_cells(np.empty(0, dtype=np.int64)).tolist() == []
+
+
+def brute_force_cells(ward: shapely.Geometry) -> np.ndarray:
+    """Every square around the ward's bounds, kept when its intersection has positive area."""
+    min_x, min_y, max_x, max_y = ward.bounds
+    ix, iy = np.meshgrid(
+        np.arange(np.floor(min_x / C) - 1, np.floor(max_x / C) + 2),
+        np.arange(np.floor(min_y / C) - 1, np.floor(max_y / C) + 2),
+    )
+    squares = shapely.box(ix * C, iy * C, (ix + 1) * C, (iy + 1) * C).ravel()
+    positive = shapely.area(shapely.intersection(ward, squares)) > 0
+    return np.sort(encode_cells(ix.ravel()[positive], iy.ravel()[positive]))
 
 
 def test_cells_tile_the_synthetic_area_with_shared_boundary_cells():
