@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from fastapi import Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import AfterValidator
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,7 @@ __all__ = [
     "FormatQuery",
     "Services",
     "ServicesDep",
+    "WithinCalendar",
     "csv_response",
     "document",
     "hour_boundary",
@@ -58,11 +60,39 @@ async def _services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(_services)]
 
+#: The times and days a request may name, in UTC: wide enough for any question about
+#: patrols, narrow enough that the windows, local days and weeks around them stay inside
+#: the calendar Python can count (years 1 to 9999), where date arithmetic never overflows.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _within_calendar(value: Any) -> Any:
+    """``value`` (a datetime, date or None) if it lies in [EARLIEST, LATEST), else a 422."""
+    if value is None:
+        return value
+    try:
+        if isinstance(value, datetime):
+            inside = EARLIEST <= (value.astimezone(UTC) if value.tzinfo else
+                                  value.replace(tzinfo=UTC)) < LATEST  # fmt: skip
+        else:
+            inside = EARLIEST.date() <= value < LATEST.date()
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        inside = False
+    if not inside:
+        raise ValueError(f"must be from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d} (UTC)")
+    return value
+
+
+#: Add to a time or date parameter's ``Annotated[...]``: out of range is a 422, not a 500.
+WithinCalendar = AfterValidator(_within_calendar)
+
 AsOfQuery = Annotated[
     datetime | None,
     Query(description="An hour boundary with a time zone (e.g. 2026-11-23T06:00:00Z): the "
           "stored snapshot then. Omit for the live snapshot.",
           examples=["2026-11-23T06:00:00Z"]),
+    WithinCalendar,
 ]  # fmt: skip
 FormatQuery = Annotated[
     str, Query(pattern="^(json|csv)$", description="json, or csv for a spreadsheet.")

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api import queries
 from api.auth import requires
-from api.deps import Services, ServicesDep, session
+from api.deps import Services, ServicesDep, WithinCalendar, session
 from api.publication import local_midnight
 from api.schemas import AlertsResponse, Level, RaisedAlert
 from api.snapshots import Document
@@ -35,6 +35,7 @@ async def alerts(
     since: Annotated[
         datetime | None,
         Query(description="Raised alerts from this time (default: the last 24 hours)."),
+        WithinCalendar,
     ] = None,
 ) -> AlertsResponse:
     """Areas whose status in the alert window is ``red`` or ``none`` in the live snapshot,

@@ -14,6 +14,7 @@ from api.deps import (
     FormatQuery,
     Services,
     ServicesDep,
+    WithinCalendar,
     csv_response,
     hour_boundary,
     json_response,
@@ -47,10 +48,12 @@ async def history(
     start: Annotated[
         datetime | None,
         Query(description="First time, with a time zone (default: 7 days before end)."),
+        WithinCalendar,
     ] = None,
     end: Annotated[
         datetime | None,
         Query(description="Last time, with a time zone (default: the latest stored hour)."),
+        WithinCalendar,
     ] = None,
     resolution: Annotated[
         Literal["hourly", "daily", "weekly"],

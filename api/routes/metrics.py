@@ -22,6 +22,7 @@ from api.deps import (
     FormatQuery,
     Services,
     ServicesDep,
+    WithinCalendar,
     csv_response,
     document,
     json_response,
@@ -131,6 +132,7 @@ async def report(
             description="An hour boundary, e.g. 2026-11-23T06:00:00Z.",
             examples=["2026-11-23T06:00:00Z"],
         ),
+        WithinCalendar,
     ],  # fmt: skip
     format: ReportFormatQuery = "json",
     period_days: PeriodDaysQuery = 7,

@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api import queries
-from api.deps import Services, ServicesDep, document, json_response, session
+from api.deps import Services, ServicesDep, WithinCalendar, document, json_response, session
 from api.publication import (
     PERIOD_WINDOWS,
     Period,
@@ -34,6 +34,7 @@ PeriodQuery = Annotated[Period, Query(description="A local calendar day or week 
 DateQuery = Annotated[
     date | None,
     Query(description="The day, or the Monday of the week (default: the latest published)."),
+    WithinCalendar,
 ]
 _CACHE = {"Cache-Control": "public, max-age=300"}
 

@@ -1,4 +1,7 @@
-"""What the fuzzers found, pinned as worked examples (one test per finding, named after it)."""
+"""What the event fuzzers found, pinned as worked examples (one test per finding, named after it).
+
+The API's findings are in ``test_api_regressions.py``.
+"""
 
 from __future__ import annotations
 
