@@ -2,13 +2,14 @@
 
 One pure-ASGI middleware, outside the routes: a body larger than
 ``max_request_bytes`` is a 413 before any route reads it, and each client (its API
-key's prefix when it sends a key, else its IP address) gets a token bucket of
+key when it sends one, else its IP address) gets a token bucket of
 ``burst`` requests refilled at ``rate_per_minute``; an empty bucket is a 429 with
 ``Retry-After``. Replies are JSON ``{"detail": ...}`` like the routes' errors.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -154,15 +155,18 @@ class RequestLimits:
 
 
 def _client(scope: Scope, headers: Headers) -> str:
-    # The prefix is not checked here (the routes do that): an unchecked prefix only
-    # chooses a bucket.
+    # The key is not checked here (the routes do that): an unchecked key only chooses a
+    # bucket. The whole key chooses it, not its prefix alone: the prefix is not secret
+    # (it names the key in lists and logs), and someone sending it with a made-up secret
+    # must not use up the real key's requests.
     presented = headers.get("x-api-key")
     if not presented:
         scheme, _, credentials = headers.get("authorization", "").partition(" ")
         presented = credentials if scheme.lower() == "bearer" else None
     prefix = key_prefix(presented)
-    if prefix is not None:
-        return f"key:{prefix}"
+    if prefix is not None and presented is not None:
+        digest = hashlib.sha256(presented.strip().encode()).hexdigest()[:16]
+        return f"key:{prefix}:{digest}"
     client = scope.get("client")
     return f"ip:{client[0] if client else 'unknown'}"
 

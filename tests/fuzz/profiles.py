@@ -13,7 +13,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-__all__ = ["MODE", "fuzz"]
+__all__ = ["MODE", "fuzz", "timeout"]
 
 _MODES = ("ci", "long")
 MODE = os.environ.get("BEATLIGHT_FUZZ", "ci").strip().lower() or "ci"
@@ -47,3 +47,8 @@ def fuzz(examples: int) -> settings:
     parent = settings.get_profile(f"beatlight-fuzz-{MODE}")
     wanted = examples if MODE == "ci" else examples * LONG_FACTOR
     return settings(parent, max_examples=wanted)
+
+
+def timeout(seconds: int) -> int:
+    """A fuzz test's time limit: ``seconds`` in CI, scaled like the examples when long."""
+    return seconds if MODE == "ci" else seconds * LONG_FACTOR

@@ -34,10 +34,10 @@ from geo.boundaries import wards_from_frame
 from geo.geography import geography_from_wards
 from tests.api.conftest import HOURS
 from tests.fuzz.events import timestamps
-from tests.fuzz.profiles import fuzz
+from tests.fuzz.profiles import fuzz, timeout
 from tests.streams.test_report_vs_oracle import ATTRIBUTES, _frame
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(timeout(120))]
 
 #: Signs of an internal failure leaking into a body.
 TRACES = re.compile(

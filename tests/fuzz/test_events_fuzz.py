@@ -38,9 +38,9 @@ from tests.fuzz.events import (
     timestamps,
     to_bytes,
 )
-from tests.fuzz.profiles import fuzz
+from tests.fuzz.profiles import fuzz, timeout
 
-pytestmark = [pytest.mark.unit, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.unit, pytest.mark.timeout(timeout(120))]
 
 MAX_EVENT_BYTES = 8192
 CONFIG = LaneConfig()

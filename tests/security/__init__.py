@@ -1,0 +1,1 @@
+"""Tests behind the claims of SECURITY.md that no other test backs."""
