@@ -142,6 +142,15 @@ class Materialiser:
             result[tp.topic] = (result[tp.topic] or 0) + max(high - stored, 0)
         return result
 
+    @property
+    def kafka_lost(self) -> bool:
+        """Whether Kafka's partition leaders have stopped answering (an outage, for ``/readyz``).
+
+        kafka-python reconnects by itself and polls simply return nothing meanwhile,
+        so neither an error nor the lag would show the outage.
+        """
+        return self._connection.lost
+
     def close(self) -> None:
         """Close the Kafka client (the store's rows and offsets are already committed)."""
         consumer, self._consumer = self._consumer, None

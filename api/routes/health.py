@@ -2,7 +2,8 @@
 
 They sit at the root, where orchestrators and Prometheus look for them (and
 ``/api/v1/metrics`` is the figures). ``/readyz`` says whether the API can answer
-with current figures: the store answers and the materialiser is not far behind.
+with current figures: the store answers, the materialiser reaches Kafka and is not
+far behind.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="The API can serve current figures",
-    responses={503: {"description": "The store is down or the materialiser lags."}},
+    responses={503: {"description": "The store or Kafka is down, or the materialiser lags."}},
 )
 async def readyz(services: ServicesDep) -> Response:
-    """200 when the store answers and the materialiser's lag is below the bound, else 503."""
+    """200 when the store answers and the materialiser reaches Kafka with its lag below the
+    bound, else 503."""
     problems: list[str] = []
     try:
         await run_in_threadpool(reachable, services.engine)
@@ -38,7 +40,10 @@ async def readyz(services: ServicesDep) -> Response:
     if services.materialiser is not None:
         lag = services.materialiser.lag()
         bound = services.settings.ready_max_lag
-        if not lag or any(v is None for v in lag.values()):
+        if services.materialiser.kafka_lost:
+            problems.append(f"lost Kafka at {services.materialiser.config.bootstrap}; "
+                            "reconnecting")  # fmt: skip
+        elif not lag or any(v is None for v in lag.values()):
             problems.append("the materialiser has not reached Kafka yet")
         elif sum(v for v in lag.values() if v is not None) > bound:
             problems.append(f"the materialiser is {sum(lag.values())} records behind "  # type: ignore[arg-type]
