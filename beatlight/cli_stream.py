@@ -104,6 +104,7 @@ def worker(
         alert_unvisited_minutes=settings.alert_unvisited_minutes,
         checkpoint_seconds=settings.checkpoint_seconds,
         points_minutes=settings.points_minutes,
+        fetch_wait_ms=settings.fetch_wait_ms,
     )
     faust_app = create_app(config, geography, LaneConfig.from_settings(settings))
     logging.getLogger("beatlight.worker").info(

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         description="Live snapshots as of now (wall) or of the latest event time (event: "
         "for replays of history).",
     )
+    fetch_wait_ms: int = Field(
+        100,
+        gt=0,
+        le=1500,
+        description="Longest a worker's fetch waits at the broker for new records. Faust "
+        "fixes 1,500 ms; Tansu holds fetches that long, which delays live figures.",
+    )
     worker_web_port: int = Field(
         6066, ge=0, description="Worker's web port for /metrics and /healthz; 0 = off."
     )

@@ -31,7 +31,7 @@ from aiokafka.errors import ProducerClosed
 from faust.exceptions import NotReady, ProducerSendError
 
 from geo.geography import Geography
-from streams import topics
+from streams import faust_driver, topics
 from streams.aggregate import Aggregator, snapshot_records
 from streams.alerts import AlertTracker
 from streams.checkpoint import checkpoint_records, latest_checkpoint, load_lane
@@ -43,6 +43,12 @@ from streams.worker import Emission, GapError, LaneRunner, PartitionReader, Reco
 __all__ = ["WorkerConfig", "create_app"]
 
 log = logging.getLogger("beatlight.worker")
+
+#: A lane the consumer has not fed for this long (or two live intervals) reads Kafka
+#: itself, at most this often, ...
+_IDLE_AFTER_S = 5.0
+#: ... for at most this long each time.
+_CATCH_UP_BUDGET_S = 1.0
 
 
 class WorkerConfig(faust.Record, serializer="json"):  # type: ignore[call-arg]
@@ -64,12 +70,14 @@ class WorkerConfig(faust.Record, serializer="json"):  # type: ignore[call-arg]
     alert_unvisited_minutes: float = 120.0
     checkpoint_seconds: float = 300.0
     points_minutes: float = 15.0  # pings this recent go to visibility.points
+    fetch_wait_ms: int = 100  # longest a fetch waits at the broker (Faust fixes 1,500)
 
 
 def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConfig) -> faust.App:
     """A Faust app wired to ``geography``; start it with :func:`run_worker`."""
-    app = faust.App(
+    app = faust_driver.App(
         config.app_id,
+        fetch_wait_ms=config.fetch_wait_ms,
         broker=",".join(f"kafka://{host}" for host in config.bootstrap.split(",")),
         store="memory://",
         autodiscover=False,
@@ -108,11 +116,9 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
         left = (len(emission.dlq) + len(emission.partials) + len(emission.checkpoints)
                 + len(emission.points))  # fmt: skip
         with _unless_stopping(f"{left} lane messages"):
+            await _send_batched(app, topics.PRESENCE_DLQ, emission.dlq)
+            await _send_batched(app, topics.VISIBILITY_POINTS, emission.points)
             producer = await app.maybe_start_producer()
-            for key, value in emission.dlq:
-                await producer.send(topics.PRESENCE_DLQ, key, value, None, None, None)
-            for key, value in emission.points:
-                await producer.send(topics.VISIBILITY_POINTS, key, value, None, None, None)
             for payload in emission.partials:
                 await producer.send(topics.PARTIALS, b"lanes", payload, 0, None, None)
             for payload in emission.live:
@@ -151,7 +157,7 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
 
     @app.agent(lane_output, concurrency=1)
     async def aggregate(stream: Any) -> None:
-        async for events in stream.take_events(500, within=0.5):
+        async for events in stream.take_events(500, within=min(0.5, config.live_seconds)):
             records = [Record(e.message.offset, e.message.value) for e in events
                        if e.message.topic == topics.PARTIALS]  # fmt: skip
             live = [e.message.value for e in events if e.message.topic == topics.LIVE_TICKS]
@@ -164,25 +170,19 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
     async def tick() -> None:
         if app.should_stop:
             return
-        assigned = sorted(
-            tp.partition for tp in app.consumer.assignment() if tp.topic == topics.PRESENCE
-        )
+        assignment = app.consumer.assignment()
+        lanes = sorted(tp.partition for tp in assignment if tp.topic == topics.PRESENCE)
+        aggregating = any(tp.topic == topics.PARTIALS for tp in assignment)
         now_us = time.time_ns() // 1000
-        for gone in set(state.lanes) - set(assigned):
-            # Another worker has it now; if it comes back, it resumes from its checkpoint.
-            del state.lanes[gone]
-        for partition in assigned:
-            emission = await state.run(state.live_tick, partition, now_us)
-            await publish(emission)
-        if any(tp.topic == topics.PARTIALS for tp in app.consumer.assignment()):
-            result = await state.run(state.live_snapshot)
-            if result is not None:
-                document, raised = result
-                with _unless_stopping("the live snapshot"):
-                    await _send_snapshot(app, topics.VISIBILITY_LIVE, document, live=True)
-                    producer = await app.maybe_start_producer()
-                    for key, value in raised:
-                        await producer.send(topics.VISIBILITY_ALERTS, key, value, None, None, None)
+        emission, hours, live = await state.run(state.tick, lanes, now_us, aggregating)
+        await publish(emission)
+        with _unless_stopping(f"{len(hours)} hour snapshots and the live snapshot"):
+            for document in hours:
+                await _send_snapshot(app, topics.VISIBILITY_HISTORY, document, live=False)
+            if live is not None:
+                document, raised = live
+                await _send_snapshot(app, topics.VISIBILITY_LIVE, document, live=True)
+                await _send_batched(app, topics.VISIBILITY_ALERTS, raised)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
@@ -218,11 +218,32 @@ def _unless_stopping(what: str) -> Iterator[None]:
 async def _send_snapshot(app: faust.App, topic: str, document: dict, *, live: bool) -> None:
     """History is keyed by hour, level and code; live by level and code (the latest wins)."""
     prefix = "live" if live else document["as_of"]
-    producer = await app.maybe_start_producer()
+    records = []
     for key, value in snapshot_records(document, prefix=prefix):
         if live:
             key = key.removeprefix("live|")
-        await producer.send(topic, key.encode(), orjson.dumps(value), None, None, None)
+        records.append((key.encode(), orjson.dumps(value)))
+    await _send_batched(app, topic, records)
+
+
+async def _send_batched(app: faust.App, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    """Records for a one-partition topic (DLQ, snapshots, alerts, points), in order.
+
+    Filled into as few record batches as they fit, which aiokafka builds in C: sent one
+    by one, the ~300 records of each live snapshot and a record per recent ping cost the
+    event loop more than consuming the input does. Faust's flush before it commits
+    offsets covers these batches as it covers single sends.
+    """
+    if not records:
+        return
+    producer = (await app.maybe_start_producer())._ensure_producer()  # aiokafka's own
+    batch = producer.create_batch()
+    for key, value in records:
+        if batch.append(key=key, value=value, timestamp=None) is None:  # full
+            await producer.send_batch(batch, topic, partition=0)
+            batch = producer.create_batch()
+            batch.append(key=key, value=value, timestamp=None)  # a first record always fits
+    await producer.send_batch(batch, topic, partition=0)
 
 
 class _State:
@@ -252,24 +273,53 @@ class _State:
         runner.fed_at = time.monotonic()
         emission = Emission()
         if records[0].offset > runner.next_offset:
-            emission.extend(self._catch_up(runner, records[0].offset))
+            emission.extend(self._catch_up(runner, records[0].offset)[0])
         emission.extend(runner.process(records, now_us=time.time_ns() // 1000))
         self.metrics.lane(runner)
         return emission
 
+    def tick(
+        self, lanes: list[int], now_us: int, aggregating: bool
+    ) -> tuple[Emission, list[dict], tuple[dict, list[tuple[bytes, bytes]]] | None]:
+        """Every owned lane's live figures; with the aggregator, hours and the live snapshot.
+
+        One call on the work thread for the whole tick. This worker's own live figures go
+        to its aggregator directly, not through ``beatlight.live-ticks`` (one broker
+        round trip less between a ping and the live map); other workers' come from Kafka.
+        """
+        for gone in set(self.lanes) - set(lanes):
+            # Another worker has it now; if it comes back, it resumes from its checkpoint.
+            del self.lanes[gone]
+        emission = Emission()
+        for partition in lanes:
+            emission.extend(self.live_tick(partition, now_us))
+        if not aggregating:
+            return emission, [], None
+        hours = self._aggregate_live(emission.live, local=True)
+        return emission, hours, self.live_snapshot()
+
     def live_tick(self, partition: int, now_us: int) -> Emission:
-        """A lane's live figures; a lane the consumer has not fed lately reads Kafka itself."""
+        """A lane's live figures; a lane the consumer has not fed lately reads Kafka itself.
+
+        Such reads are made at most every ``_IDLE_AFTER_S`` and stop after
+        ``_CATCH_UP_BUDGET_S`` of work, so neither an empty partition nor a busy one the
+        consumer is slow to feed holds up the work thread (the other lanes, live figures).
+        """
         runner = self._runner(partition)
         emission = Emission()
-        idle = time.monotonic() - runner.fed_at > 2 * self.config.live_seconds
-        if idle:
-            before = runner.next_offset
-            emission.extend(self._catch_up(runner, None, idle_ms=300))
-            runner.caught_up = True
-            if runner.next_offset == before:
-                emission.partials += runner.provisional_ticks(self._settled_hint(now_us))
-        else:
+        now = time.monotonic()
+        idle_after = max(2 * self.config.live_seconds, _IDLE_AFTER_S)
+        if now - runner.fed_at <= idle_after:
             runner.caught_up = False
+        elif now - runner.read_at >= idle_after:
+            runner.read_at = now
+            before = runner.next_offset
+            read, runner.caught_up = self._catch_up(
+                runner, None, idle_ms=300, budget_s=_CATCH_UP_BUDGET_S
+            )
+            emission.extend(read)
+            if runner.caught_up and runner.next_offset == before:
+                emission.partials += runner.provisional_ticks(self._settled_hint(now_us))
         as_of = now_us
         if self.config.live_clock == "event":
             slot = self.lane_config.model.slot_us
@@ -341,11 +391,19 @@ class _State:
             return None
         return load_lane(blob, self.geography, self.lane_config)
 
-    def _catch_up(self, runner: LaneRunner, stop: int | None, idle_ms: int = 1500) -> Emission:
-        """Read the records this lane has not seen (up to ``stop``) straight from Kafka."""
+    def _catch_up(
+        self, runner: LaneRunner, stop: int | None, idle_ms: int = 1500,
+        budget_s: float | None = None,
+    ) -> tuple[Emission, bool]:  # fmt: skip
+        """Read the records this lane has not seen (up to ``stop``) straight from Kafka.
+
+        Without ``stop``, until the partition is quiet for ``idle_ms``, or until
+        ``budget_s`` of reading has passed; the flag says whether it got to the end.
+        """
         started, begin = time.perf_counter(), runner.next_offset
         emission = Emission()
         chunks = self._reader().read(runner.partition, runner.next_offset, stop, idle_ms=idle_ms)
+        reached_end = True
         for chunk in chunks:
             try:
                 emission.extend(runner.process(chunk, now_us=time.time_ns() // 1000))
@@ -353,14 +411,19 @@ class _State:
                 log.warning("%s; continuing from %d", gap, gap.got)
                 runner.next_offset = gap.got
                 emission.extend(runner.process(chunk, now_us=time.time_ns() // 1000))
+            if budget_s is not None and time.perf_counter() - started >= budget_s:
+                chunks.close()
+                reached_end = False
+                break
         if runner.next_offset - begin > 1000:
             log.info(
-                "lane %d: read %d records from Kafka in %.1f s",
+                "lane %d: read %d records from Kafka in %.1f s%s",
                 runner.partition,
                 runner.next_offset - begin,
                 time.perf_counter() - started,
+                "" if reached_end else " (more to read)",
             )
-        return emission
+        return emission, reached_end
 
     def _reader(self) -> PartitionReader:
         if self._presence_reader is None:
@@ -371,9 +434,7 @@ class _State:
 
     def aggregate_records(self, records: list[Record], live: list[bytes]) -> list[dict]:
         """Hour snapshot documents completed by these partials and live figures."""
-        out: list[dict] = []
-        for payload in live:  # live figures are fleeting: no offsets to keep
-            out += [snap.document for snap in self.aggregator.receive(decode(payload))]
+        out = self._aggregate_live(live, local=False)  # fleeting: no offsets to keep
         fresh = [r for r in records if r.offset >= self._aggregated_to]
         if fresh and fresh[0].offset > self._aggregated_to:
             if self._partials_reader is None:
@@ -383,6 +444,22 @@ class _State:
             for chunk in self._partials_reader.read(0, self._aggregated_to, fresh[0].offset):
                 out += self._aggregate(chunk)
         out += self._aggregate(fresh)
+        return out
+
+    def _aggregate_live(self, payloads: list[bytes], *, local: bool) -> list[dict]:
+        """Live figures into the aggregator; from Kafka, only other workers' lanes.
+
+        (This worker's own come straight from :meth:`tick`; their copies on Kafka would be
+        older than what the aggregator already holds.)
+        """
+        out = []
+        for payload in payloads:
+            message = decode(payload)
+            if not local and message.status.lane in self.lanes:
+                continue
+            for snap in self.aggregator.receive(message):
+                out.append(snap.document)
+                self.metrics.hour(snap.as_of_us)
         return out
 
     def _aggregate(self, records: list[Record]) -> list[dict]:

@@ -154,7 +154,11 @@ class LaneRunner:
         self.event_clock = event_clock
         self.next_offset = first_offset
         self.caught_up = False
-        self.fed_at = 0.0  # monotonic time records last arrived through the consumer group
+        #: Monotonic times records last arrived through the consumer group (a new lane
+        #: counts as fed: the consumer has only just been given its partition), and the
+        #: lane last read Kafka itself.
+        self.fed_at = time.monotonic()
+        self.read_at = 0.0
         self.checkpointed_at = time.monotonic()
         self.checkpointed_offset = first_offset
         self.checkpoints = 0  # written by this runner: their parity picks the generation

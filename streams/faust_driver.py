@@ -1,0 +1,46 @@
+"""Faust's aiokafka driver with one change: how long a fetch may wait at the broker.
+
+Faust fixes the consumer's ``fetch_max_wait_ms`` at 1,500 ms. Apache Kafka answers a
+fetch as soon as there is a record, so there it only sets how often an idle consumer
+asks again. Tansu holds a fetch for a good part of that wait even when records arrive
+(``bench/stream_throughput.py`` measures one hop: p50 about 380 ms at 1,500 ms, 15 ms
+at 50 ms), and a ping crosses the broker twice before it reaches a live snapshot. The
+worker sets it from ``BEATLIGHT_FETCH_WAIT_MS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as driver
+
+__all__ = ["App"]
+
+
+class _ConsumerThread(driver.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Read once, when the consumer starts its fetcher.
+        consumer._fetch_max_wait_ms = self.app.beatlight_fetch_wait_ms
+        return consumer
+
+
+class _Consumer(driver.Consumer):
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(driver.Transport):
+    Consumer = _Consumer
+
+
+class App(faust.App):
+    """A ``faust.App`` whose consumer waits at most ``fetch_wait_ms`` for records."""
+
+    def __init__(self, *args: Any, fetch_wait_ms: int = 1500, **kwargs: Any) -> None:
+        self.beatlight_fetch_wait_ms = fetch_wait_ms
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> _Transport:
+        return _Transport(self.conf.broker_consumer, self)
