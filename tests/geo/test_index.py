@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geo import OUTSIDE, WardIndex, wards_from_frame
+from geo import OUTSIDE, WardIndex, synthetic_wards, wards_from_frame
 from tests.geo.fixtures import frame
 
 pytestmark = pytest.mark.unit
@@ -127,3 +127,30 @@ def test_many_points_match_like_one_at_a_time(index):
             if polygon.intersects(shapely.Point(lon[i], lat[i]))
         ]
         assert bulk[i] == (min(covering) if covering else OUTSIDE)
+
+
+def test_the_lookup_grid_agrees_with_the_polygons_everywhere():
+    # Synthetic wards (EPSG:4326) and one ward overlapping three of them (rule 1: the
+    # lowest index wins inside the overlap too). Points: anywhere, on boundaries (vertices
+    # and along edges) and on the lookup grid's own cell edges and corners.
+    wards = list(wards_from_frame(synthetic_wards()).geometry.values)
+    lon0, lat0, lon1, lat1 = shapely.total_bounds(wards).tolist()
+    wards.append(shapely.Point((lon0 + lon1) / 2, (lat0 + lat1) / 2).buffer(0.01))
+    index = WardIndex(wards)
+    rng = np.random.default_rng(5)
+    anywhere = rng.uniform([lon0 - 0.01, lat0 - 0.01], [lon1 + 0.01, lat1 + 0.01], (6_000, 2))
+    vertices = shapely.get_coordinates(shapely.boundary(wards))
+    a, b = vertices[rng.integers(0, len(vertices), (2, 3_000))]
+    along = a + (b - a) * rng.random((3_000, 1)) ** 8  # mostly near a vertex, on no edge
+    scale = index._lookup.scale
+    corners = np.floor(anywhere[:2_000] * scale) / scale
+    edges = np.column_stack([corners[:, 0], anywhere[:2_000, 1]])
+    points = np.concatenate([anywhere, vertices[:3_000], along, corners, edges])
+    found = index.match(points[:, 0], points[:, 1])
+    covering = shapely.intersects(
+        np.array(wards)[:, None], shapely.points(points)[None, :]
+    )  # (ward, point)
+    expected = np.where(covering.any(axis=0), covering.argmax(axis=0), OUTSIDE)
+    assert found.tolist() == expected.tolist()
+    # And the grid answers most of the points away from boundaries by itself.
+    assert (index._lookup.ward(anywhere[:, 0], anywhere[:, 1]) >= OUTSIDE).mean() > 0.8
