@@ -1,7 +1,7 @@
 """The fuzz tests' hypothesis settings, chosen by ``BEATLIGHT_FUZZ``: ``ci`` (default) or ``long``.
 
 ``ci`` is derandomised (the same examples on every run, so CI never flickers) and
-bounded; ``long`` draws fresh random examples, a hundred times as many, and prints a
+bounded; ``long`` draws fresh random examples, twenty times as many, and prints a
 ``@reproduce_failure`` blob with any failure. The profiles are applied per test with
 :func:`fuzz`, never loaded globally, so the suite's other hypothesis tests keep their own
 settings.
@@ -21,7 +21,7 @@ if MODE not in _MODES:
     raise RuntimeError(f"BEATLIGHT_FUZZ={MODE!r}: use ci (the default) or long")
 
 #: How many times more examples the long mode draws.
-LONG_FACTOR = 100
+LONG_FACTOR = 20
 
 settings.register_profile(
     "beatlight-fuzz-ci",

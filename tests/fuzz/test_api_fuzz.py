@@ -19,6 +19,7 @@ from datetime import UTC
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import orjson
 import pytest
 from hypothesis import given
@@ -177,7 +178,11 @@ def test_no_query_string_makes_a_route_fail(served, path):
     @fuzz(60 if ROUTES[path] else 10)
     @given(requests(path, ROUTES[path]))
     def run(url: str) -> None:
-        check(client.get(url, headers=_key(path, keys)))
+        try:
+            response = client.get(url, headers=_key(path, keys))
+        except httpx.InvalidURL:  # over 64 KiB: no client sends it, no server reads it
+            return
+        check(response)
 
     run()
 

@@ -49,11 +49,6 @@ def test_the_api_and_its_settings_default_to_this_host_and_safe_limits(monkeypat
     assert settings.max_request_bytes == 65_536
 
 
-def test_points_can_never_be_set_to_more_than_15_minutes():
-    with pytest.raises(ValueError, match="points_minutes"):
-        Settings(points_minutes=16)
-
-
 def test_compose_publishes_kafka_to_this_host_only_and_the_database_not_at_all():
     assert SERVICES["kafka"]["ports"] == ["127.0.0.1:9094:9094"]
     assert "ports" not in SERVICES["postgres"]

@@ -95,3 +95,10 @@ def test_a_known_prefix_with_made_up_secrets_cannot_use_up_the_keys_requests(app
     for _ in range(2):
         assert client.get("/api/v1/areas", headers={"X-API-Key": key}).status_code == 200
     assert client.get("/api/v1/areas", headers={"X-API-Key": key}).status_code == 429
+
+
+def test_the_api_changes_nothing_every_route_only_reads(app_with):
+    """No key, whatever its role, can change anything through the API: keys are managed
+    with ``beatlight keys`` by whoever can write to the store."""
+    paths = app_with().openapi()["paths"]
+    assert paths and {method for item in paths.values() for method in item} == {"get"}
