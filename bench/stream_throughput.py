@@ -1,8 +1,9 @@
 """Stream worker benchmark: throughput against a no-op Faust agent, live latency, memory.
 
     python bench/stream_throughput.py [--events 200000] [--partitions 4]
-        [--boundaries ../shared/data/staffordshire-wards.geojson]
-        [--skip-latency] [--skip-memory] [--memory-days 28] [--profile SECONDS]
+        [--boundaries ../shared/data/staffordshire-wards.geojson] [--units 200]
+        [--workers 1,2,4] [--skip-latency] [--skip-memory] [--memory-days 28]
+        [--profile SECONDS]
 
 Everything is measured in one run on this machine, each part on its own embedded
 Tansu broker (memory storage), the processes one after the other:
@@ -16,7 +17,9 @@ Tansu broker (memory storage), the processes one after the other:
     poll costs the worker's event loop a request, so not more often).
     rate_b = N / (when sum(beatlight_lane_offset) reaches N, interpolated between
     two polls - the last poll at which it was still 0, which counts against the
-    worker). Prints ``ratio b/a`` (target >= 0.7).
+    worker). Prints ``ratio b/a`` (target >= 0.7). With ``--workers 1,2,4``, the
+    same with 2 and 4 worker processes in one group (each partition's offset taken
+    from the worker that has it), printed against one worker.
 (c) latency: a fresh broker, the worker with ``--live-clock wall`` and
     BEATLIGHT_LIVE_SECONDS=0.25, simulated pings re-timed to the wall clock at a
     steady 1,000 events/s; for every live snapshot of the force area read from
@@ -138,13 +141,13 @@ def tail(path: Path, lines: int = 25) -> str:
 _CATCH_UP = re.compile(r"lane\s+(\d+):\s+read\s+(\d+)\s+records\s+from\s+Kafka\s+in\s+([\d.]+)\s+s")
 
 
-def catch_up_summary(log: Path) -> str:
+def catch_up_summary(*logs: Path) -> str:
     """What the worker's lanes read from Kafka themselves (idle-lane catch-up, gaps).
 
     The worker logs each such read of over 1,000 records; these records travel twice
     (once read by the lane with kafka-python, once delivered by Faust and skipped).
     """
-    reads = [(int(p), int(n), float(s)) for p, n, s in
+    reads = [(int(p), int(n), float(s)) for log in logs for p, n, s in
              _CATCH_UP.findall(log.read_text(errors="replace"))]  # fmt: skip
     if not reads:
         return "no lane read Kafka itself (every record came through the Faust consumer)"
@@ -230,9 +233,10 @@ def midnight_days_ago(days: float) -> datetime:
     return today - timedelta(days=math.ceil(days))
 
 
-def simulated(wards: Any, n: int, *, seed: int, faults: bool = True) -> list[dict | str]:
+def simulated(
+    wards: Any, n: int, *, seed: int, faults: bool = True, units: int = 200
+) -> list[dict | str]:
     """N simulated events, in arrival order, all of them in the past."""
-    units = 200
     days = n / (units * 600) + 1  # ~700 pings per unit-day for this roster; some to spare
     config = SimulationConfig(seed=seed, start=midnight_days_ago(days + 1),
                               duration=timedelta(days=days), units=units,
@@ -306,13 +310,29 @@ def run_noop(bootstrap: str, n: int, partitions: int, work: Path) -> dict[str, f
 
 def run_worker_throughput(
     bootstrap: str, n: int, partitions: int, boundaries: Path, work: Path, app_id: str,
-    profile_s: float = 0.0, label: str = "(b)", **extra_env: str,
+    profile_s: float = 0.0, label: str = "(b)", workers: int = 1, **extra_env: str,
 ) -> dict[str, Any]:  # fmt: skip
-    port = free_port()
-    log = work / f"{app_id}.log"
+    """``workers`` worker processes in one group; the rate at which they process N records.
+
+    Progress is each partition's offset on the worker that has it (the highest, since a
+    worker that lost a lane in a rebalance keeps showing where it left it), summed.
+    """
+    ports = [free_port() for _ in range(workers)]
     env = worker_env(app_id, partitions, **extra_env)
-    with child("worker", worker_command(bootstrap, boundaries, "event", port), env=env,
-               cwd=work, log=log) as process:  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        processes = [
+            stack.enter_context(
+                child(
+                    f"worker {i + 1}",
+                    worker_command(bootstrap, boundaries, "event", port),
+                    env=env,
+                    cwd=work,
+                    log=work / f"{app_id}-{i + 1}.log",
+                )  # fmt: skip
+            )
+            for i, port in enumerate(ports)
+        ]
+        logs = [work / f"{app_id}-{i + 1}.log" for i in range(workers)]
         started = time.monotonic()
         deadline = started + 180 + n / 500
         t_first = t_last = None
@@ -321,30 +341,36 @@ def run_worker_throughput(
         cpu0 = cpu1 = math.nan
         spy: subprocess.Popen | None = None
         spy_out = work / f"{app_id}.pyspy.txt"
-        metrics: dict = {}
+        scraped: list[dict] = [{} for _ in ports]
+
+        def cpu() -> float:
+            return sum(cpu_seconds(p.pid) for p in processes)
+
         try:
             while True:
-                if process.poll() is not None:
-                    raise SystemExit(f"the worker exited ({process.returncode}):\n" + tail(log))
+                for i, process in enumerate(processes):
+                    if process.poll() is not None:
+                        raise SystemExit(f"worker {i + 1} exited ({process.returncode}):\n"
+                                         + tail(work / f"{app_id}-{i + 1}.log"))  # fmt: skip
                 now = time.monotonic()
                 if now > deadline:
-                    raise SystemExit(f"the worker did not process {n} records in time "
-                                     f"(at {lane_sum(metrics)}):\n" + tail(log))  # fmt: skip
-                metrics = scrape(port) or {}
-                done = lane_sum(metrics)
+                    raise SystemExit(f"the workers did not process {n} records in time "
+                                     f"(at {done_before}):\n" + tail(logs[0]))  # fmt: skip
+                scraped = [scrape(port) or old for port, old in zip(ports, scraped, strict=True)]
+                done = partition_sum(scraped)
                 if t_first is None:
                     if done == 0:
                         t_zero = now
                     else:  # began after the last poll that saw nothing: take that poll
-                        t_first, cpu0 = t_zero, cpu_seconds(process.pid)
+                        t_first, cpu0 = t_zero, cpu()
                         if profile_s > 0:
-                            spy = start_py_spy(process.pid, profile_s, spy_out, work)
+                            spy = start_py_spy(processes[0].pid, profile_s, spy_out, work)
                 if done >= n:
                     # N was reached between the last two polls: interpolate.
                     share = (n - done_before) / max(done - done_before, 1)
                     t_last = t_before + share * (now - t_before)
-                    cpu1 = cpu_seconds(process.pid)
-                    hwm = proc_status(process.pid).get("VmHWM", 0) / 1024
+                    cpu1 = cpu()
+                    hwm = max(proc_status(p.pid).get("VmHWM", 0) for p in processes) / 1024
                     break
                 t_before, done_before = now, done
                 time.sleep(max(0.0, POLL_S - (time.monotonic() - now)))
@@ -354,13 +380,25 @@ def run_worker_throughput(
             if spy is not None:
                 stop_process(spy, "py-spy", grace_s=10)
     assert t_first is not None and t_last is not None
-    say(f"  {label} {catch_up_summary(log)}")
-    events = metrics.get("beatlight_events_total", {})
-    outcomes = {dict(k).get("outcome"): int(v) for k, v in events.items()}
+    say(f"  {label} {catch_up_summary(*logs)}")
+    outcomes: Counter = Counter()
+    for metrics in scraped:
+        for k, v in metrics.get("beatlight_events_total", {}).items():
+            outcomes[dict(k).get("outcome")] += int(v)
     return {"first_s": t_first - started, "seconds": t_last - t_first,
             "rate": n / (t_last - t_first), "cpu": (cpu1 - cpu0) / (now - t_first),
-            "outcomes": outcomes, "profile": spy_out if profile_s > 0 else None,
+            "outcomes": dict(outcomes), "profile": spy_out if profile_s > 0 else None,
             "hwm_mb": hwm}  # fmt: skip
+
+
+def partition_sum(scraped: list[dict]) -> int:
+    """Sum over partitions of the highest ``beatlight_lane_offset`` any worker shows."""
+    best: dict[str, float] = {}
+    for metrics in scraped:
+        for labels, value in metrics.get("beatlight_lane_offset", {}).items():
+            partition = dict(labels).get("partition", "")
+            best[partition] = max(best.get(partition, 0.0), value)
+    return int(sum(best.values()))
 
 
 def start_py_spy(pid: int, seconds: float, out: Path, work: Path) -> subprocess.Popen | None:
@@ -425,10 +463,10 @@ def throughput(args: argparse.Namespace, wards: Any, work: Path) -> dict[str, An
     say(f"  load average before: {os.getloadavg()[0]:.2f} (other work on the machine skews rates)")
     started = time.perf_counter()
     t = time.perf_counter()
-    events = simulated(wards, n, seed=7)
+    events = simulated(wards, n, seed=7, units=args.units)
     raw = sum(isinstance(e, str) for e in events)
     say(f"  simulated {n:,} events in {time.perf_counter() - t:.1f} s "
-        f"(200 units, feed faults on; {raw} malformed lines sent raw)")  # fmt: skip
+        f"({args.units:,} units, feed faults on; {raw} malformed lines sent raw)")  # fmt: skip
     out: dict[str, Any] = {}
     with EmbeddedBroker() as broker:
         say(f"  broker: embedded Tansu at {broker.bootstrap} (pid {broker.pid})")
@@ -458,7 +496,19 @@ def throughput(args: argparse.Namespace, wards: Any, work: Path) -> dict[str, An
         say(f"  rate_b = {b['rate']:,.0f} ev/s (Beatlight worker)")
         ratio = b["rate"] / a["rate"]
         say(f"  ratio b/a = {ratio:.2f} (target >= 0.7)")
-        out |= {"a": a, "b": b, "ratio": ratio}
+        out |= {"a": a, "b": b, "ratio": ratio, "scaling": {1: b}}
+        for k in args.workers:
+            if k == 1:
+                continue
+            say(f"  (b x{k}) {k} workers in one group, fresh app id:")
+            r = run_worker_throughput(
+                broker.bootstrap, n, parts, args.boundaries, work, f"bench-workers-{k}",
+                label=f"(b x{k})", workers=k,
+            )  # fmt: skip
+            say(f"  (b x{k}) N records in {r['seconds']:.2f} s; CPU {100 * r['cpu']:.0f} % of "
+                f"a core (all {k}); rate {r['rate']:,.0f} ev/s = {r['rate'] / b['rate']:.2f} x "
+                f"one worker, {r['rate'] / a['rate']:.2f} x rate_a")  # fmt: skip
+            out["scaling"][k] = r
         if not args.skip_faust_only:
             say(
                 "  (b') the same worker with BEATLIGHT_LIVE_SECONDS=600: no live tick in the "
@@ -861,6 +911,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000, help="N for (a) and (b)")
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--units", type=int, default=200, help="units in the simulation")
+    parser.add_argument(
+        "--workers",
+        type=lambda text: sorted({int(k) for k in text.split(",")}),
+        default=[1],
+        help="worker counts for (b), comma-separated, e.g. 1,2,4 (default 1)",
+    )
     parser.add_argument("--boundaries", type=Path, default=DEFAULT_BOUNDARIES)
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
@@ -937,6 +994,10 @@ def main(argv: list[str] | None = None) -> int:
             + (f"; rate_b' (through Faust alone) {fo['rate']:,.0f} ev/s = "
                f"{fo['rate'] / tp['a']['rate']:.2f} x rate_a" if fo else "")
             + f"  ({tp['wall']:.0f} s)")  # fmt: skip
+        if len(tp["scaling"]) > 1:
+            say("  workers: " + "; ".join(
+                f"{k}: {r['rate']:,.0f} ev/s ({r['rate'] / tp['b']['rate']:.2f} x one)"
+                for k, r in sorted(tp["scaling"].items())))  # fmt: skip
     if "lat" in results:
         lat = results["lat"]
         say(
