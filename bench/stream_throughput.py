@@ -3,7 +3,7 @@
     python bench/stream_throughput.py [--events 200000] [--partitions 4]
         [--boundaries ../shared/data/staffordshire-wards.geojson] [--units 200]
         [--workers 1,2,4] [--skip-latency] [--skip-memory] [--memory-days 28]
-        [--profile SECONDS]
+        [--memory-units N] [--memory-ping-seconds S] [--profile SECONDS]
 
 Everything is measured in one run on this machine, each part on its own embedded
 Tansu broker (memory storage), the processes one after the other:
@@ -25,7 +25,8 @@ Tansu broker (memory storage), the processes one after the other:
     steady 1,000 events/s; for every live snapshot of the force area read from
     ``visibility.live``: read time - produce time of the ping it last saw.
 (d) memory: a fresh broker, ``--memory-days`` of the default roster over the
-    wards, produced as fast as possible; the worker (``--live-clock event``)
+    wards (or ``--memory-units``, pinging every ``--memory-ping-seconds``),
+    produced as fast as possible; the worker (``--live-clock event``)
     processes them all while its VmRSS/VmHWM are sampled every second.
 
 Record counts come from what was produced (every send acknowledged), never from
@@ -799,11 +800,16 @@ def _percentile(values: list[float], q: float) -> float:
 
 def memory(args: argparse.Namespace, wards: Any, work: Path) -> dict[str, Any]:
     days = args.memory_days
-    say(f"== (d) memory: {days} simulated days, default roster over the wards ==")
+    roster = f"{args.memory_units:,} units" if args.memory_units else "default roster"
+    say(f"== (d) memory: {days} simulated days, {roster} over the wards, a ping every "
+        f"{args.memory_ping_seconds:g} s ==")  # fmt: skip
     say(f"  load average before: {os.getloadavg()[0]:.2f} (other work on the machine skews rates)")
     started = time.perf_counter()
     start = midnight_days_ago(days + 1)
-    config = SimulationConfig(seed=5, start=start, duration=timedelta(days=days))
+    config = SimulationConfig(
+        seed=5, start=start, duration=timedelta(days=days), units=args.memory_units,
+        ping_seconds=args.memory_ping_seconds,
+    )  # fmt: skip
     out: dict[str, Any] = {}
     with EmbeddedBroker() as broker:
         say(f"  broker: embedded Tansu at {broker.bootstrap} (pid {broker.pid})")
@@ -932,6 +938,10 @@ def main(argv: list[str] | None = None) -> int:
         help="skip (a) and (b) (for debugging the other parts; no ratio)",
     )
     parser.add_argument("--memory-days", type=int, default=28)
+    parser.add_argument("--memory-units", type=int, default=None,
+                        help="(d): units (default: one per two wards)")  # fmt: skip
+    parser.add_argument("--memory-ping-seconds", type=float, default=30.0,
+                        help="(d): seconds between a unit's pings (default 30)")  # fmt: skip
     parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
                         help="after (b), run the worker once more under py-spy for this long "
                         "and print its top frames (0 = off)")  # fmt: skip
