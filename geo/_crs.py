@@ -51,6 +51,7 @@ def declare_crs(frame: gpd.GeoDataFrame, crs: str | None, source: str) -> gpd.Ge
             "e.g. crs='EPSG:27700' for British National Grid metres or 'EPSG:4326' for "
             "longitude/latitude"
         )
+    _check_not_lonlat(geometry, source)
     return geometry
 
 
@@ -99,6 +100,29 @@ def warn_outside_area_of_use(wgs84: np.ndarray, metric: CRS, source: str) -> Non
             metric.to_string(),
             area.name,
         )
+
+
+def _check_not_lonlat(geometry: gpd.GeoSeries, source: str) -> None:
+    """Refuse longitudes and latitudes declared as a projected CRS (metres, feet, ...).
+
+    Read as metres they would make every ward a few square metres near the CRS's
+    origin, and every ping would silently count as ``outside``. No force area fits
+    in 360 by 180 metres, so a whole file within those bounds is in degrees.
+    """
+    if not geometry.crs.is_projected:
+        return
+    x_min, y_min, x_max, y_max = geometry.total_bounds
+    if not (np.isfinite([x_min, y_min, x_max, y_max]).all() and -180 <= x_min
+            and x_max <= 180 and -90 <= y_min and y_max <= 90):  # fmt: skip
+        return
+    declared = geometry.crs.to_string()
+    unit = geometry.crs.axis_info[0].unit_name if geometry.crs.axis_info else "metre"
+    raise BoundaryError(
+        f"{source}: read as {declared} (projected, unit: {unit}), every ward lies "
+        f"within x {x_min:.6g}..{x_max:.6g}, y {y_min:.6g}..{y_max:.6g}: these look like "
+        "longitudes and latitudes, so the declared CRS looks wrong; pass the file's real "
+        "CRS with the crs option, e.g. crs='EPSG:4326'"
+    )
 
 
 def _check_lonlat(geometry: np.ndarray, codes: np.ndarray, declared: str, source: str) -> None:

@@ -193,7 +193,8 @@ def _check_codes(codes: np.ndarray, column: str, source: str) -> None:
         more = f" and {duplicated.size - _SHOWN} more" if duplicated.size > _SHOWN else ""
         raise BoundaryError(
             f"{source}: {duplicated.size} ward codes appear more than once in column "
-            f"{column} ({shown}{more}); codes must be unique (is this the right code column?)"
+            f"{column} ({shown}{more}); codes must be unique (is this the right code column? "
+            "if those rows are parts of one ward, join them into one multi-polygon per ward)"
         )
 
 
