@@ -18,11 +18,12 @@ row with several faults always gets the same reason:
 
 from __future__ import annotations
 
-import math
+import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import compress, repeat
 from typing import Any
 
 import numpy as np
@@ -200,14 +201,15 @@ def validate(
     cols = raw.columns
     reason = np.array(raw.reason, dtype=object) if n else np.empty(0, dtype=object)
 
+    # Type checks by map() over the columns rather than a Python loop per value.
     missing = np.zeros(n, dtype=bool)
     for name in REQUIRED:
-        missing |= np.fromiter((v is None for v in cols[name]), bool, n)
+        missing |= np.fromiter(map(operator.is_, cols[name], repeat(None)), bool, n)
 
     event_id = np.array(cols["event_id"], dtype=object) if n else np.empty(0, dtype=object)
     unit = np.array(cols["unit"], dtype=object) if n else np.empty(0, dtype=object)
-    bad_event_id = ~np.fromiter((_is_text(v, 128) for v in cols["event_id"]), bool, n)
-    bad_unit = ~np.fromiter((_is_text(v, 64) for v in cols["unit"]), bool, n)
+    bad_event_id = ~_texts(cols["event_id"], 128)
+    bad_unit = ~_texts(cols["unit"], 64)
     ts_us, bad_ts = _parse_timestamps(cols["ts"])
     lat, lat_ok = _numbers(cols["lat"])
     lon, lon_ok = _numbers(cols["lon"])
@@ -218,14 +220,9 @@ def validate(
         & (np.abs(lon) <= 180.0)
         & ~((lat == 0.0) & (lon == 0.0))
     )
-    mode = np.fromiter(
-        (
-            _MODE_CODE.get(v, -1) if isinstance(v, str) else (0 if v is None else -1)
-            for v in cols["mode"]
-        ),
-        np.int8,
-        n,
-    )
+    # Absent: the default (0, unknown); a string: its code or -1; anything else: -1.
+    keys = [v if type(v) is str or v is None else _NOT_A_MODE for v in cols["mode"]]
+    mode = np.fromiter(map(_MODE_OR_ABSENT.get, keys, repeat(-1)), np.int8, n)
     bad_mode = mode < 0
     accuracy, accuracy_ok = _numbers(cols["accuracy_m"], missing_ok=True)
     bad_accuracy = ~accuracy_ok | (accuracy < 0)
@@ -262,25 +259,33 @@ def validate(
     )
 
 
-def _is_text(value: Any, longest: int) -> bool:
-    return type(value) is str and 0 < len(value) <= longest
+def _texts(values: list[Any], longest: int) -> np.ndarray:
+    """Which values are strings of 1 to ``longest`` characters."""
+    text = np.fromiter(map(operator.is_, map(type, values), repeat(str)), bool, len(values))
+    lengths = np.fromiter(map(len, compress(values, text)), np.int64, int(text.sum()))
+    text[text] = (lengths > 0) & (lengths <= longest)
+    return text
 
 
 def _numbers(values: list[Any], *, missing_ok: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Floats for real JSON numbers (bools and strings are not numbers); NaN elsewhere."""
     n = len(values)
+    kind = np.fromiter(map(_KIND.get, map(type, values), repeat(0)), np.int8, n)
+    number = kind == _NUMBER
     out = np.full(n, np.nan)
-    ok = np.zeros(n, dtype=bool)
-    for i, v in enumerate(values):
-        kind = type(v)
-        if kind is float or kind is int:
-            f = float(v)
-            if math.isfinite(f):
-                out[i] = f
-                ok[i] = True
-        elif v is None and missing_ok:
-            ok[i] = True
+    if number.any():
+        out[number] = np.array(list(compress(values, number)), dtype=np.float64)
+    ok = number & np.isfinite(out)
+    out[number & ~ok] = np.nan
+    if missing_ok:
+        ok |= kind == _ABSENT
     return out, ok
+
+
+_NUMBER, _ABSENT = 1, 2
+_KIND = {float: _NUMBER, int: _NUMBER, type(None): _ABSENT}
+_NOT_A_MODE = object()
+_MODE_OR_ABSENT: dict[Any, int] = {**_MODE_CODE, None: 0}
 
 
 def _parse_timestamps(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -289,22 +294,29 @@ def _parse_timestamps(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     Digits beyond the microsecond are truncated: the microsecond is the unit of
     account everywhere (gap lengths are compared exactly).
     """
-    n = len(values)
-    ts_us = np.zeros(n, dtype=np.int64)
-    bad = np.ones(n, dtype=bool)
-    match = _RFC3339.fullmatch
-    parse = datetime.fromisoformat
-    for i, v in enumerate(values):
-        if type(v) is str and match(v) is not None:
-            try:
-                # In UTC, as every time is kept: one whose UTC date falls outside years
-                # 1..9999 (0001-01-01T00:00:00+01:00) could never be written out again.
-                moment = parse(v.upper()).astimezone(UTC)
-            except (ValueError, OverflowError):  # 2026-02-30, 24:00:00, offsets beyond ±24 h …
-                continue
-            ts_us[i] = (moment - _EPOCH) // _MICROSECOND
-            bad[i] = False
+    # The pings of many units share each second: parse each distinct string once.
+    text = [v if type(v) is str else None for v in values]
+    parsed = {v: _timestamp_us(v) for v in set(text)}
+    ts_us = np.fromiter(map(parsed.__getitem__, text), np.int64, len(text))
+    bad = ts_us == _BAD_TIMESTAMP
+    ts_us[bad] = 0
     return ts_us, bad
+
+
+def _timestamp_us(text: str | None) -> int:
+    """One RFC 3339 string as µs since the epoch (UTC); ``_BAD_TIMESTAMP`` if it is not one."""
+    if text is None or _RFC3339.fullmatch(text) is None:
+        return _BAD_TIMESTAMP
+    try:
+        # In UTC, as every time is kept: one whose UTC date falls outside years
+        # 1..9999 (0001-01-01T00:00:00+01:00) could never be written out again.
+        moment = datetime.fromisoformat(text.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):  # 2026-02-30, 24:00:00, offsets beyond ±24 h …
+        return _BAD_TIMESTAMP
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+_BAD_TIMESTAMP = np.iinfo(np.int64).min  # years 1..9999 are within ±2.6e17 µs of 1970
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
