@@ -44,9 +44,18 @@ class Geography:
         inside = ward >= 0
         if inside.any() and len(self.cells):
             ids = self.grid.cells(lon[inside], lat[inside])
-            pos = np.minimum(np.searchsorted(self.cells, ids), len(self.cells) - 1)
+            pos = np.minimum(_search(self.cells, ids), len(self.cells) - 1)
             cell[inside] = np.where(self.cells[pos] == ids, pos, -1)
         return ward, cell
+
+
+def _search(keys: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(keys, needles)``, the needles taken in order: numpy then starts
+    each search from the last, which is 5x faster into England's 3.3 million cells."""
+    order = np.argsort(needles)
+    found = np.empty(len(needles), dtype=np.int64)
+    found[order] = np.searchsorted(keys, needles[order])
+    return found
 
 
 def load_geography(
