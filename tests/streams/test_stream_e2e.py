@@ -8,115 +8,45 @@ processes, and compares the hour snapshots they publish with ``beatlight report
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
-from beatlight.errors import BeatlightError
 from geo.geography import load_geography
-from streams.batch import batch_report
-from streams.broker import EmbeddedBroker
-from streams.files import open_events
-from streams.history import read_history
-from streams.lane import LaneConfig
 from streams.producers import PresenceProducer
-from streams.simulate import SimulationConfig, simulate_lines
-from tests.streams.test_report_vs_oracle import assert_same
+from streams.simulate import SimulationConfig
+from tests.streams import e2e_support
+from tests.streams.e2e_support import (
+    START,
+    expected,
+    replay,
+    same_figures,
+    start_worker,
+    stop,
+    wait_for_hour,
+    write_simulation,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
-START = datetime(2026, 11, 20, tzinfo=UTC)
 IDENTIFYING = ("officer_name", "collar_number", "badge_id", "radio_id")
+kafka = e2e_support.kafka  # a fresh broker per test
 
-
-@pytest.fixture
-def kafka() -> Iterator[str]:
-    """A fresh broker per test: Beatlight's topic names are fixed."""
-    with EmbeddedBroker() as running:
-        yield running.bootstrap
+# tests/api import these under their first names.
+_replay, _worker, _stop = replay, start_worker, stop
+_expected, _same_figures = expected, same_figures
 
 
 @pytest.fixture(scope="module")
 def day(staffordshire, tmp_path_factory) -> tuple[Path, Path]:
     """A simulated day over the Staffordshire wards, with a real feed's faults."""
-    geography = load_geography(staffordshire)
     path = tmp_path_factory.mktemp("day") / "events.ndjson"
     config = SimulationConfig(seed=21, start=START, duration=timedelta(hours=14), units=60)
-    path.write_text("".join(line + "\n" for line in simulate_lines(geography.wards, config)))
-    return staffordshire, path
-
-
-def _replay(bootstrap: str, path: Path, *, skip: int = 0, limit: int | None = None) -> int:
-    lines = path.read_bytes().splitlines()[skip : None if limit is None else skip + limit]
-    with PresenceProducer(bootstrap) as producer:
-        for line in lines:
-            try:
-                event = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                producer.send_raw(line, None)
-                continue
-            producer.send(event)
-    return len(lines)
-
-
-def _worker(bootstrap: str, boundaries: Path, log: Path, **settings: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEATLIGHT_")}
-    env |= {"BEATLIGHT_LIVE_SECONDS": "1", "BEATLIGHT_KAFKA_PARTITIONS": "4"}
-    env |= {f"BEATLIGHT_{name.upper()}": value for name, value in settings.items()}
-    return subprocess.Popen(
-        [sys.executable, "-m", "beatlight", "worker", "--bootstrap", bootstrap,
-         "--boundaries", str(boundaries), "--live-clock", "event", "--web-port", "0"],
-        stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=env,
-    )  # fmt: skip
-
-
-def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            return process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait(timeout=10)
-    return process.returncode
-
-
-def _wait_for_hour(bootstrap: str, hour: datetime, timeout_s: float, workers=()) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        for process in workers:
-            assert process.poll() is None, "a worker died"
-        try:
-            return read_history(bootstrap, hour, timeout_s=20)
-        except BeatlightError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
-
-
-def _expected(boundaries: Path, events: Path, hour: datetime) -> dict:
-    geography = load_geography(boundaries)
-    now_us = (datetime.now(UTC) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-    as_of_us = (hour - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-    batches = (raw for raw, _ in open_events(events).chunks())
-    return batch_report(geography, batches, LaneConfig(), now_us=now_us, as_of_us=as_of_us,
-                        partitions=4)  # fmt: skip
-
-
-def _same_figures(stream_doc: dict, batch_doc: dict) -> None:
-    got, expected = dict(stream_doc), dict(batch_doc)
-    # A snapshot's rejections and duplicates are those counted by then, not the whole file's.
-    for key in ("rejected", "duplicates"):
-        got.pop(key), expected.pop(key)
-    assert_same(got, expected)
+    return staffordshire, write_simulation(staffordshire, path, config)
 
 
 HOURS = [START + timedelta(hours=h) for h in (4, 8, 11, 12)]
@@ -124,53 +54,55 @@ HOURS = [START + timedelta(hours=h) for h in (4, 8, 11, 12)]
 
 def test_hour_snapshots_equal_the_batch_report(kafka, day, tmp_path):
     boundaries, events = day
-    _replay(kafka, events)
-    worker = _worker(kafka, boundaries, tmp_path / "worker.log")
+    replay(kafka, events)
+    worker = start_worker(kafka, boundaries, tmp_path / "worker.log")
     try:
         for hour in HOURS:
-            document = _wait_for_hour(kafka, hour, 240, [worker])
-            expected = _expected(boundaries, events, hour)
+            document = wait_for_hour(kafka, hour, 240, [worker])
             assert document["force"]["windows"]["1h"]["patrol_minutes"] > 0
-            _same_figures(document, expected)
+            same_figures(document, expected(boundaries, events, hour))
     finally:
-        assert _stop(worker) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+        assert stop(worker) == 0, (tmp_path / "worker.log").read_text()[-3000:]
 
 
 def test_two_workers_give_the_same_snapshots(kafka, day, tmp_path):
     boundaries, events = day
-    _replay(kafka, events)
-    workers = [_worker(kafka, boundaries, tmp_path / f"worker{i}.log") for i in range(2)]
+    replay(kafka, events)
+    workers = [start_worker(kafka, boundaries, tmp_path / f"worker{i}.log") for i in range(2)]
     try:
         for hour in HOURS:
-            _same_figures(_wait_for_hour(kafka, hour, 300, workers),
-                          _expected(boundaries, events, hour))
+            same_figures(
+                wait_for_hour(kafka, hour, 300, workers), expected(boundaries, events, hour)
+            )
     finally:
         for worker in workers:
-            _stop(worker)
+            stop(worker)
 
 
 def test_a_killed_worker_restarts_and_loses_nothing(kafka, day, tmp_path):
     boundaries, events = day
-    half = _replay(kafka, events, limit=len(events.read_bytes().splitlines()) // 2)
+    half = replay(kafka, events, limit=len(events.read_bytes().splitlines()) // 2)
     log = tmp_path / "worker.log"
-    first = _worker(kafka, boundaries, log, checkpoint_seconds="2")
-    _wait_for_hour(kafka, START + timedelta(hours=3), 240, [first])
+    first = start_worker(kafka, boundaries, log, checkpoint_seconds="2")
+    wait_for_hour(kafka, START + timedelta(hours=3), 240, [first])
     time.sleep(4)  # a checkpoint or two
-    _replay(kafka, events, skip=half)  # the rest arrives while it is working
+    replay(kafka, events, skip=half)  # the rest arrives while it is working
     time.sleep(2)
-    assert _stop(first, signal.SIGKILL) == -signal.SIGKILL
-    second = _worker(kafka, boundaries, log, checkpoint_seconds="2")
+    assert stop(first, signal.SIGKILL) == -signal.SIGKILL
+    second = start_worker(kafka, boundaries, log, checkpoint_seconds="2")
     try:
         for hour in HOURS:
-            _same_figures(_wait_for_hour(kafka, hour, 300, [second]),
-                          _expected(boundaries, events, hour))
+            same_figures(
+                wait_for_hour(kafka, hour, 300, [second]), expected(boundaries, events, hour)
+            )
     finally:
-        _stop(second)
+        stop(second)
     assert "from its checkpoint" in log.read_text()
 
 
-def test_bad_input_goes_to_the_dead_letter_queue_and_identities_nowhere(kafka, read_topic,
-                                                                        tmp_path):
+def test_bad_input_goes_to_the_dead_letter_queue_and_identities_nowhere(
+    kafka, read_topic, tmp_path
+):
     from geo.synthetic import write_synthetic
     from streams.topics import PRESENCE_DLQ, TOPICS
 
@@ -200,9 +132,14 @@ def test_bad_input_goes_to_the_dead_letter_queue_and_identities_nowhere(kafka, r
             # Raw bytes, as a feed that does not use our producer would send them.
             producer.send_raw(orjson.dumps({**event, "badge_id": "B-77"}), b"u-good")
         for i in range(200):  # the worker keeps going after every rejection
-            producer.send({**good, "event_id": f"after-{i}",
-                           "ts": (START + timedelta(hours=1, seconds=30 * i)).isoformat()})
-    worker = _worker(kafka, boundaries, tmp_path / "worker.log")
+            producer.send(
+                {
+                    **good,
+                    "event_id": f"after-{i}",
+                    "ts": (START + timedelta(hours=1, seconds=30 * i)).isoformat(),
+                }
+            )
+    worker = start_worker(kafka, boundaries, tmp_path / "worker.log")
     try:
         deadline = time.monotonic() + 120
         letters: list = []
@@ -214,7 +151,7 @@ def test_bad_input_goes_to_the_dead_letter_queue_and_identities_nowhere(kafka, r
         assert reasons["bad_mode"]["event_id"] == "bm"
         assert "payload" not in reasons["malformed_json"]
         assert reasons["inaccurate"]["payload"]["accuracy_m"] == 500
-        _wait_for_hour(kafka, START + timedelta(hours=1), 120, [worker])
+        wait_for_hour(kafka, START + timedelta(hours=1), 120, [worker])
         for spec in TOPICS:
             if spec.name == "patrol.presence":
                 continue  # the input holds what feeds sent
@@ -225,4 +162,4 @@ def test_bad_input_goes_to_the_dead_letter_queue_and_identities_nowhere(kafka, r
             if spec.name != PRESENCE_DLQ:
                 assert b"u-good" not in blob, spec.name  # no pseudonym past the DLQ either
     finally:
-        assert _stop(worker) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+        assert stop(worker) == 0, (tmp_path / "worker.log").read_text()[-3000:]

@@ -1,0 +1,180 @@
+"""Helpers of the stream's end-to-end tests: a broker per test, replays, worker processes,
+and the batch report to compare their hour snapshots with, figure for figure.
+
+Used by ``tests/streams/test_stream_e2e.py`` and the fault suite in ``tests/faults/``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from beatlight.errors import BeatlightError
+from geo.geography import Geography, load_geography
+from streams.batch import batch_report
+from streams.broker import EmbeddedBroker
+from streams.files import open_events
+from streams.history import read_history
+from streams.lane import LaneConfig
+from streams.producers import PresenceProducer
+from streams.simulate import SimulationConfig, simulate_lines
+from tests.streams.test_report_vs_oracle import assert_same
+
+__all__ = [
+    "PARTITIONS",
+    "START",
+    "expected",
+    "free_port",
+    "kafka",
+    "replay",
+    "replay_lines",
+    "same_figures",
+    "scrape_metrics",
+    "start_worker",
+    "stop",
+    "wait_for_hour",
+    "write_simulation",
+]
+
+START = datetime(2026, 11, 20, tzinfo=UTC)
+#: Partitions of ``patrol.presence`` in these tests (the batch report splits events alike).
+PARTITIONS = 4
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@pytest.fixture
+def kafka() -> Iterator[str]:
+    """A fresh broker per test (Beatlight's topic names are fixed), its topics created."""
+    from streams.topics import ensure_topics
+
+    with EmbeddedBroker() as running:
+        ensure_topics(running.bootstrap, PARTITIONS)
+        yield running.bootstrap
+
+
+def write_simulation(wards: Geography | Path, path: Path, config: SimulationConfig) -> Path:
+    """A simulated feed (with a real feed's faults) as an NDJSON file."""
+    geography = wards if isinstance(wards, Geography) else load_geography(wards)
+    path.write_text("".join(line + "\n" for line in simulate_lines(geography.wards, config)))
+    return path
+
+
+def replay(bootstrap: str, path: Path, *, skip: int = 0, limit: int | None = None) -> int:
+    """Send lines ``skip`` to ``skip + limit`` of an NDJSON file, in file order."""
+    lines = path.read_bytes().splitlines()[skip : None if limit is None else skip + limit]
+    return replay_lines(bootstrap, lines)
+
+
+def replay_lines(bootstrap: str, lines: Sequence[bytes], **options) -> int:  # noqa: ANN003
+    """Send NDJSON lines as a feed would: objects keyed by unit, anything else as it is."""
+    with PresenceProducer(bootstrap, **options) as producer:
+        for line in lines:
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                producer.send_raw(line, None)
+                continue
+            producer.send(event)
+    return len(lines)
+
+
+def start_worker(
+    bootstrap: str, boundaries: Path, log: Path, *, web_port: int = 0, **settings: str
+) -> subprocess.Popen:
+    """``beatlight worker`` in a process of its own; ``settings`` become ``BEATLIGHT_*``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEATLIGHT_")}
+    env |= {"BEATLIGHT_LIVE_SECONDS": "1", "BEATLIGHT_KAFKA_PARTITIONS": str(PARTITIONS)}
+    env |= {f"BEATLIGHT_{name.upper()}": value for name, value in settings.items()}
+    return subprocess.Popen(
+        [sys.executable, "-m", "beatlight", "worker", "--bootstrap", bootstrap,
+         "--boundaries", str(boundaries), "--live-clock", "event",
+         "--web-port", str(web_port)],
+        stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=env,
+    )  # fmt: skip
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
+    """Signal a worker and wait for it (killing it if it does not stop in 30 s)."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait(timeout=10)
+    return process.returncode
+
+
+def wait_for_hour(
+    bootstrap: str, hour: datetime, timeout_s: float, workers: Iterable[subprocess.Popen] = ()
+) -> dict:
+    """The stream's snapshot for ``hour`` from ``visibility.history``, once it is whole."""
+    workers = list(workers)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for process in workers:
+            assert process.poll() is None, f"a worker died (exit {process.returncode})"
+        try:
+            return read_history(bootstrap, hour, timeout_s=20)
+        except BeatlightError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def expected(
+    boundaries: Geography | Path, events: Path, hour: datetime, *, now: datetime | None = None
+) -> dict:
+    """The batch report as of ``hour`` on an events file, split into the stream's partitions.
+
+    ``now`` is the wall clock of the future rule (default: now).
+    """
+    geography = boundaries if isinstance(boundaries, Geography) else load_geography(boundaries)
+    now_us = ((now or datetime.now(UTC)) - _EPOCH) // _MICROSECOND
+    as_of_us = (hour - _EPOCH) // _MICROSECOND
+    batches = (raw for raw, _ in open_events(events).chunks())
+    return batch_report(geography, batches, LaneConfig(), now_us=now_us, as_of_us=as_of_us,
+                        partitions=PARTITIONS)  # fmt: skip
+
+
+def same_figures(stream_doc: dict, batch_doc: dict) -> None:
+    """Every figure of the batch report's document, in the stream's."""
+    got, wanted = dict(stream_doc), dict(batch_doc)
+    # A snapshot's rejections and duplicates are those counted by then, not the whole file's.
+    for key in ("rejected", "duplicates"):
+        got.pop(key), wanted.pop(key)
+    assert_same(got, wanted)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for a worker's /metrics page)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def scrape_metrics(port: int, timeout_s: float = 2.0) -> dict[str, float] | None:
+    """A worker's /metrics as ``{'name{labels}': value}``, or None while it does not answer."""
+    import httpx
+
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=timeout_s).text
+    except httpx.HTTPError:
+        return None
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
