@@ -49,6 +49,8 @@ log = logging.getLogger("beatlight.worker")
 _IDLE_AFTER_S = 5.0
 #: ... for at most this long each time.
 _CATCH_UP_BUDGET_S = 1.0
+#: Live figures may take at most 1/_LIVE_COST_FACTOR of the worker's time.
+_LIVE_COST_FACTOR = 5.0
 
 
 class WorkerConfig(faust.Record, serializer="json"):  # type: ignore[call-arg]
@@ -168,8 +170,9 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
 
     @app.timer(config.live_seconds)
     async def tick() -> None:
-        if app.should_stop:
+        if app.should_stop or time.monotonic() < state.next_tick_at:
             return
+        started = time.monotonic()
         assignment = app.consumer.assignment()
         lanes = sorted(tp.partition for tp in assignment if tp.topic == topics.PRESENCE)
         aggregating = any(tp.topic == topics.PARTIALS for tp in assignment)
@@ -181,8 +184,11 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
                 await _send_snapshot(app, topics.VISIBILITY_HISTORY, document, live=False)
             if live is not None:
                 document, raised = live
+                sending = time.perf_counter()
                 await _send_snapshot(app, topics.VISIBILITY_LIVE, document, live=True)
                 await _send_batched(app, topics.VISIBILITY_ALERTS, raised)
+                state.live_cost_s += time.perf_counter() - sending
+        state.pace_live(started)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
@@ -262,6 +268,23 @@ class _State:
         self.aggregator = Aggregator(geography.areas, lane_config.model, config.partitions)
         self._aggregated_to = 0  # next partials offset the aggregator expects
         self._alerts = AlertTracker(config.alert_window, config.alert_unvisited_minutes)
+        #: What the last tick's live figures cost (work and sending, not reads of Kafka),
+        #: and when the next tick may start (see :meth:`pace_live`).
+        self.live_cost_s = 0.0
+        self.next_tick_at = 0.0
+        self.live_interval_s = config.live_seconds
+
+    def pace_live(self, started: float) -> None:
+        """Live figures at most a fifth of the worker's time: every ``live_seconds``, or
+        five times what the last took when that is longer (a whole country's areas
+        on a small machine), so that the input keeps flowing."""
+        interval = max(self.config.live_seconds, _LIVE_COST_FACTOR * self.live_cost_s)
+        if abs(interval - self.live_interval_s) > 0.25 * self.live_interval_s:
+            log.info("live figures every %.1f s (each took %.2f s of work)", interval,
+                     self.live_cost_s)  # fmt: skip
+        self.live_interval_s = interval
+        self.metrics.live_interval.set(interval)
+        self.next_tick_at = started + interval - 0.5 * self.config.live_seconds
 
     async def run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -290,13 +313,17 @@ class _State:
         for gone in set(self.lanes) - set(lanes):
             # Another worker has it now; if it comes back, it resumes from its checkpoint.
             del self.lanes[gone]
+        self.live_cost_s = 0.0
         emission = Emission()
         for partition in lanes:
             emission.extend(self.live_tick(partition, now_us))
         if not aggregating:
             return emission, [], None
+        started = time.perf_counter()
         hours = self._aggregate_live(emission.live, local=True)
-        return emission, hours, self.live_snapshot()
+        snapshot = self.live_snapshot()
+        self.live_cost_s += time.perf_counter() - started
+        return emission, hours, snapshot
 
     def live_tick(self, partition: int, now_us: int) -> Emission:
         """A lane's live figures; a lane the consumer has not fed lately reads Kafka itself.
@@ -324,7 +351,9 @@ class _State:
         if self.config.live_clock == "event":
             slot = self.lane_config.model.slot_us
             as_of = (self._latest_event_us() // slot + 1) * slot
+        started = time.perf_counter()
         emission.live.append(runner.live_tick(as_of))
+        self.live_cost_s += time.perf_counter() - started
         if time.monotonic() - runner.checkpointed_at >= self.config.checkpoint_seconds:
             emission.extend(self._checkpoint(runner))
         self.metrics.lane(runner)

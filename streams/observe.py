@@ -33,6 +33,10 @@ class Metrics:
         self.points = Counter("beatlight_points_total",
                               "Recent presence points sent to visibility.points.",
                               registry=self.registry)  # fmt: skip
+        self.live_interval = Gauge("beatlight_live_interval_seconds",
+                                   "Seconds between live snapshots: BEATLIGHT_LIVE_SECONDS, or "
+                                   "longer when they cost over a fifth of the worker's time.",
+                                   registry=self.registry)  # fmt: skip
         self.hour_gauge = Gauge("beatlight_last_hour_snapshot_seconds",
                           "Hour boundary of the latest published history snapshot.",
                           registry=self.registry)  # fmt: skip

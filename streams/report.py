@@ -64,11 +64,12 @@ def report_document(
 ) -> dict[str, Any]:
     """The SPEC's report document: wards, roll-ups, force, fairness and counts."""
 
-    # Each window's columns as Python lists once, not one NumPy scalar at a time.
-    columns = {name: _window_columns(window) for name, window in figures.items()}
+    # Each window's metrics per area, built from columns of Python lists at once rather
+    # than one NumPy scalar (or one dict comprehension) at a time.
+    rows = {name: _window_rows(_window_columns(window)) for name, window in figures.items()}
 
     def level(name: str) -> list[dict[str, Any]]:
-        return [_area(areas, columns, a) for a in areas.of_level(name).tolist()]
+        return [_area(areas, rows, a) for a in areas.of_level(name).tolist()]
 
     force = level("force")
     return {
@@ -110,7 +111,7 @@ def csv_rows(
                 yield row
 
 
-def _area(areas: Areas, columns: Mapping[str, dict[str, list]], a: int) -> dict[str, Any]:
+def _area(areas: Areas, rows: Mapping[str, list[dict[str, Any]]], a: int) -> dict[str, Any]:
     entry: dict[str, Any] = {"code": areas.code[a], "name": areas.name[a]}
     if areas.level[a] == "ward":
         nb, district = areas.ward_areas[a, 1], areas.ward_areas[a, 2]
@@ -121,9 +122,15 @@ def _area(areas: Areas, columns: Mapping[str, dict[str, list]], a: int) -> dict[
     entry["area_km2"] = float(areas.area_km2[a])
     entry["population"] = _number(areas.population[a])
     entry["target_minutes_per_week"] = float(areas.target_minutes_per_week[a])
-    entry["windows"] = {name: {metric: values[a] for metric, values in window.items()}
-                        for name, window in columns.items()}  # fmt: skip
+    entry["windows"] = {name: window[a] for name, window in rows.items()}
     return entry
+
+
+def _window_rows(columns: Mapping[str, list]) -> list[dict[str, Any]]:
+    """One dict of metrics per area from one list per metric."""
+    names = tuple(columns)
+    per_area = zip(*columns.values(), strict=True)
+    return [dict(zip(names, values, strict=True)) for values in per_area]
 
 
 def _window_columns(f: WindowFigures) -> dict[str, list]:
