@@ -431,7 +431,9 @@ class _State:
         """
         started, begin = time.perf_counter(), runner.next_offset
         emission = Emission()
-        chunks = self._reader().read(runner.partition, runner.next_offset, stop, idle_ms=idle_ms)
+        # Smaller chunks when the read has a budget, so that it can stop near it.
+        chunks = self._reader().read(runner.partition, runner.next_offset, stop, idle_ms=idle_ms,
+                                     batch=20_000 if budget_s is None else 2_000)  # fmt: skip
         reached_end = True
         for chunk in chunks:
             try:
