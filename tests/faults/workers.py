@@ -87,8 +87,8 @@ def wait_for(what: str, check: Callable[[], object], timeout_s: float, every_s: 
 class Feeder:
     """Sends NDJSON lines from a thread, a chunk at a time with pauses: events keep arriving.
 
-    Lines are sent as :func:`~tests.streams.e2e_support.replay_lines` sends them, through
-    one producer, flushed after every chunk.
+    Lines go as a feed delivered them (``PresenceProducer.send_line``: objects stripped
+    and keyed by unit, anything else as it is), through one producer flushed per chunk.
     """
 
     def __init__(self, bootstrap: str, lines: Sequence[bytes], chunks: int, pause_s: float):
