@@ -30,7 +30,7 @@ import numpy as np
 
 from geo.areas import Areas
 from streams.events import FOOT
-from streams.runs import group_first, merge_runs
+from streams.runs import group_first, lexsort, merge_runs
 
 __all__ = ["FinalDelta", "ModelParams", "Partial", "PresenceLane", "unit_slot_runs"]
 
@@ -514,7 +514,7 @@ def _clip_runs(runs: tuple[np.ndarray, ...], lo: int) -> tuple[np.ndarray, np.nd
 
 def _time_order(unit: np.ndarray, ts: np.ndarray, eid: np.ndarray) -> np.ndarray:
     """Sort order by unit, ts, then event_id (string order) for equal timestamps."""
-    order = np.lexsort((ts, unit))
+    order = lexsort((ts, unit))
     u, t = unit[order], ts[order]
     tie = np.zeros(len(order), dtype=bool)
     tie[1:] = (u[1:] == u[:-1]) & (t[1:] == t[:-1])
