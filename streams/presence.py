@@ -30,7 +30,7 @@ import numpy as np
 
 from geo.areas import Areas
 from streams.events import FOOT
-from streams.runs import group_first, lexsort, merge_runs
+from streams.runs import group_first, lexsort, merge_runs, sorted_unique
 
 __all__ = ["FinalDelta", "ModelParams", "Partial", "PresenceLane", "unit_slot_runs"]
 
@@ -103,7 +103,7 @@ class Partial:
             foot=merge_runs(*_concat(*(p.foot for p in parts))),
             covered=np.logical_or.reduce([p.covered for p in parts]),
             stray=tuple(
-                np.unique(np.concatenate(keys))
+                sorted_unique(np.concatenate(keys))
                 for keys in zip(*(p.stray for p in parts), strict=True)
             ),
             ward_last_seen=np.maximum.reduce([p.ward_last_seen for p in parts]),
@@ -278,7 +278,7 @@ class PresenceLane:
             inside = np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0, None)
             unit_slots[i] = np.bincount(area, weights=inside, minlength=n_areas)
             touched = inside > 0
-            pairs = np.unique(area[touched] * np.int64(len(self._units) + 1) + unit[touched])
+            pairs = sorted_unique(area[touched] * np.int64(len(self._units) + 1) + unit[touched])
             distinct[i] = np.bincount(pairs // (len(self._units) + 1), minlength=n_areas)
             begins = (start >= lo) & (start < hi)  # a visit belongs to its first slot's window
             visits[i] = np.bincount(area[begins], minlength=n_areas)
@@ -381,7 +381,7 @@ class PresenceLane:
     def _forget_idle_units(self) -> None:
         """Renumber units so pseudonyms rotated away by the feed do not pile up."""
         self._sorted_buffer()
-        in_use = np.union1d(self._buffer["unit"], self._present.runs()[1])
+        in_use = sorted_unique(np.concatenate([self._buffer["unit"], self._present.runs()[1]]))
         if len(in_use) == len(self._units):
             return
         names = np.empty(len(self._units), dtype=object)

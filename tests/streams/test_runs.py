@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from streams.runs import group_first, lexsort, merge_runs
+from streams.runs import group_first, lexsort, merge_runs, sorted_unique
 
 pytestmark = pytest.mark.unit
 
@@ -34,3 +34,9 @@ def test_touching_runs_of_a_group_merge_into_one():
     group, start, end = merge_runs(np.array([1, 0, 0, 0]), np.array([0, 5, 1, 9]),
                                    np.array([2, 7, 5, 10]))  # fmt: skip
     assert (group.tolist(), start.tolist(), end.tolist()) == ([0, 0, 1], [1, 9, 0], [7, 10, 2])
+
+
+@settings(max_examples=100, deadline=None)
+@given(hnp.arrays(np.int64, st.integers(0, 50), elements=st.integers(-(2**62), 2**62)))
+def test_sorted_unique_is_numpys_unique(values):
+    assert sorted_unique(values).tolist() == np.unique(values).tolist()
