@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from api.auth import Authenticator
+from api.compression import Precompressed
 from api.db import StoreUnreachable, display_url
 from api.deps import Services, json_response
 from api.limits import install_limits
@@ -124,6 +125,8 @@ def create_app(
     install_limits(app, max_request_bytes=settings.max_request_bytes,
                    rate_per_minute=settings.rate_limit_per_minute,
                    burst=settings.rate_limit_burst)  # fmt: skip
+    # Snapshot renders of England's wards are megabytes: gzip them once, not per request.
+    app.add_middleware(Precompressed)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
