@@ -1,9 +1,10 @@
 """A closed-loop HTTP/1.1 load generator for ``bench/api_load.py`` (asyncio, keep-alive).
 
 Each of ``concurrency`` connections sends its next request as soon as the last one
-is answered. The client is a few lines of asyncio streams rather than an HTTP
-library, so that one core of it can outrun the one core the API has: the table of
-``bench/api_load.py`` shows the CPU share of both, to prove it.
+is answered. The client is an asyncio protocol of a few lines rather than an HTTP
+library, so that one core of it can outrun the one core the API has: it never
+copies a body, it counts its bytes (England's ward figures are megabytes an
+answer). The table of ``bench/api_load.py`` shows the CPU share of both, to prove it.
 
 Endpoints are measured in rounds, in turn (trivial, then each endpoint, then the
 trivial again, ...), so that a neighbour busy on the machine for a few seconds
@@ -36,8 +37,10 @@ class Endpoint:
     paths: list[str]
     key: str | None = None
 
-    def requests(self, port: int) -> list[bytes]:
+    def requests(self, port: int, accept_encoding: str = "") -> list[bytes]:
         auth = f"X-API-Key: {self.key}\r\n" if self.key else ""
+        if accept_encoding:
+            auth += f"Accept-Encoding: {accept_encoding}\r\n"
         return [(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}"
                  "Connection: keep-alive\r\n\r\n").encode() for path in self.paths]  # fmt: skip
 
@@ -52,6 +55,7 @@ class Load:
     statuses: Counter = field(default_factory=Counter)
     server_cpu_s: float = 0.0
     client_cpu_s: float = 0.0
+    body_bytes: int = 0
 
     @property
     def requests(self) -> int:
@@ -76,6 +80,11 @@ class Load:
         return self.client_cpu_s / self.seconds if self.seconds else math.nan
 
     @property
+    def mean_kb(self) -> float:
+        """Mean body size of an answer as sent (compressed, if it was), in kB."""
+        return self.body_bytes / self.requests / 1000 if self.requests else math.nan
+
+    @property
     def failures(self) -> int:
         return sum(n for status, n in self.statuses.items() if not 200 <= status < 300)
 
@@ -90,6 +99,7 @@ def measure(
     concurrency: int,
     rounds: int = 1,
     report: Callable[[Load], None] | None = None,
+    accept_encoding: str = "",
 ) -> list[Load]:
     """Each endpoint under load for ``seconds`` in all, in ``rounds`` turns.
 
@@ -97,7 +107,7 @@ def measure(
     requests are answered: caches that expired since the endpoint's last turn are
     filled again, so a turn measures the endpoint warm.
     """
-    requests = [endpoint.requests(port) for endpoint in endpoints]
+    requests = [endpoint.requests(port, accept_encoding) for endpoint in endpoints]
     loads = [Load(endpoint.name) for endpoint in endpoints]
     for _ in range(rounds):
         for batch, load in zip(requests, loads, strict=True):
@@ -124,41 +134,84 @@ def cpu_seconds(pid: int) -> float:
 async def _drive(port: int, requests: list[bytes], seconds: float, concurrency: int,
                  load: Load) -> float:  # fmt: skip
     """Closed-loop load for ``seconds``; the seconds until every connection finished."""
+    loop = asyncio.get_running_loop()
     deadline = time.perf_counter() + seconds
-
-    async def connection(offset: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        sent = offset
-        try:
-            while (started := time.perf_counter()) < deadline:
-                writer.write(requests[sent % len(requests)])
-                sent += concurrency
-                status = await _read_response(reader)
-                load.latencies_s.append(time.perf_counter() - started)
-                load.statuses[status] += 1
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
     began = time.perf_counter()
-    await asyncio.gather(*(connection(k) for k in range(concurrency)))
+    clients = []
+    for k in range(concurrency):
+        _, client = await loop.create_connection(
+            lambda k=k: _Connection(requests, k, concurrency, deadline, load), "127.0.0.1", port
+        )
+        clients.append(client)
+    await asyncio.gather(*(client.finished for client in clients))
     return time.perf_counter() - began
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
-    """Read one response whole; its status."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    lower = head.lower()
-    at = lower.find(b"\r\ncontent-length:")
-    if at >= 0:
-        end = lower.index(b"\r\n", at + 2)
-        await reader.readexactly(int(lower[at + 17 : end]))
-    elif b"transfer-encoding: chunked" in lower:
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
-            if size == 0:
-                break
-    return status
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: a request, its whole answer, the next request, ...
+
+    Answers are read as they arrive and never kept: the head is parsed for the
+    status and ``Content-Length`` (every measured route sends one), and the body is
+    only counted.
+    """
+
+    def __init__(self, requests: list[bytes], first: int, step: int, deadline: float,
+                 load: Load) -> None:  # fmt: skip
+        self.requests, self.sent, self.step = requests, first, step
+        self.deadline, self.load = deadline, load
+        self.finished: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.head = bytearray()
+        self.remaining = -1  # body bytes still to come; -1 while reading the head
+        self.status = 0
+        self.started = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self._send()
+
+    def data_received(self, data: bytes) -> None:
+        if self.remaining < 0:
+            self.head += data
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(self.head[:end]).lower()
+            self.status = int(head[9:12])
+            at = head.find(b"\r\ncontent-length:")
+            if at < 0:
+                self._fail(RuntimeError(f"an answer without Content-Length: {head[:200]!r}"))
+                return
+            self.remaining = int(head[at + 17 :].split(b"\r\n", 1)[0])
+            data = bytes(self.head[end + 4 :])
+            self.head.clear()
+        self.remaining -= len(data)
+        self.load.body_bytes += len(data)
+        if self.remaining < 0:
+            self._fail(RuntimeError("an answer longer than its Content-Length"))
+        elif self.remaining == 0:
+            self.load.latencies_s.append(time.perf_counter() - self.started)
+            self.load.statuses[self.status] += 1
+            self.remaining = -1
+            self._send()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.finished.done():
+            if self.remaining == -1 and not self.head and time.perf_counter() >= self.deadline:
+                self.finished.set_result(None)
+            else:
+                self.finished.set_exception(exc or ConnectionError("the API closed a connection"))
+
+    def _send(self) -> None:
+        self.started = time.perf_counter()
+        if self.started >= self.deadline:
+            self.transport.close()
+            if not self.finished.done():
+                self.finished.set_result(None)
+            return
+        self.transport.write(self.requests[self.sent % len(self.requests)])  # type: ignore[attr-defined]
+        self.sent += self.step
+
+    def _fail(self, error: Exception) -> None:
+        if not self.finished.done():
+            self.finished.set_exception(error)
+        self.transport.close()
