@@ -1,0 +1,451 @@
+"""Batch report at England scale: ``beatlight report`` against raw Shapely point-in-polygon.
+
+    python bench/batch_scale.py [--events 10000000]
+        [--boundaries ../shared/data/england-wards.geojson.gz] [--workdir DIR]
+        [--formats ndjson,parquet] [--check-points 2000000] [--seed 1]
+
+Everything is measured in one run on this machine, one step at a time:
+
+1. Events: ``streams.simulate`` over the wards of ``--boundaries`` with its default
+   roster, which scales with the geography: one unit per two wards (3,841 units for
+   the 7,681 wards of England). 45 % walk, each one ward per shift of a beat of
+   neighbouring wards (beats are cut along a Hilbert curve, so they are contiguous;
+   15 % of wards are on no beat, the "neglected" ones); 10 % cycle round three small
+   (town) wards; 45 % drive from one station per dozen wards to demand-weighted
+   targets, mostly near it. Early, late and night shifts with breaks, radio silences
+   and rest days; a ping every 30 s on air (about 2.8 M a day for England), with the
+   feed's faults (duplicates, late and out-of-order delivery, bad coordinates,
+   missing fields, malformed lines, ...). The first N events from 28 days back go to
+   an NDJSON file, and the same events to Parquet (as a typed export holds them:
+   malformed lines dropped, non-numeric coordinates null); the coordinates of every
+   event with numeric ones are kept for step 3. With ``--workdir`` the files stay
+   and a later run with the same N and seed reuses them.
+2. The report, for each file: ``python -m beatlight report --events FILE
+   --boundaries B --format json --out ...`` as a child process, timed from its
+   start to its exit (loading the boundaries, building the geography, reading,
+   validating, locating and modelling every event, writing the figures). Its peak
+   RSS and CPU time come from ``wait4``; its log gives the split.
+3. The baseline: the same points through ``shapely.STRtree(ward polygons).query(
+   points, predicate=...)``, vectorised in chunks of 1 M (points built from the
+   coordinate arrays, then one query): "within" over every point, "intersects" over
+   the first ``--check-points`` (2 M); the faster rate is the baseline. Building
+   the tree (tens of ms) is not counted.
+
+events/s = N / the report's wall time; points/s = points / the baseline's wall time.
+The last line is the ratio for the fastest file format (target >= 0.5). Other work on
+the machine slows both sides, so the load average is printed, and the same ratio by
+CPU time beside it. Every child process is stopped on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as a script from anywhere
+
+import numpy as np  # noqa: E402
+import orjson  # noqa: E402
+import shapely  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+DEFAULT_BOUNDARIES = REPO.parent / "shared" / "data" / "england-wards.geojson.gz"
+TARGET_RATIO = 0.5
+CHUNK = 1_000_000
+DAYS = 28
+PREDICATES = ("within", "intersects")
+
+console = Console(width=140, stderr=False)
+
+
+def say(text: str = "") -> None:
+    console.print(text, highlight=False)
+
+
+@dataclass
+class Run:
+    """One timed run: of the report on a file, or of the baseline with one predicate."""
+
+    name: str
+    items: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float = float("nan")
+    split: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.items / self.wall_s
+
+    @property
+    def cpu_rate(self) -> float:
+        return self.items / self.cpu_s
+
+
+def main() -> int:
+    # SIGTERM (and SIGINT) unwind through the finally blocks: the report is stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    args = _arguments()
+    if not args.boundaries.exists():
+        say(f"SKIP: no ward boundaries at {args.boundaries} (England's wards live in "
+            "../shared/data/ beside the checkout; or pass --boundaries FILE)")  # fmt: skip
+        return 0
+    say(f"batch_scale: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+        f"Python {sys.version.split()[0]}, shapely {shapely.__version__} "
+        f"(GEOS {shapely.geos_version_string}), numpy {np.__version__}")  # fmt: skip
+    say(f"  $ {shlex.join([sys.executable, *sys.argv])}")
+    say(f"  code: {_git_version()}; load average at start: {_load()}")
+    began = time.perf_counter()
+
+    from geo.boundaries import load_wards
+
+    wards = load_wards(args.boundaries)
+    say(f"  {len(wards.codes):,} wards from {args.boundaries}")
+    with contextlib.ExitStack() as stack:
+        if args.workdir:
+            work = args.workdir.resolve()
+            work.mkdir(parents=True, exist_ok=True)
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="beatlight-bench-")))
+        say(f"  files in {work}{'' if args.workdir else ' (removed at the end)'}")
+        files, lon, lat = _events(wards, args, work)
+        runs = [_report(path, args.boundaries, work, args.events) for path in files]
+        baselines = [_baseline(wards, lon, lat, PREDICATES[0])]
+        sample = slice(0, min(lon.size, args.check_points))
+        baselines += [_baseline(wards, lon[sample], lat[sample], p, sample=True)
+                      for p in PREDICATES[1:]]  # fmt: skip
+    _summary(runs, baselines, time.perf_counter() - began)
+    return 0
+
+
+# --- 1. events ---------------------------------------------------------------------------
+
+
+def _events(wards: Any, args: argparse.Namespace, work: Path) -> tuple[list[Path], Any, Any]:
+    """The events files asked for and the coordinates of the events that have numeric ones."""
+    from streams.simulate import SimulationConfig, plan_units, simulate
+
+    stem = work / f"events-{args.events}-seed{args.seed}"
+    ndjson, parquet, coords = (stem.with_suffix(s) for s in (".ndjson", ".parquet", ".npz"))
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    config = SimulationConfig(seed=args.seed, start=start - timedelta(days=DAYS),
+                              duration=timedelta(days=DAYS))  # fmt: skip
+    roster = Counter(plan.mode for plan in plan_units(wards, config))
+    modes = ", ".join(f"{n:,} {mode}" for mode, n in roster.items())
+    say(f"1. roster: {sum(roster.values()):,} units ({modes}), a ping every "
+        f"{config.ping_seconds:g} s on air")  # fmt: skip
+    wanted = {"ndjson": ndjson, "parquet": parquet}
+    files = [wanted[f] for f in args.formats]
+    if all(p.exists() for p in files) and coords.exists():
+        say(f"   reusing {', '.join(p.name for p in files)} and {coords.name} in {work}")
+        with np.load(coords) as saved:
+            return files, saved["lon"], saved["lat"]
+    started = time.perf_counter()
+    lon = np.full(args.events, np.nan)
+    lat = np.full(args.events, np.nan)
+    writer = _ParquetWriter(parquet) if "parquet" in args.formats else None
+    dumps = orjson.dumps
+    n = 0
+    with ndjson.open("wb") as out, _Progress("simulating", args.events) as progress:
+        stream = itertools.islice(simulate(wards, config), args.events)
+        while block := list(itertools.islice(stream, 50_000)):
+            lines = []
+            for item in block:
+                if isinstance(item, str):  # a broken line, as the feed sent it
+                    lines.append(item.encode())
+                    continue
+                lines.append(dumps(item))
+                x, y = item.get("lon"), item.get("lat")
+                if type(x) is float and type(y) is float:
+                    lon[n], lat[n] = x, y
+                n += 1
+            out.write(b"\n".join(lines) + b"\n")
+            if writer is not None:
+                writer.write([item for item in block if isinstance(item, dict)])
+            progress.advance(len(block))
+    if writer is not None:
+        writer.close()
+    keep = np.isfinite(lon) & np.isfinite(lat)
+    lon, lat = lon[keep], lat[keep]
+    np.savez(coords, lon=lon, lat=lat)
+    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:,.0f} MB" for p in files)
+    say(f"   {args.events:,} events simulated and written in {time.perf_counter() - started:.0f} s "
+        f"({sizes}); {lon.size:,} with numeric coordinates")  # fmt: skip
+    return files, lon, lat
+
+
+class _ParquetWriter:
+    """Events as a typed export holds them: the SPEC's columns, coordinates as doubles."""
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from streams.events import FIELDS
+
+        self.fields = FIELDS
+        self.numeric = {"lat", "lon", "accuracy_m"}
+        self.schema = pa.schema([(name, pa.float64() if name in self.numeric else pa.string())
+                                 for name in FIELDS])  # fmt: skip
+        self.writer = pq.ParquetWriter(path, self.schema)
+
+    def write(self, events: list[dict[str, Any]]) -> None:
+        import pyarrow as pa
+
+        columns = {}
+        for name in self.fields:
+            values = [event.get(name) for event in events]
+            if name in self.numeric:  # "NaN" strings and the like: null, as a typed export has
+                values = [v if type(v) is float or type(v) is int else None for v in values]
+            else:
+                values = [v if isinstance(v, str) else None for v in values]
+            columns[name] = values
+        self.writer.write_table(pa.table(columns, schema=self.schema))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+# --- 2. the report -----------------------------------------------------------------------
+
+#: What the report logs, and how much of its wall time each step took.
+_SPLIT = {
+    "boundaries loaded": re.compile(r"loaded \d+ wards .* in ([\d.]+) s"),
+    "geography built (index, cells)": re.compile(r"geography ready: .* in ([\d.]+) s"),
+    "events read and reported": re.compile(r"report as of .* in ([\d.]+) s"),
+}
+
+
+def _report(events: Path, boundaries: Path, work: Path, n: int) -> Run:
+    """``beatlight report`` on one events file, as a child process, timed to its exit."""
+    out, log = work / f"report-{events.suffix[1:]}.json", work / f"report-{events.suffix[1:]}.log"
+    command = [sys.executable, "-m", "beatlight", "report", "--events", str(events),
+               "--boundaries", str(boundaries), "--format", "json", "--out", str(out),
+               "--no-progress"]  # fmt: skip
+    say(f"2. the report on {events.name}: load average {_load()}")
+    say(f"   $ {shlex.join(command)}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEATLIGHT_")}
+    env["COLUMNS"] = "200"  # Rich's log lines unwrapped
+    size = events.stat().st_size
+    with log.open("wb") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+    try:
+        with _Progress(f"report on {events.name} (bytes read)", size) as progress:
+            while True:
+                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+                if pid:
+                    break
+                progress.advance(_file_position(process.pid, events) - progress.done)
+                progress.alive()
+                time.sleep(0.5)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        _stop(process)
+    text = log.read_text(errors="replace")
+    if process.returncode != 0:
+        sys.exit(f"the report exited with code {process.returncode}:\n{text[-3000:]}")
+    split = {name: float(m.group(1)) for name, pattern in _SPLIT.items()
+             if (m := pattern.search(text))}  # fmt: skip
+    if len(split) == len(_SPLIT):  # "geography ready" counts from before loading the boundaries
+        split["geography built (index, cells)"] -= split["boundaries loaded"]
+    document = orjson.loads(out.read_bytes())
+    counts = {key: document[key] for key in ("accepted", "duplicates", "outside")}
+    counts["rejected"] = sum(document["rejected"].values())
+    run = Run(f"beatlight report, {events.suffix[1:]}", n, wall, usage.ru_utime + usage.ru_stime,
+              usage.ru_maxrss / 1024, split, counts)  # fmt: skip
+    tally = ", ".join(f"{key} {value:,}" for key, value in counts.items())
+    say(f"   {wall:.1f} s: {run.rate:,.0f} events/s, CPU {run.cpu_s:.1f} s, peak RSS "
+        f"{run.peak_rss_mb:,.0f} MB; {tally}")  # fmt: skip
+    return run
+
+
+def _file_position(pid: int, path: Path) -> int:
+    """How far the process has read ``path`` (0 before it opens it)."""
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+                info = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
+                return int(info.split("pos:", 1)[1].split()[0])
+    return 0
+
+
+def _stop(process: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace_s`` (nothing if it has exited)."""
+    if process.returncode is not None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+# --- 3. the baseline ---------------------------------------------------------------------
+
+
+def _baseline(wards: Any, lon: Any, lat: Any, predicate: str, *, sample: bool = False) -> Run:
+    """Raw Shapely: an STRtree of the ward polygons queried with every point, vectorised."""
+    tree = shapely.STRtree(np.asarray(wards.geometry.values, dtype=object))
+    say(f"3. baseline STRtree.query(points, predicate={predicate!r}): load average {_load()}")
+    matched = 0
+    wall = cpu = 0.0
+    with _Progress(f"query {predicate}", lon.size) as progress:
+        for first in range(0, lon.size, CHUNK):
+            x, y = lon[first : first + CHUNK], lat[first : first + CHUNK]
+            started, cpu_started = time.perf_counter(), time.process_time()
+            points = shapely.points(x, y)
+            found, _ = tree.query(points, predicate=predicate)
+            wall += time.perf_counter() - started
+            cpu += time.process_time() - cpu_started
+            matched += np.unique(found).size
+            progress.advance(x.size)
+    run = Run(f"STRtree query, {predicate}" + (f" ({lon.size:,} points)" if sample else ""),
+              lon.size, wall, cpu,
+              counts={"points in a ward": matched})  # fmt: skip
+    say(f"   {wall:.1f} s: {run.rate:,.0f} points/s ({matched:,} of {lon.size:,} in a ward)")
+    return run
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+def _summary(runs: list[Run], baselines: list[Run], seconds: float) -> None:
+    baseline = max(baselines, key=lambda r: r.rate)
+    best = max(runs, key=lambda r: r.rate)
+    table = Table(title=f"{best.items:,} events; baseline: {baseline.name}")
+    for column in ("run", "items", "wall s", "items/s", "CPU s", "items/CPU s", "peak RSS MB",
+                   "× baseline"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "run" else "right")
+    for run in [*runs, *baselines]:
+        table.add_row(run.name, f"{run.items:,}", f"{run.wall_s:.1f}", f"{run.rate:,.0f}",
+                      f"{run.cpu_s:.1f}", f"{run.cpu_rate:,.0f}",
+                      "" if run.peak_rss_mb != run.peak_rss_mb else f"{run.peak_rss_mb:,.0f}",
+                      f"{run.rate / baseline.rate:.2f}")  # fmt: skip
+    console.print(table)
+    for run in runs:
+        if run.split:
+            parts = ", ".join(f"{name} {s:.1f} s" for name, s in run.split.items())
+            rest = run.wall_s - sum(run.split.values())
+            say(f"{run.name}: {parts}, the rest (start-up, writing) {rest:.1f} s")
+    ratio = best.rate / baseline.rate
+    say(f"load average at the end: {_load()}; whole benchmark {seconds / 60:.1f} min")
+    say(f"ratio {best.name} / {baseline.name}: {ratio:.2f} (target >= {TARGET_RATIO}) "
+        f"{'PASS' if ratio >= TARGET_RATIO else 'MISS'}; by CPU time "
+        f"{best.cpu_rate / baseline.cpu_rate:.2f}")  # fmt: skip
+
+
+class _Progress:
+    """A progress bar on a terminal; otherwise a line at every tenth of the work."""
+
+    def __init__(self, description: str, total: int) -> None:
+        self.description, self.total, self.done = description, max(total, 1), 0
+        self.bar = Progress("   [progress.description]{task.description}", BarColumn(),
+                            TaskProgressColumn(), TimeElapsedColumn(), console=console,
+                            transient=True)  # fmt: skip
+        self.task = self.bar.add_task(description, total=self.total)
+        self.started = self.said = time.perf_counter()
+
+    def __enter__(self) -> _Progress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)  # type: ignore[arg-type]
+
+    def alive(self, every_s: float = 60.0) -> None:
+        """A line now and then when the work cannot be measured (off a terminal)."""
+        now = time.perf_counter()
+        if not console.is_terminal and now - self.said >= every_s:
+            say(f"   {self.description}: running for {now - self.started:.0f} s")
+            self.said = now
+
+    def advance(self, n: int) -> None:
+        tenth = 10 * self.done // self.total
+        self.done += n
+        self.bar.update(self.task, completed=self.done)
+        if not console.is_terminal and 10 * self.done // self.total > tenth:
+            self.said = time.perf_counter()
+            say(f"   {self.description}: {self.done / self.total:.0%} after "
+                f"{self.said - self.started:.0f} s")  # fmt: skip
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _git_version() -> str:
+    """The commit measured, and whether the product's sources differ from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True,
+                              text=True, check=True).stdout.strip()  # fmt: skip
+
+    try:
+        dirty = git("status", "--porcelain", "--", "streams", "geo", "beatlight")
+        return git("rev-parse", "--short", "HEAD") + (" (with local changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000_000, help="N (default 10 M).")
+    parser.add_argument("--boundaries", type=Path, default=DEFAULT_BOUNDARIES)
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="Keep the events files, reports and logs here, and reuse events files "
+        "of the same N and seed (default: a temporary directory).",
+    )
+    parser.add_argument(
+        "--formats",
+        default="ndjson,parquet",
+        help="Events files to report on, comma-separated from ndjson,parquet.",
+    )
+    parser.add_argument(
+        "--check-points",
+        type=int,
+        default=2_000_000,
+        help="Points for the second baseline predicate (the first takes them all).",
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    args.formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    if not args.formats or set(args.formats) - {"ndjson", "parquet"}:
+        parser.error("--formats: ndjson, parquet or both")
+    if min(args.events, args.check_points) < 1:
+        parser.error("--events and --check-points must be at least 1")
+    args.boundaries = args.boundaries.resolve()
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(main())
