@@ -29,7 +29,7 @@ from streams.metrics import figures
 from streams.presence import ModelParams, Partial, _concat, _RunStore
 from streams.report import report_document
 from streams.runs import merge_runs
-from streams.wire import LaneStatus, Message
+from streams.wire import LaneStatus, Message, decode
 
 __all__ = ["Aggregator", "Snapshot", "document_from_records", "snapshot_records"]
 
@@ -55,10 +55,13 @@ class Aggregator:
         self._present = {p: _RunStore(with_unit=False) for p in range(partitions)}
         self._foot = {p: _RunStore(with_unit=False) for p in range(partitions)}
         self._status: dict[int, LaneStatus] = {}
-        self._hours: dict[int, dict[int, tuple[Partial, LaneStatus]]] = {}
+        # Hours waiting for slower lanes, and published hours a late lane may still revise,
+        # are held as the lanes' wire bytes where they came from Kafka (see _hold).
+        self._hours: dict[int, dict[int, tuple[_Held, LaneStatus]]] = {}
         self._settled: dict[int, set[int]] = {}  # hour -> lanes whose figures are settled
-        self._published: dict[int, dict[int, tuple[Partial, LaneStatus]]] = {}
-        self._live: dict[int, tuple[Partial, LaneStatus]] = {}
+        self._published: dict[int, dict[int, tuple[_Held, LaneStatus]]] = {}
+        self._live: dict[int, tuple[_Held, LaneStatus]] = {}
+        self._expired_before_us: int | None = None
         self.published_hour_us: int | None = None
         self.revisions = 0
 
@@ -74,11 +77,11 @@ class Aggregator:
             self._present[lane].append(message.final.present)
             self._foot[lane].append(message.final.foot)
             return []
-        assert message.partial is not None
         if message.kind == "live":
+            assert message.partial is not None
             self._live[lane] = (message.partial, status)
             return self._complete_hours()
-        hour = message.partial.as_of_us
+        hour = message.as_of_us
         settled = message.kind == "hour"
         if not settled and lane in self._settled.get(hour, ()):
             return []  # a provisional figure never replaces a settled one
@@ -86,18 +89,18 @@ class Aggregator:
             self._settled.setdefault(hour, set()).add(lane)
         if hour in self._published:
             # A revision: an idle partition woke up with pings before a published hour.
-            self._published[hour][lane] = (message.partial, status)
+            self._published[hour][lane] = (_hold(message), status)
             self.revisions += 1
             merged = self._merge(self._published[hour], hour)
             return [Snapshot("hour", hour, self._document(merged, self._published[hour].values()))]
-        self._hours.setdefault(hour, {})[lane] = (message.partial, status)
+        self._hours.setdefault(hour, {})[lane] = (_hold(message), status)
         return self._complete_hours()
 
     def live_snapshot(self) -> Snapshot | None:
         """Every lane's latest live figures merged (``None`` until each lane has reported)."""
         if len(self._live) < self.partitions:
             return None
-        as_of = max(partial.as_of_us for partial, _ in self._live.values())
+        as_of = max(_unhold(held).as_of_us for held, _ in self._live.values())
         merged = self._merge(self._live, as_of)
         return Snapshot("live", as_of, self._document(merged, self._live.values()))
 
@@ -117,6 +120,25 @@ class Aggregator:
             elif status.first_hour_us <= hour_us:
                 waiting.append(lane)
         return waiting
+
+    def held(self) -> dict[str, int]:
+        """What the aggregator holds (the worker's metrics): hours waiting for lanes, hours
+        it may still revise, the bytes of their figures, and final runs kept."""
+        entries = [e for hours in (self._hours, self._published) for e in hours.values()]
+        return {
+            "waiting_hours": len(self._hours),
+            "revisable_hours": len(self._published),
+            "hour_bytes": sum(_size(held) for lanes in entries for held, _ in lanes.values()),
+            "final_runs": sum(s.rows for s in (*self._present.values(), *self._foot.values())),
+            "oldest_final_slot": min(
+                (
+                    int(s.runs()[-1].min())
+                    for s in (*self._present.values(), *self._foot.values())
+                    if s.rows
+                ),
+                default=-1,
+            ),  # fmt: skip
+        }
 
     def expire(self, before_us: int) -> None:
         """Forget final runs that no snapshot from ``before_us`` on can reach."""
@@ -140,7 +162,21 @@ class Aggregator:
             for old in [h for h in self._published if h < hour - _KEEP_REVISABLE_US]:
                 del self._published[old]
                 self._settled.pop(old, None)
+        if done:
+            self._expire_unreachable()
         return done
+
+    def _expire_unreachable(self) -> None:
+        """Final runs no snapshot still to come can reach (a day at a time).
+
+        Every snapshot to come is as of a revisable hour or later: live ones are newer,
+        and hours still waiting for lanes are after the last published one.
+        """
+        assert self.published_hour_us is not None
+        cut = self.published_hour_us - _KEEP_REVISABLE_US
+        if self._expired_before_us is None or cut - self._expired_before_us >= _DAY_US:
+            self.expire(cut)
+            self._expired_before_us = cut
 
     def _merge(self, ticks: dict[int, tuple[Partial, LaneStatus]], as_of_us: int) -> Partial:
         """One complete partial from each lane's tick plus its final runs before the tick."""
@@ -148,8 +184,9 @@ class Aggregator:
         n_pairs = len(self.areas.ward_cell_keys)
         empty = np.empty(0, dtype=np.int64)
         present, foot = [], []
-        parts = [partial for partial, _ in ticks.values()]
-        for lane, (partial, _) in ticks.items():
+        held = {lane: _unhold(h) for lane, (h, _) in ticks.items()}
+        parts = list(held.values())
+        for lane, partial in held.items():
             present.append(partial.present)
             foot.append(partial.foot)
             if partial.final_slot is not None:
@@ -180,7 +217,7 @@ class Aggregator:
         )
 
     def _document(
-        self, merged: Partial, ticks: Iterable[tuple[Partial, LaneStatus]]
+        self, merged: Partial, ticks: Iterable[tuple[_Held, LaneStatus]]
     ) -> dict[str, Any]:
         rejected: Counter[str] = Counter()
         duplicates = 0
@@ -200,6 +237,35 @@ class Aggregator:
 
 
 _KEEP_REVISABLE_US = 48 * 3_600_000_000
+_DAY_US = 24 * 3_600_000_000
+
+#: A lane's figures for one hour as the aggregator holds them.
+_Held = Partial | bytes
+
+
+def _hold(message: Message) -> _Held:
+    """The wire bytes of a tick that came from Kafka (compressed, a small fraction of the
+    decoded arrays), or the partial itself (the batch report's lanes, in this process)."""
+    if message.payload is not None:
+        return message.payload
+    assert message.partial is not None
+    return message.partial
+
+
+def _size(held: _Held) -> int:
+    if isinstance(held, bytes):
+        return len(held)
+    arrays = [v for v in vars(held).values() if isinstance(v, np.ndarray)]
+    arrays += [a for runs in (held.present, held.foot, held.stray) for a in runs]
+    return sum(a.nbytes for a in arrays)
+
+
+def _unhold(held: _Held) -> Partial:
+    if isinstance(held, bytes):
+        partial = decode(held).partial
+        assert partial is not None
+        return partial
+    return held
 
 
 def _before(runs: tuple[np.ndarray, ...], final_slot: int) -> tuple[np.ndarray, ...]:
@@ -230,11 +296,12 @@ def snapshot_records(document: dict[str, Any], *, prefix: str) -> list[tuple[str
         counts[level] = len(document[key])
         for area in document[key]:
             records.append((f"{prefix}|{level}|{area['code']}",
-                            {"as_of": document["as_of"], "level": level, **area}))
+                            {"as_of": document["as_of"], "level": level, **area}))  # fmt: skip
     if document.get("force"):
         counts["force"] = 1
-        records.append((f"{prefix}|force|{document['force']['code']}",
-                        {"as_of": document["as_of"], "level": "force", **document["force"]}))
+        force = document["force"]
+        records.append((f"{prefix}|force|{force['code']}",
+                        {"as_of": document["as_of"], "level": "force", **force}))  # fmt: skip
     summary = {k: document[k] for k in _SUMMARY} | {"areas": counts}
     records.append((f"{prefix}|summary", summary))
     return records

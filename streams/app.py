@@ -323,6 +323,7 @@ class _State:
         hours = self._aggregate_live(emission.live, local=True)
         snapshot = self.live_snapshot()
         self.live_cost_s += time.perf_counter() - started
+        self.metrics.aggregator(self.aggregator.held())
         return emission, hours, snapshot
 
     def live_tick(self, partition: int, now_us: int) -> Emission:
@@ -475,6 +476,8 @@ class _State:
             for chunk in self._partials_reader.read(0, self._aggregated_to, fresh[0].offset):
                 out += self._aggregate(chunk)
         out += self._aggregate(fresh)
+        if out:
+            self.metrics.aggregator(self.aggregator.held())
         return out
 
     def _aggregate_live(self, payloads: list[bytes], *, local: bool) -> list[dict]:

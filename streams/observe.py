@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 if TYPE_CHECKING:
@@ -18,6 +18,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # process_resident_memory_bytes and friends: a worker's memory is part of its contract.
+        ProcessCollector(registry=self.registry)
         self.events = Counter("beatlight_events_total", "Events processed, by outcome.",
                               ["outcome"], registry=self.registry)  # fmt: skip
         self.rejected = Counter("beatlight_rejected_total", "Rejected events, by reason.",
@@ -40,6 +42,22 @@ class Metrics:
         self.hour_gauge = Gauge("beatlight_last_hour_snapshot_seconds",
                           "Hour boundary of the latest published history snapshot.",
                           registry=self.registry)  # fmt: skip
+
+        self.held_hours = Gauge("beatlight_aggregator_hours",
+                                "Hours the aggregator holds: waiting for lanes, or revisable.",
+                                ["state"], registry=self.registry)  # fmt: skip
+        self.held_bytes = Gauge("beatlight_aggregator_hour_bytes",
+                                "Bytes of the lanes' figures for the hours the aggregator holds.",
+                                registry=self.registry)  # fmt: skip
+        self.final_runs = Gauge("beatlight_aggregator_final_runs",
+                                "Final presence runs the aggregator keeps for its windows.",
+                                registry=self.registry)  # fmt: skip
+
+    def aggregator(self, held: dict[str, int]) -> None:
+        self.held_hours.labels("waiting").set(held["waiting_hours"])
+        self.held_hours.labels("revisable").set(held["revisable_hours"])
+        self.held_bytes.set(held["hour_bytes"])
+        self.final_runs.set(held["final_runs"])
 
     def count(self, emission: Emission) -> None:
         self.events.labels("accepted").inc(emission.accepted)

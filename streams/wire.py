@@ -47,14 +47,50 @@ class LaneStatus:
     duplicates: int = 0  # cumulative
 
 
-@dataclass
 class Message:
-    """A decoded message: ``final`` holds a delta, ``hour``/``live`` hold a partial."""
+    """A decoded message: ``final`` holds a delta, ``hour``/``live`` hold a partial.
 
-    kind: str
-    status: LaneStatus
-    final: FinalDelta | None = None
-    partial: Partial | None = None
+    A tick read off the wire keeps its bytes and decodes its partial only when asked
+    (:attr:`partial`), and once: the aggregator holds hours waiting for slower lanes,
+    and hours it may still revise, as these compressed bytes (:attr:`payload`), a tenth
+    of their decoded size or less.
+    """
+
+    __slots__ = ("_header", "_partial", "final", "kind", "payload", "status")
+
+    def __init__(
+        self,
+        kind: str,
+        status: LaneStatus,
+        final: FinalDelta | None = None,
+        partial: Partial | None = None,
+        *,
+        payload: bytes | None = None,
+        header: dict | None = None,
+    ) -> None:
+        self.kind = kind
+        self.status = status
+        self.final = final
+        self._partial = partial
+        self.payload = payload
+        self._header = header
+
+    @property
+    def partial(self) -> Partial | None:
+        if self._partial is None and self._header is not None and self.payload is not None:
+            self._partial = _decode_partial(self._header, self.payload)
+        return self._partial
+
+    @property
+    def as_of_us(self) -> int:
+        """A tick's time, without decoding its partial."""
+        if self._partial is None and self._header is not None:
+            return int(self._header["as_of_us"])
+        assert self.partial is not None, "a final delta has no as_of"
+        return self.partial.as_of_us
+
+    def __repr__(self) -> str:
+        return f"Message({self.kind!r}, {self.status!r})"
 
 
 def encode_final(status: LaneStatus, delta: FinalDelta) -> bytes:
@@ -91,18 +127,27 @@ def encode_tick(kind: str, status: LaneStatus, partial: Partial) -> bytes:
 
 
 def decode(payload: bytes) -> Message:
-    """Bytes from ``beatlight.partials`` back into a :class:`Message`."""
-    size = int.from_bytes(payload[:4], "big")
-    header = orjson.loads(payload[4 : 4 + size])
-    arrays = _unpack(header, payload[4 + size :])
+    """Bytes from ``beatlight.partials`` back into a :class:`Message` (its partial lazily)."""
+    header, body_at = _header(payload)
     status = LaneStatus(**header["status"])
     if header["kind"] == "final":
+        arrays = _unpack(header, payload[body_at:])
         delta = FinalDelta(header["from_slot"], header["to_slot"], _unruns("present", arrays),
                            _unruns("foot", arrays))  # fmt: skip
         return Message("final", status, final=delta)
+    return Message(header["kind"], status, payload=payload, header=header)
+
+
+def _header(payload: bytes) -> tuple[dict, int]:
+    size = int.from_bytes(payload[:4], "big")
+    return orjson.loads(payload[4 : 4 + size]), 4 + size
+
+
+def _decode_partial(header: dict, payload: bytes) -> Partial:
+    arrays = _unpack(header, payload[4 + int.from_bytes(payload[:4], "big") :])
     windows = header["windows"]
     covered = np.unpackbits(arrays["covered"], axis=1, count=header["pairs"]).astype(bool)
-    partial = Partial(
+    return Partial(
         as_of_us=header["as_of_us"],
         unit_slots=arrays["unit_slots"].astype(np.int64),
         distinct_units=arrays["distinct_units"].astype(np.int64),
@@ -117,7 +162,6 @@ def decode(payload: bytes) -> Message:
         accepted=header["accepted"],
         final_slot=header["final_slot"],
     )
-    return Message(header["kind"], status, partial=partial)
 
 
 def _runs(prefix: str, runs: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:

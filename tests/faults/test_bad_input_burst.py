@@ -87,6 +87,12 @@ def test_a_burst_of_bad_events_is_rejected_by_reason_and_memory_stays_flat(
             assert document["force"]["windows"]["1h"]["patrol_minutes"] > 0
             same_figures(document, wanted)
         assert _rejected_by_reason(worker) == reasons
+        # What an operator watches: the worker's own RSS, and what its aggregator holds.
+        metrics = worker.metrics()
+        reported = metrics["process_resident_memory_bytes"]
+        assert abs(reported - process.memory_info().rss) < 0.2 * reported
+        assert metrics['beatlight_aggregator_hours{state="revisable"}'] >= 1
+        assert metrics["beatlight_aggregator_hour_bytes"] > 0
     finally:
         assert worker.stop() == 0, worker.tail()
 
