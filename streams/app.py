@@ -89,6 +89,10 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
         broker_heartbeat_interval=config.heartbeat_s,
         broker_rebalance_timeout=max(config.session_timeout_s * 2, 10.0),
         consumer_auto_offset_reset="earliest",
+        # Records the consumer decodes ahead of the agent: by default all it has fetched
+        # (4 MiB a partition, ~20,000 records each, twice over with the prefetch), which
+        # held ~100 MB of Python objects in a worker reading a backlog.
+        broker_max_poll_records=2 * config.batch_size,
         producer_acks=-1,
         producer_max_request_size=16 * 1024 * 1024,
         processing_guarantee="at_least_once",
