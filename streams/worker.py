@@ -162,6 +162,7 @@ class LaneRunner:
         self.checkpointed_at = time.monotonic()
         self.checkpointed_offset = first_offset
         self.checkpoints = 0  # written by this runner: their parity picks the generation
+        self.cost_s = 0.0  # what the last call of process() took
         self._lock = threading.Lock()
 
     def status(self) -> LaneStatus:
@@ -176,35 +177,50 @@ class LaneRunner:
             duplicates=lane.duplicates,
         )
 
-    def process(self, records: Sequence[Record], *, now_us: int) -> Emission:
-        """Records of this partition in offset order; ones already seen are skipped."""
-        with self._lock:
-            fresh = [r for r in records if r.offset >= self.next_offset]
-            if not fresh:
-                return Emission()
-            if fresh[0].offset != self.next_offset:
-                raise GapError(self.partition, self.next_offset, fresh[0].offset)
-            values = [r.value or b"" for r in fresh]
-            raw = parse_lines(values, max_event_bytes=self.max_event_bytes)
-            # parse_lines skips blank records; keep offsets aligned with rows.
-            offsets = [r.offset for r, v in zip(fresh, values, strict=True) if v.strip()]
-            raw.position = offsets
-            outcome = self.lane.ingest(raw, now_us=now_us)
-            self.next_offset = fresh[-1].offset + 1
-            emission = Emission(
-                accepted=int(outcome.accepted.sum()),
-                duplicates=int(outcome.duplicate.sum()),
-            )
-            self._dead_letters(raw, outcome.events.reason, emission)
-            now = max(self.lane.intake.watermark_us, now_us) if self.event_clock else now_us
-            emission.points = point_records(
-                outcome.events, outcome.ward, self.lane.geography.wards.codes, now - self.points_us
-            )
-            status = self.status()
-            emission.partials += [encode_tick("hour", status, h) for h in outcome.hours]
-            if outcome.final is not None:
-                emission.partials.append(encode_final(status, outcome.final))
+    def process(
+        self, records: Sequence[Record], *, now_us: int, blocking: bool = True
+    ) -> Emission | None:
+        """Records of this partition in offset order; ones already seen are skipped.
+
+        Not ``blocking``: ``None`` at once if another thread holds the lane (its live tick).
+        """
+        if not self._lock.acquire(blocking=blocking):
+            return None
+        try:
+            started = time.perf_counter()
+            emission = self._process(records, now_us=now_us)
+            self.cost_s = time.perf_counter() - started
             return emission
+        finally:
+            self._lock.release()
+
+    def _process(self, records: Sequence[Record], *, now_us: int) -> Emission:
+        fresh = [r for r in records if r.offset >= self.next_offset]
+        if not fresh:
+            return Emission()
+        if fresh[0].offset != self.next_offset:
+            raise GapError(self.partition, self.next_offset, fresh[0].offset)
+        values = [r.value or b"" for r in fresh]
+        raw = parse_lines(values, max_event_bytes=self.max_event_bytes)
+        # parse_lines skips blank records; keep offsets aligned with rows.
+        offsets = [r.offset for r, v in zip(fresh, values, strict=True) if v.strip()]
+        raw.position = offsets
+        outcome = self.lane.ingest(raw, now_us=now_us)
+        self.next_offset = fresh[-1].offset + 1
+        emission = Emission(
+            accepted=int(outcome.accepted.sum()),
+            duplicates=int(outcome.duplicate.sum()),
+        )
+        self._dead_letters(raw, outcome.events.reason, emission)
+        now = max(self.lane.intake.watermark_us, now_us) if self.event_clock else now_us
+        emission.points = point_records(
+            outcome.events, outcome.ward, self.lane.geography.wards.codes, now - self.points_us
+        )
+        status = self.status()
+        emission.partials += [encode_tick("hour", status, h) for h in outcome.hours]
+        if outcome.final is not None:
+            emission.partials.append(encode_final(status, outcome.final))
+        return emission
 
     def restore(self, lane: Lane, next_offset: int) -> None:
         """Continue from a checkpoint; its final runs go to the aggregator again."""
