@@ -81,9 +81,11 @@ def worker(
 
     from streams.app import WorkerConfig, create_app
     from streams.lane import LaneConfig
+    from streams.malloc import keep_large_blocks_mapped
     from streams.topics import ensure_topics
 
     _logging(verbose)
+    keep_large_blocks_mapped()
     settings = _settings(boundaries=boundaries, attributes=attributes, kafka_bootstrap=bootstrap,
                          kafka_partitions=partitions, worker_web_port=web_port,
                          live_clock=live_clock)  # fmt: skip
