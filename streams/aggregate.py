@@ -125,19 +125,14 @@ class Aggregator:
         """What the aggregator holds (the worker's metrics): hours waiting for lanes, hours
         it may still revise, the bytes of their figures, and final runs kept."""
         entries = [e for hours in (self._hours, self._published) for e in hours.values()]
+        stores = (*self._present.values(), *self._foot.values())
+        ends = [end for s in stores if (end := s.earliest_end()) is not None]
         return {
             "waiting_hours": len(self._hours),
             "revisable_hours": len(self._published),
             "hour_bytes": sum(_size(held) for lanes in entries for held, _ in lanes.values()),
-            "final_runs": sum(s.rows for s in (*self._present.values(), *self._foot.values())),
-            "oldest_final_slot": min(
-                (
-                    int(s.runs()[-1].min())
-                    for s in (*self._present.values(), *self._foot.values())
-                    if s.rows
-                ),
-                default=-1,
-            ),  # fmt: skip
+            "final_runs": sum(s.rows for s in stores),
+            "oldest_final_slot": min(ends, default=-1),
         }
 
     def expire(self, before_us: int) -> None:
@@ -178,7 +173,7 @@ class Aggregator:
             self.expire(cut)
             self._expired_before_us = cut
 
-    def _merge(self, ticks: dict[int, tuple[Partial, LaneStatus]], as_of_us: int) -> Partial:
+    def _merge(self, ticks: dict[int, tuple[_Held, LaneStatus]], as_of_us: int) -> Partial:
         """One complete partial from each lane's tick plus its final runs before the tick."""
         n_windows = len(self.params.windows)
         n_pairs = len(self.areas.ward_cell_keys)
@@ -253,11 +248,7 @@ def _hold(message: Message) -> _Held:
 
 
 def _size(held: _Held) -> int:
-    if isinstance(held, bytes):
-        return len(held)
-    arrays = [v for v in vars(held).values() if isinstance(v, np.ndarray)]
-    arrays += [a for runs in (held.present, held.foot, held.stray) for a in runs]
-    return sum(a.nbytes for a in arrays)
+    return len(held) if isinstance(held, bytes) else held.nbytes
 
 
 def _unhold(held: _Held) -> Partial:

@@ -84,6 +84,15 @@ class Partial:
     #: here on, and the final runs before it travel separately (see streams.aggregate).
     final_slot: int | None = None
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of its arrays."""
+        arrays = [
+            self.unit_slots, self.distinct_units, self.visits, self.koper_visits,
+            self.covered, self.ward_last_seen, *self.present, *self.foot, *self.stray,
+        ]  # fmt: skip
+        return sum(a.nbytes for a in arrays)
+
     @staticmethod
     def merge(parts: list[Partial]) -> Partial:
         """Combine complete partials of lanes holding disjoint sets of units, as of one time."""
@@ -482,6 +491,11 @@ class _RunStore:
             self._parts.append(runs)
         if self.rows > 2 * self._compacted + 10_000:
             self.replace(self.runs())
+
+    def earliest_end(self) -> int | None:
+        """The earliest end slot of any run held (without merging them)."""
+        ends = [int(p[-1].min()) for p in self._parts if len(p[-1])]
+        return min(ends, default=None)
 
     def runs(self) -> tuple[np.ndarray, ...]:
         """All runs, merged (sorted by area[, unit], start)."""

@@ -78,7 +78,7 @@ class Message:
     @property
     def partial(self) -> Partial | None:
         if self._partial is None and self._header is not None and self.payload is not None:
-            self._partial = _decode_partial(self._header, self.payload)
+            self._partial = _decode_partial(self._header, self.payload[_body_at(self.payload) :])
         return self._partial
 
     @property
@@ -139,12 +139,18 @@ def decode(payload: bytes) -> Message:
 
 
 def _header(payload: bytes) -> tuple[dict, int]:
-    size = int.from_bytes(payload[:4], "big")
-    return orjson.loads(payload[4 : 4 + size]), 4 + size
+    """The JSON header, and where the body starts."""
+    body_at = _body_at(payload)
+    return orjson.loads(payload[4:body_at]), body_at
 
 
-def _decode_partial(header: dict, payload: bytes) -> Partial:
-    arrays = _unpack(header, payload[4 + int.from_bytes(payload[:4], "big") :])
+def _body_at(payload: bytes) -> int:
+    """After the header's length (4 bytes) and the header."""
+    return 4 + int.from_bytes(payload[:4], "big")
+
+
+def _decode_partial(header: dict, body: bytes) -> Partial:
+    arrays = _unpack(header, body)
     windows = header["windows"]
     covered = np.unpackbits(arrays["covered"], axis=1, count=header["pairs"]).astype(bool)
     return Partial(

@@ -125,7 +125,7 @@ def test_a_lane_days_behind_changes_no_figure_and_its_wait_is_held_compressed(tm
         if held["waiting_hours"] > most["waiting_hours"]:
             most.update(held)
             waiting = [h for lanes in aggregator._hours.values() for h, _ in lanes.values()]
-            most["decoded"] = sum(_decoded_size(decode(h).partial) for h in waiting)
+            most["decoded"] = sum(decode(h).partial.nbytes for h in waiting)
             most["all_bytes"] = all(isinstance(h, bytes) for h in waiting)
             most["waiting_bytes"] = sum(len(h) for h in waiting)
 
@@ -136,12 +136,6 @@ def test_a_lane_days_behind_changes_no_figure_and_its_wait_is_held_compressed(tm
     # A third or less even on these five wards (a county's partials shrink far more).
     assert most["waiting_bytes"] * 3 < most["decoded"]
     assert aggregator.held()["waiting_hours"] == step_aggregator.held()["waiting_hours"]
-
-
-def _decoded_size(partial):
-    arrays = [v for v in vars(partial).values() if isinstance(v, np.ndarray)]
-    arrays += [a for runs in (partial.present, partial.foot, partial.stray) for a in runs]
-    return sum(a.nbytes for a in arrays)
 
 
 def test_final_runs_no_snapshot_can_reach_are_forgotten(tmp_path):
