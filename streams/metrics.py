@@ -144,13 +144,15 @@ def _coverage(partial: Partial, areas: Areas, window: int) -> np.ndarray:
     """Rule 7: share of an area's cells holding a ping of one of its wards in the window."""
     layout = _cell_layout(areas)
     hit = np.zeros(len(areas.area_cell_keys) + 1, dtype=bool)  # the last entry: no such cell
-    hit[layout.pair_positions[partial.covered[window]]] = True
+    # Rows by index, not by a boolean mask over (pairs, 4): half the time.
+    hit[layout.pair_positions[np.flatnonzero(partial.covered[window])]] = True
     stray = partial.stray[window]
     if len(stray):
         hit[_area_cell_positions(areas, stray // areas.n_cells, stray % areas.n_cells)] = True
     covered = np.zeros(len(areas), dtype=np.int64)
     if len(hit) > 1:
-        covered = np.where(areas.cell_count > 0, np.add.reduceat(hit[:-1], layout.area_starts), 0)
+        counts = np.add.reduceat(hit[:-1].view(np.uint8), layout.area_starts, dtype=np.int64)
+        covered = np.where(areas.cell_count > 0, counts, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(areas.cell_count > 0, covered / areas.cell_count, 0.0)
 
