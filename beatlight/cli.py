@@ -146,6 +146,7 @@ def _geography(
         cell_m=settings.cell_m,
         default_target=settings.target_minutes_per_week,
         force_name=settings.force_name,
+        cache_dir=settings.geo_cache_dir if settings.geo_cache else None,
     )
 
 

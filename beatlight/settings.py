@@ -7,12 +7,18 @@ environment: it receives the values it needs.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WINDOWS: dict[str, int] = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "28d": 28 * 86_400}
+
+
+def _user_cache() -> Path:
+    """``$XDG_CACHE_HOME``, or ``~/.cache`` (the XDG base directory default)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
 class Settings(BaseSettings):
@@ -28,6 +34,13 @@ class Settings(BaseSettings):
     metric_crs: str = Field("EPSG:27700", description="Projected CRS for areas and grid cells.")
     cell_m: float = Field(200.0, gt=0, description="Grid cell side C in metres.")
     force_name: str = Field("Force area", description="Name of the force-level roll-up.")
+    geo_cache: bool = Field(
+        True, description="Keep the wards' built grid cells between starts (see geo_cache_dir)."
+    )
+    geo_cache_dir: Path = Field(
+        default_factory=lambda: _user_cache() / "beatlight",
+        description="Where the wards' grid cells are kept ($XDG_CACHE_HOME/beatlight).",
+    )
 
     # The presence model (SPEC "Metric definitions")
     slot_seconds: int = Field(60, gt=0, description="Slot length S.")

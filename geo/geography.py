@@ -18,6 +18,7 @@ import numpy as np
 from geo.areas import Areas, build_areas
 from geo.attributes import WardAttributes, load_attributes
 from geo.boundaries import Wards, load_wards
+from geo.cache import cached_ward_cells
 from geo.cells import Grid, unique_cells, ward_cells
 from geo.index import WardIndex
 
@@ -70,8 +71,13 @@ def load_geography(
     cell_m: float = 200.0,
     default_target: float = 600.0,
     force_name: str = "Force area",
+    cache_dir: Path | None = None,
 ) -> Geography:
-    """Load boundaries (and attributes) and build everything matching needs."""
+    """Load boundaries (and attributes) and build everything matching needs.
+
+    ``cache_dir``: keep the wards' grid cells there, and read them back when these
+    same wards come again (see :mod:`geo.cache`).
+    """
     started = time.perf_counter()
     wards = load_wards(
         boundaries,
@@ -87,6 +93,7 @@ def load_geography(
         cell_m=cell_m,
         force_name=force_name,
         started=started,
+        cache_dir=cache_dir,
     )
 
 
@@ -97,10 +104,11 @@ def geography_from_wards(
     cell_m: float = 200.0,
     force_name: str = "Force area",
     started: float | None = None,
+    cache_dir: Path | None = None,
 ) -> Geography:
     """Build the index, the grid cells and the area table for loaded wards."""
     started = time.perf_counter() if started is None else started
-    per_ward = ward_cells(wards.metric, cell_m)
+    per_ward = cached_ward_cells(wards.metric, cell_m, cache_dir, ward_cells)
     cells = unique_cells(np.concatenate(per_ward)) if per_ward else np.empty(0, dtype=np.int64)
     compact = [np.searchsorted(cells, c) for c in per_ward]
     areas = build_areas(

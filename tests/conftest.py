@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.geo.fixtures import reference_file
+
+# Built ward cells (geo/cache.py) go to the tests' own cache, not the user's ~/.cache;
+# the CLI's child processes inherit it.
+_CACHE = tempfile.mkdtemp(prefix="beatlight-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
