@@ -25,6 +25,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.auth import Authenticator
 from api.compression import Precompressed
@@ -161,7 +162,9 @@ def _handle_errors(app: FastAPI) -> None:
         return json_response({"detail": f"internal error (reference {reference})"},
                              status_code=500)  # fmt: skip
 
-    for kind in (StoreUnreachable, OperationalError, DBAPIError):
+    # A pool timeout: every connection busy (a whole country's uncached hours, say). The
+    # store is there but cannot answer now: 503 and Retry-After, as for one that is down.
+    for kind in (StoreUnreachable, OperationalError, DBAPIError, PoolTimeout):
         app.add_exception_handler(kind, unavailable)
     app.add_exception_handler(BeatlightError, user_error)
     app.add_exception_handler(RequestValidationError, validation)

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from beatlight.errors import BeatlightError
 
@@ -88,6 +89,11 @@ def connect(engine: Engine) -> Connection:
         raise StoreUnreachable(
             f"cannot reach the store at {display_url(engine.url)}: {reason} "
             "(is the database running? set BEATLIGHT_DATABASE_URL or --database-url)"
+        ) from None
+    except PoolTimeout:
+        raise StoreUnreachable(
+            f"the store at {display_url(engine.url)} is busy: every pooled connection "
+            "stayed in use past the pool's timeout"
         ) from None
 
 
