@@ -216,20 +216,22 @@ def test_snapshot_times_are_utc_rfc3339(api):
     assert datetime.fromisoformat(body["as_of"].replace("Z", "+00:00")) == H.astimezone(UTC)
 
 
-def test_a_store_with_every_connection_busy_is_a_503_not_a_crash(store_url, report_geography):
+def test_a_store_with_every_connection_busy_is_a_503_not_a_crash(
+    engine, store_url, report_geography
+):
     """All pooled connections in use past the pool's timeout (a country's uncached hours
-    under load did this): 503 with Retry-After, never a 500."""
+    under load did this): 503 with Retry-After, never a 500. (``engine`` empties the store.)"""
     from sqlalchemy.orm import Session
 
     from api.auth import create_key
 
-    engine = create_engine_for(store_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    small = create_engine_for(store_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
     try:
-        with Session(engine) as session, session.begin():
+        with Session(small) as session, session.begin():
             _, key = create_key(session, "pcc", "busy store")
-        app = create_app(Settings(rate_limit_per_minute=0), engine, report_geography)
+        app = create_app(Settings(rate_limit_per_minute=0), small, report_geography)
         with TestClient(app, raise_server_exceptions=False) as client:
-            with engine.connect():  # the only connection, held
+            with small.connect():  # the only connection, held
                 response = client.get("/api/v1/metrics", headers={"X-API-Key": key})
                 assert response.status_code == 503, response.text
                 assert response.headers["Retry-After"]
@@ -238,4 +240,4 @@ def test_a_store_with_every_connection_busy_is_a_503_not_a_crash(store_url, repo
             after = client.get("/api/v1/metrics", headers={"X-API-Key": key})
             assert after.status_code == 404, after.text
     finally:
-        engine.dispose()
+        small.dispose()
