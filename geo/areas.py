@@ -9,8 +9,9 @@ computed from its own union of unit-slots and cells, never by adding wards.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -20,6 +21,7 @@ __all__ = ["LEVELS", "Areas", "build_areas"]
 
 LEVELS = ("ward", "neighbourhood", "district", "force")
 FORCE_CODE = "force"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,14 @@ class Areas:
 
     def __len__(self) -> int:
         return len(self.code)
+
+    def derived(self, key: str, build: Callable[[Areas], T]) -> T:
+        """``build(self)``, worked out once and kept with these areas: what every snapshot
+        of one geography needs again (cell layouts, report descriptions, digests)."""
+        kept = self.__dict__.setdefault("_derived", {})  # beside the frozen fields
+        if key not in kept:
+            kept[key] = build(self)
+        return kept[key]
 
     def of_level(self, level: str) -> np.ndarray:
         """Indices of the areas of one level, in code order."""

@@ -44,17 +44,15 @@ def geography_digest(areas: Areas) -> str:
     Worked out once per geography: England's ~14 million area cells take about 0.4 s
     to hash, and every lane's checkpoint needs the digest.
     """
-    if _DIGESTS and _DIGESTS[0][0] is areas:
-        return _DIGESTS[0][1]
+    return areas.derived("checkpoint.digest", _digest)
+
+
+def _digest(areas: Areas) -> str:
     digest = hashlib.sha256()
     digest.update(orjson.dumps(list(areas.code)))
     digest.update(areas.ward_areas.tobytes())
     digest.update(areas.area_cell_keys.tobytes())
-    _DIGESTS[:] = [(areas, digest.hexdigest())]
-    return _DIGESTS[0][1]
-
-
-_DIGESTS: list[tuple[Areas, str]] = []  # one geography per process in practice
+    return digest.hexdigest()
 
 
 def dump_lane(lane: Lane, next_offset: int) -> bytes:

@@ -168,23 +168,18 @@ class _CellLayout:
     area_starts: np.ndarray
 
 
-_LAYOUTS: dict[int, tuple[Areas, _CellLayout]] = {}
-
-
 def _cell_layout(areas: Areas) -> _CellLayout:
-    cached = _LAYOUTS.get(id(areas))
-    if cached is not None and cached[0] is areas:
-        return cached[1]
+    return areas.derived("metrics.cell_layout", _build_cell_layout)
+
+
+def _build_cell_layout(areas: Areas) -> _CellLayout:
     n_cells = np.int64(areas.n_cells)
     pairs = areas.ward_cell_keys
     positions = _area_cell_positions(areas, pairs // n_cells, pairs % n_cells)
     starts = np.concatenate(([0], np.cumsum(areas.cell_count)[:-1])).astype(np.int64)
     # reduceat needs valid indices; an area without cells gets a count fixed to 0 above.
     starts = np.minimum(starts, max(len(areas.area_cell_keys) - 1, 0))
-    layout = _CellLayout(positions, starts)
-    _LAYOUTS.clear()  # one geography per process in practice; never grow without bound
-    _LAYOUTS[id(areas)] = (areas, layout)
-    return layout
+    return _CellLayout(positions, starts)
 
 
 def _area_cell_positions(areas: Areas, ward: np.ndarray, cell: np.ndarray) -> np.ndarray:

@@ -81,7 +81,7 @@ def report_document(
     # than one NumPy scalar (or one dict comprehension) at a time.
     rows = {name: _window_rows(_window_columns(window)) for name, window in figures.items()}
 
-    described = _described(areas)
+    described = areas.derived("report.described", _Described)
 
     def level(name: str) -> list[dict[str, Any]]:
         return [
@@ -156,15 +156,6 @@ class _Described:
         entry["population"] = _number(areas.population[a])
         entry["target_minutes_per_week"] = float(areas.target_minutes_per_week[a])
         return entry
-
-
-_DESCRIBED: list[_Described] = []  # one geography per process in practice
-
-
-def _described(areas: Areas) -> _Described:
-    if not _DESCRIBED or _DESCRIBED[0].areas is not areas:
-        _DESCRIBED[:] = [_Described(areas)]
-    return _DESCRIBED[0]
 
 
 def _window_rows(columns: Mapping[str, list]) -> list[dict[str, Any]]:
