@@ -22,6 +22,12 @@ def boundaries(tmp_path_factory):
     return write_synthetic(tmp_path_factory.mktemp("wards") / "wards.geojson")
 
 
+@pytest.fixture(scope="module")
+def metric():
+    """The synthetic wards' shapes in the metric CRS."""
+    return wards_from_frame(synthetic_wards()).metric
+
+
 class _Counted:
     """ward_cells, counting its calls: a cache hit builds nothing."""
 
@@ -54,17 +60,15 @@ def test_a_second_start_reads_the_cells_and_builds_the_same_geography(boundaries
     ]
 
 
-def test_no_cache_dir_writes_nothing(tmp_path):
-    metric = wards_from_frame(synthetic_wards()).metric
+def test_without_a_cache_dir_the_cells_are_built_every_time(metric):
     build = _Counted()
-    cached_ward_cells(metric, 200.0, None, build)
-    cached_ward_cells(metric, 200.0, None, build)
+    first = cached_ward_cells(metric, 200.0, None, build)
+    second = cached_ward_cells(metric, 200.0, None, build)
     assert build.calls == 2
-    assert not list(tmp_path.iterdir())
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
 
 
-def test_other_wards_or_another_cell_size_never_read_these_cells(tmp_path):
-    metric = wards_from_frame(synthetic_wards()).metric
+def test_other_wards_or_another_cell_size_never_read_these_cells(metric, tmp_path):
     build = _Counted()
     cached_ward_cells(metric, 200.0, tmp_path, build)
     cached_ward_cells(metric, 200.0, tmp_path, build)
@@ -79,8 +83,7 @@ def test_other_wards_or_another_cell_size_never_read_these_cells(tmp_path):
     assert len(_entries(tmp_path)) == 3
 
 
-def test_a_damaged_entry_is_rebuilt_with_a_warning(tmp_path, caplog):
-    metric = wards_from_frame(synthetic_wards()).metric
+def test_a_damaged_entry_is_rebuilt_with_a_warning(metric, tmp_path, caplog):
     expected = ward_cells(metric, 200.0)
     cached_ward_cells(metric, 200.0, tmp_path, ward_cells)
     (entry,) = _entries(tmp_path)
@@ -95,8 +98,7 @@ def test_a_damaged_entry_is_rebuilt_with_a_warning(tmp_path, caplog):
     assert build.calls == 1  # rewritten whole: read back this time
 
 
-def test_an_entry_for_another_number_of_wards_is_not_used(tmp_path, caplog):
-    metric = wards_from_frame(synthetic_wards()).metric
+def test_an_entry_for_another_number_of_wards_is_not_used(metric, tmp_path, caplog):
     cached_ward_cells(metric, 200.0, tmp_path, ward_cells)
     (entry,) = _entries(tmp_path)
     np.savez(entry, cells=np.arange(5, dtype=np.int64), offsets=np.array([0, 5], dtype=np.int64))
@@ -107,8 +109,7 @@ def test_an_entry_for_another_number_of_wards_is_not_used(tmp_path, caplog):
     assert "does not fit these wards" in caplog.text
 
 
-def test_an_unwritable_cache_path_costs_time_not_the_start(tmp_path, caplog):
-    metric = wards_from_frame(synthetic_wards()).metric
+def test_an_unwritable_cache_path_costs_time_not_the_start(metric, tmp_path, caplog):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     with caplog.at_level(logging.WARNING, logger="beatlight.geo"):
@@ -118,8 +119,7 @@ def test_an_unwritable_cache_path_costs_time_not_the_start(tmp_path, caplog):
     assert not list(tmp_path.glob("**/*.tmp"))
 
 
-def test_only_the_newest_entries_are_kept(tmp_path):
-    metric = wards_from_frame(synthetic_wards()).metric
+def test_only_the_newest_entries_are_kept(metric, tmp_path):
     for k in range(5):
         cached_ward_cells(metric.translate(xoff=float(k)), 200.0, tmp_path, ward_cells, keep=3)
         time.sleep(0.05)  # file times are coarser than a build of these few wards
