@@ -11,7 +11,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["group_first", "lexsort", "longest_gaps", "merge_runs", "overlap", "sorted_unique"]
+__all__ = [
+    "group_first",
+    "lexsort",
+    "longest_gaps",
+    "merge_later_runs",
+    "merge_runs",
+    "merge_sorted_runs",
+    "overlap",
+    "sorted_unique",
+]
 
 
 def merge_runs(
@@ -32,16 +41,53 @@ def merge_runs(
     if len(group) == 0:
         return group, start, end
     order = lexsort((start, group))
-    g, s, e = group[order], start[order], end[order]
-    base = s.min()
-    span = int(e.max() - base) + 2
-    # Offsetting each group by group*span makes one running maximum serve all
-    # groups: a run starts wherever its start is beyond everything before it.
-    reach = np.maximum.accumulate((g - g[0]) * span + (e - base))
-    new = np.ones(len(g), dtype=bool)
-    new[1:] = (g[1:] - g[0]) * span + (s[1:] - base) > reach[:-1]
+    return merge_sorted_runs(group[order], start[order], end[order])
+
+
+def merge_sorted_runs(
+    group: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`merge_runs` of runs already sorted by group, then start: no sort, one pass."""
+    if len(group) == 0:
+        return group, start, end
+    base = start.min()
+    span = int(end.max() - base) + 2
+    # Numbering the groups 1, 2, ... and offsetting each by its number * span makes one
+    # running maximum serve all groups: a run starts wherever its start is beyond
+    # everything before it. (Numbers, not the group values: those may be large.)
+    new = np.empty(len(group), dtype=bool)
+    new[0] = True
+    np.not_equal(group[1:], group[:-1], out=new[1:])
+    rank = np.cumsum(new) * span
+    reach = np.maximum.accumulate(rank + (end - base))
+    new[1:] |= rank[1:] + (start[1:] - base) > reach[:-1]
     first = np.flatnonzero(new)
-    return g[first], s[first], np.maximum.reduceat(e, first)
+    return group[first], start[first], np.maximum.reduceat(end, first)
+
+
+def merge_later_runs(
+    runs: tuple[np.ndarray, np.ndarray, np.ndarray],
+    later: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`merge_runs` of merged ``runs`` and ``later`` runs, none starting before one
+    of ``runs`` ends: the next slots to become final, or those after the final ones.
+
+    ``later`` runs then go after every run of their group in ``runs``, so they are
+    placed by binary search and joined where they touch, in linear time: no sort of
+    the weeks of runs already in order. Other runs are merged the slow way.
+    """
+    group, start, end = runs
+    if len(later[0]) == 0:
+        return runs
+    if len(group) == 0 or int(later[1].min()) < int(end.max()):
+        return merge_runs(*(np.concatenate(pair) for pair in zip(runs, later, strict=True)))
+    new_group, new_start, new_end = merge_runs(*later)
+    at = np.searchsorted(group, new_group, side="right")
+    return merge_sorted_runs(
+        np.insert(group, at, new_group),
+        np.insert(start, at, new_start),
+        np.insert(end, at, new_end),
+    )
 
 
 def overlap(start: np.ndarray, end: np.ndarray, lo: int, hi: int) -> np.ndarray:
