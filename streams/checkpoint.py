@@ -70,8 +70,11 @@ def dump_lane(lane: Lane, next_offset: int) -> bytes:
         "format": FORMAT,
         "geography": geography_digest(presence.areas),
         "next_offset": next_offset,
-        "intake": {"watermark_us": lane.intake.watermark_us, "seen": lane.intake._seen,
-                   "forget_before_us": lane.intake._forget_before_us},  # fmt: skip
+        "intake": {
+            "watermark_us": lane.intake.watermark_us,
+            "seen": lane.intake._seen,
+            "forget_before_us": lane.intake._forget_before_us,
+        },  # fmt: skip
         "lane": {
             "rejected": dict(lane.rejected),
             "duplicates": lane.duplicates,

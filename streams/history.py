@@ -22,8 +22,12 @@ def read_history(bootstrap: str, hour: datetime, *, timeout_s: float = 30.0) -> 
 
     prefix = hour.strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                 enable_auto_commit=False, request_timeout_ms=15_000)
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            request_timeout_ms=15_000,
+        )
     except KafkaError as error:
         raise BeatlightError(f"cannot reach Kafka at {bootstrap}: {error}") from None
     try:
@@ -52,6 +56,8 @@ def read_history(bootstrap: str, hour: datetime, *, timeout_s: float = 30.0) -> 
         consumer.close()
     document = document_from_records(latest.items(), prefix)
     if document is None:
-        raise BeatlightError(f"no whole snapshot for {prefix} yet (hours are published once "
-                             "every partition's events have passed H plus the allowed lateness)")
+        raise BeatlightError(
+            f"no whole snapshot for {prefix} yet (hours are published once "
+            "every partition's events have passed H plus the allowed lateness)"
+        )
     return document

@@ -58,8 +58,12 @@ def parse_ts(text: object) -> int | None:
         return None
     try:
         naive = datetime(
-            int(text[0:4]), int(text[5:7]), int(text[8:10]),
-            int(text[11:13]), int(text[14:16]), int(text[17:19]),
+            int(text[0:4]),
+            int(text[5:7]),
+            int(text[8:10]),
+            int(text[11:13]),
+            int(text[14:16]),
+            int(text[17:19]),
         )
     except ValueError:  # month 13, 30 February, hour 24, second 60, year 0, ...
         return None
@@ -86,8 +90,7 @@ def format_ts(ts_us: int) -> str:
     """Microseconds since the epoch -> 'YYYY-MM-DDTHH:MM:SS[.ffffff]Z'."""
     dt = EPOCH + timedelta(microseconds=ts_us)
     text = (
-        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}"
-        f"T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
     )
     if dt.microsecond:
         text += f".{dt.microsecond:06d}"
@@ -210,8 +213,9 @@ class Ward:
     cells: set = field(default_factory=set)
 
 
-def prepare_wards(wards: list[dict], *, metric_crs: str, cell_m: float,
-                  default_target: float) -> dict[str, Ward]:
+def prepare_wards(
+    wards: list[dict], *, metric_crs: str, cell_m: float, default_target: float
+) -> dict[str, Ward]:
     prepared: dict[str, Ward] = {}
     for w in wards:
         code = w["code"]
@@ -375,15 +379,17 @@ def reference_report(
         if e.ts_us >= as_of_us:
             continue
         x, y = to_metric.transform(e.lon, e.lat)
-        pings.append(Ping(
-            event_id=e.event_id,
-            unit=e.unit,
-            ts_us=e.ts_us,
-            slot=e.ts_us // S_us,
-            mode=e.mode,
-            ward=ward_of(e.lon, e.lat, ward_by_code),
-            cell=(math.floor(x / cell_m), math.floor(y / cell_m)),
-        ))
+        pings.append(
+            Ping(
+                event_id=e.event_id,
+                unit=e.unit,
+                ts_us=e.ts_us,
+                slot=e.ts_us // S_us,
+                mode=e.mode,
+                ward=ward_of(e.lon, e.lat, ward_by_code),
+                cell=(math.floor(x / cell_m), math.floor(y / cell_m)),
+            )
+        )
     outside = sum(1 for p in pings if p.ward is None)
 
     # ---- decisions 5 and 6: presence (unit, ward, slot) -> mode
@@ -503,23 +509,23 @@ def reference_report(
     ward_docs = []
     for code in sorted(ward_by_code):
         w = ward_by_code[code]
-        ward_docs.append({
-            "code": w.code,
-            "name": w.name,
-            "neighbourhood": w.neighbourhood,
-            "district": w.district,
-            "area_km2": w.area_km2,
-            "population": w.population,
-            "target_minutes_per_week": w.target,
-            "windows": windows_of({code}),
-        })
+        ward_docs.append(
+            {
+                "code": w.code,
+                "name": w.name,
+                "neighbourhood": w.neighbourhood,
+                "district": w.district,
+                "area_km2": w.area_km2,
+                "population": w.population,
+                "target_minutes_per_week": w.target,
+                "windows": windows_of({code}),
+            }
+        )
 
     neighbourhoods: dict[str, list[str]] = {}
     for code in sorted(ward_by_code):
         neighbourhoods.setdefault(ward_by_code[code].neighbourhood, []).append(code)
-    neighbourhood_docs = [
-        rollup(n, n, codes) for n, codes in sorted(neighbourhoods.items())
-    ]
+    neighbourhood_docs = [rollup(n, n, codes) for n, codes in sorted(neighbourhoods.items())]
 
     districts: dict[str, list[str]] = {}
     for code in sorted(ward_by_code):
@@ -527,8 +533,11 @@ def reference_report(
             districts.setdefault(ward_by_code[code].district, []).append(code)
     district_docs = []
     for d, codes in sorted(districts.items()):
-        names = [ward_by_code[c].district_name for c in codes
-                 if ward_by_code[c].district_name is not None]
+        names = [
+            ward_by_code[c].district_name
+            for c in codes
+            if ward_by_code[c].district_name is not None
+        ]
         district_docs.append(rollup(d, names[0] if names else d, codes))
 
     force_doc = rollup("force", force_name, list(ward_by_code))

@@ -31,8 +31,12 @@ TO_LONLAT = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 W1, W2 = "E05000001", "E05000002"
 WEEKLY = 600.0
-TARGET = {"1h": WEEKLY * 3600 / 604800, "24h": WEEKLY * 86400 / 604800,
-          "7d": WEEKLY, "28d": WEEKLY * 4}
+TARGET = {
+    "1h": WEEKLY * 3600 / 604800,
+    "24h": WEEKLY * 86400 / 604800,
+    "7d": WEEKLY,
+    "28d": WEEKLY * 4,
+}
 WINDOW_MINUTES = {"1h": 60.0, "24h": 1440.0, "7d": 10080.0, "28d": 40320.0}
 
 # interior points (EPSG:27700) and their 200 m cells
@@ -54,16 +58,22 @@ def make_wards(**attrs) -> list[dict]:
         {"code": W1, "name": "One", "geometry": square(400100, 300100)},
     ]
     for w in wards:
-        for key in ("neighbourhood", "district", "district_name", "population",
-                    "target_minutes_per_week"):
+        for key in (
+            "neighbourhood",
+            "district",
+            "district_name",
+            "population",
+            "target_minutes_per_week",
+        ):
             w[key] = attrs.get(key, {}).get(w["code"])
     return wards
 
 
 def ev(event_id, unit, ts, xy=IN_W1, lonlat=None, **extra) -> str:
     lon, lat = lonlat if lonlat is not None else TO_LONLAT.transform(*xy)
-    return json.dumps({"event_id": event_id, "unit": unit, "ts": ts, "lat": lat, "lon": lon,
-                       **extra})
+    return json.dumps(
+        {"event_id": event_id, "unit": unit, "ts": ts, "lat": lat, "lon": lon, **extra}
+    )
 
 
 def t(hh: int, mm: int, ss: int = 0) -> str:
@@ -88,10 +98,12 @@ def hour(doc, code):
 
 
 def test_two_pings_in_one_slot_count_one_minute_and_earliest_sets_mode():
-    doc = report([
-        ev("e1", "u1", t(10, 0, 5), IN_W1, mode="foot"),
-        ev("e2", "u1", t(10, 0, 30), IN_W1_B, mode="vehicle"),
-    ])
+    doc = report(
+        [
+            ev("e1", "u1", t(10, 0, 5), IN_W1, mode="foot"),
+            ev("e2", "u1", t(10, 0, 30), IN_W1_B, mode="vehicle"),
+        ]
+    )
     assert doc["as_of"] == "2026-11-23T10:01:00Z"  # slot after the latest event's
     assert doc["slot_seconds"] == 60
     assert doc["accepted"] == 2 and doc["outside"] == 0
@@ -114,10 +126,12 @@ def test_two_pings_in_one_slot_count_one_minute_and_earliest_sets_mode():
 
 
 def test_mode_tie_on_ts_goes_to_smallest_event_id():
-    doc = report([
-        ev("b", "u1", t(10, 0, 5), IN_W1, mode="foot"),
-        ev("a", "u1", t(10, 0, 5), IN_W1_B, mode="vehicle"),
-    ])
+    doc = report(
+        [
+            ev("b", "u1", t(10, 0, 5), IN_W1, mode="foot"),
+            ev("a", "u1", t(10, 0, 5), IN_W1_B, mode="vehicle"),
+        ]
+    )
     assert hour(doc, W1)["foot_minutes"] == 0.0
     assert hour(doc, W1)["patrol_minutes"] == 1.0
 
@@ -154,12 +168,15 @@ def test_only_outside_pings_and_no_events():
 
 
 def test_gap_of_exactly_g_is_filled_and_g_plus_one_second_is_not():
-    doc = report([
-        ev("a1", "u1", t(10, 0), IN_W1, mode="foot"),
-        ev("a2", "u1", t(10, 5), IN_W1, mode="vehicle"),
-        ev("b1", "u2", t(10, 0), IN_W2),
-        ev("b2", "u2", t(10, 5, 1), IN_W2),
-    ], wards=make_wards(population={W1: 2000.0, W2: 1000.0}))
+    doc = report(
+        [
+            ev("a1", "u1", t(10, 0), IN_W1, mode="foot"),
+            ev("a2", "u1", t(10, 5), IN_W1, mode="vehicle"),
+            ev("b1", "u2", t(10, 0), IN_W2),
+            ev("b2", "u2", t(10, 5, 1), IN_W2),
+        ],
+        wards=make_wards(population={W1: 2000.0, W2: 1000.0}),
+    )
     assert doc["as_of"] == "2026-11-23T10:06:00Z"
     one, two = hour(doc, W1), hour(doc, W2)
     assert one["patrol_minutes"] == 6.0  # 10:00 .. 10:05
@@ -179,19 +196,21 @@ def test_gap_of_exactly_g_is_filled_and_g_plus_one_second_is_not():
 
 
 def test_gap_fill_needs_consecutive_pings_of_the_unit_in_the_same_ward():
-    doc = report([
-        # u1: W1, outside, W1 -> the outside ping breaks the pair
-        ev("a1", "u1", t(10, 0), IN_W1),
-        ev("a2", "u1", t(10, 1), OUTSIDE),
-        ev("a3", "u1", t(10, 2), IN_W1),
-        # u2: W2, W1, W2 -> no pair in one ward
-        ev("b1", "u2", t(10, 0), IN_W2),
-        ev("b2", "u2", t(10, 2), IN_W1),
-        ev("b3", "u2", t(10, 4), IN_W2),
-        # u3 and u4 are different units: never paired
-        ev("c1", "u3", t(10, 10), IN_W2),
-        ev("d1", "u4", t(10, 13), IN_W2),
-    ])
+    doc = report(
+        [
+            # u1: W1, outside, W1 -> the outside ping breaks the pair
+            ev("a1", "u1", t(10, 0), IN_W1),
+            ev("a2", "u1", t(10, 1), OUTSIDE),
+            ev("a3", "u1", t(10, 2), IN_W1),
+            # u2: W2, W1, W2 -> no pair in one ward
+            ev("b1", "u2", t(10, 0), IN_W2),
+            ev("b2", "u2", t(10, 2), IN_W1),
+            ev("b3", "u2", t(10, 4), IN_W2),
+            # u3 and u4 are different units: never paired
+            ev("c1", "u3", t(10, 10), IN_W2),
+            ev("d1", "u4", t(10, 13), IN_W2),
+        ]
+    )
     assert doc["outside"] == 1
     assert hour(doc, W1)["patrol_minutes"] == 2.0  # 10:00, 10:02
     assert hour(doc, W1)["unit_minutes"] == 3.0  # u1 x2, u2 x1
@@ -203,8 +222,14 @@ def test_gap_fill_needs_consecutive_pings_of_the_unit_in_the_same_ward():
 
 
 def test_force_rollup_takes_the_union_of_ward_unit_slots():
-    doc = report([ev("a1", "u1", t(10, 0), IN_W1), ev("a3", "u1", t(10, 2), IN_W1),
-                  ev("b1", "u2", t(10, 4), IN_W2)], as_of=t(11, 0))
+    doc = report(
+        [
+            ev("a1", "u1", t(10, 0), IN_W1),
+            ev("a3", "u1", t(10, 2), IN_W1),
+            ev("b1", "u2", t(10, 4), IN_W2),
+        ],
+        as_of=t(11, 0),
+    )
     # u1 10:00 + filled 10:01 + 10:02 in W1; u2 10:04 in W2
     assert doc["force"]["windows"]["1h"]["patrol_minutes"] == 4.0
     assert doc["force"]["windows"]["1h"]["visits"] == 2
@@ -218,9 +243,11 @@ def test_ping_on_shared_boundary_vertex_goes_to_lowest_code():
     wards = make_wards()
     w1_geometry = [w for w in wards if w["code"] == W1][0]["geometry"]
     # W1's exterior starts at its lower-right corner (401100, 300100), a vertex of W2 too
-    vertex = [c for c in w1_geometry.exterior.coords
-              if c in set(w2c for w in wards if w["code"] == W2
-                          for w2c in w["geometry"].exterior.coords)]
+    vertex = [
+        c
+        for c in w1_geometry.exterior.coords
+        if c in set(w2c for w in wards if w["code"] == W2 for w2c in w["geometry"].exterior.coords)
+    ]
     assert len(set(vertex)) == 2
     lon, lat = vertex[0]
     doc = report([ev("e1", "u1", t(10, 0), lonlat=(lon, lat))], wards=wards)
@@ -234,12 +261,14 @@ def test_ping_on_shared_boundary_vertex_goes_to_lowest_code():
 
 
 def test_duplicate_event_id_is_ignored_silently():
-    doc = report([
-        ev("e1", "u1", t(10, 0), IN_W1),
-        ev("e1", "u9", t(10, 30), IN_W2),  # same id, different content: ignored
-        ev("e2", "u1", t(10, 0), IN_W1, lat=91),  # rejected...
-        ev("e2", "u1", t(10, 1), IN_W1),  # ...so this is not a duplicate
-    ])
+    doc = report(
+        [
+            ev("e1", "u1", t(10, 0), IN_W1),
+            ev("e1", "u9", t(10, 30), IN_W2),  # same id, different content: ignored
+            ev("e2", "u1", t(10, 0), IN_W1, lat=91),  # rejected...
+            ev("e2", "u1", t(10, 1), IN_W1),  # ...so this is not a duplicate
+        ]
+    )
     assert doc["duplicates"] == 1
     assert doc["rejected"] == {"bad_coordinates": 1}
     assert doc["accepted"] == 2
@@ -273,13 +302,20 @@ def test_arrival_order_and_replays_change_no_figure(rnd: random.Random, replays:
 
 
 def test_unit_in_two_wards_of_one_neighbourhood_in_one_slot_counts_once():
-    wards = make_wards(neighbourhood={W1: "N1", W2: "N1"}, district={W1: "D1", W2: "D1"},
-                       district_name={W2: "North"}, population={W1: 1000.0},
-                       target_minutes_per_week={W2: 300.0})
-    doc = report([
-        ev("e1", "u1", t(10, 0, 10), IN_W1),
-        ev("e2", "u1", t(10, 0, 40), IN_W2),
-    ], wards=wards)
+    wards = make_wards(
+        neighbourhood={W1: "N1", W2: "N1"},
+        district={W1: "D1", W2: "D1"},
+        district_name={W2: "North"},
+        population={W1: 1000.0},
+        target_minutes_per_week={W2: 300.0},
+    )
+    doc = report(
+        [
+            ev("e1", "u1", t(10, 0, 10), IN_W1),
+            ev("e2", "u1", t(10, 0, 40), IN_W2),
+        ],
+        wards=wards,
+    )
     assert hour(doc, W1)["unit_minutes"] == 1.0 and hour(doc, W2)["unit_minutes"] == 1.0
     (n,) = doc["neighbourhoods"]
     assert n["code"] == n["name"] == "N1" and n["wards"] == [W1, W2]
@@ -315,13 +351,17 @@ def test_defaults_each_ward_its_own_neighbourhood_and_no_districts():
 
 
 def test_event_exactly_at_as_of_is_ignored():
-    doc = report([
-        ev("e6", "u5", "2026-11-23T09:59:59Z", IN_W1),  # slot 09:59: 24h window only
-        ev("e1", "u1", "2026-11-23T10:59:59.999999Z", IN_W1),
-        ev("e2", "u2", t(11, 0), IN_W2),
-        ev("e3", "u3", t(11, 0), OUTSIDE),
-        ev("e4", "u4", t(10, 58), IN_W1), ev("e5", "u4", t(11, 1), IN_W1),  # no fill past as_of
-    ], as_of=t(11, 0))
+    doc = report(
+        [
+            ev("e6", "u5", "2026-11-23T09:59:59Z", IN_W1),  # slot 09:59: 24h window only
+            ev("e1", "u1", "2026-11-23T10:59:59.999999Z", IN_W1),
+            ev("e2", "u2", t(11, 0), IN_W2),
+            ev("e3", "u3", t(11, 0), OUTSIDE),
+            ev("e4", "u4", t(10, 58), IN_W1),
+            ev("e5", "u4", t(11, 1), IN_W1),  # no fill past as_of
+        ],
+        as_of=t(11, 0),
+    )
     assert doc["accepted"] == 3  # e1, e4, e6
     assert doc["outside"] == 0
     assert hour(doc, W2)["status"] == "none"
@@ -333,11 +373,14 @@ def test_event_exactly_at_as_of_is_ignored():
 
 
 def test_visit_belongs_to_the_window_of_its_first_slot():
-    doc = report([
-        ev("a1", "u1", t(9, 58), IN_W1),
-        ev("a2", "u1", t(10, 2), IN_W1),  # visit 09:58 .. 10:02 starts before the 1h window
-        ev("b1", "u2", t(10, 59, 59), IN_W1),  # visit in the last slot
-    ], as_of=t(11, 0))
+    doc = report(
+        [
+            ev("a1", "u1", t(9, 58), IN_W1),
+            ev("a2", "u1", t(10, 2), IN_W1),  # visit 09:58 .. 10:02 starts before the 1h window
+            ev("b1", "u2", t(10, 59, 59), IN_W1),  # visit in the last slot
+        ],
+        as_of=t(11, 0),
+    )
     one = hour(doc, W1)
     assert one["patrol_minutes"] == 4.0  # 10:00, 10:01, 10:02, 10:59
     assert one["visits"] == 1  # only u2's
@@ -348,14 +391,19 @@ def test_visit_belongs_to_the_window_of_its_first_slot():
 
 
 def test_koper_visit_threshold():
-    doc = report([
-        # u1: 10:00 .. 10:09 through gap fill = 10 slots = 10 minutes -> Koper
-        ev("a1", "u1", t(10, 0), IN_W1), ev("a2", "u1", t(10, 5), IN_W1),
-        ev("a3", "u1", t(10, 9), IN_W1),
-        # u2: 10:00 .. 10:08 = 9 minutes -> a visit, not Koper
-        ev("b1", "u2", t(10, 0), IN_W2), ev("b2", "u2", t(10, 5), IN_W2),
-        ev("b3", "u2", t(10, 8), IN_W2),
-    ], as_of=t(11, 0))
+    doc = report(
+        [
+            # u1: 10:00 .. 10:09 through gap fill = 10 slots = 10 minutes -> Koper
+            ev("a1", "u1", t(10, 0), IN_W1),
+            ev("a2", "u1", t(10, 5), IN_W1),
+            ev("a3", "u1", t(10, 9), IN_W1),
+            # u2: 10:00 .. 10:08 = 9 minutes -> a visit, not Koper
+            ev("b1", "u2", t(10, 0), IN_W2),
+            ev("b2", "u2", t(10, 5), IN_W2),
+            ev("b3", "u2", t(10, 8), IN_W2),
+        ],
+        as_of=t(11, 0),
+    )
     assert hour(doc, W1)["visits"] == 1 and hour(doc, W1)["koper_visits"] == 1
     assert hour(doc, W1)["patrol_minutes"] == 10.0
     assert hour(doc, W2)["visits"] == 1 and hour(doc, W2)["koper_visits"] == 0
@@ -363,8 +411,11 @@ def test_koper_visit_threshold():
     assert doc["force"]["windows"]["1h"]["koper_visits"] == 1
     assert doc["force"]["windows"]["1h"]["unit_minutes"] == 19.0
     assert doc["force"]["windows"]["1h"]["visits"] == 2
-    lines = [ev("b1", "u2", t(10, 0), IN_W2), ev("b2", "u2", t(10, 5), IN_W2),
-             ev("b3", "u2", t(10, 8), IN_W2)]
+    lines = [
+        ev("b1", "u2", t(10, 0), IN_W2),
+        ev("b2", "u2", t(10, 5), IN_W2),
+        ev("b3", "u2", t(10, 8), IN_W2),
+    ]
     assert hour(report(lines, as_of=t(11, 0), koper_minutes=9), W2)["koper_visits"] == 1
 
 
@@ -372,8 +423,11 @@ def test_status_thresholds_and_pro_rata_target():
     # weekly target 60 min -> 1h target = 60 * 3600 / 604800 = 0.357142... minutes;
     # one slot = 1 min -> green. Weekly target 0 -> attainment None, status green.
     wards = make_wards(target_minutes_per_week={W1: 60.0, W2: 0.0})
-    doc = report([ev("e1", "u1", t(10, 0), IN_W1), ev("e2", "u1", t(10, 30), IN_W2)],
-                 wards=wards, as_of=t(11, 0))
+    doc = report(
+        [ev("e1", "u1", t(10, 0), IN_W1), ev("e2", "u1", t(10, 30), IN_W2)],
+        wards=wards,
+        as_of=t(11, 0),
+    )
     assert hour(doc, W1)["target_minutes"] == 60.0 * 3600 / 604800
     assert hour(doc, W1)["status"] == "green"
     assert hour(doc, W2)["attainment"] is None and hour(doc, W2)["status"] == "green"
@@ -508,19 +562,21 @@ def test_valid_lines_are_accepted(raw):
 
 
 def test_too_late_is_relative_to_the_watermark_of_earlier_accepted_events():
-    doc = report([
-        ev("late0", "u1", t(9, 0), IN_W1),  # nothing accepted yet: never late
-        ev("w", "u1", t(11, 0), IN_W1),  # watermark 11:00
-        ev("eq", "u1", t(10, 0), IN_W1),  # exactly watermark - 1 h: accepted
-        ev("late", "u1", "2026-11-23T09:59:59.999999Z", IN_W1),  # too late
-        ev("bad", "u1", t(11, 30), IN_W1, lat=91),  # rejected: does not move the watermark
-        ev("ok", "u1", "2026-11-23T10:00:00.5Z", IN_W1),
-        ev("far", "u1", t(11, 59), IN_W1, accuracy_m=500),  # rejected
-        ev("ok2", "u1", t(10, 10), IN_W1),
-        ev("late0", "u1", t(10, 20), IN_W2),  # duplicate id (checked after too_late)
-        ev("dup-late", "u1", t(9, 0), IN_W1),  # too late
-        ev("w", "u1", t(9, 0), IN_W1),  # too late wins over duplicate
-    ])
+    doc = report(
+        [
+            ev("late0", "u1", t(9, 0), IN_W1),  # nothing accepted yet: never late
+            ev("w", "u1", t(11, 0), IN_W1),  # watermark 11:00
+            ev("eq", "u1", t(10, 0), IN_W1),  # exactly watermark - 1 h: accepted
+            ev("late", "u1", "2026-11-23T09:59:59.999999Z", IN_W1),  # too late
+            ev("bad", "u1", t(11, 30), IN_W1, lat=91),  # rejected: does not move the watermark
+            ev("ok", "u1", "2026-11-23T10:00:00.5Z", IN_W1),
+            ev("far", "u1", t(11, 59), IN_W1, accuracy_m=500),  # rejected
+            ev("ok2", "u1", t(10, 10), IN_W1),
+            ev("late0", "u1", t(10, 20), IN_W2),  # duplicate id (checked after too_late)
+            ev("dup-late", "u1", t(9, 0), IN_W1),  # too late
+            ev("w", "u1", t(9, 0), IN_W1),  # too late wins over duplicate
+        ]
+    )
     assert doc["rejected"] == {"too_late": 3, "bad_coordinates": 1, "inaccurate": 1}
     assert doc["duplicates"] == 1
     assert doc["accepted"] == 5

@@ -251,10 +251,10 @@ def test_lanes_per_partition_merge_to_the_single_lane_report(tmp_path):
     now_us = (NOW - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
     def report(partitions):
-        batches = [parse_lines(lines[i:i + 500], max_event_bytes=8192)
-                   for i in range(0, len(lines), 500)]
-        return batch_report(geography, batches, LaneConfig(), now_us=now_us,
-                            partitions=partitions)
+        batches = [
+            parse_lines(lines[i : i + 500], max_event_bytes=8192) for i in range(0, len(lines), 500)
+        ]
+        return batch_report(geography, batches, LaneConfig(), now_us=now_us, partitions=partitions)
 
     single, split = report(1), report(4)
     assert single["accepted"] > 1000 and "too_late" not in single["rejected"]
@@ -272,14 +272,27 @@ def test_a_partitions_own_watermark_decides_lateness(tmp_path):
     lon, lat = wards.geometry.iloc[0].representative_point().coords[0]
 
     def event(eid, unit, hour):
-        return orjson.dumps({"event_id": eid, "unit": unit, "lat": lat, "lon": lon,
-                             "ts": (T0 + timedelta(hours=hour)).isoformat()}).decode()
+        return orjson.dumps(
+            {
+                "event_id": eid,
+                "unit": unit,
+                "lat": lat,
+                "lon": lon,
+                "ts": (T0 + timedelta(hours=hour)).isoformat(),
+            }
+        ).decode()
 
     lines = [event("1", a, 0), event("2", b, 3), event("3", a, 1)]
     now_us = (NOW - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-    one = batch_report(geography, [parse_lines(lines, max_event_bytes=8192)], LaneConfig(),
-                       now_us=now_us)
-    four = batch_report(geography, [parse_lines(lines, max_event_bytes=8192)], LaneConfig(),
-                        now_us=now_us, partitions=4)
+    one = batch_report(
+        geography, [parse_lines(lines, max_event_bytes=8192)], LaneConfig(), now_us=now_us
+    )
+    four = batch_report(
+        geography,
+        [parse_lines(lines, max_event_bytes=8192)],
+        LaneConfig(),
+        now_us=now_us,
+        partitions=4,
+    )
     assert one["rejected"] == {"too_late": 1} and one["accepted"] == 2
     assert four["rejected"] == {} and four["accepted"] == 3
