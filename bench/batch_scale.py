@@ -52,7 +52,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -60,8 +59,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run as a script from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 import numpy as np  # noqa: E402
 import orjson  # noqa: E402
@@ -69,6 +67,8 @@ import shapely  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
+
+from bench._run import REPO, code_version, stop_on_signals, work_dir  # noqa: E402
 
 DEFAULT_BOUNDARIES = REPO.parent / "shared" / "data" / "england-wards.geojson.gz"
 TARGET_RATIO = 0.5
@@ -106,8 +106,7 @@ class Run:
 
 def main() -> int:
     # SIGTERM (and SIGINT) unwind through the finally blocks: the report is stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
+    stop_on_signals()
     args = _arguments()
     if not args.boundaries.exists():
         say(f"SKIP: no ward boundaries at {args.boundaries} (England's wards live in "
@@ -117,7 +116,7 @@ def main() -> int:
         f"Python {sys.version.split()[0]}, shapely {shapely.__version__} "
         f"(GEOS {shapely.geos_version_string}), numpy {np.__version__}")  # fmt: skip
     say(f"  $ {shlex.join([sys.executable, *sys.argv])}")
-    say(f"  code: {_git_version()}; load average at start: {_load()}")
+    say(f"  code: {code_version()}; load average at start: {_load()}")
     began = time.perf_counter()
 
     from geo.boundaries import load_wards
@@ -125,11 +124,7 @@ def main() -> int:
     wards = load_wards(args.boundaries)
     say(f"  {len(wards.codes):,} wards from {args.boundaries}")
     with contextlib.ExitStack() as stack:
-        if args.workdir:
-            work = args.workdir.resolve()
-            work.mkdir(parents=True, exist_ok=True)
-        else:
-            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="beatlight-bench-")))
+        work = work_dir(stack, args.workdir)
         say(f"  files in {work}{'' if args.workdir else ' (removed at the end)'}")
         files, lon, lat = _events(wards, args, work)
         cache = work / "geo-cache"
@@ -422,24 +417,6 @@ class _Progress:
 
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def _git_version() -> str:
-    """The commit measured, and whether the product's sources differ from it."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True,
-                              text=True, check=True).stdout.strip()  # fmt: skip
-
-    try:
-        dirty = git("status", "--porcelain", "--", "streams", "geo", "beatlight")
-        return git("rev-parse", "--short", "HEAD") + (" (with local changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _arguments() -> argparse.Namespace:

@@ -53,7 +53,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -63,11 +62,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run as a script from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 import orjson  # noqa: E402
 
+from bench._run import REPO, code_version, stop_on_signals, work_dir  # noqa: E402
 from streams.broker import EmbeddedBroker  # noqa: E402
 from streams.producers import PresenceProducer  # noqa: E402
 from streams.simulate import SimulationConfig, simulate  # noqa: E402
@@ -914,35 +913,8 @@ def memory(args: argparse.Namespace, wards: Any, work: Path) -> dict[str, Any]:
 # --- main ----------------------------------------------------------------------------------
 
 
-def _git_version() -> str:
-    """The commit measured, and whether the worker's sources differ from it."""
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "streams", "geo", "beatlight"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "(not a git checkout)"
-    return f"commit {commit}" + (" with uncommitted changes to the worker" if dirty else "")
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
-    # SIGTERM (and SIGINT, even when a background shell ignores it) unwind through the
-    # finally blocks, so every child process and broker is stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
+    stop_on_signals()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000, help="N for (a) and (b)")
     parser.add_argument("--partitions", type=int, default=4)
@@ -1012,16 +984,12 @@ def main(argv: list[str] | None = None) -> int:
     say(f"stream_throughput: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
         f"Python {sys.version.split()[0]}")  # fmt: skip
     say(f"  $ {shlex.join([sys.executable, *sys.argv])}")
-    say(f"  code: {_git_version()}")
+    say(f"  code: {code_version()}")
     geography = load_geography(args.boundaries)
     say(f"  wards: {len(geography.wards.codes)} from {args.boundaries}")
     results: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
-        if args.workdir:
-            work = args.workdir.resolve()
-            work.mkdir(parents=True, exist_ok=True)
-        else:
-            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="beatlight-bench-")))
+        work = work_dir(stack, args.workdir)
         say(f"  logs and Faust data in {work}{'' if args.workdir else ' (removed at the end)'}")
         if not args.skip_throughput:
             results["tp"] = throughput(args, geography.wards, work)
