@@ -32,6 +32,13 @@ class Metrics:
                          ["partition"], registry=self.registry)  # fmt: skip
         self.offset = Gauge("beatlight_lane_offset", "Next offset each lane expects.",
                             ["partition"], registry=self.registry)  # fmt: skip
+        self.seen = Counter("beatlight_records_seen_before_total",
+                            "Records the consumer delivered that their lane had already read "
+                            "from Kafka itself, and skipped.", registry=self.registry)  # fmt: skip
+        self.paused = Gauge("beatlight_lanes_paused",
+                            "Input partitions paused for running ahead of a lane with a "
+                            "backlog (BEATLIGHT_MAX_LANE_DRIFT_HOURS).",
+                            registry=self.registry)  # fmt: skip
         self.points = Counter("beatlight_points_total",
                               "Recent presence points sent to visibility.points.",
                               registry=self.registry)  # fmt: skip
@@ -63,6 +70,7 @@ class Metrics:
         self.events.labels("accepted").inc(emission.accepted)
         self.events.labels("duplicate").inc(emission.duplicates)
         self.points.inc(len(emission.points))
+        self.seen.inc(emission.seen)
         for reason, n in emission.rejected.items():
             self.events.labels("rejected").inc(n)
             self.rejected.labels(reason).inc(n)

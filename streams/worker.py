@@ -54,6 +54,8 @@ class Emission:
     accepted: int = 0
     duplicates: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    #: Records skipped because the lane had read them already (see ``streams.app``).
+    seen: int = 0
 
     def extend(self, other: Emission) -> None:
         self.dlq += other.dlq
@@ -63,6 +65,7 @@ class Emission:
         self.points += other.points
         self.accepted += other.accepted
         self.duplicates += other.duplicates
+        self.seen += other.seen
         for reason, n in other.rejected.items():
             self.rejected[reason] = self.rejected.get(reason, 0) + n
 
@@ -197,7 +200,7 @@ class LaneRunner:
     def _process(self, records: Sequence[Record], *, now_us: int) -> Emission:
         fresh = [r for r in records if r.offset >= self.next_offset]
         if not fresh:
-            return Emission()
+            return Emission(seen=len(records))
         if fresh[0].offset != self.next_offset:
             raise GapError(self.partition, self.next_offset, fresh[0].offset)
         values = [r.value or b"" for r in fresh]
@@ -210,6 +213,7 @@ class LaneRunner:
         emission = Emission(
             accepted=int(outcome.accepted.sum()),
             duplicates=int(outcome.duplicate.sum()),
+            seen=len(records) - len(fresh),
         )
         self._dead_letters(raw, outcome.events.reason, emission)
         now = max(self.lane.intake.watermark_us, now_us) if self.event_clock else now_us

@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from geo.geography import load_geography
+from streams import topics
 from streams.producers import PresenceProducer
 from streams.simulate import SimulationConfig
 from tests.streams import e2e_support
@@ -98,6 +99,69 @@ def test_a_killed_worker_restarts_and_loses_nothing(kafka, day, tmp_path):
     finally:
         stop(second)
     assert "from its checkpoint" in log.read_text()
+
+
+@pytest.fixture(scope="module")
+def days(staffordshire, tmp_path_factory) -> tuple[Path, Path]:
+    """Three simulated days: a backlog much longer than what a consumer buffers."""
+    path = tmp_path_factory.mktemp("days") / "events.ndjson"
+    config = SimulationConfig(seed=22, start=START, duration=timedelta(days=3), units=60)
+    return staffordshire, write_simulation(staffordshire, path, config)
+
+
+def test_a_consumer_behind_the_lanes_checkpoints_is_moved_on_not_fed_again(kafka, days, tmp_path):
+    # A consumer group with no committed offsets (a new app id here; in production,
+    # Kafka drops a group's offsets after offsets.retention.minutes of downtime) starts
+    # from the log's beginning, while each lane resumes from its checkpoint. The worker
+    # seeks the consumer to the lanes, so Faust does not hand over the days again, and
+    # its commits move past the offsets it skipped.
+    boundaries, events = days
+    last_hours = [START + timedelta(hours=h) for h in (60, 70)]
+    total = replay(kafka, events)
+    log = tmp_path / "worker.log"
+    first = start_worker(kafka, boundaries, log, checkpoint_seconds="1", app_id="first")
+    try:
+        wait_for_hour(kafka, last_hours[-1], 300, [first])
+        time.sleep(4)  # checkpoints of every lane after its last record
+    finally:
+        stop(first)
+    port = e2e_support.free_port()
+    second = start_worker(kafka, boundaries, log, checkpoint_seconds="1", app_id="second",
+                          web_port=str(port))  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert second.poll() is None, log.read_text()[-3000:]
+            metrics = e2e_support.scrape_metrics(port) or {}
+            lanes = {p: metrics.get(f'beatlight_lane_offset{{partition="{p}"}}')
+                     for p in range(e2e_support.PARTITIONS)}  # fmt: skip
+            if None not in lanes.values() and _committed(kafka, "second") == lanes:
+                break  # the group committed where every lane is
+            assert time.monotonic() < deadline, (_committed(kafka, "second"), lanes)
+            time.sleep(1)
+        seen = metrics["beatlight_records_seen_before_total"]
+        # What the consumer holds when a lane learns where it is still comes: a couple of
+        # batches per lane. Without the seek, every record before the checkpoints would.
+        assert seen < total / 4, f"{seen:,.0f} of {total:,} records delivered again"
+        for hour in last_hours:
+            same_figures(wait_for_hour(kafka, hour, 120, [second]),
+                         expected(boundaries, events, hour))  # fmt: skip
+    finally:
+        stop(second)
+    assert log.read_text().count("from its checkpoint") >= 4
+
+
+def _committed(bootstrap: str, group: str) -> dict[int, int | None]:
+    """The offsets ``group`` committed on the input partitions (without joining it)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                             enable_auto_commit=False)  # fmt: skip
+    try:
+        return {p: consumer.committed(TopicPartition(topics.PRESENCE, p))
+                for p in range(e2e_support.PARTITIONS)}  # fmt: skip
+    finally:
+        consumer.close()
 
 
 def test_bad_input_goes_to_the_dead_letter_queue_and_identities_nowhere(
