@@ -3,7 +3,8 @@
     python bench/stream_throughput.py [--events 200000] [--partitions 4]
         [--boundaries ../shared/data/staffordshire-wards.geojson] [--units 200]
         [--workers 1,2,4] [--rounds 3] [--skip-latency] [--skip-memory] [--memory-days 28]
-        [--memory-units N] [--memory-ping-seconds S] [--profile SECONDS]
+        [--memory-units N] [--memory-ping-seconds S] [--memory-setting NAME=VALUE]
+        [--profile SECONDS]
 
 Everything is measured in one run on this machine, each part on its own embedded
 Tansu broker (memory storage), the processes one after the other:
@@ -30,8 +31,14 @@ Tansu broker (memory storage), the processes one after the other:
     ``visibility.live``: read time - produce time of the ping it last saw.
 (d) memory: a fresh broker, ``--memory-days`` of the default roster over the
     wards (or ``--memory-units``, pinging every ``--memory-ping-seconds``),
-    produced as fast as possible; the worker (``--live-clock event``)
-    processes them all while its VmRSS/VmHWM are sampled every second.
+    produced as fast as possible; the worker (``--live-clock event``, plus any
+    ``--memory-setting`` BEATLIGHT_* values) processes them all while its VmRSS/VmHWM
+    are sampled every second: a row whenever a lane passes a week of event time, and
+    every ``--memory-row-minutes`` with the lowest and highest RSS since the last row
+    (the lows show the state; the highs add a tick's or an hour's passing work).
+    The broker's memory storage holds every record produced, outputs included: at
+    England scale 28 days of them outgrow this machine, hence ``--memory-setting
+    CHECKPOINT_SECONDS=3600`` and fewer live snapshots there.
 
 Record counts come from what was produced (every send acknowledged), never from
 ``end_offsets`` (Tansu 0.6 answers ListOffsets(latest) with the last batch's base
@@ -842,7 +849,8 @@ def memory(args: argparse.Namespace, wards: Any, work: Path) -> dict[str, Any]:
             f"{start:%Y-%m-%d} + {days} d) in {seconds:.0f} s")  # fmt: skip
         port = free_port()
         log = work / "memory-worker.log"
-        env = worker_env("bench-worker-d", args.partitions)
+        settings = {f"BEATLIGHT_{name.upper()}": value for name, value in args.memory_setting}
+        env = worker_env("bench-worker-d", args.partitions, **settings)
         # Week boundaries inside the simulated period (its end is the last row).
         weeks = [start.timestamp() + k * WEEK_S for k in range(1, (days - 1) // 7 + 1)]
         # A row whenever a lane's watermark crosses a week of event time (lanes may run
@@ -857,6 +865,7 @@ def memory(args: argparse.Namespace, wards: Any, work: Path) -> dict[str, Any]:
             progressed, last_done = t0, -1
             peak_rss = 0
             t_first = t_last = None
+            row_at, low, high = time.monotonic(), math.inf, 0.0
             while t_last is None:
                 if process.poll() is not None:
                     raise SystemExit(f"the worker exited ({process.returncode}):\n" + tail(log))
@@ -865,6 +874,7 @@ def memory(args: argparse.Namespace, wards: Any, work: Path) -> dict[str, Any]:
                                      + tail(log))  # fmt: skip
                 rss = proc_status(process.pid).get("VmRSS", 0) / 1024
                 peak_rss = max(peak_rss, rss)
+                low, high = min(low, rss), max(high, rss)
                 metrics = scrape(port)
                 if metrics is not None:
                     done = lane_sum(metrics)
@@ -878,6 +888,11 @@ def memory(args: argparse.Namespace, wards: Any, work: Path) -> dict[str, Any]:
                     if now_reached != reached:
                         reached = now_reached
                         rows.append((f"weeks of event time per lane {reached}", done, rss))
+                    if time.monotonic() - row_at >= args.memory_row_minutes * 60:
+                        minutes = (time.monotonic() - t0) / 60
+                        rows.append((f"{minutes:.0f} min (low {low:,.0f}, high {high:,.0f} MB "
+                                     f"since the last row)", done, rss))  # fmt: skip
+                        row_at, low, high = time.monotonic(), math.inf, 0.0
                     if done > last_done:
                         progressed, last_done = time.monotonic(), done
                     if done >= n:
@@ -941,6 +956,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-days", type=int, default=28)
     parser.add_argument("--memory-units", type=int, default=None,
                         help="(d): units (default: one per two wards)")  # fmt: skip
+    parser.add_argument("--memory-setting", action="append", default=[],
+                        type=lambda text: tuple(text.split("=", 1)), metavar="NAME=VALUE",
+                        help="a BEATLIGHT_NAME setting for (d)'s worker, e.g. "
+                        "CHECKPOINT_SECONDS=3600 (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--memory-row-minutes",
+        type=float,
+        default=5.0,
+        help="(d): a row of the memory table this often (default 5)",
+    )
     parser.add_argument("--memory-ping-seconds", type=float, default=30.0,
                         help="(d): seconds between a unit's pings (default 30)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3, metavar="R",
