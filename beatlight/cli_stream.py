@@ -107,7 +107,6 @@ def worker(
         checkpoint_seconds=settings.checkpoint_seconds,
         points_minutes=settings.points_minutes,
         fetch_wait_ms=settings.fetch_wait_ms,
-        max_drift_hours=settings.max_lane_drift_hours,
     )
     faust_app = create_app(config, geography, LaneConfig.from_settings(settings))
     logging.getLogger("beatlight.worker").info(

@@ -89,13 +89,6 @@ class Settings(BaseSettings):
         description="Longest a worker's fetch waits at the broker for new records. Faust "
         "fixes 1,500 ms; Tansu holds fetches that long, which delays live figures.",
     )
-    max_lane_drift_hours: float = Field(
-        6.0,
-        ge=0,
-        description="Reading a backlog, a worker pauses the partitions whose event time is "
-        "this far ahead of its slowest lane with a backlog, so that the hours waiting for "
-        "that lane stay few; 0 = never pause.",
-    )
     worker_web_port: int = Field(
         6066, ge=0, description="Worker's web port for /metrics and /healthz; 0 = off."
     )

@@ -874,7 +874,8 @@ def memory(args: argparse.Namespace, wards: Any, work: Path) -> dict[str, Any]:
                                      + tail(log))  # fmt: skip
                 rss = proc_status(process.pid).get("VmRSS", 0) / 1024
                 peak_rss = max(peak_rss, rss)
-                low, high = min(low, rss), max(high, rss)
+                if rss > 0:  # 0: not readable at that instant
+                    low, high = min(low, rss), max(high, rss)
                 metrics = scrape(port)
                 if metrics is not None:
                     done = lane_sum(metrics)

@@ -43,7 +43,7 @@ from streams.observe import Metrics
 from streams.wire import decode
 from streams.worker import Emission, GapError, LaneRunner, PartitionReader, Record
 
-__all__ = ["WorkerConfig", "create_app", "drift_pauses"]
+__all__ = ["WorkerConfig", "create_app"]
 
 log = logging.getLogger("beatlight.worker")
 
@@ -52,8 +52,6 @@ log = logging.getLogger("beatlight.worker")
 _IDLE_AFTER_S = 5.0
 #: ... for at most this long each time.
 _CATCH_UP_BUDGET_S = 1.0
-#: A lane more than this many batches behind its partition's end is reading a backlog.
-_BACKLOG_BATCHES = 4
 #: Live figures may take at most 1/_LIVE_COST_FACTOR of the worker's time.
 _LIVE_COST_FACTOR = 5.0
 #: A lane's batch runs on the event loop if the lane's last batch took less than this.
@@ -80,7 +78,6 @@ class WorkerConfig(faust.Record, serializer="json"):  # type: ignore[call-arg]
     checkpoint_seconds: float = 300.0
     points_minutes: float = 15.0  # pings this recent go to visibility.points
     fetch_wait_ms: int = 100  # longest a fetch waits at the broker (Faust fixes 1,500)
-    max_drift_hours: float = 6.0  # pause lanes this far ahead of a lane with a backlog; 0 = off
 
 
 def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConfig) -> faust.App:
@@ -199,7 +196,6 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
         emission, hours, live = await state.run(state.tick, lanes, now_us, aggregating)
         await publish(emission)
         await _skip_read_ahead(app, state.take_read_ahead())
-        _bound_drift(app, state)
         with _unless_stopping(f"{len(hours)} hour snapshots and the live snapshot"):
             for document in hours:
                 await _send_snapshot(app, topics.VISIBILITY_HISTORY, document, live=False)
@@ -251,55 +247,6 @@ async def _skip_read_ahead(app: faust.App, read_to: dict[int, int]) -> None:
         except Exception as error:  # e.g. a rebalance took the partition: nothing to skip
             log.warning("lane %d: could not move the consumer to offset %d: %r", partition,
                         offset, error)  # fmt: skip
-
-
-def _bound_drift(app: faust.App, state: _State) -> None:
-    """Pause and resume input partitions as :meth:`_State.drift_pauses` says."""
-    consumer = app.consumer
-    backlog = {}
-    for partition, runner in list(state.lanes.items()):
-        try:
-            end = consumer.highwater(TP(topics.PRESENCE, partition))
-        except Exception:  # not assigned (any more), or no fetch yet
-            end = None
-        backlog[partition] = 0 if end is None else end - runner.next_offset
-    pause = state.drift_pauses(backlog)
-    state.metrics.paused.set(len(pause))
-    if pause == state.paused:
-        return
-    if pause - state.paused:
-        consumer.pause_partitions({TP(topics.PRESENCE, p) for p in pause - state.paused})
-    if state.paused - pause:
-        consumer.resume_partitions({TP(topics.PRESENCE, p) for p in state.paused - pause})
-    log.info("lanes paused for running over %g h ahead of a lane with a backlog: %s",
-             state.config.max_drift_hours, sorted(pause) or "none")  # fmt: skip
-    state.paused = pause
-
-
-def drift_pauses(
-    watermarks: dict[int, int],
-    backlog: dict[int, int],
-    paused: set[int],
-    *,
-    limit_us: int,
-    backlog_records: int,
-) -> set[int]:
-    """Lanes to pause: ``limit_us`` of event time ahead of the slowest lane with a backlog.
-
-    Reading a backlog, Faust feeds partitions unevenly, and lanes drift days apart:
-    every hour in between waits in the aggregator for the slowest lane (England, 28
-    days: 112 hours, 191 MB). Pausing the lanes ahead bounds that by the drift, not by
-    the backlog's length. Only a lane more than ``backlog_records`` behind its
-    partition's end counts as slow, so a partition of a live feed that brings no
-    accepted pings never pauses the others. A paused lane resumes once it is within
-    half the limit, so lanes do not flap. ``limit_us`` 0: nothing is paused.
-    """
-    behind = [mark for p, mark in watermarks.items() if backlog.get(p, 0) > backlog_records]
-    if limit_us <= 0 or not behind:
-        return set()
-    slowest = min(behind)
-    return {p for p, mark in watermarks.items()
-            if mark - slowest > (limit_us // 2 if p in paused else limit_us)}  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -376,15 +323,6 @@ class _State:
         #: Partitions whose lane got past what the consumer delivered: by reading Kafka
         #: itself, or from its checkpoint. The tick moves the consumer there too.
         self.read_ahead: dict[int, int] = {}
-        self.paused: set[int] = set()  # lanes paused for running ahead (see drift_pauses)
-
-    def drift_pauses(self, backlog: dict[int, int]) -> set[int]:
-        """The lanes to pause, from each lane's records still to read (``backlog``)."""
-        marks = {p: r.lane.intake.watermark_us for p, r in self.lanes.items()
-                 if r.lane.intake.has_watermark}  # fmt: skip
-        return drift_pauses(marks, backlog, self.paused,
-                            limit_us=round(self.config.max_drift_hours * 3_600_000_000),
-                            backlog_records=_BACKLOG_BATCHES * self.config.batch_size)  # fmt: skip
 
     def take_read_ahead(self) -> dict[int, int]:
         taken, self.read_ahead = self.read_ahead, {}
@@ -475,7 +413,7 @@ class _State:
         idle_after = max(2 * self.config.live_seconds, _IDLE_AFTER_S)
         if now - runner.fed_at <= idle_after:
             runner.caught_up = False
-        elif now - runner.read_at >= idle_after and partition not in self.paused:
+        elif now - runner.read_at >= idle_after:
             runner.read_at = now
             before = runner.next_offset
             read, runner.caught_up = self._catch_up(

@@ -35,10 +35,6 @@ class Metrics:
         self.seen = Counter("beatlight_records_seen_before_total",
                             "Records the consumer delivered that their lane had already read "
                             "from Kafka itself, and skipped.", registry=self.registry)  # fmt: skip
-        self.paused = Gauge("beatlight_lanes_paused",
-                            "Input partitions paused for running ahead of a lane with a "
-                            "backlog (BEATLIGHT_MAX_LANE_DRIFT_HOURS).",
-                            registry=self.registry)  # fmt: skip
         self.points = Counter("beatlight_points_total",
                               "Recent presence points sent to visibility.points.",
                               registry=self.registry)  # fmt: skip
