@@ -532,9 +532,8 @@ def throughput(args: argparse.Namespace, wards: Any, work: Path) -> dict[str, An
             # Each round on a broker of its own with the same input: Tansu's memory storage
             # keeps every worker's output, and a broker holding earlier rounds' serves the
             # next worker more slowly (b fell ~17 % from round 1 to 2 while a rose).
-            round_broker = contextlib.ExitStack()
-            bootstrap = broker.bootstrap if r == 1 else _reloaded(round_broker, events, parts)
-            with round_broker:
+            with contextlib.ExitStack() as round_broker:  # stopped even if loading it fails
+                bootstrap = broker.bootstrap if r == 1 else _reloaded(round_broker, events, parts)
                 a, b = _round(args, bootstrap, work, tag, suffix)
             rounds.append((a, b))
         del events
