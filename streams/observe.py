@@ -33,8 +33,9 @@ class Metrics:
         self.offset = Gauge("beatlight_lane_offset", "Next offset each lane expects.",
                             ["partition"], registry=self.registry)  # fmt: skip
         self.seen = Counter("beatlight_records_seen_before_total",
-                            "Records the consumer delivered that their lane had already read "
-                            "from Kafka itself, and skipped.", registry=self.registry)  # fmt: skip
+                            "Records the consumer delivered that their lane already had (read "
+                            "from Kafka itself, or in its checkpoint), and skipped.",
+                            registry=self.registry)  # fmt: skip
         self.points = Counter("beatlight_points_total",
                               "Recent presence points sent to visibility.points.",
                               registry=self.registry)  # fmt: skip

@@ -285,12 +285,12 @@ class PresenceLane:
             # first slot: most runs for 28 days, a few for the last hour. Taking those
             # first makes the four windows about one pass over the runs, not four.
             rows = np.flatnonzero((end > lo) & (start < hi))
-            a, s, e = area[rows], start[rows], end[rows]
+            a, u, s, e = area[rows], unit[rows], start[rows], end[rows]
             inside = np.minimum(e, hi) - np.maximum(s, lo)
             unit_slots[i] = np.bincount(a, weights=inside, minlength=n_areas)
             # Runs are sorted by (area, unit): each pair's first run in the window counts it.
             first = np.ones(len(rows), dtype=bool)
-            np.logical_or(a[1:] != a[:-1], unit[rows[1:]] != unit[rows[:-1]], out=first[1:])
+            np.logical_or(a[1:] != a[:-1], u[1:] != u[:-1], out=first[1:])
             distinct[i] = np.bincount(a[first], minlength=n_areas)
             begins = s >= lo  # a visit belongs to its first slot's window
             visits[i] = np.bincount(a[begins], minlength=n_areas)
@@ -469,14 +469,11 @@ def _union_later(final: tuple[np.ndarray, ...], new: tuple[np.ndarray, ...]) -> 
     """
     if len(new[0]) == 0:
         return final
-    n = len(final[0])
     if len(final) == 3:
-        a, s, e = _concat(final, new)
-        return merge_later_runs((a[:n], s[:n], e[:n]), (a[n:], s[n:], e[n:]))
-    a, u, s, e = _concat(final, new)
-    width = np.int64(max(int(u.max()), 0) + 1)
-    key = a * width + u
-    g, s, e = merge_later_runs((key[:n], s[:n], e[:n]), (key[n:], s[n:], e[n:]))
+        return merge_later_runs(final, new)
+    (fa, fu, fs, fe), (na, nu, ns, ne) = final, new
+    width = np.int64(max(int(fu.max(initial=0)), int(nu.max()), 0) + 1)
+    g, s, e = merge_later_runs((fa * width + fu, fs, fe), (na * width + nu, ns, ne))
     return g // width, g % width, s, e
 
 
