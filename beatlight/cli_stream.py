@@ -107,6 +107,7 @@ def worker(
         checkpoint_seconds=settings.checkpoint_seconds,
         points_minutes=settings.points_minutes,
         fetch_wait_ms=settings.fetch_wait_ms,
+        compression=settings.kafka_compression,
     )
     faust_app = create_app(config, geography, LaneConfig.from_settings(settings))
     logging.getLogger("beatlight.worker").info(

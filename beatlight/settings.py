@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     kafka_connect_timeout_s: float = Field(
         10.0, gt=0, description="How long a client waits to reach Kafka before giving up."
     )
+    kafka_compression: str = Field(
+        "zstd",
+        pattern="^(none|gzip|snappy|lz4|zstd)$",
+        description="Codec of the record batches a worker sends (none, gzip, snappy, lz4 or "
+        "zstd). Every codec is read, whatever the feed sends.",
+    )
     # Tansu completes a consumer-group join only after about half the session
     # timeout (SPEC "Known pitfalls"), so the default is Kafka's minimum, not 45 s.
     session_timeout_ms: int = Field(6000, gt=0, description="Consumer-group session timeout.")

@@ -78,6 +78,7 @@ class WorkerConfig(faust.Record, serializer="json"):  # type: ignore[call-arg]
     checkpoint_seconds: float = 300.0
     points_minutes: float = 15.0  # pings this recent go to visibility.points
     fetch_wait_ms: int = 100  # longest a fetch waits at the broker (Faust fixes 1,500)
+    compression: str = "zstd"  # of the batches sent: none, gzip, snappy, lz4 or zstd
 
 
 def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConfig) -> faust.App:
@@ -104,6 +105,10 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
         consumer_max_fetch_size=1024 * 1024,
         producer_acks=-1,
         producer_max_request_size=16 * 1024 * 1024,
+        # Snapshots are JSON, a country's 21 MB a tick: zstd sends a ninth of that, for
+        # ~60 ms of CPU. Batches of 1 MiB (not 16 KiB) compress better, in fewer requests.
+        producer_compression_type=None if config.compression == "none" else config.compression,
+        producer_max_batch_size=1024 * 1024,
         processing_guarantee="at_least_once",
         web_enabled=config.web_port > 0,
         web_port=config.web_port or 6066,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from kafka.record.default_records import DefaultRecordBatch
 
 from geo.geography import load_geography
 from streams import topics
@@ -25,6 +26,7 @@ from tests.streams.e2e_support import (
     START,
     expected,
     replay,
+    replay_lines,
     same_figures,
     start_worker,
     stop,
@@ -53,9 +55,30 @@ def day(staffordshire, tmp_path_factory) -> tuple[Path, Path]:
 HOURS = [START + timedelta(hours=h) for h in (4, 8, 11, 12)]
 
 
-def test_hour_snapshots_equal_the_batch_report(kafka, day, tmp_path):
+@pytest.fixture
+def codecs_read(monkeypatch) -> list[int]:
+    """The codec of every record batch kafka-python reads in this process (``read_history``)."""
+    from kafka.record.default_records import DefaultRecordBatch
+
+    seen: list[int] = []
+    uncompress = DefaultRecordBatch._maybe_uncompress
+
+    def spying(batch: DefaultRecordBatch) -> None:
+        seen.append(batch.compression_type)
+        uncompress(batch)
+
+    monkeypatch.setattr(DefaultRecordBatch, "_maybe_uncompress", spying)
+    return seen
+
+
+def test_hour_snapshots_equal_the_batch_report(kafka, day, tmp_path, codecs_read):
+    """Also: a feed may compress with any codec Kafka has, and the worker's output is zstd."""
     boundaries, events = day
-    replay(kafka, events)
+    lines = events.read_bytes().splitlines()
+    codecs = ("gzip", "snappy", "lz4", "zstd", None)  # a fifth of the day in each, in order
+    step = -(-len(lines) // len(codecs))
+    for i, codec in enumerate(codecs):
+        replay_lines(kafka, lines[i * step : (i + 1) * step], compression_type=codec)
     worker = start_worker(kafka, boundaries, tmp_path / "worker.log")
     try:
         for hour in HOURS:
@@ -64,6 +87,7 @@ def test_hour_snapshots_equal_the_batch_report(kafka, day, tmp_path):
             same_figures(document, expected(boundaries, events, hour))
     finally:
         assert stop(worker) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    assert codecs_read and set(codecs_read) == {DefaultRecordBatch.CODEC_ZSTD}
 
 
 def test_two_workers_give_the_same_snapshots(kafka, day, tmp_path):
