@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -40,6 +41,7 @@ class StoreUnreachable(BeatlightError):
 def create_engine_for(url: str | URL, **options: Any) -> Engine:
     """An engine for the store at ``url`` (PostgreSQL via psycopg 3, or SQLite)."""
     parsed = _parse(url)
+    options.setdefault("json_deserializer", orjson.loads)  # a stored hour has 15,700 areas
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
