@@ -8,7 +8,10 @@ routes to keep what they rendered from it. :class:`Snapshots` hands them out:
   query (the live summary's ``as_of``), and reloaded only when the stream has sent
   a newer snapshot; the materialiser stores whole snapshots in one transaction;
 * hour documents are kept for ``hour_ttl`` seconds, because a late event can still
-  revise a stored hour (the stream re-sends it and the store upserts it).
+  revise a stored hour (the stream re-sends it and the store upserts it); the most
+  recently loaded are kept, up to ``hours_kept`` documents and ``figures_kept`` figures
+  (one area in one window) between them. A figure holds about 1 kB of Python objects:
+  England's hour is 63,000 of them (65 MB), a county's 1,700.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class Document:
     live: bool
     as_of: datetime = field(init=False)
     entries: dict[tuple[str, str], dict[str, Any]] = field(init=False)
+    figures: int = field(init=False)  # of an area in a window: what the document weighs
     rendered: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -52,6 +56,7 @@ class Document:
                 self.entries[level, entry["code"]] = entry
         if self.body.get("force"):
             self.entries["force", self.body["force"]["code"]] = self.body["force"]
+        self.figures = sum(len(entry["windows"]) for entry in self.entries.values())
 
     def level(self, level: str | None) -> list[tuple[str, dict[str, Any]]]:
         """``(level, entry)`` of every area of ``level`` (all levels when None), by code."""
@@ -77,12 +82,15 @@ class Snapshots:
         live_ttl: float = 1.0,
         hour_ttl: float = 30.0,
         hours_kept: int = 48,
+        figures_kept: int = 500_000,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._live_ttl = live_ttl
         self._hour_ttl = hour_ttl
         self._hours_kept = hours_kept
+        self._figures_kept = figures_kept
+        self._figures = 0  # of the hour documents kept
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._live: Document | None = None
@@ -141,9 +149,22 @@ class Snapshots:
                 body = report_document_at(session, hour)
             document = Document(body, live=False) if body is not None else None
             with self._lock:
-                self._hours[hour] = (self._monotonic(), document)
-                self._hours.move_to_end(hour)
-                while len(self._hours) > self._hours_kept:
-                    self._hours.popitem(last=False)
+                self._keep(hour, document)
                 self._loading.pop(hour, None)
         return document
+
+    def _keep(self, hour: datetime, document: Document | None) -> None:
+        """Keep ``document`` as the newest, and forget the oldest loaded beyond the
+        limits (the newest stays even alone over them). Call with the lock held."""
+        old = self._hours.pop(hour, None)
+        self._figures -= _weight(old[1]) if old is not None else 0
+        self._hours[hour] = (self._monotonic(), document)
+        self._figures += _weight(document)
+        while len(self._hours) > 1 and (len(self._hours) > self._hours_kept
+                                        or self._figures > self._figures_kept):  # fmt: skip
+            _, (_, dropped) = self._hours.popitem(last=False)
+            self._figures -= _weight(dropped)
+
+
+def _weight(document: Document | None) -> int:
+    return 0 if document is None else document.figures
