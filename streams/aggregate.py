@@ -55,6 +55,10 @@ class Aggregator:
         self._present = {p: _RunStore(with_unit=False) for p in range(partitions)}
         self._foot = {p: _RunStore(with_unit=False) for p in range(partitions)}
         self._status: dict[int, LaneStatus] = {}
+        #: Per lane: every hour up to this one it has sent, or skipped as empty for it;
+        #: and the hours it skipped, with its counts then and its status.
+        self._reported: dict[int, int] = {}
+        self._skipped: dict[int, list[tuple[int, int, int, int, LaneStatus]]] = {}
         # Hours waiting for slower lanes, and published hours a late lane may still revise,
         # are held as the lanes' wire bytes where they came from Kafka (see _hold).
         self._hours: dict[int, dict[int, tuple[_Held, LaneStatus]]] = {}
@@ -64,6 +68,7 @@ class Aggregator:
         self._expired_before_us: int | None = None
         self.published_hour_us: int | None = None
         self.revisions = 0
+        self.too_old = 0  # lane figures for hours past revision (two days), not taken
 
     def receive(self, message: Message) -> list[Snapshot]:
         """Take one message from a lane; return the hour snapshots it completes."""
@@ -77,6 +82,18 @@ class Aggregator:
             self._present[lane].append(message.final.present)
             self._foot[lane].append(message.final.foot)
             return []
+        if message.kind == "reported":
+            until = status.reported_until_us
+            if until is not None and until > self._reported.get(lane, until - 1):
+                self._reported[lane] = until
+            skipped = self._skipped.setdefault(lane, [])
+            skipped += [(first, last, outside, accepted, status)
+                        for first, last, outside, accepted in status.skipped]  # fmt: skip
+            done = self._complete_hours()
+            if self.published_hour_us is not None:  # no snapshot to come can be that old
+                cut = self.published_hour_us - _KEEP_REVISABLE_US
+                skipped[:] = [gap for gap in skipped if gap[1] >= cut]
+            return done
         if message.kind == "live":
             assert message.partial is not None
             self._live[lane] = (message.partial, status)
@@ -87,12 +104,21 @@ class Aggregator:
             return []  # a provisional figure never replaces a settled one
         if settled:
             self._settled.setdefault(hour, set()).add(lane)
+        if (hour not in self._published and hour not in self._hours
+                and self.published_hour_us is not None
+                and hour < self.published_hour_us - _KEEP_REVISABLE_US):  # fmt: skip
+            # Figures for an hour that is history now (a lane idle for days woke up, and
+            # settles the hours it vouched for then): held, it would wait for the other
+            # lanes' figures for it, long gone, and every later hour behind it.
+            self.too_old += 1
+            return []
         if hour in self._published:
             # A revision: an idle partition woke up with pings before a published hour.
             self._published[hour][lane] = (_hold(message), status)
             self.revisions += 1
             merged = self._merge(self._published[hour], hour)
-            return [Snapshot("hour", hour, self._document(merged, self._published[hour].values()))]
+            ticks = self._published[hour]
+            return [Snapshot("hour", hour, self._document(merged, self._with_skipped(ticks, hour)))]
         self._hours.setdefault(hour, {})[lane] = (_hold(message), status)
         return self._complete_hours()
 
@@ -117,8 +143,8 @@ class Aggregator:
             elif status.first_hour_us is None:
                 if not status.caught_up:
                     waiting.append(lane)  # nothing accepted yet, but not read to the end
-            elif status.first_hour_us <= hour_us:
-                waiting.append(lane)
+            elif status.first_hour_us <= hour_us and hour_us > self._reported.get(lane, -1):
+                waiting.append(lane)  # may hold pings before it, and has not reported it
         return waiting
 
     def held(self) -> dict[str, int]:
@@ -133,6 +159,7 @@ class Aggregator:
             "hour_bytes": sum(_size(held) for lanes in entries for held, _ in lanes.values()),
             "final_runs": sum(s.rows for s in stores),
             "oldest_final_slot": min(ends, default=-1),
+            "too_old": self.too_old,
         }
 
     def expire(self, before_us: int) -> None:
@@ -150,8 +177,11 @@ class Aggregator:
                 break  # hours are published in order
             ticks = self._hours.pop(hour)
             merged = self._merge(ticks, hour)
-            done.append(Snapshot("hour", hour, self._document(merged, ticks.values())))
-            self.published_hour_us = hour
+            done.append(
+                Snapshot("hour", hour, self._document(merged, self._with_skipped(ticks, hour)))
+            )
+            if self.published_hour_us is None or hour > self.published_hour_us:
+                self.published_hour_us = hour  # (an hour no lane had figures for comes late)
             self._published[hour] = ticks
             # Revisions are kept possible for two days of hours; older ones are history.
             for old in [h for h in self._published if h < hour - _KEEP_REVISABLE_US]:
@@ -181,6 +211,7 @@ class Aggregator:
         present, foot = [], []
         held = {lane: _unhold(h) for lane, (h, _) in ticks.items()}
         parts = list(held.values())
+        skipped = self._skipped_at(as_of_us, ticks)
         for lane, partial in held.items():
             present.append(partial.present)
             foot.append(partial.foot)
@@ -207,12 +238,32 @@ class Aggregator:
                 for w in range(n_windows)
             ),
             ward_last_seen=last_seen,
-            outside=sum(p.outside for p in parts),
-            accepted=sum(p.accepted for p in parts),
+            outside=sum(p.outside for p in parts) + sum(gap[2] for gap in skipped),
+            accepted=sum(p.accepted for p in parts) + sum(gap[3] for gap in skipped),
         )
 
+    def _with_skipped(
+        self, ticks: dict[int, tuple[_Held, LaneStatus]], hour_us: int
+    ) -> list[tuple[_Held | None, LaneStatus]]:
+        """Each lane's status for the hour: with its figures, or with its skip."""
+        return [*ticks.values(), *((None, gap[4]) for gap in self._skipped_at(hour_us, ticks))]
+
+    def _skipped_at(
+        self, hour_us: int, ticks: dict[int, tuple[_Held, LaneStatus]]
+    ) -> list[tuple[int, int, int, int, LaneStatus]]:
+        """The skip covering ``hour_us`` of each lane without figures for it (the latest)."""
+        found = []
+        for lane, gaps in self._skipped.items():
+            if lane in ticks:
+                continue
+            for gap in reversed(gaps):
+                if gap[0] <= hour_us <= gap[1]:
+                    found.append(gap)
+                    break
+        return found
+
     def _document(
-        self, merged: Partial, ticks: Iterable[tuple[_Held, LaneStatus]]
+        self, merged: Partial, ticks: Iterable[tuple[_Held | None, LaneStatus]]
     ) -> dict[str, Any]:
         rejected: Counter[str] = Counter()
         duplicates = 0

@@ -6,7 +6,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -162,6 +162,7 @@ class _Hours:
         for hour in outcome.hours:
             if self.wanted(hour.as_of_us):
                 self._take(Message("hour", status, partial=hour))
+        self._reported(lane, status)
         if outcome.final is not None:
             self._take(Message("final", status, final=outcome.final))
 
@@ -183,11 +184,19 @@ class _Hours:
             for hour in lane.provisional_hours(as_of_us):
                 if self.wanted(hour.as_of_us):
                     self._take(Message("provisional", status, partial=hour))
+            self._reported(lane, status)
             if not lane.intake.has_watermark:
                 # A lane that accepted nothing vouches that it holds nothing, as an idle
                 # worker's live tick does; without it every hour would wait for it.
                 self._take(Message("live", status, partial=lane.partial(as_of_us, complete=False)))
         return {h: doc for h, doc in sorted(self.found.items()) if h <= as_of_us}
+
+    def _reported(self, lane: Lane, status: LaneStatus) -> None:
+        reported = lane.take_reported()
+        if reported is not None:
+            until, skipped = reported
+            self._take(Message("reported", replace(status, reported_until_us=until,
+                                                   skipped=skipped)))  # fmt: skip
 
     def _take(self, message: Message) -> None:
         for snapshot in self.aggregator.receive(message):

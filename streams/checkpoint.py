@@ -85,6 +85,8 @@ def dump_lane(lane: Lane, next_offset: int) -> bytes:
             "provisional_until": lane._provisional_until,
             "provisional_version": lane._provisional_version,
             "sent_slot": lane.sent_slot,
+            "data_hours": lane.data_hours,
+            "reported_until_us": lane.reported_until_us,
         },
         "presence": {
             "units": presence._units,
@@ -136,6 +138,15 @@ def load_lane(blob: bytes, geography: Geography, config: LaneConfig) -> tuple[La
     lane._provisional_until = meta["provisional_until"]
     lane._provisional_version = meta["provisional_version"]
     lane.sent_slot = meta["sent_slot"]
+    if "data_hours" in meta:
+        lane.data_hours = meta["data_hours"]
+        lane.reported_until_us = meta["reported_until_us"]
+    elif lane.max_accepted_us is not None and lane._next_hour_us is not None:
+        # A checkpoint from before lanes skipped empty hours: owe every hour up to the
+        # latest ping's reach, as that worker would have.
+        hour = 3_600_000_000
+        lane.data_hours = list(range((lane._next_hour_us - lane._reach_us) // hour - 1,
+                                     lane.max_accepted_us // hour + 1))  # fmt: skip
 
     presence = lane.presence
     meta = header["presence"]

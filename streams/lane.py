@@ -10,6 +10,7 @@ Kafka partition. Same code, same figures.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,6 +92,16 @@ class Lane:
         #: First hour boundary this lane reports: no accepted ping can precede it.
         self.first_hour_us: int | None = None
         self._next_hour_us: int | None = None
+        #: Hours (``ts // 1 h``) holding accepted pings that may still reach an hour to come,
+        #: sorted: hours no ping reaches are empty for this lane and skipped (see _owed).
+        self.data_hours: list[int] = []
+        #: Every hour boundary up to this one has had its figures sent, or was empty here.
+        self.reported_until_us: int | None = None
+        self._reported_sent_us: int | None = None
+        #: Hours skipped since the last :meth:`take_reported`: ``[first, last, outside,
+        #: accepted]``, the counts being the lane's (constant over the skipped hours).
+        self.skipped: list[list[int]] = []
+        self.hours_skipped = 0  # in all
         self._version = 0  # bumped whenever a ping is accepted
         #: Final runs not yet handed out, and the slot up to which they were.
         self._unsent: list[FinalDelta] = []
@@ -136,6 +147,7 @@ class Lane:
             latest = int(events.ts_us[rows].max())
             if self.max_accepted_us is None or latest > self.max_accepted_us:
                 self.max_accepted_us = latest
+            self._note_data_hours(events.ts_us[rows])
         if self.first_hour_us is None and self.intake.has_watermark:
             # Accepted pings are at most the lateness behind the first one (rule: too_late).
             earliest = int(events.ts_us[admission.accepted].min()) - self.config.lateness_us
@@ -214,25 +226,105 @@ class Lane:
             start = max(start, self._provisional_until + _HOUR_US)
         hours = []
         hour = start
-        while hour <= until_us:
+        last = until_us // _HOUR_US * _HOUR_US
+        while hour <= last:
+            if not self._owed(hour):
+                hour = self._skip(hour, last + _HOUR_US)
+                continue
             if self._wanted(hour):
                 hours.append(self.partial(hour, complete=False))
             hour += _HOUR_US
-        if hours:
-            self._provisional_until = hours[-1].as_of_us
+        if start <= last:
+            self._provisional_until = last
             self._provisional_version = self._version
+            self._report(last)
         return hours
+
+    def take_reported(self) -> tuple[int, list[list[int]]] | None:
+        """The hour up to which this lane has newly reported (sent or found empty), and the
+        hours it skipped on the way (see :attr:`skipped`), once; ``None`` if it skipped none.
+
+        Sent after the hours themselves (``beatlight.partials`` keeps them in order), it
+        tells the aggregator not to wait for the hours this lane skipped as empty.
+        """
+        new = self.reported_until_us
+        if new is None or (self._reported_sent_us is not None and new <= self._reported_sent_us):
+            return None
+        if not self.skipped:
+            return None  # every hour reported was sent: the aggregator has them all
+        self._reported_sent_us = new
+        skipped, self.skipped = self.skipped, []
+        return new, skipped
 
     def _due_hours(self) -> list[Partial]:
         settled = self.settled_until_us
         if settled is None or self._next_hour_us is None:
             return []
         due = []
-        while self._next_hour_us <= settled:
-            if self._wanted(self._next_hour_us):
-                due.append(self.partial(self._next_hour_us, complete=False))
+        end = (settled // _HOUR_US + 1) * _HOUR_US  # the first hour not settled
+        while self._next_hour_us < end:
+            hour = self._next_hour_us
+            if not self._owed(hour):
+                self._next_hour_us = self._skip(hour, end)
+                continue
+            if self._wanted(hour):
+                due.append(self.partial(hour, complete=False))
             self._next_hour_us += _HOUR_US
+        if self._next_hour_us >= self.first_hour_us + _HOUR_US:  # type: ignore[operator]
+            self._report(self._next_hour_us - _HOUR_US)
+        self._forget_data_hours()
         return due
+
+    # -- which hours this lane owes figures for -------------------------------------------
+    #
+    # An hour H's windows end at H and reach back the longest window; gap fill reaches G
+    # past a ping. A ping at t in hour d can change H only if t < H <= t + reach, so H is
+    # owed iff some data hour d has d < H / 1 h and (d + 1) h + reach >= H. Every other
+    # hour is empty for this lane: no ping, run or cell of it is in any of H's windows.
+    # A lane whose pings stop for longer than the longest window (an idle partition, a
+    # feed's broken clock far in the past) then owes no figures for the hours between.
+
+    @property
+    def _reach_us(self) -> int:
+        model = self.config.model
+        return model.longest_window_us + model.gap_us + model.slot_us
+
+    def _owed(self, hour_us: int) -> bool:
+        i = bisect_left(self.data_hours, hour_us // _HOUR_US)
+        return i > 0 and (self.data_hours[i - 1] + 1) * _HOUR_US + self._reach_us >= hour_us
+
+    def _next_owed(self, hour_us: int, end_us: int) -> int:
+        """The first owed hour after ``hour_us`` (not owed itself), or ``end_us`` if sooner."""
+        i = bisect_left(self.data_hours, hour_us // _HOUR_US)
+        if i == len(self.data_hours):
+            return end_us
+        return min(max((self.data_hours[i] + 1) * _HOUR_US, hour_us + _HOUR_US), end_us)
+
+    def _skip(self, hour_us: int, end_us: int) -> int:
+        """Skip the hours from ``hour_us`` (not owed) to the next owed one; return that."""
+        following = self._next_owed(hour_us, end_us)
+        self.hours_skipped += (following - hour_us) // _HOUR_US
+        self.skipped.append([hour_us, following - _HOUR_US, *self.presence.counts_before(hour_us)])
+        return following
+
+    def _note_data_hours(self, ts_us: np.ndarray) -> None:
+        new = np.unique(ts_us // _HOUR_US).tolist()
+        if not self.data_hours or new[0] > self.data_hours[-1]:
+            self.data_hours += new
+        else:
+            self.data_hours = sorted(set(self.data_hours).union(new))
+
+    def _forget_data_hours(self) -> None:
+        """Drop data hours that reach no hour still to come (settled or provisional)."""
+        assert self._next_hour_us is not None
+        floor = (self._next_hour_us - self._reach_us) // _HOUR_US - 1
+        cut = bisect_left(self.data_hours, floor)
+        if cut:
+            del self.data_hours[:cut]
+
+    def _report(self, hour_us: int) -> None:
+        if self.reported_until_us is None or hour_us > self.reported_until_us:
+            self.reported_until_us = hour_us
 
     def default_as_of_us(self) -> int | None:
         """Rule 9: the latest accepted event time rounded up to the next slot."""

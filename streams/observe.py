@@ -56,12 +56,21 @@ class Metrics:
         self.final_runs = Gauge("beatlight_aggregator_final_runs",
                                 "Final presence runs the aggregator keeps for its windows.",
                                 registry=self.registry)  # fmt: skip
+        self.too_old = Gauge("beatlight_aggregator_too_old",
+                             "Lane figures for hours past revision (over two days older than "
+                             "the latest published hour), not taken: a lane was idle for days.",
+                             registry=self.registry)  # fmt: skip
+        self.skipped = Gauge("beatlight_lane_hours_skipped",
+                             "Hours a lane owed no figures for, none of its pings reaching "
+                             "them (since it started in this worker).",
+                             ["partition"], registry=self.registry)  # fmt: skip
 
     def aggregator(self, held: dict[str, int]) -> None:
         self.held_hours.labels("waiting").set(held["waiting_hours"])
         self.held_hours.labels("revisable").set(held["revisable_hours"])
         self.held_bytes.set(held["hour_bytes"])
         self.final_runs.set(held["final_runs"])
+        self.too_old.set(held["too_old"])
 
     def count(self, emission: Emission) -> None:
         self.events.labels("accepted").inc(emission.accepted)
@@ -78,6 +87,7 @@ class Metrics:
         if intake.has_watermark:
             self.watermark.labels(partition).set(intake.watermark_us / 1e6)
         self.offset.labels(partition).set(runner.next_offset)
+        self.skipped.labels(partition).set(runner.lane.hours_skipped)
         if end is not None:
             self.lag.labels(partition).set(max(end - runner.next_offset, 0))
 

@@ -324,6 +324,16 @@ class PresenceLane:
             final_slot=None if complete else sent_slot,
         )
 
+    def counts_before(self, as_of_us: int) -> tuple[int, int]:
+        """``(outside, accepted)``: the pings before ``as_of_us``, as :meth:`partial` counts
+        them (for an hour a lane skips, having no ping that reaches it)."""
+        outside, accepted = self._outside, self._accepted
+        for part in (self._buffer, *self._chunks):
+            fresh = (part["ts"] < as_of_us) & ~part["final"]
+            accepted += int(np.count_nonzero(fresh))
+            outside += int(np.count_nonzero(fresh & (part["ward"] < 0)))
+        return outside, accepted
+
     def state_size(self) -> dict[str, int]:
         """Row counts of each part of the state, for logs and memory tests."""
         return {

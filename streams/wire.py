@@ -29,7 +29,7 @@ import orjson
 
 from streams.presence import FinalDelta, Partial
 
-__all__ = ["LaneStatus", "Message", "decode", "encode_final", "encode_tick"]
+__all__ = ["LaneStatus", "Message", "decode", "encode_final", "encode_reported", "encode_tick"]
 
 _RUNS = ("area", "start", "end")
 
@@ -45,6 +45,11 @@ class LaneStatus:
     caught_up: bool = False  # read to the end of its partition when this was sent
     rejected: dict[str, int] = field(default_factory=dict)  # cumulative
     duplicates: int = 0  # cumulative
+    #: In a ``reported`` message only: every hour up to this one has been sent, or was
+    #: empty for this lane (see :meth:`streams.lane.Lane.take_reported`), and the hours
+    #: it skipped as empty: ``[first_us, last_us, outside, accepted]``.
+    reported_until_us: int | None = None
+    skipped: list[list[int]] = field(default_factory=list)
 
 
 class Message:
@@ -98,6 +103,13 @@ def encode_final(status: LaneStatus, delta: FinalDelta) -> bytes:
     header = {"kind": "final", "status": asdict(status), "from_slot": delta.from_slot,
               "to_slot": delta.to_slot}  # fmt: skip
     return _pack(header, arrays)
+
+
+def encode_reported(status: LaneStatus, until_us: int, skipped: list[list[int]]) -> bytes:
+    """A lane's word that it has reported every hour up to ``until_us``, and which hours
+    it skipped as empty (no figures: see :class:`LaneStatus`)."""
+    reported = {"reported_until_us": until_us, "skipped": skipped}
+    return _pack({"kind": "reported", "status": asdict(status) | reported}, {})
 
 
 def encode_tick(kind: str, status: LaneStatus, partial: Partial) -> bytes:

@@ -26,7 +26,7 @@ from geo.geography import Geography
 from streams.events import RawEvents, parse_lines
 from streams.lane import Lane, LaneConfig
 from streams.points import point_records
-from streams.wire import LaneStatus, encode_final, encode_tick
+from streams.wire import LaneStatus, encode_final, encode_reported, encode_tick
 
 __all__ = ["Emission", "LaneRunner", "PartitionReader", "Record"]
 
@@ -222,9 +222,15 @@ class LaneRunner:
         )
         status = self.status()
         emission.partials += [encode_tick("hour", status, h) for h in outcome.hours]
+        emission.partials += self._reported(status)
         if outcome.final is not None:
             emission.partials.append(encode_final(status, outcome.final))
         return emission
+
+    def _reported(self, status: LaneStatus) -> list[bytes]:
+        """After the hours: the lane's word for the hours it skipped as empty, if any new."""
+        reported = self.lane.take_reported()
+        return [] if reported is None else [encode_reported(status, *reported)]
 
     def restore(self, lane: Lane, next_offset: int) -> None:
         """Continue from a checkpoint; its final runs go to the aggregator again."""
@@ -249,8 +255,9 @@ class LaneRunner:
         """Hour figures an idle lane can vouch for (see :meth:`Lane.provisional_hours`)."""
         with self._lock:
             status = self.status()
-            return [encode_tick("provisional", status, h)
-                    for h in self.lane.provisional_hours(until_us)]  # fmt: skip
+            ticks = [encode_tick("provisional", status, h)
+                     for h in self.lane.provisional_hours(until_us)]  # fmt: skip
+            return ticks + self._reported(status)
 
     def live_tick(self, as_of_us: int) -> bytes:
         """This lane's figures as of ``as_of_us`` (never before what it has finalised)."""

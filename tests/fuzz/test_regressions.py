@@ -62,17 +62,20 @@ def test_the_batch_report_survives_a_ping_just_before_year_1():
 # -- found while writing test_valid_events_mixed_with_junk_are_all_accepted -----------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open: a lane's hours start at its first accepted ping, however old; one ping at "
-    "1970-01-01 (a feed's broken clock) makes a fresh lane compute an hour of figures for "
-    "every hour since 1970 (~500,000) once a current ping arrives, which stalls the worker "
-    "(and `beatlight report --format html` takes minutes). Needs a SPEC decision: "
-    "a bound on how old an event may be, or history that starts later."
-))  # fmt: skip
 def test_an_ancient_first_ping_does_not_owe_an_hour_tick_per_hour_since():
+    # One ping at 1970-01-01 (a feed's broken clock) made a fresh lane compute an hour of
+    # figures for every hour since 1970 (~500,000) once a current ping arrived, which
+    # stalled the worker. A lane now owes figures only for the hours its pings reach (the
+    # longest window on): the ones between are empty for it, and skipped.
+    from streams.wire import decode
+
     runner = LaneRunner(0, geography(), LaneConfig(), max_event_bytes=8192)
     runner.process([Record(0, _event(ts="1970-01-01T00:00:00Z"))], now_us=NOW_US)
-    # Computing them is what stalls; what the lane will owe is cheap to read.
-    first = runner.lane.first_hour_us
-    owed = 0 if first is None else (NOW_US - first) // HOUR_US
-    assert owed <= 29 * 24, f"{owed} hours of figures owed for one ping"
+    emission = runner.process([Record(1, _event(event_id="now"))], now_us=NOW_US)
+    kinds = [decode(payload).kind for payload in emission.partials]
+    assert 28 * 24 <= kinds.count("hour") <= 29 * 24  # the 1970 ping's 28 days
+    assert runner.lane.hours_skipped > 400_000
+    reported = decode(next(p for p in emission.partials if decode(p).kind == "reported"))
+    first, last, _, accepted = reported.status.skipped[-1]  # the years between
+    assert (last - first) // HOUR_US + 1 > 400_000 and last <= NOW_US
+    assert accepted == 1  # the 1970 ping is counted in each of them, as the batch report does

@@ -18,7 +18,7 @@ from streams.events import parse_lines
 from streams.lane import Lane, LaneConfig
 from streams.partitioning import partitions_of
 from streams.presence import ModelParams
-from streams.wire import LaneStatus, decode, encode_final, encode_tick
+from streams.wire import LaneStatus, decode, encode_final, encode_reported, encode_tick
 from tests.streams.test_report_vs_oracle import NOW, _feed, _geography, assert_same
 
 pytestmark = pytest.mark.unit
@@ -60,6 +60,8 @@ def stream(geography, lines, partitions, batch=300, config=None, behind=None, wa
                 offsets[p] += len(rows)
                 status = _status(p, lane, offsets[p])
                 messages = [encode_tick("hour", status, h) for h in outcome.hours]
+                if (reported := lane.take_reported()) is not None:
+                    messages.append(encode_reported(status, *reported))
                 if outcome.final is not None:
                     messages.append(encode_final(status, outcome.final))
             # The workers' timer: each lane's live figures and status, read to the end.
@@ -188,25 +190,109 @@ def test_an_hour_waits_for_every_lane_that_may_hold_pings_before_it(tmp_path):
     assert aggregator.waiting_for(pending)
 
 
-def test_an_idle_partition_vouches_for_hours_and_revises_them_when_it_wakes(tmp_path):
-    """Partition b goes quiet; its provisional hours let others publish; late pings revise."""
+T0 = datetime(2026, 11, 2, tzinfo=UTC)
+HOUR_US = 3_600_000_000
+
+
+def _two_units(wards):
+    """A busy and a quiet unit on different lanes of two, and a line maker for them."""
     from streams.partitioning import partition_of
 
-    wards, geography = _geography(tmp_path)
     units = [f"u{i}" for i in range(60)]
     busy = units[0]
     quiet = next(u for u in units if partition_of(u, 2) != partition_of(busy, 2))
-    lon, lat = wards.geometry.iloc[1].representative_point().coords[0]
-    t0 = datetime(2026, 11, 2, tzinfo=UTC)
+    inside = wards.geometry.iloc[1].representative_point().coords[0]
 
-    def line(unit, n, minutes):
-        ts = (t0 + timedelta(minutes=minutes)).isoformat()
+    def line(unit, n, minutes, at=inside):
+        ts = (T0 + timedelta(minutes=minutes)).isoformat()
+        lon, lat = at
         return f'{{"event_id":"{unit}-{n}","unit":"{unit}","ts":"{ts}","lat":{lat},"lon":{lon}}}'
+
+    return busy, quiet, partition_of(quiet, 2), line
+
+
+def _send(aggregator, lane, p, kind, partials, offset=0):
+    """A lane's messages as a worker sends them: its hours, then its word on what it skipped."""
+    status = _status(p, lane, offset)
+    messages = [encode_tick(kind, status, partial) for partial in partials]
+    if (reported := lane.take_reported()) is not None:
+        messages.append(encode_reported(status, *reported))
+    return {snap.as_of_us: snap.document
+            for payload in messages for snap in aggregator.receive(decode(payload))}  # fmt: skip
+
+
+def _same_as_batch(geography, lines, snapshots, hours):
+    everything = [parse_lines(lines, max_event_bytes=8192)]
+    for hour in hours:
+        expected = batch_report(
+            geography, everything, LaneConfig(), now_us=NOW_US, as_of_us=hour, partitions=2
+        )
+        got = dict(snapshots[hour])
+        for key in ("rejected", "duplicates"):
+            got.pop(key), expected.pop(key)
+        assert_same(got, expected)
+
+
+def test_hours_no_ping_of_a_lane_reaches_are_skipped_by_it_with_every_figure_unchanged(tmp_path):
+    """A unit pings on day 0 and day 32 only: its lane skips the days between (its 28-day
+    windows are empty then), yet every hour, counts included, equals the batch report."""
+    wards, geography = _geography(tmp_path)
+    busy, quiet, quiet_lane, line = _two_units(wards)
+    minutes = [*range(0, 30), *range(32 * 1440, 32 * 1440 + 200)]
+    lines = [line(busy, i, m) for i, m in enumerate(range(0, 33 * 1440, 20))]
+    lines += [line(quiet, i, m) for i, m in enumerate(minutes)]
+    east, north = wards.geometry.total_bounds[2:]
+    lines.append(line(quiet, 999, 20, at=(east + 0.5, north)))  # outside every ward
+    lines.sort(key=lambda text: text.split('"ts":"')[1])
+    lanes, aggregator, snapshots = stream(geography, lines, 2)
+    day = 24 * HOUR_US
+    t0 = int(T0.timestamp()) * 1_000_000
+    assert lanes[quiet_lane].hours_skipped > 3 * 24
+    assert lanes[1 - quiet_lane].hours_skipped == 1  # the first: nothing before its first ping
+    hours = [t0 + h for h in (HOUR_US, 27 * day, 28 * day + 2 * HOUR_US, 30 * day,
+                              32 * day + 2 * HOUR_US)]  # fmt: skip
+    assert set(hours) <= set(snapshots)
+    _same_as_batch(geography, lines, snapshots, hours)
+    assert snapshots[hours[3]]["outside"] == 1 and snapshots[hours[3]]["accepted"] > 30
+
+
+def test_a_lane_idle_for_days_that_wakes_up_does_not_stop_history(tmp_path):
+    """A lane idle past the two days hours stay revisable settles the hours it vouched
+    for: those too old to revise are dropped, not held waiting for the other lanes."""
+    wards, geography = _geography(tmp_path)
+    busy, quiet, quiet_lane, line = _two_units(wards)
+    early = [line(busy, i, m) for i, m in enumerate(range(0, 4 * 1440, 5))]
+    early += [line(quiet, i, i) for i in range(30)]
+    early.sort(key=lambda text: text.split('"ts":"')[1])
+    lanes, aggregator, snapshots = stream(geography, early, 2)
+    idle, busy_lane = lanes[quiet_lane], lanes[1 - quiet_lane]
+    snapshots |= _send(aggregator, idle, quiet_lane, "provisional",
+                       idle.provisional_hours(busy_lane.settled_until_us))  # fmt: skip
+    published = max(snapshots)
+
+    woken = [line(quiet, 100, 4 * 1440 - 10)]  # four days on
+    outcome = idle.ingest(parse_lines(woken, max_event_bytes=8192), now_us=NOW_US)
+    _send(aggregator, idle, quiet_lane, "hour", outcome.hours, 30)
+    assert aggregator.too_old > 0 and aggregator.held()["waiting_hours"] == 0
+
+    later = [line(busy, 10_000 + i, 4 * 1440 + i) for i in range(0, 1440, 5)]
+    outcome = busy_lane.ingest(parse_lines(later, max_event_bytes=8192), now_us=NOW_US)
+    new = _send(aggregator, busy_lane, 1 - quiet_lane, "hour", outcome.hours, 2000)
+    new |= _send(aggregator, idle, quiet_lane, "provisional",
+                 idle.provisional_hours(busy_lane.settled_until_us), 30)  # fmt: skip
+    assert new and min(new) > published  # history goes on
+    _same_as_batch(geography, early + woken + later, new, sorted(new)[::6])
+
+
+def test_an_idle_partition_vouches_for_hours_and_revises_them_when_it_wakes(tmp_path):
+    """Partition b goes quiet; its provisional hours let others publish; late pings revise."""
+    wards, geography = _geography(tmp_path)
+    busy, quiet, quiet_lane, line = _two_units(wards)
+    t0 = T0
 
     early = [line(busy, i, i) for i in range(0, 600, 1)] + [line(quiet, i, i) for i in range(30)]
     early.sort(key=lambda text: text.split('"ts":"')[1])
     lanes, aggregator, snapshots = stream(geography, early, 2)
-    quiet_lane = partition_of(quiet, 2)
     assert aggregator.waiting_for(t0.timestamp() * 1e6 + 5 * 3_600_000_000) == [quiet_lane]
 
     # The quiet lane vouches for the hours the busy one has settled.

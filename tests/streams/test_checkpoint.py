@@ -34,6 +34,8 @@ def test_a_restored_lane_continues_exactly(tmp_path):
     restored, offset = load_lane(blob, geography, LaneConfig())
     assert offset == half
     assert len(blob) < 2_000_000
+    assert restored.data_hours == kept.data_hours
+    assert restored.reported_until_us == kept.reported_until_us
 
     later_kept = _ingest(kept, lines[half:])
     later_restored = _ingest(restored, lines[half:])
@@ -71,3 +73,30 @@ def test_a_checkpoint_of_other_boundaries_or_garbage_is_ignored(tmp_path):
     other = geography_from_wards(other_wards, attributes=load_attributes(None, other_wards))
     assert load_lane(blob, other, LaneConfig()) is None
     assert load_lane(b"not a checkpoint", geography, LaneConfig()) is None
+
+
+def test_a_checkpoint_from_before_lanes_skipped_empty_hours_owes_every_hour(tmp_path):
+    """Such a checkpoint has no data hours: the restored lane owes every hour its pings may
+    reach, as the worker that wrote it did, and goes on as a lane that kept going."""
+    import zlib
+
+    import orjson
+
+    wards, geography = _geography(tmp_path)
+    lines = _feed(9, wards.geometry.to_frame(), days=3, units=5)
+    half = len(lines) // 2
+    kept = Lane(geography, LaneConfig(), hourly=True)
+    _ingest(kept, lines[:half])
+    data = zlib.decompress(dump_lane(kept, next_offset=half))
+    size = int.from_bytes(data[:4], "big")
+    header = orjson.loads(data[4 : 4 + size])
+    del header["lane"]["data_hours"], header["lane"]["reported_until_us"]
+    head = orjson.dumps(header)
+    old = zlib.compress(len(head).to_bytes(4, "big") + head + data[4 + size :])
+    restored, _ = load_lane(old, geography, LaneConfig())
+    assert restored.data_hours[0] <= kept.data_hours[0]
+    assert restored.data_hours[-1] == kept.data_hours[-1]
+    later_kept = _ingest(kept, lines[half:])
+    later_restored = _ingest(restored, lines[half:])
+    hours = [h.as_of_us for o in later_kept for h in o.hours]
+    assert hours and hours == [h.as_of_us for o in later_restored for h in o.hours]
