@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,6 +16,9 @@ from beatlight.cli import VerboseOpt, _logging, _settings, _user_errors, app, er
 from beatlight.errors import BeatlightError
 from beatlight.settings import Settings
 from streams.topics import PRESENCE
+
+if TYPE_CHECKING:
+    from streams.replay import ReplayStats
 
 log = logging.getLogger("beatlight.kafka")
 
@@ -116,43 +119,91 @@ def replay(
     ],
     bootstrap: BootstrapOpt = None,
     topic: Annotated[str, typer.Option(help="Topic to send to.")] = PRESENCE,
+    keep_order: Annotated[
+        bool,
+        typer.Option(
+            "--keep-order",
+            help="Send the lines as they stand instead of sorted by ts (for feeds already "
+            "in order, and for tests of disorder).",
+        ),
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Send an events file to Kafka, event by event in file order, keyed by unit.
+    """Send an events file to Kafka in event-time order (sorted by ts), keyed by unit.
 
-    Only the SPEC's fields travel: identifying columns are dropped first. Lines
-    that are not JSON objects are sent as they are, for the worker to reject
-    into the DLQ, so a replay gives the stream what the batch report reads.
+    Sorting takes a pass over the file first, in bounded memory (sorted runs are
+    spilled to the temporary folder, TMPDIR). Only the SPEC's fields travel. A line
+    that cannot (not a JSON object, or too large) goes to patrol.presence.dlq with its
+    reason, file name and line number, never its content, and the replay goes on. It
+    ends with a summary; the exit code is 0 unless nothing could be sent.
     """
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
     from streams.files import open_events
-    from streams.producers import PresenceProducer, replay_file
+    from streams.producers import PresenceProducer
+    from streams.replay import replay_file
 
     _logging(verbose)
     settings = _settings(kafka_bootstrap=bootstrap)
     source = open_events(file, max_event_bytes=settings.max_event_bytes)  # file errors first
     address = resolve_bootstrap(settings)
-    bar = Progress(
-        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-        TimeRemainingColumn(), console=err, disable=not progress or not err.is_terminal,
-        transient=True,
-    )  # fmt: skip
+    bar = _progress_bar(enabled=progress and err.is_terminal)
+    tasks: dict[str, Any] = {}
+
+    def show(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            what = "sorting" if phase == "reading" else "sending"
+            tasks[phase] = bar.add_task(f"{what} {source.path.name}", total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
     with PresenceProducer(
         address, topic, connect_timeout_s=settings.kafka_connect_timeout_s,
         max_event_bytes=settings.max_event_bytes,
     ) as producer, bar:  # fmt: skip
-        task = bar.add_task(f"sending {source.path.name}", total=source.size_bytes)
-        stats = replay_file(
-            source.path, producer, progress=lambda done: bar.update(task, completed=done)
+        stats = replay_file(source.path, producer, keep_order=keep_order, progress=show)
+    _summary(stats, topic, address, table=progress and err.is_terminal)
+    if stats.sent == 0:
+        raise BeatlightError(
+            f"nothing of {source.path} could be sent: "
+            + (
+                f"all {stats.events:,} events were rejected (see patrol.presence.dlq)"
+                if stats.events
+                else "it holds no events"
+            )
         )
-    log.info(
-        "replayed %d events from %s to %s at %s in %.1f s (%.0f events/s)%s",
-        stats.events, source.path, topic, address, stats.seconds, stats.rate,
-        f"; {stats.unreadable} unreadable, sent as received for the DLQ"
-        if stats.unreadable else "",
+
+
+def _progress_bar(*, enabled: bool) -> Any:
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}", BarColumn(), TaskProgressColumn(),
+        TimeRemainingColumn(), console=err, disable=not enabled, transient=True,
     )  # fmt: skip
+
+
+def _summary(stats: ReplayStats, topic: str, address: str, *, table: bool) -> None:
+    """The end of a replay: one log line, and a table for people at a terminal."""
+    rejected = sum(stats.rejected.values())
+    reasons = ", ".join(f"{n:,} {reason}" for reason, n in sorted(stats.rejected.items()))
+    log.info(
+        "replayed %s: %d events read, %d sent to %s at %s%s, %d rejected here%s "
+        "in %.1f s (%.0f events/s)",
+        stats.file, stats.events, stats.sent, topic, address,
+        " in ts order" if stats.in_time_order else " in file order",
+        rejected, f" ({reasons}; see patrol.presence.dlq)" if rejected else "",
+        stats.seconds, stats.rate,
+    )  # fmt: skip
+    if table:
+        from rich.table import Table
+
+        summary = Table(title=f"replay of {stats.file}", title_justify="left")
+        summary.add_column("events")
+        summary.add_column("count", justify="right")
+        summary.add_row("read", f"{stats.events:,}")
+        summary.add_row(f"sent to {topic}", f"{stats.sent:,}")
+        for reason, n in sorted(stats.rejected.items()):
+            summary.add_row(f"rejected here: {reason}", f"{n:,}")
+        err.print(summary)
 
 
 def simulate_to_kafka(

@@ -37,6 +37,7 @@ __all__ = [
     "ValidEvents",
     "parse_lines",
     "strip_event",
+    "timestamps_us",
     "validate",
 ]
 
@@ -257,6 +258,12 @@ def validate(
         reason,
         np.asarray(raw.position if raw.position else range(n), dtype=np.int64),
     )
+
+
+def timestamps_us(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``ts`` values → int64 µs since the epoch (UTC), and a mask of those that are not
+    RFC 3339 times with an offset (their µs are 0), as :func:`validate` reads them."""
+    return _parse_timestamps(values)
 
 
 def _texts(values: list[Any], longest: int) -> np.ndarray:

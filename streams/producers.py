@@ -1,9 +1,11 @@
 """Producers: how presence events get onto ``patrol.presence``.
 
-:class:`PresenceProducer` is what a force's feed adapter uses: it keeps only
-the SPEC's fields of each event (identifying extras never reach a topic), keys
-each event by its ``unit`` (so one unit's pings stay in order on one
-partition), and waits for every replica (``acks="all"``)::
+:class:`PresenceProducer` is what a force's feed adapter uses: it sends only the
+SPEC's fields of each event, written again as JSON (identifying extras never reach
+a topic), keys each event by its ``unit`` (so one unit's pings stay in order on one
+partition), and waits for every replica (``acks="all"``). An event it cannot send
+that way goes to ``patrol.presence.dlq`` with its reason and where it came from,
+never its content, and the feed goes on::
 
     from streams.producers import PresenceProducer
 
@@ -11,40 +13,35 @@ partition), and waits for every replica (``acks="all"``)::
         for event in feed:                 # dicts with the SPEC's fields
             producer.send(event)
     # leaving the block flushes: every event is on the broker, or an error is raised
+    print(producer.sent, dict(producer.rejected))
 
-:func:`replay_file` sends an events file (NDJSON, CSV or Parquet) and
-:func:`send_simulation` a simulated feed, paced like the real thing.
+:func:`send_simulation` sends a simulated feed, paced like the real thing;
+:mod:`streams.replay` sends an events file.
 """
 
 from __future__ import annotations
 
-import gzip
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import nullcontext
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from itertools import islice
-from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
 from beatlight.errors import BeatlightError
 from streams.broker import kafka_errors
-from streams.events import strip_event
-from streams.topics import PRESENCE
+from streams.outbound import Outbound, Rejection, encode_event, encode_line
+from streams.topics import PRESENCE, PRESENCE_DLQ
 
 __all__ = [
     "DEFAULT_OPTIONS",
     "DeliveryError",
     "Pacer",
     "PresenceProducer",
-    "ReplayStats",
     "event_seconds",
-    "replay_file",
     "send_simulation",
 ]
 
@@ -61,7 +58,6 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "max_block_ms": 10_000,  # send() waits this long at most for metadata or buffer space
     "allow_auto_create_topics": False,  # a mistyped topic is an error, not a new topic
 }
-_DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
 
 class DeliveryError(BeatlightError):
@@ -74,9 +70,15 @@ class PresenceProducer:
     ``bootstrap`` is Kafka's ``host:port[,host:port]``; ``options`` are
     kafka-python ``KafkaProducer`` options overriding :data:`DEFAULT_OPTIONS`.
     Raises :class:`~streams.broker.KafkaUnreachable` when no broker answers
-    within ``connect_timeout_s``. Delivery is asynchronous: :meth:`flush` (or
-    leaving the ``with`` block) waits for it and raises :class:`DeliveryError`
-    if any event was not delivered, so nothing is lost silently.
+    within ``connect_timeout_s``.
+
+    A bad event never stops a feed: one that cannot travel (see
+    :mod:`streams.outbound`: not a JSON object, over ``max_event_bytes``, or over
+    the producer's ``max_request_size``) goes to ``dlq_topic`` with its reason and
+    where it came from, and is counted in :attr:`rejected`. Delivery is
+    asynchronous: :meth:`flush` (or leaving the ``with`` block) waits for it and
+    raises :class:`DeliveryError` if Kafka refused anything, so nothing is lost
+    silently.
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class PresenceProducer:
         bootstrap: str,
         topic: str = PRESENCE,
         *,
+        dlq_topic: str = PRESENCE_DLQ,
         connect_timeout_s: float = 10.0,
         max_event_bytes: int = 8192,
         **options: Any,
@@ -92,11 +95,17 @@ class PresenceProducer:
 
         self.bootstrap = bootstrap
         self.topic = topic
+        self.dlq_topic = dlq_topic
         self.max_event_bytes = max_event_bytes
+        #: Events sent to :attr:`topic`.
         self.sent = 0
-        self.sent_raw = 0  # of which not JSON objects, sent as received
+        #: Events sent to :attr:`dlq_topic` instead, by reason.
+        self.rejected: Counter[str] = Counter()
+        self.sent_raw = 0  # bytes sent as given (send_raw), for tests of the worker
         self.failed = 0
         self._first_failure: BaseException | None = None
+        self._events = 0  # given to send(), for the dead letters' "event"
+        self._lines = 0  # given to send_line(), for their "line"
         config = {
             **DEFAULT_OPTIONS,
             "client_id": "beatlight-producer",
@@ -106,53 +115,57 @@ class PresenceProducer:
         with kafka_errors(bootstrap):
             self._producer = KafkaProducer(bootstrap_servers=bootstrap, **config)
 
-    def send(self, event: Mapping[str, Any]) -> None:
-        """Send one event: its SPEC fields only, keyed by its unit.
+    def send(self, event: Mapping[str, Any]) -> bool:
+        """Send one event: its SPEC fields only, keyed by its unit; ``False`` if dead-lettered.
 
-        Invalid events are sent too (the worker rejects them with a reason, SPEC
-        "The presence event"); only values JSON cannot hold are refused here.
+        Invalid events are sent too, for the worker to reject with its reason (SPEC
+        "The presence event"); only what cannot travel is rejected here.
         """
-        stripped = strip_event(event)
-        try:
-            value = orjson.dumps(stripped, option=_DUMPS_OPTIONS)
-        except orjson.JSONEncodeError as error:
-            raise BeatlightError(f"event {stripped.get('event_id')!r}: {error}") from None
-        self._send(value, _key(stripped))
-
-    def send_raw(self, value: bytes, key: bytes | None = None) -> None:
-        """Send bytes as they are: for lines that are not JSON objects, and for tests.
-
-        The worker rejects them (``malformed_json``) into the DLQ; nothing is lost.
-        """
-        self._send(value, key)
-        self.sent_raw += 1
+        self._events += 1
+        return self.send_outbound(
+            encode_event(event, max_event_bytes=self.max_event_bytes), event=self._events
+        )
 
     def send_line(self, line: bytes | str) -> bool:
         """Send one NDJSON line as a feed delivered it; ``False`` for a blank line.
 
-        A JSON object is stripped to the SPEC's fields and keyed by its unit. A
-        line that is not one is sent as received, unkeyed, so the worker rejects
-        it as ``malformed_json``, as the batch report does.
+        The line is read as the batch report reads it (:func:`~streams.events.parse_lines`):
+        an object travels as its SPEC fields, keyed by its unit; anything else is
+        dead-lettered here (``malformed_json``, ``too_large``) without its content.
         """
-        data = line.encode() if isinstance(line, str) else line
-        data = data.rstrip(b"\r\n")
-        if not data.strip():
+        # A str with lone surrogates becomes the invalid UTF-8 it stands for: malformed_json.
+        data = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
+        self._lines += 1
+        outcome = encode_line(data, max_event_bytes=self.max_event_bytes)
+        if outcome is None:
             return False
-        try:
-            parsed = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            self.send_raw(data, None)
-            return True
-        stripped = strip_event(parsed)
-        value = orjson.dumps(stripped, option=_DUMPS_OPTIONS)
-        if len(data) > self.max_event_bytes >= len(value):
-            # Too large as received: padding keeps the size the worker checks (too_large,
-            # as in the batch report) without letting the dropped fields travel.
-            value = value.ljust(len(data), b" ")
-        self._send(value, _key(stripped))
+        self.send_outbound(outcome, line=self._lines)
         return True
+
+    def send_outbound(self, outcome: Outbound | Rejection, **where: str | int) -> bool:
+        """Send an encoded event (:func:`~streams.outbound.encode_event`), or dead-letter a
+        rejection with ``where`` it came from (``file=``, ``line=``); ``False`` if rejected."""
+        if isinstance(outcome, Rejection):
+            self.dead_letter(outcome.reason, **where)
+            return False
+        if not self._send(self.topic, outcome.value, outcome.key, oversize_ok=True):
+            self.dead_letter("too_large", **where)
+            return False
+        self.sent += 1
+        return True
+
+    def dead_letter(self, reason: str, **where: str | int) -> None:
+        """Tell ``dlq_topic`` that an event was rejected here: its reason and ``where`` it
+        came from, never its content (it could not be stripped of identifying fields)."""
+        letter = {"reason": reason, "source": "producer", **where}
+        self._send(self.dlq_topic, orjson.dumps(letter), None)
+        self.rejected[reason] += 1
+
+    def send_raw(self, value: bytes, key: bytes | None = None) -> None:
+        """Send bytes as they are, bypassing every check above: for tests of the worker's
+        own checks only. A feed must use :meth:`send` or :meth:`send_line`."""
+        self._send(self.topic, value, key)
+        self.sent_raw += 1
 
     def flush(self, timeout_s: float | None = None) -> None:
         """Wait until every event sent so far is delivered; raise if any was not."""
@@ -193,106 +206,33 @@ class PresenceProducer:
         else:  # already failing: disconnect without raising over the first error
             self._producer.close(timeout=5)
 
-    def _send(self, value: bytes, key: bytes | None) -> None:
-        from kafka.errors import KafkaError, KafkaTimeoutError
+    def _send(
+        self, topic: str, value: bytes, key: bytes | None, *, oversize_ok: bool = False
+    ) -> bool:
+        """Hand a record to the client; ``False`` if it is larger than the client may send
+        (``max_request_size``) and ``oversize_ok``."""
+        from kafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 
         try:
-            future = self._producer.send(self.topic, value=value, key=key)
+            future = self._producer.send(topic, value=value, key=key)
         except KafkaTimeoutError as error:
             raise DeliveryError(
-                f"cannot send to {self.topic} at {self.bootstrap} ({error}): does the topic "
+                f"cannot send to {topic} at {self.bootstrap} ({error}): does the topic "
                 "exist? (beatlight broker creates it; in production, kafka-init)"
             ) from None
-        except KafkaError as error:  # refused before sending, e.g. larger than max_request_size
-            raise DeliveryError(
-                f"cannot send to {self.topic} at {self.bootstrap}: {error}"
-            ) from None
+        except MessageSizeTooLargeError as error:
+            if oversize_ok:
+                return False
+            raise DeliveryError(f"cannot send to {topic} at {self.bootstrap}: {error}") from None
+        except KafkaError as error:  # refused before sending
+            raise DeliveryError(f"cannot send to {topic} at {self.bootstrap}: {error}") from None
         future.add_errback(self._failure)
-        self.sent += 1
+        return True
 
     def _failure(self, error: BaseException) -> None:
         self.failed += 1
         if self._first_failure is None:
             self._first_failure = error
-
-
-def _key(event: Mapping[str, Any]) -> bytes | None:
-    unit = event.get("unit")
-    return unit.encode() if isinstance(unit, str) else None
-
-
-# --- replay ------------------------------------------------------------------------------
-
-
-@dataclass
-class ReplayStats:
-    """What a replay sent."""
-
-    events: int = 0
-    unreadable: int = 0  # of which sent as received (not JSON objects, bad CSV rows)
-    seconds: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        """Events per second."""
-        return self.events / self.seconds if self.seconds > 0 else 0.0
-
-
-def replay_file(
-    path: str | Path,
-    producer: PresenceProducer,
-    *,
-    progress: Callable[[int], None] | None = None,
-) -> ReplayStats:
-    """Send every event of an events file in file order; ``progress(bytes_read)``.
-
-    NDJSON lines go through :meth:`PresenceProducer.send_line` (unreadable lines
-    travel as received). CSV and Parquet rows are read by
-    :mod:`streams.files`; a CSV row that does not fit the header is sent as a
-    short non-JSON note so the worker counts it as ``malformed_json``, as the
-    batch report does. Ends with a flush.
-    """
-    from streams.files import open_events
-
-    source = open_events(path, max_event_bytes=producer.max_event_bytes)
-    stats = ReplayStats()
-    started = time.perf_counter()
-    raw_before = producer.sent_raw
-    if source.format == "ndjson":
-        send_line = producer.send_line
-        for block, done in _ndjson_blocks(source.path):
-            stats.events += sum(send_line(line) for line in block)
-            if progress:
-                progress(done)
-    else:
-        for raw, done in source.chunks():
-            for i in range(len(raw)):
-                if raw.reason[i] is not None:
-                    note = f"unreadable {source.format} row at line {raw.position[i]}"
-                    producer.send_raw(note.encode())
-                else:
-                    producer.send(raw.record(i))
-                stats.events += 1
-            if progress:
-                progress(done)
-    producer.flush()
-    if progress:
-        progress(source.size_bytes)
-    stats.unreadable = producer.sent_raw - raw_before
-    stats.seconds = time.perf_counter() - started
-    return stats
-
-
-def _ndjson_blocks(path: Path, rows: int = 10_000) -> Iterator[tuple[list[bytes], int]]:
-    """Blocks of lines of a (gzipped) NDJSON file, each with the file bytes read so far."""
-    with path.open("rb") as raw:
-        opened: Any = (
-            gzip.GzipFile(fileobj=raw, mode="rb") if path.suffix.lower() == ".gz" else None
-        )
-        with opened if opened is not None else nullcontext(raw) as lines:
-            stream: IO[bytes] = lines
-            while block := list(islice(stream, rows)):
-                yield block, raw.tell()
 
 
 # --- simulation --------------------------------------------------------------------------

@@ -13,8 +13,9 @@ import orjson
 import pytest
 
 from streams.broker import KafkaUnreachable
-from streams.producers import DeliveryError, PresenceProducer, replay_file, send_simulation
-from streams.topics import PRESENCE
+from streams.producers import PresenceProducer, send_simulation
+from streams.replay import replay_file
+from streams.topics import PRESENCE, PRESENCE_DLQ
 
 pytestmark = pytest.mark.integration
 
@@ -88,9 +89,9 @@ def test_raw_lines_arrive_as_sent_and_unkeyed(broker, new_topic, read_topic):
 
 
 @pytest.mark.timeout(120)
-def test_send_line_strips_objects_and_passes_the_unreadable_on(broker, new_topic, read_topic):
-    name = new_topic(partitions=1)
-    big = _event(1, note="x" * 9000)  # too large only because of a field that is dropped
+def test_send_line_strips_objects_and_dead_letters_the_unreadable(broker, new_topic, read_topic):
+    name, dead = new_topic(partitions=1), new_topic(partitions=1)
+    big = _event(1, note="x" * 9000)  # too large as it came, as for the batch report
     lines = [
         orjson.dumps(_event(0, **IDENTIFYING)) + b"\r\n",
         b'{"event_id": "e9", "unit": "u-1", "officer_name": "PC Alex',  # truncated
@@ -99,29 +100,17 @@ def test_send_line_strips_objects_and_passes_the_unreadable_on(broker, new_topic
         b'{"event_id": "e8", "unit": 7}',  # a unit that is not a string: no key
         orjson.dumps(big),
     ]
-    with PresenceProducer(broker, name, max_event_bytes=8192) as producer:
+    with PresenceProducer(broker, name, dlq_topic=dead, max_event_bytes=8192) as producer:
         sent = [producer.send_line(line) for line in lines]
     assert sent == [True, True, False, True, True, True]
-    assert producer.sent_raw == 2
-    records = read_topic(name)
-    assert len(records) == 5
-    first, truncated, array, numeric_unit, padded = records
+    assert (producer.sent, producer.rejected) == (2, {"malformed_json": 2, "too_large": 1})
+    first, numeric_unit = read_topic(name)
     assert orjson.loads(first.value) == _event(0) and first.key == b"u-1"
-    assert truncated.value == lines[1] and truncated.key is None  # the worker DLQs it
-    assert array.value == b"[1, 2]"
     assert numeric_unit.key is None and orjson.loads(numeric_unit.value)["unit"] == 7
-    # Still too large for the worker (as for the batch report), without the dropped field.
-    assert len(padded.value) == len(orjson.dumps(big)) > 8192
-    assert orjson.loads(padded.value) == _event(1) and b"xxxx" not in padded.value
-
-
-@pytest.mark.timeout(60)
-def test_a_record_kafka_refuses_is_a_delivery_error(broker, new_topic):
-    with PresenceProducer(broker, new_topic(partitions=1), max_request_size=1000) as producer:
-        with pytest.raises(DeliveryError, match="max_request_size"):
-            producer.send(_event(1, event_id="e" * 1200))
-        producer.send(_event(2))  # and the producer carries on
-    assert producer.sent == 1
+    letters = [orjson.loads(r.value) for r in read_topic(dead)]
+    assert [(x["reason"], x["line"]) for x in letters] == [
+        ("malformed_json", 2), ("malformed_json", 4), ("too_large", 6)]  # fmt: skip
+    assert not any(b"PC Alex" in r.value or b"xxxx" in r.value for r in read_topic(dead))
 
 
 def test_an_unreachable_broker_is_one_clear_error():
@@ -153,52 +142,61 @@ def _csv(path: Path) -> Path:
 
 
 @pytest.mark.timeout(120)
-def test_replay_file_sends_every_line_in_file_order(broker, new_topic, read_topic, tmp_path):
-    name = new_topic(partitions=1)
-    seen: list[int] = []
-    with PresenceProducer(broker, name) as producer:
-        stats = replay_file(_ndjson(tmp_path / "events.ndjson"), producer, progress=seen.append)
-    assert (stats.events, stats.unreadable) == (21, 1)  # 20 events + 1 truncated; blank skipped
-    assert seen[-1] == (tmp_path / "events.ndjson").stat().st_size
+def test_replay_file_keeping_the_order_sends_every_line_in_file_order(
+    broker, new_topic, read_topic, tmp_path
+):
+    name, dead = new_topic(partitions=1), new_topic(partitions=1)
+    seen: list[tuple[str, int, int]] = []
+    path = _ndjson(tmp_path / "events.ndjson")
+    with PresenceProducer(broker, name, dlq_topic=dead) as producer:
+        stats = replay_file(path, producer, keep_order=True, progress=lambda *p: seen.append(p))
+    # 20 events + 1 truncated; blank skipped
+    assert (stats.events, stats.sent, dict(stats.rejected)) == (21, 20, {"malformed_json": 1})
+    assert seen[-1] == ("sending", path.stat().st_size, path.stat().st_size)
     values = [r.value for r in read_topic(name)]
-    assert values[5] == b'{"event_id": "bad", "unit": "u-1", "ts"'
-    ids = [orjson.loads(v)["event_id"] for i, v in enumerate(values) if i != 5]
-    assert ids == [f"e{i}" for i in range(20)]
+    assert [orjson.loads(v)["event_id"] for v in values] == [f"e{i}" for i in range(20)]
     assert not any(b"PC Alex" in v for v in values)
+    letter = orjson.loads(read_topic(dead)[0].value)
+    assert letter == {"reason": "malformed_json", "source": "producer", "file": path.name,
+                      "line": 6}  # fmt: skip
 
 
 @pytest.mark.timeout(120)
 def test_replay_reads_gzipped_ndjson(broker, new_topic, read_topic, tmp_path):
     import gzip
 
-    name = new_topic(partitions=1)
+    name, dead = new_topic(partitions=1), new_topic(partitions=1)
     plain = _ndjson(tmp_path / "events.ndjson")
     packed = tmp_path / "events.ndjson.gz"
     packed.write_bytes(gzip.compress(plain.read_bytes()))
-    with PresenceProducer(broker, name) as producer:
+    with PresenceProducer(broker, name, dlq_topic=dead) as producer:
         stats = replay_file(packed, producer)
-    assert stats.events == 21
-    assert len(read_topic(name)) == 21
+    assert (stats.events, stats.sent) == (21, 20)
+    assert len(read_topic(name)) == 20 and len(read_topic(dead)) == 1
 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("kind", ["ndjson", "csv"])
 def test_replay_command_sends_the_whole_file(broker, new_topic, read_topic, tmp_path, kind):
+    from streams.topics import ensure_topics
+
+    ensure_topics(broker, 1)  # the dead letters' topic
     name = new_topic(partitions=4)
     path = _ndjson(tmp_path / "e.ndjson") if kind == "ndjson" else _csv(tmp_path / "e.csv")
     result = _cli("replay", str(path), "--bootstrap", broker, "--topic", name)
     assert result.returncode == 0, result.stderr
     records = read_topic(name)
-    expected = 21 if kind == "ndjson" else 13
+    expected = 20 if kind == "ndjson" else 12
     assert len(records) == expected
-    assert f"replayed {expected} events" in result.stderr
-    assert "1 unreadable" in result.stderr
-    events = [r for r in records if r.value.startswith(b'{"event_id":"e')]
-    assert len(events) == expected - 1  # and the one unreadable line or row
-    for record in events:
+    said = " ".join(result.stderr.split())
+    assert f"{expected + 1} events read, {expected} sent" in said
+    assert "1 rejected here (1 malformed_json" in said
+    for record in records:
         value = orjson.loads(record.value)
         assert set(value) <= SPEC_FIELDS and record.key == value["unit"].encode()
     assert not any(b"PC " in r.value for r in records)
+    letters = [orjson.loads(r.value) for r in read_topic(PRESENCE_DLQ)]
+    assert [x["reason"] for x in letters if x.get("file") == path.name] == ["malformed_json"]
 
 
 @pytest.mark.timeout(60)
@@ -229,25 +227,29 @@ def test_replay_of_a_missing_file_fails_before_connecting(tmp_path):
 
 
 def test_replay_takes_the_bootstrap_from_the_environment(broker, new_topic, read_topic, tmp_path):
+    from streams.topics import ensure_topics
+
+    ensure_topics(broker, 1)  # the dead letters' topic
     name = new_topic(partitions=1)
     path = _ndjson(tmp_path / "events.ndjson")
     result = _cli("replay", str(path), "--topic", name, BEATLIGHT_KAFKA_BOOTSTRAP=broker)
     assert result.returncode == 0, result.stderr
-    assert len(read_topic(name)) == 21
+    assert len(read_topic(name)) == 20
 
 
 # --- simulation ----------------------------------------------------------------------------
 
 
 @pytest.mark.timeout(120)
-def test_send_simulation_sends_dicts_and_raw_lines(broker, new_topic, read_topic):
+def test_send_simulation_sends_dicts_and_dead_letters_broken_lines(broker, new_topic, read_topic):
     name = new_topic(partitions=2)
+    from streams.topics import ensure_topics
+
+    ensure_topics(broker, 1)  # the dead letters' topic
     feed = [_event(0, **IDENTIFYING), '{"event_id": "x", "unit', _event(1), _event(2)]
     assert send_simulation(feed, broker, speed=0, topic=name, limit=3) == 3
     values = sorted(r.value for r in read_topic(name))
-    assert values == sorted(
-        [orjson.dumps(_event(0)), b'{"event_id": "x", "unit', orjson.dumps(_event(1))]
-    )
+    assert values == sorted([orjson.dumps(_event(0)), orjson.dumps(_event(1))])
 
 
 @pytest.mark.timeout(120)
