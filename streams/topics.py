@@ -5,6 +5,17 @@ creates the missing ones (the embedded broker, tests), ``docker-compose.yml``'s
 ``kafka-init`` creates the same ones with ``kafka-topics.sh`` (production), and
 the README's table comes from :func:`topics_markdown`. Faust's own changelog
 topics for its tables are declared by the worker, not here.
+
+A dead letter on ``patrol.presence.dlq`` is a JSON object with a ``reason`` (SPEC
+"The presence event") and where the event was, in one of two shapes:
+
+* the worker's: ``partition``, ``offset``, ``event_id`` when it is a string, and
+  ``payload``, the SPEC fields as they came (nested values as ``"<object>"``), except
+  for ``malformed_json`` and ``too_large``;
+* a producer's (``"source": "producer"``, :meth:`PresenceProducer.dead_letter
+  <streams.producers.PresenceProducer.dead_letter>`): ``file`` and ``line`` for a
+  replay, ``line`` or ``event`` (counted from 1) for a feed; never any content, since
+  what a producer rejects could not be stripped of identifying fields.
 """
 
 from __future__ import annotations
@@ -91,9 +102,12 @@ TOPICS: tuple[TopicSpec, ...] = (
         "plus a day's margin for lateness and restarts.",
     ),
     TopicSpec(
-        PRESENCE_DLQ, "unit, or none when unreadable", 1, 14 * _DAY_MS, "delete",
-        "Rejected events with a machine-readable reason, for operators; low volume, "
-        "so one partition keeps it in arrival order.",
+        PRESENCE_DLQ, "unit; none when unreadable or rejected by a producer", 1, 14 * _DAY_MS,
+        "delete",
+        "Rejected events with a machine-readable reason, for operators: from the worker "
+        "with partition, offset and the SPEC fields; from a producer (`source: producer`) "
+        "with file and line, never the content. Low volume, so one partition keeps it in "
+        "arrival order.",
     ),
     TopicSpec(
         VISIBILITY_LIVE, "`{level}|{code}` (e.g. `ward|E05008714`), and `summary`", 1, FOREVER,

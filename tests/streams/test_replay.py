@@ -243,15 +243,22 @@ def test_a_sort_larger_than_a_run_spills_to_disk_and_cleans_up(
     spill = tmp_path / "spill"
     spill.mkdir()
     phases: list[tuple[str, int, int]] = []
+    folders: set[tuple[str, int]] = set()
+
+    def progress(phase: str, done: int, total: int) -> None:
+        phases.append((phase, done, total))
+        folders.update((f.name, f.stat().st_mode & 0o777) for f in spill.iterdir())
+
     name, dead = new_topic(partitions=1), new_topic(partitions=1)
     with PresenceProducer(broker, name, dlq_topic=dead) as producer:
-        stats = replay_file(path, producer, progress=lambda *p: phases.append(p),
-                            run_rows=37, spill_dir=spill)  # fmt: skip
+        stats = replay_file(path, producer, progress=progress, run_rows=37, spill_dir=spill)
     assert (stats.events, stats.sent, dict(stats.rejected)) == (501, 500, {"malformed_json": 1})
     got = [orjson.loads(r.value) for r in read_topic(name)]
     assert [e["ts"] for e in got] == sorted(e["ts"] for e in got)
     assert sorted(e["event_id"] for e in got) == sorted(f"e{i}" for i in range(500))
-    assert list(spill.iterdir()) == []  # the runs were spilled here, and removed
+    # The runs were spilled here, in a folder only this user can read, and removed.
+    assert len(folders) == 1 and next(iter(folders))[1] == 0o700
+    assert list(spill.iterdir()) == []
     # Both passes are reported, reading first, each to its end.
     kinds = [phase for phase, _, _ in phases]
     assert kinds == sorted(kinds, key=["reading", "sending"].index) and set(kinds) == {
