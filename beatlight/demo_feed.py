@@ -153,9 +153,11 @@ class Feed(threading.Thread):
         self.history_events = self.sent
         self._enter("waiting", f"history sent ({self.sent:,} events): waiting for the worker")
         best, progress_at = -1, self.clock()
+        # Broken lines the producer dead-lettered itself never reach the worker.
+        on_topic = self.sent - sum(self.producer.rejected.values())
         while not self.stop_event.is_set():
             done = self.processed()
-            if done is not None and done >= self.sent:
+            if done is not None and done >= on_topic:
                 return
             if done is not None and done > best:
                 best, progress_at = done, self.clock()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -91,6 +92,7 @@ class FakeProducer:
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.sent: list[tuple[float, object]] = []
+        self.rejected: Counter[str] = Counter()
         self.closed = False
 
     def send(self, event: dict) -> None:
@@ -157,7 +159,7 @@ def test_feed_sends_history_waits_for_the_worker_then_paces():
     for at, ts in zip(sent_at[60:100], times[60:], strict=True):
         assert at >= ts  # never from the future
         assert at == pytest.approx(max(anchor + (ts - live_from.timestamp()) / 5, ts))
-    assert producer.sent[-1][1] == "{truncated"  # broken lines travel as they are
+    assert producer.sent[-1][1] == "{truncated"  # the producer dead-letters broken lines
 
 
 def test_feed_stops_when_asked_and_goes_on_past_a_stalled_worker():
@@ -177,6 +179,27 @@ def test_feed_stops_when_asked_and_goes_on_past_a_stalled_worker():
     stop.wait = wait  # type: ignore[method-assign]
     feed.run()
     assert feed.sent == 1 and producer.closed  # the history, then stopped while pacing
+
+
+def test_feed_does_not_wait_for_lines_the_producer_dead_lettered_itself():
+    clock = FakeClock(NOW.timestamp())
+    live_from = NOW - timedelta(minutes=1)
+    history = [
+        _event(live_from.timestamp() - 60, 0),
+        "{truncated",
+        _event(live_from.timestamp() - 30, 1),
+    ]
+
+    class DeadLettering(FakeProducer):
+        def send_line(self, line: str) -> None:  # as PresenceProducer does with a broken line
+            self.rejected["malformed_json"] += 1
+
+    producer, stop = DeadLettering(clock), FakeStop(clock)
+    feed = Feed(history, producer, FeedPlan(live_from - timedelta(hours=1), live_from, 10),
+                lambda: 2, stop, stall_s=600, clock=clock)  # fmt: skip
+    feed.run()
+    assert feed.error is None and feed.history_events == 3
+    assert clock() - NOW.timestamp() < 600  # the worker had all it will get: no stall
 
 
 # -- the folder -----------------------------------------------------------------------------
