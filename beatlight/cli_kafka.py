@@ -143,6 +143,8 @@ def replay(
     from streams.replay import replay_file
 
     _logging(verbose)
+    if not verbose:  # kafka-python's notes on its own event loop's timing, at every burst
+        logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     settings = _settings(kafka_bootstrap=bootstrap)
     source = open_events(file, max_event_bytes=settings.max_event_bytes)  # file errors first
     address = resolve_bootstrap(settings)

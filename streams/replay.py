@@ -70,7 +70,7 @@ def replay_file(
     *,
     keep_order: bool = False,
     progress: Progress | None = None,
-    run_rows: int = 200_000,
+    run_rows: int = 100_000,
     spill_dir: str | Path | None = None,
 ) -> ReplayStats:
     """Send every event of an events file (NDJSON, CSV or Parquet; NDJSON and CSV may
