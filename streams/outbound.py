@@ -28,6 +28,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -105,21 +106,23 @@ def spec_value(name: str, value: Any) -> Any:
         return value if _INT_RANGE[0] <= value <= _INT_RANGE[1] else _NOTHING
     if isinstance(value, datetime | date):
         return value  # written as RFC 3339 text (naive times without an offset)
-    item = getattr(value, "item", None)  # a NumPy or Arrow scalar: its Python value
-    if callable(item) and not isinstance(value, Mapping | list | tuple):
+    if isinstance(value, Decimal):  # from a database driver: a number, as JSON has them
+        return spec_value(name, float(value))
+    item = getattr(value, "item", None)  # a NumPy scalar: its Python value
+    if callable(item) and getattr(value, "ndim", None) == 0:
         try:
             plain = item()
         except (TypeError, ValueError):
             return _NOTHING
         if type(plain) in (str, bool, float, int):
             return spec_value(name, plain)
-    if isinstance(value, str | float | int):  # subclasses (enums, NumPy floats …)
-        return spec_value(name, str(value) if isinstance(value, str) else _plain(value))
+    if isinstance(value, str):  # a subclass: a str enum, say
+        return spec_value(name, str.__str__(value))
+    if isinstance(value, float):
+        return spec_value(name, float(value))
+    if isinstance(value, int):  # bool is handled above
+        return spec_value(name, int(value))
     return _NOTHING
-
-
-def _plain(value: int | float) -> int | float:
-    return float(value) if isinstance(value, float) else int(value)
 
 
 def _written_or_nothing(value: Any) -> Any:

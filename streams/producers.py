@@ -302,11 +302,12 @@ def send_simulation(
     log_every_s: float = 10.0,
     connect_timeout_s: float = 10.0,
 ) -> int:
-    """Send simulated events (dicts, or raw lines for broken ones) in arrival order.
+    """Send simulated events (dicts, or lines for broken ones) in arrival order.
 
     ``speed`` paces them at that many times real time by event time (1 = live,
     60 = an hour a minute, 0 = as fast as possible); ``anchor`` is the
-    simulation's start, sent first. Logs progress every ``log_every_s`` seconds
+    simulation's start, sent first. Broken lines are dead-lettered by the producer
+    (:meth:`PresenceProducer.send_line`). Logs progress every ``log_every_s`` seconds
     and returns the number of events sent (all delivered: it ends with a flush).
     """
     pacer = Pacer(speed, anchor)
