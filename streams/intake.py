@@ -1,19 +1,31 @@
 """Admission of validated events: the watermark, allowed lateness and de-duplication.
 
 An :class:`Intake` is the stateful last step before the presence model. It sees
-events in arrival order (a file's line order, a partition's offset order) and
-decides, per event:
+events in arrival order (a partition's offset order, or a file replayed as a stream
+would receive it) and decides, per event:
 
-* ``too_late``: its ``ts`` is more than the allowed lateness behind the
-  watermark, the latest event time accepted so far (SPEC settings);
-* duplicate: its ``event_id`` was already accepted (SPEC: "a repeated
-  ``event_id`` changes nothing"); silently ignored, and counted;
-* otherwise accepted, and the watermark moves on.
+* ``too_late``: its ``ts`` is more than the allowed lateness behind the watermark;
+* duplicate: its ``event_id`` was already accepted (SPEC: "a repeated ``event_id``
+  changes nothing"); silently ignored, and counted;
+* otherwise accepted.
+
+**The watermark** (SPEC "Event time, order and lateness") is robust to wrong clocks:
+it is the *k*-th latest of the latest accepted ping times of the lane's recent units,
+with k = max(⌊n / 20⌋, 1) + 1 capped at n, for the n units whose latest ping is within the
+allowed lateness of the watermark (units further ahead count among them, however far).
+So up to 5 % of those units, and always at least one, may run ahead by any amount
+without moving it; a lane with one unit follows that unit. It never moves back. A
+ping more than the allowed lateness *ahead* of the watermark is counted
+(:attr:`Intake.ahead`): its device's clock is wrong, or the lane is far behind.
+
+An :class:`Intake` made with ``ordered=True`` is told its events come in ``ts`` order,
+already de-duplicated (the batch report sorts a file first): it accepts every valid
+event and its watermark is simply the latest time.
 
 Validation runs before de-duplication, so a repeated *bad* event is rejected (and
-counted) each time it arrives. The ids are remembered while their event is within
-the allowed lateness; an exact re-send of an older event is ``too_late`` anyway,
-so memory stays bounded by the event rate over the lateness, not by all events.
+counted) each time it arrives. Ids are remembered while their event is within the
+allowed lateness; an exact re-send of an older event is ``too_late`` anyway, so memory
+stays bounded by the event rate over the lateness, not by all events.
 """
 
 from __future__ import annotations
@@ -21,14 +33,22 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import compress
+from typing import Any
 
 import numpy as np
+from sortedcontainers import SortedList
 
 from streams.events import ValidEvents
 
-__all__ = ["Admission", "Intake"]
+__all__ = ["Admission", "Intake", "watermark_rank"]
 
 _NO_WATERMARK = np.iinfo(np.int64).min // 2
+
+
+def watermark_rank(units: int) -> int:
+    """Which latest unit time is the watermark (1 = the latest) among ``units`` units:
+    max(⌊units / 20⌋, 1) of them (5 %, and always one) may run ahead of it."""
+    return max(min(max(units // 20, 1) + 1, units), 1)
 
 
 @dataclass
@@ -44,16 +64,38 @@ class Intake:
     """Watermark and recent event ids of one lane (a batch run, or one partition)."""
 
     lateness_us: int
+    ordered: bool = False
     watermark_us: int = _NO_WATERMARK
+    #: Accepted pings more than the lateness ahead of the watermark, in all.
+    ahead: int = 0
     _seen: dict[str, int] = field(default_factory=dict)
     _forget_before_us: int = _NO_WATERMARK
+    #: Each recent unit's latest accepted ping time, and those times with the unit, sorted.
+    _latest: dict[str, int] = field(default_factory=dict)
+    _times: SortedList = field(default_factory=SortedList)
 
     @property
     def has_watermark(self) -> bool:
         return self.watermark_us != _NO_WATERMARK
 
+    @property
+    def units_ahead(self) -> int:
+        """Recent units whose latest ping is more than the lateness ahead of the watermark."""
+        if not self.has_watermark:
+            return 0
+        return len(self._times) - self._times.bisect_left((self._ahead_from() + 1,))
+
+    @property
+    def furthest_ahead_us(self) -> int:
+        """How far the latest unit is ahead of the watermark (0 when none is)."""
+        if not self._times or not self.has_watermark:
+            return 0
+        return max(self._times[-1][0] - self.watermark_us, 0)
+
     def admit(self, events: ValidEvents) -> Admission:
         """Apply lateness and de-duplication in arrival order; mark ``too_late`` in place."""
+        if self.ordered:
+            return self._admit_ordered(events)
         n = len(events)
         accepted = np.zeros(n, dtype=bool)
         duplicate = np.zeros(n, dtype=bool)
@@ -62,28 +104,82 @@ class Intake:
             return Admission(accepted, duplicate)
         ts = events.ts_us[candidates]
         ids = events.event_id[candidates]
+        units = events.unit[candidates]
         seen = self._seen
-        watermark = self.watermark_us
         lateness = self.lateness_us
         late_rows: list[int] = []
         # One pass in arrival order: the watermark depends on what was accepted
-        # before each event, so this is inherently sequential (and cheap).
-        for k, (t, event_id) in enumerate(zip(ts.tolist(), ids.tolist(), strict=True)):
+        # before each event, so this is inherently sequential.
+        rows = zip(ts.tolist(), ids.tolist(), units.tolist(), strict=True)
+        for k, (t, event_id, unit) in enumerate(rows):
             row = candidates[k]
-            if t < watermark - lateness:
+            if t < self.watermark_us - lateness:
                 late_rows.append(row)
             elif event_id in seen:
                 duplicate[row] = True
             else:
                 seen[event_id] = t
                 accepted[row] = True
-                if t > watermark:
-                    watermark = t
-        self.watermark_us = watermark
+                self._note(unit, t)
         if late_rows:
             events.reason[np.asarray(late_rows)] = "too_late"
         self._forget_old_ids()
         return Admission(accepted, duplicate)
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to resume (checkpoints): JSON-ready."""
+        return {
+            "watermark_us": self.watermark_us,
+            "ahead": self.ahead,
+            "seen": self._seen,
+            "forget_before_us": self._forget_before_us,
+            "latest": self._latest,
+        }
+
+    @classmethod
+    def from_state(cls, lateness_us: int, state: dict[str, Any]) -> Intake:
+        latest = dict(state["latest"])
+        return cls(
+            lateness_us,
+            watermark_us=state["watermark_us"],
+            ahead=state["ahead"],
+            _seen=dict(state["seen"]),
+            _forget_before_us=state["forget_before_us"],
+            _latest=latest,
+            _times=SortedList((t, u) for u, t in latest.items()),
+        )
+
+    def _note(self, unit: str, t: int) -> None:
+        """An accepted ping of ``unit`` at ``t``: move the watermark as the rule says."""
+        times = self._times
+        old = self._latest.get(unit)
+        if old is None or t > old:
+            if old is not None:
+                times.remove((old, unit))
+            times.add((t, unit))
+            self._latest[unit] = t
+        candidate = times[-watermark_rank(len(times))][0]
+        if candidate > self.watermark_us:
+            self.watermark_us = candidate
+            # Units not heard from within the lateness are no longer recent.
+            floor = candidate - self.lateness_us
+            while times and times[0][0] < floor:
+                _, gone = times.pop(0)
+                del self._latest[gone]
+        if t > self._ahead_from():
+            self.ahead += 1
+
+    def _ahead_from(self) -> int:
+        return self.watermark_us + self.lateness_us
+
+    def _admit_ordered(self, events: ValidEvents) -> Admission:
+        accepted = events.ok.copy()
+        if accepted.any():
+            latest = int(events.ts_us[accepted].max())
+            if latest < self.watermark_us:
+                raise ValueError("an ordered intake was given events out of order")
+            self.watermark_us = latest
+        return Admission(accepted, np.zeros(len(events), dtype=bool))
 
     def _forget_old_ids(self) -> None:
         """Drop ids whose event can no longer be re-sent without being too late."""

@@ -26,6 +26,7 @@ from geo.geography import Geography
 from streams.events import RawEvents, parse_lines
 from streams.lane import Lane, LaneConfig
 from streams.points import point_records
+from streams.report import format_ts
 from streams.wire import LaneStatus, encode_final, encode_reported, encode_tick
 
 __all__ = ["Emission", "LaneRunner", "PartitionReader", "Record"]
@@ -166,6 +167,7 @@ class LaneRunner:
         self.checkpointed_offset = first_offset
         self.checkpoints = 0  # written by this runner: their parity picks the generation
         self.cost_s = 0.0  # what the last call of process() took
+        self._units_ahead = 0  # units whose clocks ran ahead, when last logged
         self._lock = threading.Lock()
 
     def status(self) -> LaneStatus:
@@ -210,6 +212,7 @@ class LaneRunner:
         raw.position = offsets
         outcome = self.lane.ingest(raw, now_us=now_us)
         self.next_offset = fresh[-1].offset + 1
+        self._note_clocks_ahead()
         emission = Emission(
             accepted=int(outcome.accepted.sum()),
             duplicates=int(outcome.duplicate.sum()),
@@ -226,6 +229,19 @@ class LaneRunner:
         if outcome.final is not None:
             emission.partials.append(encode_final(status, outcome.final))
         return emission
+
+    def _note_clocks_ahead(self) -> None:
+        """Log when more units' clocks run ahead of the watermark (never which units)."""
+        intake = self.lane.intake
+        ahead = intake.units_ahead
+        if ahead > self._units_ahead:
+            log.warning(
+                "partition %d: %d unit(s) with clocks running up to %.1f h ahead of the "
+                "lane's watermark (%s); their pings count and do not move it (%d so far)",
+                self.partition, ahead, intake.furthest_ahead_us / 3.6e9,
+                format_ts(intake.watermark_us), intake.ahead,
+            )  # fmt: skip
+        self._units_ahead = ahead
 
     def _reported(self, status: LaneStatus) -> list[bytes]:
         """After the hours: the lane's word for the hours it skipped as empty, if any new."""
