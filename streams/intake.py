@@ -11,12 +11,16 @@ would receive it) and decides, per event:
 
 **The watermark** (SPEC "Event time, order and lateness") is robust to wrong clocks:
 it is the *k*-th latest of the latest accepted ping times of the lane's recent units,
-with k = max(⌊n / 20⌋, 1) + 1 capped at n, for the n units whose latest ping is within the
-allowed lateness of the watermark (units further ahead count among them, however far).
-So up to 5 % of those units, and always at least one, may run ahead by any amount
-without moving it; a lane with one unit follows that unit. It never moves back. A
-ping more than the allowed lateness *ahead* of the watermark is counted
-(:attr:`Intake.ahead`): its device's clock is wrong, or the lane is far behind.
+with k = max(⌊n / 20⌋, 1) + 1 capped at n, for the n units heard from in the lane's
+last :data:`RECENT_PINGS` accepted pings (a unit's latest time is that of its pings
+since it last became recent). So up to 5 % of those units, and always at least one,
+may run ahead by any amount without moving it; a lane with one unit follows that unit.
+It never moves back. Recency is counted in pings, not in event time: when most units
+go quiet (a shift ends), the ones still out soon make the recent set, and the
+watermark follows them. A ping more than the allowed lateness *ahead* of the
+watermark is counted (:attr:`Intake.ahead`): its device's clock is wrong, or the lane
+is far behind. One limit: a lane's very first unit cannot be told to be wrong, so if
+its clock runs ahead, it sets the watermark.
 
 An :class:`Intake` made with ``ordered=True`` is told its events come in ``ts`` order,
 already de-duplicated (the batch report sorts a file first): it accepts every valid
@@ -40,9 +44,11 @@ from sortedcontainers import SortedList
 
 from streams.events import ValidEvents
 
-__all__ = ["Admission", "Intake", "watermark_rank"]
+__all__ = ["RECENT_PINGS", "Admission", "Intake", "watermark_rank"]
 
 _NO_WATERMARK = np.iinfo(np.int64).min // 2
+#: A unit is recent while it has a ping among a lane's last this many accepted pings.
+RECENT_PINGS = 200
 
 
 def watermark_rank(units: int) -> int:
@@ -73,6 +79,9 @@ class Intake:
     #: Each recent unit's latest accepted ping time, and those times with the unit, sorted.
     _latest: dict[str, int] = field(default_factory=dict)
     _times: SortedList = field(default_factory=SortedList)
+    #: The units of the last RECENT_PINGS accepted pings, and how many each has there.
+    _recent: deque[str] = field(default_factory=deque)
+    _pings: dict[str, int] = field(default_factory=dict)
 
     @property
     def has_watermark(self) -> bool:
@@ -134,11 +143,16 @@ class Intake:
             "seen": self._seen,
             "forget_before_us": self._forget_before_us,
             "latest": self._latest,
+            "recent": list(self._recent),
         }
 
     @classmethod
     def from_state(cls, lateness_us: int, state: dict[str, Any]) -> Intake:
         latest = dict(state["latest"])
+        recent = deque(state["recent"])
+        pings: dict[str, int] = {}
+        for unit in recent:
+            pings[unit] = pings.get(unit, 0) + 1
         return cls(
             lateness_us,
             watermark_us=state["watermark_us"],
@@ -147,25 +161,30 @@ class Intake:
             _forget_before_us=state["forget_before_us"],
             _latest=latest,
             _times=SortedList((t, u) for u, t in latest.items()),
+            _recent=recent,
+            _pings=pings,
         )
 
     def _note(self, unit: str, t: int) -> None:
         """An accepted ping of ``unit`` at ``t``: move the watermark as the rule says."""
-        times = self._times
-        old = self._latest.get(unit)
+        times, latest, pings = self._times, self._latest, self._pings
+        old = latest.get(unit)
         if old is None or t > old:
             if old is not None:
                 times.remove((old, unit))
             times.add((t, unit))
-            self._latest[unit] = t
+            latest[unit] = t
+        self._recent.append(unit)
+        pings[unit] = pings.get(unit, 0) + 1
+        if len(self._recent) > RECENT_PINGS:
+            gone = self._recent.popleft()
+            pings[gone] -= 1
+            if not pings[gone]:  # no longer recent
+                del pings[gone]
+                times.remove((latest.pop(gone), gone))
         candidate = times[-watermark_rank(len(times))][0]
         if candidate > self.watermark_us:
             self.watermark_us = candidate
-            # Units not heard from within the lateness are no longer recent.
-            floor = candidate - self.lateness_us
-            while times and times[0][0] < floor:
-                _, gone = times.pop(0)
-                del self._latest[gone]
         if t > self._ahead_from():
             self.ahead += 1
 
