@@ -18,9 +18,10 @@ may run ahead by any amount without moving it; a lane with one unit follows that
 It never moves back. Recency is counted in pings, not in event time: when most units
 go quiet (a shift ends), the ones still out soon make the recent set, and the
 watermark follows them. A ping more than the allowed lateness *ahead* of the
-watermark is counted (:attr:`Intake.ahead`): its device's clock is wrong, or the lane
-is far behind. One limit: a lane's very first unit cannot be told to be wrong, so if
-its clock runs ahead, it sets the watermark.
+watermark is counted (:attr:`Intake.ahead`) once another unit's ping near the
+watermark arrives after it (so its unit is ahead of units still out, not the first back
+after the lane was quiet, which the watermark soon follows). One limit: a lane's very
+first unit cannot be told to be wrong, so if its clock runs ahead, it sets the watermark.
 
 An :class:`Intake` made with ``ordered=True`` is told its events come in ``ts`` order,
 already de-duplicated (the batch report sorts a file first): it accepts every valid
@@ -48,7 +49,7 @@ __all__ = ["RECENT_PINGS", "Admission", "Intake", "watermark_rank"]
 
 _NO_WATERMARK = np.iinfo(np.int64).min // 2
 #: A unit is recent while it has a ping among a lane's last this many accepted pings.
-RECENT_PINGS = 200
+RECENT_PINGS = 300
 
 
 def watermark_rank(units: int) -> int:
@@ -72,7 +73,8 @@ class Intake:
     lateness_us: int
     ordered: bool = False
     watermark_us: int = _NO_WATERMARK
-    #: Accepted pings more than the lateness ahead of the watermark, in all.
+    #: Accepted pings more than the lateness ahead of the watermark while other units
+    #: pinged near it, in all.
     ahead: int = 0
     _seen: dict[str, int] = field(default_factory=dict)
     _forget_before_us: int = _NO_WATERMARK
@@ -82,6 +84,10 @@ class Intake:
     #: The units of the last RECENT_PINGS accepted pings, and how many each has there.
     _recent: deque[str] = field(default_factory=deque)
     _pings: dict[str, int] = field(default_factory=dict)
+    #: Pings ahead not yet confirmed by a later ping near the watermark: (ts, unit).
+    _pending: list[tuple[int, str]] = field(default_factory=list)
+    #: Units whose pings ahead were confirmed.
+    _ahead_units: set[str] = field(default_factory=set)
 
     @property
     def has_watermark(self) -> bool:
@@ -89,10 +95,10 @@ class Intake:
 
     @property
     def units_ahead(self) -> int:
-        """Recent units whose latest ping is more than the lateness ahead of the watermark."""
-        if not self.has_watermark:
-            return 0
-        return len(self._times) - self._times.bisect_left((self._ahead_from() + 1,))
+        """Recent units whose latest ping is more than the lateness ahead of the watermark,
+        confirmed as :attr:`ahead` says."""
+        ahead_from = self._ahead_from()
+        return sum(1 for u in self._ahead_units if self._latest.get(u, ahead_from) > ahead_from)
 
     @property
     def furthest_ahead_us(self) -> int:
@@ -144,6 +150,8 @@ class Intake:
             "forget_before_us": self._forget_before_us,
             "latest": self._latest,
             "recent": list(self._recent),
+            "pending": self._pending,
+            "ahead_units": sorted(self._ahead_units),
         }
 
     @classmethod
@@ -163,6 +171,8 @@ class Intake:
             _times=SortedList((t, u) for u, t in latest.items()),
             _recent=recent,
             _pings=pings,
+            _pending=[(t, u) for t, u in state["pending"]],
+            _ahead_units=set(state["ahead_units"]),
         )
 
     def _note(self, unit: str, t: int) -> None:
@@ -185,8 +195,17 @@ class Intake:
         candidate = times[-watermark_rank(len(times))][0]
         if candidate > self.watermark_us:
             self.watermark_us = candidate
+            ahead_from = self._ahead_from()
+            self._pending = [p for p in self._pending if p[0] > ahead_from]
         if t > self._ahead_from():
-            self.ahead += 1
+            self._pending.append((t, unit))
+        elif self._pending:  # a unit near the watermark: the ones ahead were ahead of it
+            confirmed = [p for p in self._pending if p[1] != unit]
+            self.ahead += len(confirmed)
+            self._ahead_units.update(u for _, u in confirmed)
+            self._pending = [p for p in self._pending if p[1] == unit]
+        if len(self._ahead_units) > RECENT_PINGS:
+            self._ahead_units &= self._latest.keys()
 
     def _ahead_from(self) -> int:
         return self.watermark_us + self.lateness_us
