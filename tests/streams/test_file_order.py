@@ -123,3 +123,25 @@ def test_partitions_replay_the_file_as_a_stream_receives_it(tmp_path):
     assert as_stream["rejected"].get("too_late", 0) > 100
     assert "too_late" not in as_record["rejected"]
     assert as_record["accepted"] > as_stream["accepted"]
+
+
+@pytest.mark.parametrize("spill_rows", [50, 400_000])
+def test_differing_copies_at_one_time_the_smaller_line_text_counts(tmp_path, spill_rows):
+    wards, geography = _geography(tmp_path)
+    lines = _messy(8, wards, units=3)
+    events = []
+    for line in lines[100:160]:
+        try:
+            events.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            continue
+    wards_frame = wards.geometry.to_frame()
+    lon, lat = wards_frame.geometry.iloc[1].representative_point().coords[0]
+    # Each copy moved to another ward: which one counts decides the figures.
+    copies = [orjson.dumps(e | {"lon": lon, "lat": lat, "accuracy_m": 5}) for e in events
+              if isinstance(e, dict) and isinstance(e.get("ts"), str)]  # fmt: skip
+    oracle = reference_report([x.decode() for x in lines + copies],
+                              _oracle_wards(wards, geography), now=NOW)  # fmt: skip
+    assert oracle["duplicates"] >= len(copies)
+    for order in (lines + copies, copies + lines, shuffled(lines + copies, 3)):
+        assert_same(_report(geography, order, spill_rows=spill_rows), oracle)
