@@ -125,7 +125,7 @@ def create_app(
     _count_requests(app, registry)
     install_limits(app, max_request_bytes=settings.max_request_bytes,
                    rate_per_minute=settings.rate_limit_per_minute,
-                   burst=settings.rate_limit_burst)  # fmt: skip
+                   burst=settings.rate_limit_burst, verified=app.state.auth.bucket)  # fmt: skip
     # Snapshot renders of England's wards are megabytes: gzip them once, not per request.
     app.add_middleware(Precompressed)
     if settings.cors_origins:

@@ -140,8 +140,8 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         600,
         ge=0,
-        description="Requests a minute per API key, or per IP address without "
-        "one (429 beyond); 0 = no rate limit.",
+        description="Requests a minute per API key the store has vouched for, or per IP "
+        "address otherwise (no key, or one not yet checked); 429 beyond; 0 = no rate limit.",
     )
     rate_limit_burst: int = Field(
         60, ge=1, description="Requests a client may make at once before the rate limit applies."
