@@ -31,6 +31,7 @@ from api.auth import Authenticator
 from api.compression import Precompressed
 from api.db import StoreUnreachable, display_url
 from api.deps import Services, json_response
+from api.headers import SecurityHeaders
 from api.limits import install_limits
 from api.routes import alerts, areas, health, history, live, maps, metrics, public
 from api.shapes import AreaShapes
@@ -135,6 +136,7 @@ def create_app(
             allow_methods=["GET"],
             allow_headers=["X-API-Key", "Authorization"],
         )
+    app.add_middleware(SecurityHeaders)  # last added, so outermost: every answer
     return app
 
 

@@ -33,6 +33,7 @@ from api.snapshots import Document
 from api.store import report_document_at
 from reports import (
     BOUNDARY_ATTRIBUTION,
+    CONTENT_SECURITY_POLICY,
     MAX_PERIOD_DAYS,
     SYNTHETIC_ATTRIBUTION,
     Method,
@@ -145,7 +146,11 @@ async def report(
         return csv_response(f"beatlight-report-{doc.body['as_of']}", CSV_COLUMNS, rows)
     if format == "html":
         body = await run_in_threadpool(_pcc_report, services, doc, period_days)
-        return Response(body, media_type="text/html; charset=utf-8")
+        return Response(body, media_type="text/html; charset=utf-8", headers={
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "no-referrer",
+        })  # fmt: skip
     return json_response(doc.render("report", lambda: orjson.dumps(doc.body)))
 
 

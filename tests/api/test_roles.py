@@ -92,6 +92,15 @@ def test_role_matrix(client, path, who):
         assert response.status_code == 401, (path, who, response.text)
         assert response.headers["www-authenticate"].lower().startswith("bearer")
     assert "Traceback" not in response.text
+    # Issue 19: no shared cache keeps an answer that depends on a key, and nothing sniffs.
+    assert response.headers["x-content-type-options"] == "nosniff"
+    if headers or allowed is not None:
+        assert response.headers["cache-control"] == "private, no-store", (path, who)
+        assert {"X-API-Key", "Authorization"} <= _vary(response), (path, who)
+
+
+def _vary(response) -> set[str]:  # noqa: ANN001
+    return {v.strip() for v in response.headers.get("vary", "").split(",")}
 
 
 def test_inspectors_see_the_last_15_minutes_of_points_and_no_unit(client):
