@@ -32,8 +32,12 @@ __all__ = [
     "document",
     "hour_boundary",
     "json_response",
+    "quoted",
     "session",
 ]
+
+#: The most characters of a value a message repeats back to its sender.
+QUOTED_CHARS = 64
 
 
 @dataclass
@@ -125,6 +129,14 @@ async def document(services: Services, as_of: datetime | None) -> Document:
     if found is None:
         raise HTTPException(404, f"no snapshot stored at {format_time(hour)}")
     return found  # type: ignore[return-value]
+
+
+def quoted(value: str, limit: int = QUOTED_CHARS) -> str:
+    """``value`` quoted for a message, cut to ``limit`` characters: an answer never
+    repeats a long input in full (a 5,000-character code, say) to whoever sent it."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value):,} characters)"
 
 
 def session(services: Services) -> Iterator[Session]:

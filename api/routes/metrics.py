@@ -26,6 +26,7 @@ from api.deps import (
     csv_response,
     document,
     json_response,
+    quoted,
     session,
 )
 from api.schemas import WINDOWS, AreaMetrics, FairnessResponse, Level, MetricsResponse, Window
@@ -90,7 +91,7 @@ async def area_metrics(
     doc = await document(services, as_of)
     entry = doc.entries.get((level, code))
     if entry is None:
-        raise HTTPException(404, f"no {level} has the code {code!r}")
+        raise HTTPException(404, f"no {level} has the code {quoted(code)}")
     return json_response(doc.render(("area", level, code, window),
                                     lambda: orjson.dumps(_area(level, entry, window))))  # fmt: skip
 
