@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         65_536, gt=0, description="Larger request bodies are refused (413)."
     )
+    max_header_bytes: int = Field(
+        65_536,
+        ge=4096,
+        description="Larger request lines and headers (counted together) are refused (431).",
+    )
     rate_limit_per_minute: int = Field(
         600,
         ge=0,
