@@ -33,7 +33,7 @@ from api.db import StoreUnreachable, display_url
 from api.deps import Services, json_response
 from api.headers import SecurityHeaders
 from api.limits import install_limits
-from api.routes import alerts, areas, health, history, live, maps, metrics, public
+from api.routes import alerts, areas, docs, health, history, live, maps, metrics, public
 from api.shapes import AreaShapes
 from api.snapshots import Snapshots
 from beatlight.errors import BeatlightError
@@ -111,6 +111,9 @@ def create_app(
         summary="Visible neighbourhood policing, ward by ward.",
         description=_DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's pages load their scripts from a CDN: api.routes.docs serves them offline.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     app.state.registry = registry
@@ -120,7 +123,9 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(maps.router)
+    app.include_router(docs.router)
     maps.mount_assets(app)
+    docs.mount_docs_assets(app)
     _handle_errors(app)
     _document_errors(app)
     _count_requests(app, registry)
