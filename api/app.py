@@ -27,13 +27,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from api.audit import AuditTrail
 from api.auth import Authenticator
 from api.compression import Precompressed
 from api.db import StoreUnreachable, display_url
 from api.deps import Services, json_response
 from api.headers import SecurityHeaders
 from api.limits import install_limits
-from api.routes import alerts, areas, docs, health, history, live, maps, metrics, public
+from api.routes import alerts, areas, audit, docs, health, history, live, maps, metrics, public
 from api.shapes import AreaShapes
 from api.snapshots import Snapshots
 from beatlight.errors import BeatlightError
@@ -83,6 +84,7 @@ def create_app(
         points=points,
         materialiser=materialiser,
     )
+    services.audit = AuditTrail(engine, settings.audit_retention_days, services.clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,6 +96,10 @@ def create_app(
             runner.start()
         if points is not None:
             points.start()
+        try:
+            services.audit.prune()
+        except (StoreUnreachable, DBAPIError) as error:  # pruned with the next read recorded
+            log.warning("could not prune the live audit: %s", error)
         log.info("API ready: store %s, %d wards", display_url(engine.url),
                  geography.areas.n_wards)  # fmt: skip
         try:
@@ -119,7 +125,7 @@ def create_app(
     app.state.registry = registry
     app.state.auth = Authenticator(engine, cache_seconds=settings.auth_cache_seconds)
     for router in (areas.router, metrics.router, metrics.reports, history.router,
-                   alerts.router, live.router, public.router):  # fmt: skip
+                   alerts.router, live.router, audit.router, public.router):  # fmt: skip
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(maps.router)

@@ -52,6 +52,7 @@ class Services:
     clock: Callable[[], datetime]
     points: Any = None  # api.points.RecentPoints, when the API reads Kafka
     materialiser: Any = None  # api.materialise.Materialiser, when the API runs one
+    audit: Any = None  # api.audit.AuditTrail: who read the recent points
 
     @property
     def publish_delay(self) -> timedelta:

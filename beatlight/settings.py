@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         65_536, gt=0, description="Larger request bodies are refused (413)."
     )
+    audit_retention_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="How many days the record of who read live positions is kept "
+        "(/api/v1/audit, beatlight audit); older records are deleted.",
+    )
     max_header_bytes: int = Field(
         65_536,
         ge=4096,

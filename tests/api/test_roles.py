@@ -26,6 +26,7 @@ MATRIX: dict[str, tuple[str, ...] | None] = {
     "/api/v1/alerts": ANY,
     "/api/v1/report": ("pcc", "admin"),
     "/api/v1/live/points": ("inspector",),
+    "/api/v1/audit": ("admin",),
     "/api/v1/public/periods": None,
     "/api/v1/public/visibility": None,
     "/api/v1/public/geojson": None,
