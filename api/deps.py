@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -53,6 +54,10 @@ class Services:
     points: Any = None  # api.points.RecentPoints, when the API reads Kafka
     materialiser: Any = None  # api.materialise.Materialiser, when the API runs one
     audit: Any = None  # api.audit.AuditTrail: who read the recent points
+
+    @cached_property
+    def ward_codes(self) -> frozenset[str]:
+        return self.shapes.codes("ward")  # type: ignore[no-any-return]
 
     @property
     def publish_delay(self) -> timedelta:

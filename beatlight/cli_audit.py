@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from beatlight.cli import VerboseOpt, _settings, _user_errors, app, err, parse_time
 from beatlight.cli_api import DatabaseUrlOpt
@@ -76,11 +77,17 @@ def audit(
         table.add_column("role", no_wrap=True)
         table.add_column("ward asked for")
         for entry in page.entries:
-            table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.key_prefix, entry.role,
-                          entry.ward or "every ward")  # fmt: skip
+            # Plain text, never markup or terminal codes, whatever the store holds.
+            cells = (f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.key_prefix, entry.role,
+                     entry.ward or "every ward")  # fmt: skip
+            table.add_row(*(Text(_printable(cell)) for cell in cells))
         Console(soft_wrap=True).print(table)
     if page.next_after is not None:
         err.print(f"showing the first {limit} reads: narrow --since/--until or raise --limit")
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "\N{REPLACEMENT CHARACTER}" for c in text)
 
 
 def _moment(text: str | None, option: str, now: datetime) -> datetime | None:

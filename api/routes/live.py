@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import Principal, requires
-from api.deps import ServicesDep, json_response
+from api.deps import ServicesDep, json_response, quoted
 from api.points import feature_collection
 
 router = APIRouter(prefix="/live", tags=["live"])
@@ -41,6 +41,9 @@ async def points(
     the points), which ``admin`` keys read at ``/api/v1/audit``."""
     if services.points is None:
         raise HTTPException(503, "recent points need Kafka: start the API with --bootstrap")
+    # Only a ward of the boundaries is recorded: the audit never holds text a reader made up.
+    if ward is not None and ward not in services.ward_codes:
+        raise HTTPException(404, f"no ward has the code {quoted(ward)}")
     # Recorded before the points leave: a read that cannot be recorded is not served.
     await run_in_threadpool(services.audit.record, principal.prefix, principal.role, ward)
     response = json_response(feature_collection(services.points.recent(ward)),

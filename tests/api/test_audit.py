@@ -71,6 +71,17 @@ def test_refused_reads_and_reads_without_points_are_not_recorded(client):
     assert _audit(client)["entries"] == []
 
 
+def test_a_ward_the_boundaries_do_not_have_is_a_404_and_never_recorded(client):
+    """Found probing the audit: a made-up ward (rich markup, terminal codes) went into the
+    record, and from there into `beatlight audit`'s terminal."""
+    for made_up in ("[/]", "\x1b[2J[link=https://evil.example]x[/link]", "=cmd|' /C calc'!A0"):
+        response = client.get("/api/v1/live/points", params={"ward": made_up},
+                              headers=client.as_role("inspector"))  # fmt: skip
+        assert response.status_code == 404
+        assert response.json()["detail"].startswith("no ward has the code ")
+    assert _audit(client)["entries"] == []
+
+
 def test_only_admin_reads_the_audit(client):
     for role, status in (("inspector", 403), ("pcc", 403), ("admin", 200)):
         response = client.get("/api/v1/audit", headers=client.as_role(role))

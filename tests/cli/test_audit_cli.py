@@ -83,3 +83,17 @@ def test_help_says_what_is_recorded():
     result = run_cli("audit", "--help")
     assert result.returncode == 0
     assert "never the points" in result.stdout and "--since" in result.stdout
+
+
+def test_the_table_shows_what_the_store_holds_as_plain_text(tmp_path):
+    """Whatever a record holds is shown as it is: never rich markup or a terminal code."""
+    url = f"sqlite:///{tmp_path / 'beatlight.db'}"
+    upgrade(url)
+    engine = create_engine_for(url)
+    hostile = "[/][link=https://evil.example]x[/link]\x1b[2J"
+    AuditTrail(engine, 90, clock=lambda: NOW).record("bl_hostile0", "inspector", hostile)
+    engine.dispose()
+    result = audit(store=url)
+    assert result.returncode == 0, result.stderr
+    assert "[/][link=https://evil.example]x[/link]" in result.stdout
+    assert "\x1b" not in result.stdout
