@@ -152,7 +152,8 @@ def api(
         uvicorn.run(application, host=settings.api_host, port=settings.api_port,
                     log_level="info" if verbose else "warning", access_log=verbose,
                     proxy_headers=True, server_header=False,
-                    **server_options(settings.max_header_bytes))  # fmt: skip
+                    **server_options(settings.max_header_bytes,
+                                     settings.header_timeout_seconds))  # fmt: skip
     finally:
         engine.dispose()
     log.info("stopped cleanly")

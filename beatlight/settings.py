@@ -149,6 +149,13 @@ class Settings(BaseSettings):
         ge=4096,
         description="Larger request lines and headers (counted together) are refused (431).",
     )
+    header_timeout_seconds: float = Field(
+        20.0,
+        gt=0,
+        le=600,
+        description="A request line and headers not complete this long after the "
+        "connection (or the previous request) get 408, and the connection closes.",
+    )
     rate_limit_per_minute: int = Field(
         600,
         ge=0,

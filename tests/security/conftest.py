@@ -54,10 +54,15 @@ def app_with(store, geography):
     return build
 
 
+#: ``BEATLIGHT_HEADER_TIMEOUT_SECONDS`` of :func:`running_api`.
+HEADER_TIMEOUT_S = 2.0
+
+
 @pytest.fixture(scope="module")
 def running_api(tmp_path_factory) -> Iterator[SimpleNamespace]:
     """``beatlight api`` as a user starts it (no Kafka), over a SQLite store with a key per
-    role: ``running_api.url``, ``.keys``, ``.engine``, ``.log`` (its stderr), ``.process``."""
+    role: ``running_api.url``, ``.keys``, ``.engine``, ``.log`` (its stderr), ``.process``.
+    Request heads are due within ``HEADER_TIMEOUT_S`` (so that a test can wait that long)."""
     from geo.synthetic import write_synthetic
     from tests.api.test_api_e2e import _free_port
     from tests.conftest import wait_until
@@ -72,6 +77,7 @@ def running_api(tmp_path_factory) -> Iterator[SimpleNamespace]:
         keys = {role: create_key(session, role, f"running {role}")[1] for role in ROLES}
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEATLIGHT_")}
+    env["BEATLIGHT_HEADER_TIMEOUT_SECONDS"] = str(HEADER_TIMEOUT_S)
     process = subprocess.Popen(
         [sys.executable, "-m", "beatlight", "api", "--boundaries", str(boundaries),
          "--database-url", url, "--port", str(port)],

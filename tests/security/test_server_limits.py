@@ -6,9 +6,12 @@ Against ``beatlight api`` running as a process, over raw sockets, as a client wo
 from __future__ import annotations
 
 import socket
+import time
 
 import httpx
 import pytest
+
+from tests.security.conftest import HEADER_TIMEOUT_S
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -73,3 +76,38 @@ def test_each_request_on_a_kept_alive_connection_has_its_own_bound(running_api):
     with httpx.Client(base_url=running_api.url) as client:  # one connection, kept alive
         for _ in range(3):
             assert client.get("/healthz", headers=dict(pad)).status_code == 200
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    answer = b""
+    try:
+        while chunk := sock.recv(65536):
+            answer += chunk
+    except ConnectionResetError:
+        pass
+    return answer
+
+
+@pytest.mark.parametrize("sent", [b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: ", b""],
+                         ids=["a-head-trickling-in", "nothing-at-all"])  # fmt: skip
+def test_a_head_not_complete_in_time_is_408_and_the_connection_closes(running_api, sent):
+    """Found probing the fix above: half-sent heads were held open for ever (slowloris)."""
+    with socket.create_connection(("127.0.0.1", running_api.port), timeout=20) as sock:
+        started = time.monotonic()
+        if sent:
+            sock.sendall(sent)
+            time.sleep(HEADER_TIMEOUT_S / 2)
+            sock.sendall(b"a")  # still trickling: it does not restart the clock
+        answer = _read_all(sock)
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert answer.endswith(b'{"detail":"the request line and headers took longer than 2 s"}')
+    assert HEADER_TIMEOUT_S <= waited < HEADER_TIMEOUT_S + 5
+    assert httpx.get(f"{running_api.url}/healthz").status_code == 200
+
+
+def test_a_kept_alive_connection_between_requests_is_not_cut_by_the_head_timeout(running_api):
+    with httpx.Client(base_url=running_api.url) as client:
+        assert client.get("/healthz").status_code == 200
+        time.sleep(HEADER_TIMEOUT_S + 0.5)  # longer than the head timeout, idle
+        assert client.get("/healthz").status_code == 200
