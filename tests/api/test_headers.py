@@ -96,3 +96,26 @@ def test_the_html_report_runs_nothing_loads_nothing_and_cannot_be_framed(api):
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["referrer-policy"] == "no-referrer"
     assert "<script" not in response.text.lower()
+
+
+def test_the_limits_refusals_are_nosniff_and_private(app_with_limits):
+    client = app_with_limits  # a burst of two requests
+    assert client.get("/api/v1/public/periods").status_code == 200
+    too_large = client.post("/api/v1/areas", content=b"x" * 70_000, headers={"X-API-Key": "k"})
+    assert too_large.status_code == 413
+    _keyed(too_large)
+    too_many = client.get("/api/v1/public/periods")
+    assert too_many.status_code == 429
+    assert too_many.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.fixture
+def app_with_limits(engine, report_geography):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from beatlight.settings import Settings
+
+    settings = Settings(rate_limit_per_minute=1, rate_limit_burst=2)
+    with TestClient(create_app(settings, engine, report_geography)) as client:
+        yield client

@@ -33,7 +33,10 @@ def _exchange(port: int, head: bytes) -> tuple[int, bytes]:
             pass
     assert answer, "the server closed the connection without an answer"
     status_line, _, rest = answer.partition(b"\r\n")
-    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+    head, _, body = rest.partition(b"\r\n\r\n")
+    if b" 431 " in status_line:
+        assert b"x-content-type-options: nosniff" in head.lower()
+    return int(status_line.split()[1]), body
 
 
 def _request(path: str = "/healthz", headers: list[tuple[str, str]] = ()) -> bytes:
