@@ -471,3 +471,4 @@ from beatlight import cli_kafka, cli_stream  # noqa: E402,F401,I001
 from beatlight import cli_api  # noqa: E402,F401,I001
 from beatlight import cli_keys  # noqa: E402,F401,I001
 from beatlight import cli_demo  # noqa: E402,F401,I001
+from beatlight import cli_audit  # noqa: E402,F401,I001
