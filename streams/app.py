@@ -112,6 +112,8 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
         processing_guarantee="at_least_once",
         web_enabled=config.web_port > 0,
         web_port=config.web_port or 6066,
+        # web_bind is the address the server listens on; web_host only names it in URLs.
+        web_bind=config.web_host,
         web_host=config.web_host,
         web_in_thread=False,
     )

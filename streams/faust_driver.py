@@ -1,4 +1,4 @@
-"""Faust's aiokafka driver with one change: how long a fetch may wait at the broker.
+"""Faust with two changes: how long a fetch may wait at the broker, and a bare web server.
 
 Faust fixes the consumer's ``fetch_max_wait_ms`` at 1,500 ms. Apache Kafka answers a
 fetch as soon as there is a record, so there it only sets how often an idle consumer
@@ -6,6 +6,11 @@ asks again. Tansu holds a fetch for a good part of that wait even when records a
 (``bench/stream_throughput.py`` measures one hop: p50 about 380 ms at 1,500 ms, 15 ms
 at 50 ms), and a ping crosses the broker twice before it reaches a live snapshot. The
 worker sets it from ``BEATLIGHT_FETCH_WAIT_MS``.
+
+Faust's web server mounts its own pages beside the app's: ``/`` (its index),
+``/router/`` (which worker holds a key, answering 500 for some paths) and ``/table/``
+(a table's contents). A worker serves only the pages it declares (``/metrics`` and
+``/healthz``); every other path is aiohttp's plain 404.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as driver
+from faust.web.drivers import aiohttp as web_driver
 
 __all__ = ["App"]
 
@@ -35,8 +41,18 @@ class _Transport(driver.Transport):
     Consumer = _Consumer
 
 
+class _Web(web_driver.Web):
+    """Faust's aiohttp server with none of Faust's own pages: only what the app declares."""
+
+    default_blueprints = []  # /router/, /table/
+    production_blueprints = []  # /
+    debug_blueprints = []  # /graph, / (statistics)
+    optional_blueprints = []  # /performance
+
+
 class App(faust.App):
-    """A ``faust.App`` whose consumer waits at most ``fetch_wait_ms`` for records."""
+    """A ``faust.App`` whose consumer waits at most ``fetch_wait_ms`` for records, and whose
+    web server serves only the app's own pages."""
 
     def __init__(self, *args: Any, fetch_wait_ms: int = 1500, **kwargs: Any) -> None:
         self.beatlight_fetch_wait_ms = fetch_wait_ms
@@ -44,3 +60,6 @@ class App(faust.App):
 
     def _new_transport(self) -> _Transport:
         return _Transport(self.conf.broker_consumer, self)
+
+    def _new_web(self) -> _Web:
+        return _Web(self)
