@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     worker_web_port: int = Field(
         6066, ge=0, description="Worker's web port for /metrics and /healthz; 0 = off."
     )
+    worker_web_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address the worker's web port listens on: this host only by default; "
+        "0.0.0.0 where Prometheus scrapes it from another container or host.",
+    )
     checkpoint_seconds: float = Field(
         300.0, gt=0, description="How often each lane's state is checkpointed to Kafka."
     )

@@ -97,11 +97,13 @@ class PartitionReader:
 
     def read(
         self, partition: int, start: int, stop: int | None = None, *, batch: int = 20_000,
-        idle_ms: int = 1500,
+        idle_ms: int = 1500, cancel: threading.Event | None = None,
     ) -> Iterator[list[Record]]:  # fmt: skip
         """Records from ``start``, up to ``stop`` or, without one, until the partition is quiet.
 
-        End offsets are not asked for: Tansu's are wrong (they lag the last batch).
+        Ends early, between polls, once ``cancel`` is set (a worker stopping); the caller
+        tells by the offsets it got. End offsets are not asked for: Tansu's are wrong (they
+        lag the last batch).
         """
         from kafka import TopicPartition
 
@@ -112,6 +114,8 @@ class PartitionReader:
             position = start
             quiet_since = time.monotonic()
             while stop is None or position < stop:
+                if cancel is not None and cancel.is_set():
+                    return
                 polled = self._consumer.poll(timeout_ms=min(idle_ms, 500), max_records=batch)
                 messages = polled.get(tp, [])
                 if not messages:
