@@ -27,12 +27,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from api.audit import AuditTrail
 from api.auth import Authenticator
 from api.compression import Precompressed
 from api.db import StoreUnreachable, display_url
 from api.deps import Services, json_response
+from api.headers import SecurityHeaders
 from api.limits import install_limits
-from api.routes import alerts, areas, health, history, live, maps, metrics, public
+from api.routes import alerts, areas, audit, docs, health, history, live, maps, metrics, public
 from api.shapes import AreaShapes
 from api.snapshots import Snapshots
 from beatlight.errors import BeatlightError
@@ -82,6 +84,7 @@ def create_app(
         points=points,
         materialiser=materialiser,
     )
+    services.audit = AuditTrail(engine, settings.audit_retention_days, services.clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,6 +96,10 @@ def create_app(
             runner.start()
         if points is not None:
             points.start()
+        try:
+            services.audit.prune()
+        except (StoreUnreachable, DBAPIError) as error:  # pruned with the next read recorded
+            log.warning("could not prune the live audit: %s", error)
         log.info("API ready: store %s, %d wards", display_url(engine.url),
                  geography.areas.n_wards)  # fmt: skip
         try:
@@ -110,22 +117,27 @@ def create_app(
         summary="Visible neighbourhood policing, ward by ward.",
         description=_DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's pages load their scripts from a CDN: api.routes.docs serves them offline.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     app.state.registry = registry
     app.state.auth = Authenticator(engine, cache_seconds=settings.auth_cache_seconds)
     for router in (areas.router, metrics.router, metrics.reports, history.router,
-                   alerts.router, live.router, public.router):  # fmt: skip
+                   alerts.router, live.router, audit.router, public.router):  # fmt: skip
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(maps.router)
+    app.include_router(docs.router)
     maps.mount_assets(app)
+    docs.mount_docs_assets(app)
     _handle_errors(app)
     _document_errors(app)
     _count_requests(app, registry)
     install_limits(app, max_request_bytes=settings.max_request_bytes,
                    rate_per_minute=settings.rate_limit_per_minute,
-                   burst=settings.rate_limit_burst)  # fmt: skip
+                   burst=settings.rate_limit_burst, verified=app.state.auth.bucket)  # fmt: skip
     # Snapshot renders of England's wards are megabytes: gzip them once, not per request.
     app.add_middleware(Precompressed)
     if settings.cors_origins:
@@ -135,6 +147,7 @@ def create_app(
             allow_methods=["GET"],
             allow_headers=["X-API-Key", "Authorization"],
         )
+    app.add_middleware(SecurityHeaders)  # last added, so outermost: every answer
     return app
 
 

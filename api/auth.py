@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
+from cachetools import TTLCache
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -60,6 +61,8 @@ _PREFIX = re.compile(r"(?:bl_)?([a-z0-9]{8})")
 # write on nearly every cache miss.
 _USE_RESOLUTION = timedelta(minutes=1)
 _CACHE_MAX = 4096
+# How long a key found valid keeps its own rate-limit bucket without being checked again.
+_VOUCHED_SECONDS = 3600.0
 
 _HOW = "send a key as the X-API-Key header or as Authorization: Bearer <key>"
 _api_key_header = APIKeyHeader(
@@ -136,11 +139,15 @@ def key_prefix(presented: str | None) -> str | None:
 
 
 class Authenticator:
-    """Checks presented keys against the store, remembering valid ones for a few seconds.
+    """Checks presented keys against the store, remembering its answers for a few seconds.
 
-    A key revoked in the store is refused within ``cache_seconds`` (0 = no cache).
-    Only valid keys are remembered, by their hash, so made-up keys cannot fill the cache.
-    Safe to share between threads.
+    A key revoked in the store is refused within ``cache_seconds`` (0 = no cache). Both
+    answers are remembered, by the key's hash, in bounded caches of their own: a key
+    refused a moment ago costs no second lookup, and made-up keys, however many, only
+    push out other made-up keys, never the valid ones. Safe to share between threads.
+
+    Apart from that, :meth:`bucket` remembers for an hour which keys were found valid,
+    so the rate limit gives a key its own bucket only once the store has vouched for it.
     """
 
     def __init__(
@@ -155,7 +162,10 @@ class Authenticator:
         self.engine = engine
         self.cache_seconds = cache_seconds
         self._clock = clock
-        self._cache: dict[str, tuple[float, Principal]] = {}
+        ttl = cache_seconds or 1.0  # unused when 0: nothing is stored
+        self._valid: TTLCache[str, Principal] = TTLCache(_CACHE_MAX, ttl, timer=clock)
+        self._refused: TTLCache[str, bool] = TTLCache(_CACHE_MAX, ttl, timer=clock)
+        self._vouched: TTLCache[str, str] = TTLCache(_CACHE_MAX, _VOUCHED_SECONDS, timer=clock)
         self._lock = threading.Lock()
 
     def principal(self, presented: str | None) -> Principal | None:
@@ -167,21 +177,24 @@ class Authenticator:
         if prefix is None:
             return None
         digest = _sha256(presented.strip())  # type: ignore[union-attr]
-        now = self._clock()
-        cached = self._cached(digest, now)
+        with self._lock:
+            if digest in self._refused:
+                return None
+            cached = self._valid.get(digest)
         if cached is not None:
             return cached
         found = self._lookup(prefix, digest)
-        if found is not None and self.cache_seconds > 0:
-            with self._lock:
-                if len(self._cache) >= _CACHE_MAX:
-                    self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-                    if len(self._cache) >= _CACHE_MAX:
-                        self._cache.clear()
-                self._cache[digest] = (now + self.cache_seconds, found)
-        elif found is None:
-            with self._lock:
-                self._cache.pop(digest, None)
+        with self._lock:
+            if found is not None:
+                self._vouched[digest] = prefix
+                if self.cache_seconds > 0:
+                    self._valid[digest] = found
+            else:
+                self._vouched.pop(digest, None)
+                self._valid.pop(digest, None)
+                if self.cache_seconds > 0:
+                    self._refused[digest] = True
+        if found is None:
             log.debug("refused API key %s: unknown or revoked", prefix)
         return found
 
@@ -193,12 +206,20 @@ class Authenticator:
         """
         if key_prefix(presented) is None:
             return None
-        return self._cached(_sha256(presented.strip()), self._clock())  # type: ignore[union-attr]
-
-    def _cached(self, digest: str, now: float) -> Principal | None:
         with self._lock:
-            cached = self._cache.get(digest)
-        return cached[1] if cached is not None and cached[0] > now else None
+            return self._valid.get(_sha256(presented.strip()))  # type: ignore[union-attr]
+
+    def bucket(self, presented: str | None) -> str | None:
+        """The rate-limit bucket of a key found valid in the last hour, else None.
+
+        Never reads the store. A key nobody has checked yet (an invented one, or a real
+        one before its first request) has no bucket of its own: it shares its address's.
+        """
+        if key_prefix(presented) is None:
+            return None
+        with self._lock:
+            prefix = self._vouched.get(_sha256(presented.strip()))  # type: ignore[union-attr]
+        return f"key:{prefix}" if prefix is not None else None
 
     def _lookup(self, prefix: str, digest: str) -> Principal | None:
         try:

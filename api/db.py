@@ -1,6 +1,7 @@
 """Reaching the store: engines for PostgreSQL or SQLite, and migrating it to the latest schema.
 
-``postgresql://`` URLs use psycopg 3; a SQLite file's folder is created. A store
+``postgresql://`` URLs use psycopg 3; a SQLite file is created readable by its owner
+only (0600), and its folder as needed. A store
 that cannot be reached is a :class:`~beatlight.errors.BeatlightError` naming the
 URL (password hidden) and the database's reason, never a traceback.
 """
@@ -8,6 +9,7 @@ URL (password hidden) and the database's reason, never a traceback.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,7 @@ def create_engine_for(url: str | URL, **options: Any) -> Engine:
     options.setdefault("json_deserializer", orjson.loads)  # a stored hour has 15,700 areas
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database).expanduser())
         engine = sa.create_engine(parsed, connect_args={"timeout": 30}, **options)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -115,6 +117,24 @@ def _parse(url: str | URL) -> URL:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file ``path`` readable by its owner only (0600), folders as needed.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they follow.
+    An existing file keeps its mode; one that others may read gets a warning.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        mode = path.stat().st_mode
+        if path.is_file() and mode & 0o077:
+            log.warning("the store %s may be read by other users (mode %o): chmod 600 it",
+                        path, mode & 0o777)  # fmt: skip
+    except OSError:
+        pass  # a folder or an unwritable place: connecting says why, as a StoreUnreachable
 
 
 def _sqlite_pragmas(connection: Any, record: Any) -> None:

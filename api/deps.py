@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -32,8 +33,12 @@ __all__ = [
     "document",
     "hour_boundary",
     "json_response",
+    "quoted",
     "session",
 ]
+
+#: The most characters of a value a message repeats back to its sender.
+QUOTED_CHARS = 64
 
 
 @dataclass
@@ -48,6 +53,11 @@ class Services:
     clock: Callable[[], datetime]
     points: Any = None  # api.points.RecentPoints, when the API reads Kafka
     materialiser: Any = None  # api.materialise.Materialiser, when the API runs one
+    audit: Any = None  # api.audit.AuditTrail: who read the recent points
+
+    @cached_property
+    def ward_codes(self) -> frozenset[str]:
+        return self.shapes.codes("ward")  # type: ignore[no-any-return]
 
     @property
     def publish_delay(self) -> timedelta:
@@ -125,6 +135,14 @@ async def document(services: Services, as_of: datetime | None) -> Document:
     if found is None:
         raise HTTPException(404, f"no snapshot stored at {format_time(hour)}")
     return found  # type: ignore[return-value]
+
+
+def quoted(value: str, limit: int = QUOTED_CHARS) -> str:
+    """``value`` quoted for a message, cut to ``limit`` characters: an answer never
+    repeats a long input in full (a 5,000-character code, say) to whoever sent it."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value):,} characters)"
 
 
 def session(services: Services) -> Iterator[Session]:

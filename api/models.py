@@ -8,7 +8,9 @@ Tables hold what the stream publishes, one row per area and window:
 * ``alerts``: alerts raised on live status changes;
 * ``materialiser_offsets``: how far each topic partition has been stored, written
   in the same transaction as the rows, so a restart resumes exactly there;
-* ``api_keys``: the API's keys, hashed, with their roles (:mod:`api.auth`).
+* ``api_keys``: the API's keys, hashed, with their roles (:mod:`api.auth`);
+* ``live_audit``: who read the recent presence points, when (:mod:`api.audit`); never
+  the points themselves.
 
 There are no unit pseudonyms and no points in the topics read, and no column could
 hold them. Writes are upserts keyed like the topics, so storing a record twice
@@ -32,6 +34,7 @@ __all__ = [
     "Base",
     "History",
     "HourSummary",
+    "LiveAudit",
     "LiveMetric",
     "LiveSummary",
     "MaterialiserOffset",
@@ -218,6 +221,26 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=lambda: datetime.now(UTC))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LiveAudit(Base):
+    """One read of the recent presence points: when, by which key and role, for which ward.
+
+    What a force tells its officers (SECURITY.md): who looks at live positions is
+    recorded. Never the positions read, nor how many: only the fact of the read.
+    """
+
+    __tablename__ = "live_audit"
+    __table_args__ = (sa.Index("ix_live_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_prefix: Mapped[str] = mapped_column(sa.String(16))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    # The ward the reader asked for; null: every ward.
+    ward: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
 
 def parse_time(text: str) -> datetime:

@@ -17,6 +17,8 @@ __all__ = [
     "LEVELS",
     "WINDOWS",
     "AlertsResponse",
+    "AuditEntryOut",
+    "AuditResponse",
     "AreaMetrics",
     "AreaOut",
     "FairnessResponse",
@@ -236,6 +238,27 @@ class PublicPeriods(BaseModel):
     publish_delay_hours: float
     days: list[dt.date]
     weeks: list[dt.date]
+
+
+class AuditEntryOut(BaseModel):
+    """One read of the recent presence points (never the points)."""
+
+    id: int = Field(description="Increasing; the `after` of the next page.")
+    at: datetime = Field(description="When the points were read (UTC).")
+    key_prefix: str = Field(description="The reading key's prefix (`beatlight keys list`).",
+                            examples=["bl_abcd1234"])  # fmt: skip
+    role: str = Field(description="The key's role when it read them.", examples=["inspector"])
+    ward: str | None = Field(description="The ward asked for; null: every ward.")
+
+
+class AuditResponse(BaseModel):
+    """A page of the live audit, oldest first."""
+
+    retention_days: int = Field(description="Records older than this are deleted.")
+    entries: list[AuditEntryOut]
+    next_after: int | None = Field(
+        description="Ask again with `after` set to this for the next page; null: no more."
+    )
 
 
 class Problem(BaseModel):

@@ -39,6 +39,11 @@ class AreaShapes:
                     shapes = self._levels[level] = self._build(level)
         return shapes
 
+    def codes(self, level: str) -> frozenset[str]:
+        """The codes of every area of ``level`` (no geometry is built)."""
+        areas = self.geography.areas
+        return frozenset(str(areas.code[i]) for i in areas.of_level(level))
+
     def get(self, level: str, code: str) -> dict[str, Any] | None:
         """One area's geometry (``None`` if the geography has no such area)."""
         return self.level(level).get(code)

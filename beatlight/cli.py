@@ -197,13 +197,16 @@ def report(
         Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")
     ] = None,
     partitions: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="Keep one watermark per Kafka partition of the units, as a stream with "
-            "this many input partitions does (to diff against `beatlight snapshots`).",
+            help="Take the lines in file order as a stream with this many input partitions "
+            "receives them: one watermark per partition, so late pings are `too_late`. "
+            "To reproduce a stream's own decisions (diff against `beatlight snapshots`). "
+            "Without it the file is a complete record: any line order gives the same figures.",
             min=1,
+            show_default=False,
         ),
-    ] = 1,
+    ] = None,
     levels: Annotated[
         str,
         typer.Option(
@@ -229,12 +232,15 @@ def report(
 ) -> None:
     """Every figure of the SPEC, offline from an events file (the batch report).
 
-    --format json or csv writes the figures; --format html writes the printable
+    The file is a complete record: every valid event before --as-of counts, once per
+    event_id, whatever the order of its lines (files larger than memory are sorted on
+    disk). --format json or csv writes the figures; --format html writes the printable
     PCC report for the --period-days before --as-of.
     """
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
     from reports import MAX_PERIOD_DAYS
+    from streams.batch import Progress as Passes
     from streams.batch import batch_reports
     from streams.files import open_events
     from streams.lane import LaneConfig
@@ -265,22 +271,30 @@ def report(
     now_us = _to_us(datetime.now(UTC))
 
     bar = Progress(
-        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+        "[progress.description]{task.description}", BarColumn(), TaskProgressColumn(),
         TimeRemainingColumn(), console=err, disable=not progress or not err.is_terminal,
         transient=True,
     )  # fmt: skip
     with bar:
         task = bar.add_task(f"reading {source.path.name}", total=source.size_bytes)
+        counting: list[Any] = []
 
         def batches():  # noqa: ANN202
-            for raw, done in source.chunks():
+            for raw, done in source.chunks(keep_text=partitions is None):
                 yield raw
                 bar.update(task, completed=done)
+
+        def counted(done: int, total: int) -> None:
+            if not counting:  # the second pass: the sorted events, counted
+                bar.update(task, visible=False)
+                counting.append(bar.add_task("counting, in time order", total=total))
+            bar.update(counting[0], completed=done)
 
         # HTML: the documents at local midnights too (trends), in the same pass.
         found = batch_reports(
             geography, batches(), LaneConfig.from_settings(settings), now_us=now_us,
-            as_of_us=as_of_us, partitions=partitions, **_trend_hours(format, settings, period),
+            as_of_us=as_of_us, partitions=partitions, progress=Passes(counted=counted),
+            **_trend_hours(format, settings, period),
         )  # fmt: skip
     document = found.document
 
@@ -457,3 +471,4 @@ from beatlight import cli_kafka, cli_stream  # noqa: E402,F401,I001
 from beatlight import cli_api  # noqa: E402,F401,I001
 from beatlight import cli_keys  # noqa: E402,F401,I001
 from beatlight import cli_demo  # noqa: E402,F401,I001
+from beatlight import cli_audit  # noqa: E402,F401,I001

@@ -117,6 +117,7 @@ def api(
     from api.db import create_engine_for, reachable, upgrade
     from api.materialise import Materialiser, MaterialiserConfig
     from api.points import RecentPoints
+    from api.server import server_options
 
     _logging(verbose)
     if not verbose:
@@ -150,7 +151,9 @@ def api(
     try:
         uvicorn.run(application, host=settings.api_host, port=settings.api_port,
                     log_level="info" if verbose else "warning", access_log=verbose,
-                    proxy_headers=True, server_header=False)  # fmt: skip
+                    proxy_headers=True, server_header=False,
+                    **server_options(settings.max_header_bytes,
+                                     settings.header_timeout_seconds))  # fmt: skip
     finally:
         engine.dispose()
     log.info("stopped cleanly")

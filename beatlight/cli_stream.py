@@ -62,6 +62,15 @@ def worker(
             help="Port for /metrics and /healthz (0 = off). Env BEATLIGHT_WORKER_WEB_PORT.",
         ),
     ] = None,
+    web_host: Annotated[
+        str | None,
+        typer.Option(
+            "--web-host",
+            help="Address the web port listens on (default 127.0.0.1: this host only). "
+            "Env BEATLIGHT_WORKER_WEB_HOST.",
+            show_default=False,
+        ),
+    ] = None,
     live_clock: Annotated[
         str | None,
         typer.Option(
@@ -88,7 +97,7 @@ def worker(
     keep_large_blocks_mapped()
     settings = _settings(boundaries=boundaries, attributes=attributes, kafka_bootstrap=bootstrap,
                          kafka_partitions=partitions, worker_web_port=web_port,
-                         live_clock=live_clock)  # fmt: skip
+                         worker_web_host=web_host, live_clock=live_clock)  # fmt: skip
     servers = _bootstrap(settings)
     geography = _geography(settings, code_column=code_column, crs=boundaries_crs)
     counts = ensure_topics(servers, settings.kafka_partitions)
@@ -101,6 +110,7 @@ def worker(
         live_seconds=settings.live_seconds,
         live_clock=settings.live_clock,
         web_port=settings.worker_web_port,
+        web_host=settings.worker_web_host,
         max_event_bytes=settings.max_event_bytes,
         alert_window=settings.alert_window,
         alert_unvisited_minutes=settings.alert_unvisited_minutes,
@@ -111,8 +121,8 @@ def worker(
     )
     faust_app = create_app(config, geography, LaneConfig.from_settings(settings))
     logging.getLogger("beatlight.worker").info(
-        "worker %s on %s: %d input partitions, web port %s", settings.app_id, servers,
-        config.partitions, config.web_port or "off",
+        "worker %s on %s: %d input partitions, web %s", settings.app_id, servers,
+        config.partitions, f"{config.web_host}:{config.web_port}" if config.web_port else "off",
     )  # fmt: skip
     faust.Worker(
         faust_app, loglevel="WARNING", redirect_stdouts=False, override_logging=False

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     worker_web_port: int = Field(
         6066, ge=0, description="Worker's web port for /metrics and /healthz; 0 = off."
     )
+    worker_web_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address the worker's web port listens on: this host only by default; "
+        "0.0.0.0 where Prometheus scrapes it from another container or host.",
+    )
     checkpoint_seconds: float = Field(
         300.0, gt=0, description="How often each lane's state is checkpointed to Kafka."
     )
@@ -137,11 +143,30 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         65_536, gt=0, description="Larger request bodies are refused (413)."
     )
+    audit_retention_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="How many days the record of who read live positions is kept "
+        "(/api/v1/audit, beatlight audit); older records are deleted.",
+    )
+    max_header_bytes: int = Field(
+        65_536,
+        ge=4096,
+        description="Larger request lines and headers (counted together) are refused (431).",
+    )
+    header_timeout_seconds: float = Field(
+        20.0,
+        gt=0,
+        le=600,
+        description="A request line and headers not complete this long after the "
+        "connection (or the previous request) get 408, and the connection closes.",
+    )
     rate_limit_per_minute: int = Field(
         600,
         ge=0,
-        description="Requests a minute per API key, or per IP address without "
-        "one (429 beyond); 0 = no rate limit.",
+        description="Requests a minute per API key the store has vouched for, or per IP "
+        "address otherwise (no key, or one not yet checked); 429 beyond; 0 = no rate limit.",
     )
     rate_limit_burst: int = Field(
         60, ge=1, description="Requests a client may make at once before the rate limit applies."

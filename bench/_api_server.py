@@ -25,6 +25,7 @@ def main(argv: list[str]) -> None:
 
     from api.app import create_app
     from api.db import create_engine_for
+    from api.server import server_options
     from beatlight.settings import Settings
     from geo.geography import load_geography
 
@@ -46,7 +47,9 @@ def main(argv: list[str]) -> None:
 
     try:
         uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning",
-                    access_log=False, proxy_headers=True, server_header=False)  # fmt: skip
+                    access_log=False, proxy_headers=True, server_header=False,
+                    **server_options(settings.max_header_bytes,
+                                     settings.header_timeout_seconds))  # fmt: skip
     finally:
         engine.dispose()
 

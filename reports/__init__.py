@@ -11,12 +11,13 @@ no broker, no database, no clock.
 * :mod:`reports.html`: :func:`build_report`, the page.
 """
 
-from reports.html import SECTIONS, build_report
+from reports.html import CONTENT_SECURITY_POLICY, SECTIONS, build_report
 from reports.method import BOUNDARY_ATTRIBUTION, SYNTHETIC_ATTRIBUTION, Method
 from reports.trends import MAX_PERIOD_DAYS, daily_boundaries, is_local_midnight, window_for
 
 __all__ = [
     "BOUNDARY_ATTRIBUTION",
+    "CONTENT_SECURITY_POLICY",
     "MAX_PERIOD_DAYS",
     "SECTIONS",
     "SYNTHETIC_ATTRIBUTION",

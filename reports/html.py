@@ -24,7 +24,14 @@ from reports import charts
 from reports.method import BOUNDARY_ATTRIBUTION, Method, notes
 from reports.trends import STATUSES, Day, days, parse_as_of, shortfalls, window_for
 
-__all__ = ["SECTIONS", "build_report"]
+__all__ = ["CONTENT_SECURITY_POLICY", "SECTIONS", "build_report"]
+
+#: What a server should send with the page: it runs nothing, loads nothing, and shows
+#: only its inline CSS and SVG; no other site may frame it.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 #: Every section's heading, in order (the tests look for each in the printed PDF).
 SECTIONS = (

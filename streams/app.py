@@ -14,6 +14,11 @@ Two agents and a timer, all ``concurrency=1`` (SPEC pitfalls):
 CPU work runs in one worker thread so the event loop keeps heartbeating; a lane's
 batch of records runs on the loop itself when it is cheap (see
 :meth:`_State.lane_records_now`).
+
+On SIGTERM (see :func:`create_app`'s ``checkpoint_lanes``) the work thread stops reading
+Kafka and takes no new records; Faust commits the offsets it has handed over, every
+owned lane writes its checkpoint, and the producer is flushed. What the lanes had not
+reached is read again by whoever owns them next, from their checkpoints.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -56,6 +62,13 @@ _CATCH_UP_BUDGET_S = 1.0
 _LIVE_COST_FACTOR = 5.0
 #: A lane's batch runs on the event loop if the lane's last batch took less than this.
 _INLINE_S = 0.05
+#: On stop, the longest the final checkpoints wait for work begun before (which the
+#: ``stopping`` flag cuts short: a chunk of records, an hour's figures).
+_SETTLE_S = 5.0
+
+
+class _Stopping(Exception):
+    """The worker is stopping: work not begun is left for the lanes' next owner."""
 
 
 class WorkerConfig(faust.Record, serializer="json"):  # type: ignore[call-arg]
@@ -112,6 +125,8 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
         processing_guarantee="at_least_once",
         web_enabled=config.web_port > 0,
         web_port=config.web_port or 6066,
+        # web_bind is the address the server listens on; web_host only names it in URLs.
+        web_bind=config.web_host,
         web_host=config.web_host,
         web_in_thread=False,
     )
@@ -120,7 +135,7 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
     # One agent over both: Faust hands the partitions of one agent's topics to one worker.
     lane_output = app.topic(topics.PARTIALS, topics.LIVE_TICKS, **raw)
 
-    state = _State(config, geography, lane_config)
+    state = _State(config, geography, lane_config, stopping=app.stopping)
     app.beatlight_state = state  # for tests and the /metrics page
 
     async def publish(emission: Emission) -> None:
@@ -147,12 +162,19 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
                 await producer.send(topics.CHECKPOINTS, key, value, partition, None, None)
 
     async def handle(by_partition: dict[int, list[Record]]) -> None:
-        for partition, records in sorted(by_partition.items()):
-            emission = state.lane_records_now(partition, records)
-            if emission is None:
-                emission = await state.run(state.lane_records, partition, records)
-            await publish(emission)
-        await _skip_read_ahead(app, state.take_read_ahead())  # a lane restored just now
+        with state.busy():
+            for partition, records in sorted(by_partition.items()):
+                if state.stopping.is_set():
+                    return  # left for the next owner of the lanes (see the module's doc)
+                emission = state.lane_records_now(partition, records)
+                if emission is None:
+                    try:
+                        emission = await state.run(state.lane_records, partition, records)
+                    except _Stopping:
+                        return
+                await publish(emission)
+            if not state.stopping.is_set():
+                await _skip_read_ahead(app, state.take_read_ahead())  # a lane restored just now
 
     @app.agent(presence, concurrency=1)
     async def process(stream: Any) -> None:
@@ -193,6 +215,10 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
     async def tick() -> None:
         if app.should_stop or time.monotonic() < state.next_tick_at:
             return
+        with state.busy():
+            await _tick()
+
+    async def _tick() -> None:
         started = time.monotonic()
         assignment = app.consumer.assignment()
         lanes = sorted(tp.partition for tp in assignment if tp.topic == topics.PRESENCE)
@@ -200,7 +226,8 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
         now_us = time.time_ns() // 1000
         emission, hours, live = await state.run(state.tick, lanes, now_us, aggregating)
         await publish(emission)
-        await _skip_read_ahead(app, state.take_read_ahead())
+        if not state.stopping.is_set():
+            await _skip_read_ahead(app, state.take_read_ahead())
         with _unless_stopping(f"{len(hours)} hour snapshots and the live snapshot"):
             for document in hours:
                 await _send_snapshot(app, topics.VISIBILITY_HISTORY, document, live=False)
@@ -211,6 +238,26 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
                 await _send_batched(app, topics.VISIBILITY_ALERTS, raised)
                 state.live_cost_s += time.perf_counter() - sending
         state.pace_live(started)
+
+    @app.on_before_shutdown.connect
+    async def checkpoint_lanes(sender: Any, **_: Any) -> None:
+        """On stop, once Faust has committed its offsets: every owned lane's checkpoint.
+
+        Faust flushes the producer next. Work begun before the stop ends early (the
+        ``stopping`` flag), so this waits for it only briefly.
+        """
+        started = time.monotonic()
+        await state.settle(timeout_s=_SETTLE_S)
+        try:
+            owned = {tp.partition for tp in app.consumer.assignment()
+                     if tp.topic == topics.PRESENCE}  # fmt: skip
+        except Exception as error:  # noqa: BLE001 - the consumer never started
+            log.warning("stopping: no assignment to checkpoint (%r)", error)
+            return
+        emission = await state.run(state.checkpoint_lanes, owned)
+        await publish(emission)
+        log.info("stopping: checkpoints of lanes %s written in %.1f s",
+                 sorted(owned & set(state.lanes)), time.monotonic() - started)  # fmt: skip
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
@@ -307,8 +354,17 @@ async def _send_batched(app: faust.App, topic: str, records: list[tuple[bytes, b
 class _State:
     """The worker's lanes and aggregator; every method runs on the one work thread."""
 
-    def __init__(self, config: WorkerConfig, geography: Geography, lane_config: LaneConfig):
+    def __init__(
+        self, config: WorkerConfig, geography: Geography, lane_config: LaneConfig, *,
+        stopping: threading.Event,
+    ) -> None:  # fmt: skip
         self.config = config
+        #: Set when the worker begins to stop: reads of Kafka end between chunks, and
+        #: no lane takes new records.
+        self.stopping = stopping
+        self._busy = 0  # handlers and ticks under way (see busy() and settle())
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.geography = geography
         self.lane_config = lane_config
         self.lanes: dict[int, LaneRunner] = {}
@@ -348,6 +404,32 @@ class _State:
     async def run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Around a handler or tick on the event loop: lane work that :meth:`settle` awaits."""
+        self._busy += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
+
+    async def settle(self, timeout_s: float) -> None:
+        """Wait until no handler or tick is under way (at most ``timeout_s``)."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        except TimeoutError:
+            log.warning("stopping: lane work still under way after %.0f s", timeout_s)
+
+    def checkpoint_lanes(self, partitions: set[int]) -> Emission:
+        """The checkpoints of these lanes, those held here (on stop)."""
+        emission = Emission()
+        for partition in sorted(partitions & set(self.lanes)):
+            emission.extend(self._checkpoint(self.lanes[partition]))
+        return emission
+
     # -- stage 1 ----------------------------------------------------------------------
 
     def lane_records_now(self, partition: int, records: list[Record]) -> Emission | None:
@@ -371,11 +453,21 @@ class _State:
         return emission
 
     def lane_records(self, partition: int, records: list[Record]) -> Emission:
+        """A partition's records, after reading any gap before them from Kafka.
+
+        Stopping: :class:`_Stopping` before the lane takes any record; a gap read cut
+        short leaves the batch to the lane's next owner.
+        """
+        if self.stopping.is_set():
+            raise _Stopping
         runner = self._runner(partition)
         runner.fed_at = time.monotonic()
         emission = Emission()
         if records[0].offset > runner.next_offset:
             emission.extend(self._catch_up(runner, records[0].offset)[0])
+            if runner.next_offset < records[0].offset:  # cut short: stopping
+                self.metrics.lane(runner)
+                return emission
         emission.extend(runner.process(records, now_us=time.time_ns() // 1000))
         self.metrics.lane(runner)
         return emission
@@ -395,7 +487,12 @@ class _State:
         self.live_cost_s = 0.0
         emission = Emission()
         for partition in lanes:
-            emission.extend(self.live_tick(partition, now_us))
+            if self.stopping.is_set():
+                break  # what the lanes read so far is in the emission, to be sent
+            try:
+                emission.extend(self.live_tick(partition, now_us))
+            except _Stopping:
+                break
         if not aggregating:
             return emission, [], None
         started = time.perf_counter()
@@ -496,8 +593,11 @@ class _State:
         if self._checkpoint_reader is None:
             self._checkpoint_reader = PartitionReader(self.config.bootstrap, topics.CHECKPOINTS)
         records = []
-        for chunk in self._checkpoint_reader.read(partition, 0, None, idle_ms=500):
+        for chunk in self._checkpoint_reader.read(partition, 0, None, idle_ms=500,
+                                                  cancel=self.stopping):  # fmt: skip
             records += chunk
+        if self.stopping.is_set():
+            raise _Stopping  # the checkpoint may be the older one: no lane made of it
         blob = latest_checkpoint(records, partition)
         if blob is None:
             return None
@@ -510,13 +610,16 @@ class _State:
         """Read the records this lane has not seen (up to ``stop``) straight from Kafka.
 
         Without ``stop``, until the partition is quiet for ``idle_ms``, or until
-        ``budget_s`` of reading has passed; the flag says whether it got to the end.
+        ``budget_s`` of reading has passed; the flag says whether it got to the end. The
+        worker stopping ends it too, after the chunk in hand: what the lane processed
+        is in the emission (to be sent before its checkpoint), the rest is left.
         """
         started, begin = time.perf_counter(), runner.next_offset
         emission = Emission()
         # Smaller chunks when the read has a budget, so that it can stop near it.
         chunks = self._reader().read(runner.partition, runner.next_offset, stop, idle_ms=idle_ms,
-                                     batch=20_000 if budget_s is None else 2_000)  # fmt: skip
+                                     batch=20_000 if budget_s is None else 2_000,
+                                     cancel=self.stopping)  # fmt: skip
         reached_end = True
         for chunk in chunks:
             try:
@@ -525,10 +628,13 @@ class _State:
                 log.warning("%s; continuing from %d", gap, gap.got)
                 runner.next_offset = gap.got
                 emission.extend(runner.process(chunk, now_us=time.time_ns() // 1000))
-            if budget_s is not None and time.perf_counter() - started >= budget_s:
+            over_budget = budget_s is not None and time.perf_counter() - started >= budget_s
+            if over_budget or self.stopping.is_set():
                 chunks.close()
                 reached_end = False
                 break
+        if self.stopping.is_set():
+            reached_end = False  # the reader may have ended for it, before the end
         if runner.next_offset - begin > 1000:
             log.info(
                 "lane %d: read %d records from Kafka in %.1f s%s",
@@ -555,8 +661,11 @@ class _State:
                 self._partials_reader = PartitionReader(self.config.bootstrap, topics.PARTIALS)
             first = self._partials_reader.first_offset(0)
             self._aggregated_to = max(self._aggregated_to, first)
-            for chunk in self._partials_reader.read(0, self._aggregated_to, fresh[0].offset):
+            for chunk in self._partials_reader.read(0, self._aggregated_to, fresh[0].offset,
+                                                    cancel=self.stopping):  # fmt: skip
                 out += self._aggregate(chunk)
+            if self._aggregated_to < fresh[0].offset:  # stopping: the next owner reads it all
+                return out
         out += self._aggregate(fresh)
         if out:
             self.metrics.aggregator(self.aggregator.held())

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,9 +21,10 @@ from streams.metrics import figures
 from streams.partitioning import partitions_of
 from streams.presence import Partial
 from streams.report import report_document
+from streams.sorted_events import SortedEvents, robust_latest
 from streams.wire import LaneStatus, Message
 
-__all__ = ["BatchReports", "NoValidEvents", "batch_report", "batch_reports"]
+__all__ = ["BatchReports", "NoValidEvents", "Progress", "batch_report", "batch_reports"]
 
 log = logging.getLogger("beatlight.report")
 
@@ -38,15 +40,20 @@ def batch_report(
     *,
     now_us: int,
     as_of_us: int | None = None,
-    partitions: int = 1,
+    partitions: int | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Every figure of the SPEC for the events in ``batches`` (in arrival order).
+    """Every figure of the SPEC for the events in ``batches``.
 
-    ``as_of_us`` defaults to the latest accepted event time rounded up to the
-    next slot (rule 9); ``now_us`` is the wall clock for the future rule.
-    ``partitions``: split events by unit as Kafka's default partitioner would and
-    keep one watermark per partition, exactly as the stream workers do.
+    The events are a complete record: every valid event counts, once per
+    ``event_id``, whatever order the batches and their rows come in (SPEC "Event
+    time, order and lateness"). ``as_of_us`` defaults to the latest event time that
+    units with clocks ahead cannot move (:func:`~streams.sorted_events.robust_latest`),
+    rounded up to the next slot (rule 9); ``now_us`` is the wall clock for the future rule.
+
+    ``partitions``: instead, take the rows in the order given, split by unit as
+    Kafka's default partitioner would, with one watermark per partition, exactly as
+    the stream workers receive them (so lateness applies).
     """
     return batch_reports(
         geography, batches, config, now_us=now_us, as_of_us=as_of_us,
@@ -64,6 +71,14 @@ class BatchReports:
     hours: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
+@dataclass
+class Progress:
+    """Callbacks for a progress bar: rows read (first pass), then rows counted."""
+
+    read: Callable[[int], None] | None = None
+    counted: Callable[[int, int], None] | None = None  # (rows done, rows in all)
+
+
 def batch_reports(
     geography: Geography,
     batches: Iterable[RawEvents],
@@ -71,10 +86,13 @@ def batch_reports(
     *,
     now_us: int,
     as_of_us: int | None = None,
-    partitions: int = 1,
+    partitions: int | None = None,
     on_batch: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     hours: Callable[[int], bool] | None = None,
     keep_us: int | None = None,
+    spill_dir: str | Path | None = None,
+    spill_rows: int = 400_000,
 ) -> BatchReports:
     """:func:`batch_report`, plus the documents at the hour boundaries H where ``hours(H)``,
     in the same single pass over the events (for trends: e.g. every local midnight).
@@ -84,7 +102,68 @@ def batch_reports(
     ``hourly=True``) and an in-process :class:`~streams.aggregate.Aggregator` merges
     them. ``keep_us``: keep only the hours within this span before the latest one,
     so a long file costs bounded memory (documents are a few hundred kB each).
+    ``spill_dir``: where a file larger than memory is sorted (default: the system's
+    temporary folder), in runs of ``spill_rows`` valid events.
     """
+    progress = progress or Progress(read=on_batch)
+    if partitions is not None:
+        return _in_arrival_order(geography, batches, config, now_us=now_us, as_of_us=as_of_us,
+                                 partitions=partitions, progress=progress, hours=hours,
+                                 keep_us=keep_us)  # fmt: skip
+    started = time.perf_counter()
+    hourly = hours is not None
+    checker = Lane(geography, config)
+    rows = 0
+    with SortedEvents(run_rows=spill_rows, directory=spill_dir) as events:
+        for raw in batches:
+            rows += len(raw)
+            events.add(raw, checker.validate(raw, now_us=now_us))
+            if progress.read is not None:
+                progress.read(len(raw))
+        if not len(events):
+            raise NoValidEvents(_nothing_valid(rows, events.rejected))
+        if as_of_us is None:
+            latest = robust_latest(events.latest().values(), config.lateness_us)
+            assert latest is not None
+            slot = config.model.slot_us
+            as_of_us = (latest // slot + 1) * slot
+        trend = _Hours(geography, config, 1, as_of_us, hours, keep_us) if hourly else None
+        lane = Lane(geography, config, ignore_from_us=as_of_us, hourly=hourly,
+                    hours=None if trend is None else trend.wanted, ordered=True)  # fmt: skip
+        duplicates = after = counted = 0
+        for part in events.sorted():
+            duplicates += part.duplicates
+            after += int(np.count_nonzero(part.events.ts_us >= as_of_us))
+            for start in range(0, len(part.events), _ROWS):
+                outcome = lane.admit(part.events.take(slice(start, start + _ROWS)))
+                if trend is not None:
+                    trend.receive(0, lane, outcome)
+                    trend.expire([lane])
+            counted += len(part.events) + part.duplicates
+            if progress.counted is not None:
+                progress.counted(counted, len(events))
+        rejected = events.rejected
+    lane.duplicates = duplicates
+    document = _document(geography, config, [lane], as_of_us, rejected, duplicates)
+    document["after_as_of"] = after
+    found = {} if trend is None else trend.finish([lane], as_of_us)
+    _log_done(document, rows, duplicates, found if hourly else None, started)
+    return BatchReports(document, found)
+
+
+def _in_arrival_order(
+    geography: Geography,
+    batches: Iterable[RawEvents],
+    config: LaneConfig,
+    *,
+    now_us: int,
+    as_of_us: int | None,
+    partitions: int,
+    progress: Progress,
+    hours: Callable[[int], bool] | None,
+    keep_us: int | None,
+) -> BatchReports:
+    """The events as ``partitions`` stream lanes would receive them (lateness applies)."""
     started = time.perf_counter()
     hourly = hours is not None
     trend = _Hours(geography, config, partitions, as_of_us, hours, keep_us) if hourly else None
@@ -106,17 +185,30 @@ def batch_reports(
                 trend.receive(p, lane, outcome)
         if trend is not None:
             trend.expire(lanes)
-        if on_batch is not None:
-            on_batch(len(raw))
+        if progress.read is not None:
+            progress.read(len(raw))
     rejected = sum((lane.rejected for lane in lanes), Counter())
     duplicates = sum(lane.duplicates for lane in lanes)
     if not any(lane.intake.has_watermark for lane in lanes):
-        reasons = ", ".join(f"{r}: {n}" for r, n in rejected.most_common()) or "no events"
-        raise NoValidEvents(f"no valid event among {rows} rows ({reasons})")
+        raise NoValidEvents(_nothing_valid(rows, rejected))
     if as_of_us is None:
         as_of_us = max(a for lane in lanes if (a := lane.default_as_of_us()) is not None)
+    document = _document(geography, config, lanes, as_of_us, rejected, duplicates)
+    found = {} if trend is None else trend.finish(lanes, as_of_us)
+    _log_done(document, rows, duplicates, found if hourly else None, started)
+    return BatchReports(document, found)
+
+
+def _document(
+    geography: Geography,
+    config: LaneConfig,
+    lanes: list[Lane],
+    as_of_us: int,
+    rejected: Counter[str],
+    duplicates: int,
+) -> dict[str, Any]:
     partial = Partial.merge([lane.partial(as_of_us) for lane in lanes])
-    document = report_document(
+    return report_document(
         geography.areas,
         figures(partial, geography.areas, config.model),
         as_of_us=as_of_us,
@@ -126,13 +218,31 @@ def batch_reports(
         rejected=rejected,
         duplicates=duplicates,
     )
-    found = {} if trend is None else trend.finish(lanes, as_of_us)
+
+
+def _nothing_valid(rows: int, rejected: Counter[str]) -> str:
+    reasons = ", ".join(f"{r}: {n}" for r, n in rejected.most_common()) or "no events"
+    return f"no valid event among {rows} rows ({reasons})"
+
+
+def _log_done(
+    document: dict[str, Any],
+    rows: int,
+    duplicates: int,
+    found: dict[int, Any] | None,
+    started: float,
+) -> None:
     log.info(
-        "report as of %s: %d rows, %d accepted, %d rejected, %d duplicates%s in %.1f s",
-        document["as_of"], rows, partial.accepted, sum(rejected.values()), duplicates,
-        f", {len(found)} earlier hours" if hourly else "", time.perf_counter() - started,
+        "report as of %s: %d rows, %d accepted, %d rejected, %d duplicates%s%s in %.1f s",
+        document["as_of"], rows, document["accepted"], sum(document["rejected"].values()),
+        duplicates,
+        f", {document['after_as_of']} at or after as_of" if "after_as_of" in document else "",
+        f", {len(found)} earlier hours" if found is not None else "",
+        time.perf_counter() - started,
     )  # fmt: skip
-    return BatchReports(document, found)
+
+
+_ROWS = 50_000  # events handed to the lane at a time
 
 
 class _Hours:

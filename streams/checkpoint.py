@@ -21,6 +21,7 @@ import orjson
 
 from geo.areas import Areas
 from geo.geography import Geography
+from streams.intake import Intake
 from streams.lane import Lane, LaneConfig
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
 
 _CHUNK = 512 * 1024
 
-FORMAT = 1
+FORMAT = 2
 _BUFFER_NUMERIC = ("unit", "ts", "ward", "mode", "cell", "final")
 
 
@@ -70,11 +71,7 @@ def dump_lane(lane: Lane, next_offset: int) -> bytes:
         "format": FORMAT,
         "geography": geography_digest(presence.areas),
         "next_offset": next_offset,
-        "intake": {
-            "watermark_us": lane.intake.watermark_us,
-            "seen": lane.intake._seen,
-            "forget_before_us": lane.intake._forget_before_us,
-        },  # fmt: skip
+        "intake": lane.intake.state(),
         "lane": {
             "rejected": dict(lane.rejected),
             "duplicates": lane.duplicates,
@@ -124,10 +121,7 @@ def load_lane(blob: bytes, geography: Geography, config: LaneConfig) -> tuple[La
         return None
 
     lane = Lane(geography, config, hourly=True)
-    intake = header["intake"]
-    lane.intake.watermark_us = intake["watermark_us"]
-    lane.intake._seen = dict(intake["seen"])
-    lane.intake._forget_before_us = intake["forget_before_us"]
+    lane.intake = Intake.from_state(config.lateness_us, header["intake"])
     meta = header["lane"]
     lane.rejected = Counter(meta["rejected"])
     lane.duplicates = meta["duplicates"]

@@ -88,6 +88,10 @@ class RawEvents:
     columns: dict[str, list[Any]]
     reason: list[str | None]
     position: list[int] = field(default_factory=list)
+    #: Each row's line as it stood in the file (NDJSON, when asked for): the batch report
+    #: breaks ties between differing copies of one event by it (SPEC "Event time, order
+    #: and lateness").
+    text: list[bytes] | None = None
 
     def __len__(self) -> int:
         return len(self.reason)
@@ -113,7 +117,14 @@ class RawEvents:
             {name: [values[i] for i in rows] for name, values in self.columns.items()},
             [self.reason[i] for i in rows],
             [self.position[i] for i in rows] if self.position else list(rows),
+            None if self.text is None else [self.text[i] for i in rows],
         )
+
+    def line(self, i: int) -> bytes:
+        """Row ``i``'s text: its line, or its SPEC fields as JSON when there was no line."""
+        if self.text is not None:
+            return self.text[i]
+        return orjson.dumps(self.record(i), option=orjson.OPT_SERIALIZE_NUMPY)
 
     def record(self, i: int) -> dict[str, Any]:
         """Row ``i`` as a dict of the SPEC fields that were present (for the DLQ)."""
@@ -156,18 +167,28 @@ class ValidEvents:
 
 
 def parse_lines(
-    lines: Iterable[bytes | str], *, max_event_bytes: int, first_position: int = 0
+    lines: Iterable[bytes | str],
+    *,
+    max_event_bytes: int,
+    first_position: int = 0,
+    keep_text: bool = False,
 ) -> RawEvents:
-    """Raw NDJSON lines → :class:`RawEvents` (blank lines are skipped, not rejected)."""
+    """Raw NDJSON lines → :class:`RawEvents` (blank lines are skipped, not rejected).
+
+    ``keep_text``: keep each line (without its line break) in :attr:`RawEvents.text`.
+    """
     records: list[Mapping[str, Any] | None] = []
     reasons: list[str | None] = []
     positions: list[int] = []
+    texts: list[bytes] = []
     loads = orjson.loads
     for number, line in enumerate(lines, start=first_position):
         data = line.encode() if isinstance(line, str) else line
         if not data.strip():
             continue
         positions.append(number)
+        if keep_text:
+            texts.append(data.rstrip(b"\r\n"))
         if len(data.rstrip(b"\r\n")) > max_event_bytes:
             records.append(None)
             reasons.append("too_large")
@@ -182,7 +203,10 @@ def parse_lines(
         else:
             records.append(None)
             reasons.append("malformed_json")
-    return RawEvents.from_records(records, reasons, positions)
+    raw = RawEvents.from_records(records, reasons, positions)
+    if keep_text:
+        raw.text = texts
+    return raw
 
 
 def strip_event(record: Mapping[str, Any]) -> dict[str, Any]:

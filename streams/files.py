@@ -48,11 +48,16 @@ class EventsFile:
     size_bytes: int
     max_event_bytes: int = 8192
 
-    def chunks(self, rows: int = 50_000) -> Iterator[tuple[RawEvents, int]]:
-        """Batches of raw events in file order, each with the bytes read so far."""
+    def chunks(
+        self, rows: int = 50_000, *, keep_text: bool = False
+    ) -> Iterator[tuple[RawEvents, int]]:
+        """Batches of raw events in file order, each with the bytes read so far.
+
+        ``keep_text``: NDJSON rows keep their line (:attr:`RawEvents.text`).
+        """
         try:
             if self.format == "ndjson":
-                yield from self._ndjson(rows)
+                yield from self._ndjson(rows, keep_text)
             elif self.format == "csv":
                 yield from self._csv(rows)
             else:
@@ -60,7 +65,7 @@ class EventsFile:
         except (OSError, EOFError, UnicodeDecodeError, csv.Error) as error:
             raise EventsFileError(f"{self.path}: cannot be read to the end ({error})") from None
 
-    def _ndjson(self, rows: int) -> Iterator[tuple[RawEvents, int]]:
+    def _ndjson(self, rows: int, keep_text: bool) -> Iterator[tuple[RawEvents, int]]:
         with self.path.open("rb") as raw, _maybe_gzip(raw, self.path) as lines:
             number = 1
             while True:
@@ -68,7 +73,10 @@ class EventsFile:
                 if not block:
                     return
                 batch = parse_lines(
-                    block, max_event_bytes=self.max_event_bytes, first_position=number
+                    block,
+                    max_event_bytes=self.max_event_bytes,
+                    first_position=number,
+                    keep_text=keep_text,
                 )
                 number += len(block)
                 yield batch, raw.tell()

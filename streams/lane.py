@@ -78,8 +78,13 @@ class Lane:
         ignore_from_us: int | None = None,
         hourly: bool = False,
         hours: Callable[[int], bool] | None = None,
+        ordered: bool = False,
     ) -> None:
         """``ignore_from_us``: a fixed ``as_of``; events at or after it are ignored (rule 9).
+
+        ``ordered``: events will come in ``ts`` order and already de-duplicated (a file
+        the batch report has sorted): nothing is late, and every hour up to the latest
+        event time is settled at once.
 
         ``hourly``: compute figures as of every hour boundary H once no admissible
         ping can change them any more (the watermark has passed H + lateness), as
@@ -109,7 +114,9 @@ class Lane:
         self._provisional_until: int | None = None
         self._provisional_version = -1
         self.config = config or LaneConfig()
-        self.intake = Intake(self.config.lateness_us)
+        #: How far behind the watermark a ping may still arrive.
+        self.lateness_us = 0 if ordered else self.config.lateness_us
+        self.intake = Intake(self.config.lateness_us, ordered=ordered)
         self.presence = PresenceLane(geography.areas, self.config.model)
         self.ignore_from_us = ignore_from_us
         self.rejected: Counter[str] = Counter()
@@ -118,12 +125,19 @@ class Lane:
 
     def ingest(self, raw: RawEvents, *, now_us: int) -> Outcome:
         """Take one batch in arrival order; ``now_us`` is the wall clock for the future rule."""
-        events = validate(
+        return self.admit(self.validate(raw, now_us=now_us))
+
+    def validate(self, raw: RawEvents, *, now_us: int) -> ValidEvents:
+        """The SPEC's checks on one batch, with this lane's settings (no state)."""
+        return validate(
             raw,
             now_us=now_us,
             max_accuracy_m=self.config.max_accuracy_m,
             future_seconds=self.config.future_us // 1_000_000,
         )
+
+    def admit(self, events: ValidEvents) -> Outcome:
+        """Take one validated batch in arrival order: lateness, duplicates, presence."""
         admission = self.intake.admit(events)
         self.rejected.update(r for r in events.reason.tolist() if r is not None)
         self.duplicates += int(admission.duplicate.sum())
@@ -150,7 +164,7 @@ class Lane:
             self._note_data_hours(events.ts_us[rows])
         if self.first_hour_us is None and self.intake.has_watermark:
             # Accepted pings are at most the lateness behind the first one (rule: too_late).
-            earliest = int(events.ts_us[admission.accepted].min()) - self.config.lateness_us
+            earliest = int(events.ts_us[admission.accepted].min()) - self.lateness_us
             self.first_hour_us = (earliest // _HOUR_US + 1) * _HOUR_US
             self._next_hour_us = self.first_hour_us
         # Hour figures first: settling may finalise slots those hours must not see.
@@ -209,7 +223,7 @@ class Lane:
         """No admissible ping can be earlier than this: watermark minus allowed lateness."""
         if not self.intake.has_watermark:
             return None
-        return self.intake.watermark_us - self.config.lateness_us
+        return self.intake.watermark_us - self.lateness_us
 
     def provisional_hours(self, until_us: int) -> list[Partial]:
         """Figures for the hours up to ``until_us`` that this lane has not settled yet.

@@ -27,6 +27,16 @@ class Metrics:
         self.watermark = Gauge("beatlight_lane_watermark_seconds",
                                "Latest accepted event time per input partition.",
                                ["partition"], registry=self.registry)  # fmt: skip
+        self.ahead = Counter("beatlight_pings_ahead_total",
+                             "Accepted pings more than the allowed lateness ahead of their "
+                             "lane's watermark: a device whose clock runs ahead (they count, "
+                             "and do not move the watermark).",
+                             ["partition"], registry=self.registry)  # fmt: skip
+        self.units_ahead = Gauge("beatlight_lane_units_ahead",
+                                 "Recent units whose latest ping is more than the allowed "
+                                 "lateness ahead of the lane's watermark.",
+                                 ["partition"], registry=self.registry)  # fmt: skip
+        self._ahead_counted: dict[str, int] = {}
         self.lag = Gauge("beatlight_lane_lag_records",
                          "Records in the partition not yet processed by its lane.",
                          ["partition"], registry=self.registry)  # fmt: skip
@@ -86,6 +96,11 @@ class Metrics:
         intake = runner.lane.intake
         if intake.has_watermark:
             self.watermark.labels(partition).set(intake.watermark_us / 1e6)
+        counted = self._ahead_counted.get(partition, 0)
+        if intake.ahead > counted:
+            self.ahead.labels(partition).inc(intake.ahead - counted)
+        self._ahead_counted[partition] = intake.ahead
+        self.units_ahead.labels(partition).set(intake.units_ahead)
         self.offset.labels(partition).set(runner.next_offset)
         self.skipped.labels(partition).set(runner.lane.hours_skipped)
         if end is not None:

@@ -79,15 +79,20 @@ class ExternalSort:
         if self._pending_rows >= self.run_rows:
             self._spill()
 
-    def sorted(self) -> Iterator[pa.Table]:
-        """Every row added, in order, as consecutive tables (slabs).
+    def sorted(self, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
+        """Every row added, in order, as consecutive tables (slabs); may be called again.
 
         Rows whose first key is equal are always in the same slab, so a caller can
-        resolve ties (duplicates of one key) within a slab.
+        resolve ties (duplicates of one key) within a slab, and the slabs are the same
+        on every call. ``columns``: only these (and the sort columns), read from disk.
         """
+        wanted = None if columns is None else list(dict.fromkeys([*self.by, *columns]))
         if not self._runs:
             if self._pending:
                 table = self._sort(pa.concat_tables(self._pending))
+                self._pending = [table]
+                if wanted is not None:
+                    table = table.select(wanted)
                 keys = table.column(self.by[0]).to_numpy()
                 start = 0
                 while start < len(keys):
@@ -99,18 +104,23 @@ class ExternalSort:
                     start = end
             return
         self._spill()
-        runs = self._runs
+        runs = [_Cursor(run, wanted) for run in self._runs]
         step = max(self.run_rows // len(runs), 1)
-        while True:
-            live = [run for run in runs if run.cursor < run.rows]
-            if not live:
-                return
-            # The slab ends at the key ``step`` rows on in the run where that comes soonest:
-            # that run gives step + 1 rows and every other run at most that many (plus ties).
-            ahead = [run.keys[run.cursor + step] for run in live if run.cursor + step < run.rows]
-            upto = min(ahead) if ahead else None
-            parts = [run.take_through(upto) for run in live]
-            yield self._sort(pa.concat_tables([p for p in parts if p.num_rows]))
+        try:
+            while True:
+                live = [run for run in runs if run.at < run.rows]
+                if not live:
+                    return
+                # The slab ends at the key ``step`` rows on in the run where that comes
+                # soonest: that run gives step + 1 rows, every other run at most that many
+                # (plus rows of an equal key).
+                ahead = [r.keys[r.at + step] for r in live if r.at + step < r.rows]
+                upto = min(ahead) if ahead else None
+                parts = [run.take_through(upto) for run in live]
+                yield self._sort(pa.concat_tables([p for p in parts if p.num_rows]))
+        finally:
+            for run in runs:
+                run.close()
 
     def close(self) -> None:
         """Drop every run and the spill folder."""
@@ -145,61 +155,63 @@ class ExternalSort:
         self._runs.append(_Run(path, keys, starts))
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Run:
-    """One sorted run on disk, its keys in memory, and how far it has been read."""
+    """One sorted run on disk, and its keys in memory."""
 
     path: Path
     keys: np.ndarray
     starts: np.ndarray  # the first row of each record batch
-    cursor: int = 0
-    _reader: ipc.RecordBatchFileReader | None = None
-    _file: pa.OSFile | None = None
-    _cached: tuple[int, pa.RecordBatch] | None = None
 
-    @property
-    def rows(self) -> int:
-        return len(self.keys)
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class _Cursor:
+    """How far one pass has read a run."""
+
+    def __init__(self, run: _Run, columns: list[str] | None) -> None:
+        self.keys = run.keys
+        self.rows = len(run.keys)
+        self.at = 0
+        self._run = run
+        self._file = pa.OSFile(str(run.path), "rb")
+        reader = ipc.open_file(self._file)
+        if columns is not None:
+            names = reader.schema.names
+            fields = [names.index(name) for name in columns]
+            reader = ipc.open_file(self._file, options=ipc.IpcReadOptions(included_fields=fields))
+        self._reader = reader
+        self._cached: tuple[int, pa.RecordBatch] | None = None
 
     def take_through(self, upto: int | None) -> pa.Table:
-        """The rows from the cursor whose key is at most ``upto`` (all if ``None``)."""
+        """The rows from here whose key is at most ``upto`` (all if ``None``)."""
         end = self.rows if upto is None else int(np.searchsorted(self.keys, upto, side="right"))
-        table = self._read(self.cursor, end)
-        self.cursor = end
-        if self.cursor >= self.rows:
-            self.close()
+        table = self._read(self.at, end)
+        self.at = end
         return table
 
     def close(self) -> None:
-        self._reader = None
         self._cached = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._file.close()
 
     def _read(self, start: int, end: int) -> pa.Table:
-        reader = self._open()
+        reader = self._reader
         if start >= end:
             return reader.schema.empty_table()
-        starts = self.starts.tolist()
+        starts = self._run.starts.tolist()
         batches = []
-        i = int(np.searchsorted(self.starts, start, side="right")) - 1
+        i = int(np.searchsorted(self._run.starts, start, side="right")) - 1
         while i < len(starts) and starts[i] < end:
-            batch = self._batch(reader, i)
+            batch = self._batch(i)
             lo = max(start - starts[i], 0)
             hi = min(end - starts[i], batch.num_rows)
             batches.append(batch.slice(lo, hi - lo))
             i += 1
         return pa.Table.from_batches(batches, schema=reader.schema)
 
-    def _batch(self, reader: ipc.RecordBatchFileReader, i: int) -> pa.RecordBatch:
+    def _batch(self, i: int) -> pa.RecordBatch:
         # A slab usually ends inside a batch; the next slab starts in the same one.
         if self._cached is None or self._cached[0] != i:
-            self._cached = (i, reader.get_batch(i))
+            self._cached = (i, self._reader.get_batch(i))
         return self._cached[1]
-
-    def _open(self) -> ipc.RecordBatchFileReader:
-        if self._reader is None:
-            self._file = pa.OSFile(str(self.path), "rb")
-            self._reader = ipc.open_file(self._file)
-        return self._reader

@@ -26,6 +26,7 @@ from geo.geography import Geography
 from streams.events import RawEvents, parse_lines
 from streams.lane import Lane, LaneConfig
 from streams.points import point_records
+from streams.report import format_ts
 from streams.wire import LaneStatus, encode_final, encode_reported, encode_tick
 
 __all__ = ["Emission", "LaneRunner", "PartitionReader", "Record"]
@@ -96,11 +97,13 @@ class PartitionReader:
 
     def read(
         self, partition: int, start: int, stop: int | None = None, *, batch: int = 20_000,
-        idle_ms: int = 1500,
+        idle_ms: int = 1500, cancel: threading.Event | None = None,
     ) -> Iterator[list[Record]]:  # fmt: skip
         """Records from ``start``, up to ``stop`` or, without one, until the partition is quiet.
 
-        End offsets are not asked for: Tansu's are wrong (they lag the last batch).
+        Ends early, between polls, once ``cancel`` is set (a worker stopping); the caller
+        tells by the offsets it got. End offsets are not asked for: Tansu's are wrong (they
+        lag the last batch).
         """
         from kafka import TopicPartition
 
@@ -111,6 +114,8 @@ class PartitionReader:
             position = start
             quiet_since = time.monotonic()
             while stop is None or position < stop:
+                if cancel is not None and cancel.is_set():
+                    return
                 polled = self._consumer.poll(timeout_ms=min(idle_ms, 500), max_records=batch)
                 messages = polled.get(tp, [])
                 if not messages:
@@ -166,6 +171,7 @@ class LaneRunner:
         self.checkpointed_offset = first_offset
         self.checkpoints = 0  # written by this runner: their parity picks the generation
         self.cost_s = 0.0  # what the last call of process() took
+        self._units_ahead = 0  # units whose clocks ran ahead, when last logged
         self._lock = threading.Lock()
 
     def status(self) -> LaneStatus:
@@ -210,6 +216,7 @@ class LaneRunner:
         raw.position = offsets
         outcome = self.lane.ingest(raw, now_us=now_us)
         self.next_offset = fresh[-1].offset + 1
+        self._note_clocks_ahead()
         emission = Emission(
             accepted=int(outcome.accepted.sum()),
             duplicates=int(outcome.duplicate.sum()),
@@ -226,6 +233,19 @@ class LaneRunner:
         if outcome.final is not None:
             emission.partials.append(encode_final(status, outcome.final))
         return emission
+
+    def _note_clocks_ahead(self) -> None:
+        """Log when more units' clocks run ahead of the watermark (never which units)."""
+        intake = self.lane.intake
+        ahead = intake.units_ahead
+        if ahead > self._units_ahead:
+            log.warning(
+                "partition %d: %d unit(s) with clocks running up to %.1f h ahead of the "
+                "lane's watermark (%s); their pings count and do not move it (%d so far)",
+                self.partition, ahead, intake.furthest_ahead_us / 3.6e9,
+                format_ts(intake.watermark_us), intake.ahead,
+            )  # fmt: skip
+        self._units_ahead = ahead
 
     def _reported(self, status: LaneStatus) -> list[bytes]:
         """After the hours: the lane's word for the hours it skipped as empty, if any new."""

@@ -290,6 +290,27 @@ def status_of(patrol_minutes: float, target: float, attainment: float | None) ->
     return "red"
 
 
+def _not_ahead_latest(accepted: list[Event], lateness_us: int) -> int:
+    """The default as_of's event time: the latest of the units' latest accepted pings
+    that is not more than the lateness ahead of the watermark of those latest times.
+
+    The watermark, naively: take the units' latest times in time order; after each, the
+    recent units are those within the lateness of the watermark so far; of the n recent
+    units, max(n // 20, 1) may run ahead, so the watermark becomes at least the
+    (that + 1)-th latest recent time (the only one, for n = 1).
+    """
+    latest: dict[str, int] = {}
+    for event in accepted:
+        latest[event.unit] = max(latest.get(event.unit, event.ts_us), event.ts_us)
+    times = sorted(latest.values())
+    watermark = times[0]
+    for i in range(len(times)):
+        recent = [t for t in times[: i + 1] if t >= watermark - lateness_us]
+        k = min(max(len(recent) // 20, 1) + 1, len(recent))
+        watermark = max(watermark, sorted(recent)[-k])
+    return max(t for t in times if t <= watermark + lateness_us)
+
+
 def reference_report(
     lines: list[str],
     wards: list[dict],
@@ -314,11 +335,13 @@ def reference_report(
 
     1. Validation order, first failure wins: too_large, malformed_json,
        missing_field, bad_event_id, bad_unit, bad_timestamp, bad_coordinates,
-       bad_mode, bad_accuracy, inaccurate, future, too_late; then an event_id
-       already accepted is a silent duplicate. The watermark is the max ts of
-       events accepted earlier in the input.
-    2. as_of defaults to the start of the slot after the latest accepted event's
-       slot; events with ts >= as_of are ignored by every metric.
+       bad_mode, bad_accuracy, inaccurate, future. Nothing is too_late: the lines are
+       a complete record, in any order. Of the valid copies of one event_id, the one
+       with the earliest ts counts (ties: the smaller line text); the others are
+       silent duplicates.
+    2. as_of defaults to the start of the slot after the latest valid event time
+       not running ahead (_not_ahead_latest); events with ts >= as_of are ignored
+       by every metric.
     3. Slot s is in window W iff as_of - W <= s*S < as_of.
     4.-10. See the inline comments below, numbered like the decisions.
     """
@@ -334,33 +357,27 @@ def reference_report(
     )
     to_metric = Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
 
-    # ---- decision 1: validation, in arrival order
+    # ---- decision 1: validation; the file is a complete record (no too_late)
     rejected: dict[str, int] = {}
-    duplicates = 0
-    accepted: list[Event] = []
-    accepted_ids: set[str] = set()
-    watermark_us: int | None = None
+    valid: list[tuple[int, str, Event]] = []  # (ts, line text, event)
     for line in lines:
         reason, event = validate(
             line, max_event_bytes=max_event_bytes, max_accuracy_m=max_accuracy_m
         )
         if reason is None and event.ts_us > now_us + seconds_to_us(future_seconds):
             reason = "future"
-        if (
-            reason is None
-            and watermark_us is not None
-            and event.ts_us < watermark_us - seconds_to_us(lateness_seconds)
-        ):
-            reason = "too_late"
         if reason is not None:
             rejected[reason] = rejected.get(reason, 0) + 1
             continue
-        if event.event_id in accepted_ids:
-            duplicates += 1
-            continue
-        accepted_ids.add(event.event_id)
-        accepted.append(event)
-        watermark_us = event.ts_us if watermark_us is None else max(watermark_us, event.ts_us)
+        valid.append((event.ts_us, line.rstrip("\r\n"), event))
+    # Copies of one event_id: the earliest ts counts, ties broken by the smaller line text.
+    best: dict[str, tuple[int, str, Event]] = {}
+    for candidate in valid:
+        event_id = candidate[2].event_id
+        if event_id not in best or candidate[:2] < best[event_id][:2]:
+            best[event_id] = candidate
+    accepted = [event for _, _, event in best.values()]
+    duplicates = len(valid) - len(accepted)
 
     # ---- decision 2: as_of
     if as_of is not None:
@@ -368,10 +385,11 @@ def reference_report(
         if as_of_us is None:
             raise ValueError(f"as_of is not an RFC 3339 timestamp: {as_of!r}")
     elif accepted:
-        latest = max(e.ts_us for e in accepted)
+        latest = _not_ahead_latest(accepted, seconds_to_us(lateness_seconds))
         as_of_us = (latest // S_us + 1) * S_us
     else:
         raise ValueError("no accepted event and no as_of")
+    after_as_of = sum(1 for e in accepted if e.ts_us >= as_of_us)
 
     # ---- decision 4: ward and cell of every accepted ping before as_of
     pings: list[Ping] = []
@@ -579,5 +597,6 @@ def reference_report(
         "outside": outside,
         "rejected": dict(sorted(rejected.items())),
         "duplicates": duplicates,
+        "after_as_of": after_as_of,
         "accepted": len(pings),
     }

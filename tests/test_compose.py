@@ -33,7 +33,8 @@ FIELDS = set(Settings.model_fields)
 BEATLIGHT_SERVICES = {name: s for name, s in SERVICES.items() if "build" in s}
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 # Values that compose sets on purpose to something else than the code's default.
-NOT_DEFAULT = {"api_host": "0.0.0.0"}  # reachable from outside its container
+# Reachable from outside their containers (the worker's from the compose network only).
+NOT_DEFAULT = {"api_host": "0.0.0.0", "worker_web_host": "0.0.0.0"}
 # What a command reads: its CLI module, and the packages it hands the settings to.
 PACKAGES = {"worker": ("streams", "geo"), "api": ("api", "maps", "geo")}
 # Settings methods, by the fields they read.
@@ -188,13 +189,16 @@ def test_the_api_publishes_and_checks_the_port_it_listens_on():
     assert "/readyz" in {route.path for route in health.router.routes}
 
 
-def test_workers_healthchecks_ask_their_web_port_and_publish_nothing():
+def test_workers_healthchecks_ask_their_web_port_open_it_to_the_network_and_publish_nothing():
     worker = SERVICES["worker"]
     port = _port(worker, "worker_web_port")
     assert port > 0, "the healthcheck needs the worker's web server"
     assert _healthcheck_url(worker) == f"http://127.0.0.1:{port}/healthz"
     assert '@app.page("/healthz")' in (ROOT / "streams" / "app.py").read_text()
     assert "ports" not in worker  # replicas cannot share a host port
+    # Reachable from other containers (Prometheus), not from outside the compose network.
+    assert _environment(worker)["BEATLIGHT_WORKER_WEB_HOST"] == "0.0.0.0"
+    assert Settings.model_fields["worker_web_host"].default == "127.0.0.1"
     assert worker["deploy"]["replicas"] == 2
     assert worker["stop_grace_period"] == "30s"  # Faust commits its offsets on SIGTERM
 

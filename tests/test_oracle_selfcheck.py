@@ -561,26 +561,46 @@ def test_valid_lines_are_accepted(raw):
     assert doc["rejected"] == {} and doc["accepted"] == 1
 
 
-def test_too_late_is_relative_to_the_watermark_of_earlier_accepted_events():
+def test_a_file_is_a_complete_record_nothing_is_late_and_the_earliest_copy_counts():
     doc = report(
         [
-            ev("late0", "u1", t(9, 0), IN_W1),  # nothing accepted yet: never late
-            ev("w", "u1", t(11, 0), IN_W1),  # watermark 11:00
-            ev("eq", "u1", t(10, 0), IN_W1),  # exactly watermark - 1 h: accepted
-            ev("late", "u1", "2026-11-23T09:59:59.999999Z", IN_W1),  # too late
-            ev("bad", "u1", t(11, 30), IN_W1, lat=91),  # rejected: does not move the watermark
+            ev("late0", "u1", t(9, 0), IN_W1),
+            ev("w", "u1", t(11, 0), IN_W1),  # a later copy of "w" (below) counts
+            ev("eq", "u1", t(10, 0), IN_W1),
+            ev("late", "u1", "2026-11-23T09:59:59.999999Z", IN_W1),  # 2 h behind: counts
+            ev("bad", "u1", t(11, 30), IN_W1, lat=91),  # rejected
             ev("ok", "u1", "2026-11-23T10:00:00.5Z", IN_W1),
             ev("far", "u1", t(11, 59), IN_W1, accuracy_m=500),  # rejected
             ev("ok2", "u1", t(10, 10), IN_W1),
-            ev("late0", "u1", t(10, 20), IN_W2),  # duplicate id (checked after too_late)
-            ev("dup-late", "u1", t(9, 0), IN_W1),  # too late
-            ev("w", "u1", t(9, 0), IN_W1),  # too late wins over duplicate
+            ev("late0", "u1", t(10, 20), IN_W2),  # a copy of an earlier event: duplicate
+            ev("dup-late", "u1", t(9, 0), IN_W1),
+            ev("w", "u1", t(9, 0), IN_W1),  # the earliest copy of "w": this one counts
         ]
     )
-    assert doc["rejected"] == {"too_late": 3, "bad_coordinates": 1, "inaccurate": 1}
-    assert doc["duplicates"] == 1
-    assert doc["accepted"] == 5
-    assert doc["as_of"] == "2026-11-23T11:01:00Z"
+    assert doc["rejected"] == {"bad_coordinates": 1, "inaccurate": 1}
+    assert doc["duplicates"] == 2
+    assert doc["accepted"] == 7
+    assert doc["as_of"] == "2026-11-23T10:11:00Z"  # "w" at 11:00 was not the copy that counts
+    assert hour(doc, W2)["patrol_minutes"] == 0.0
+
+
+def test_differing_copies_at_one_time_the_smaller_line_text_counts():
+    first = ev("x", "u1", t(10, 0), IN_W2)
+    second = ev("x", "u1", t(10, 0), IN_W1)
+    winner = min(first, second)
+    ward = W2 if winner == first else W1
+    for lines in ([first, second], [second, first]):
+        doc = report(lines, as_of=t(11, 0))
+        assert doc["duplicates"] == 1 and doc["accepted"] == 1
+        assert hour(doc, ward)["patrol_minutes"] == 1.0
+
+
+def test_a_unit_with_a_clock_over_the_lateness_ahead_does_not_move_the_default_as_of():
+    lines = [ev(f"a{i}", f"u{i % 3}", t(10, i), IN_W1) for i in range(30)]
+    lines.append(ev("fast", "u9", t(11, 50), IN_W2))  # 81 min ahead, within the wall clock
+    doc = report(lines)
+    assert doc["as_of"] == "2026-11-23T10:30:00Z"
+    assert doc["after_as_of"] == 1 and doc["accepted"] == 30
 
 
 def test_counts_of_repeated_reasons_and_mixed_input():

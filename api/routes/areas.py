@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api import queries
 from api.auth import requires
-from api.deps import FormatQuery, ServicesDep, csv_response, session
+from api.deps import FormatQuery, ServicesDep, csv_response, quoted, session
 from api.schemas import AreaOut, Level
 
 router = APIRouter(prefix="/areas", tags=["areas"],
@@ -46,7 +46,7 @@ async def get_area(
     rows = await run_in_threadpool(_areas, services, level, code)
     if not rows:
         where = f" at level {level}" if level else ""
-        raise HTTPException(404, f"no area has the code {code!r}{where}")
+        raise HTTPException(404, f"no area has the code {quoted(code)}{where}")
     return rows[0]
 
 

@@ -18,6 +18,7 @@ from api.deps import (
     csv_response,
     hour_boundary,
     json_response,
+    quoted,
     session,
 )
 from api.publication import samples
@@ -73,7 +74,7 @@ async def history(
     found = await run_in_threadpool(_series, services, level, code, window, metric, start, end,
                                     resolution)  # fmt: skip
     if found is None:
-        raise HTTPException(404, f"no {level} has the code {code!r}")
+        raise HTTPException(404, f"no {level} has the code {quoted(code)}")
     if format == "csv":
         return csv_response(f"{code}-{metric}-{window}-{resolution}", ("as_of", metric), found)
     # Rendered directly (the shape is HistoryResponse): a month hourly is 672 points.

@@ -26,6 +26,7 @@ from api.deps import (
     csv_response,
     document,
     json_response,
+    quoted,
     session,
 )
 from api.schemas import WINDOWS, AreaMetrics, FairnessResponse, Level, MetricsResponse, Window
@@ -33,6 +34,7 @@ from api.snapshots import Document
 from api.store import report_document_at
 from reports import (
     BOUNDARY_ATTRIBUTION,
+    CONTENT_SECURITY_POLICY,
     MAX_PERIOD_DAYS,
     SYNTHETIC_ATTRIBUTION,
     Method,
@@ -89,7 +91,7 @@ async def area_metrics(
     doc = await document(services, as_of)
     entry = doc.entries.get((level, code))
     if entry is None:
-        raise HTTPException(404, f"no {level} has the code {code!r}")
+        raise HTTPException(404, f"no {level} has the code {quoted(code)}")
     return json_response(doc.render(("area", level, code, window),
                                     lambda: orjson.dumps(_area(level, entry, window))))  # fmt: skip
 
@@ -145,7 +147,11 @@ async def report(
         return csv_response(f"beatlight-report-{doc.body['as_of']}", CSV_COLUMNS, rows)
     if format == "html":
         body = await run_in_threadpool(_pcc_report, services, doc, period_days)
-        return Response(body, media_type="text/html; charset=utf-8")
+        return Response(body, media_type="text/html; charset=utf-8", headers={
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "no-referrer",
+        })  # fmt: skip
     return json_response(doc.render("report", lambda: orjson.dumps(doc.body)))
 
 

@@ -43,7 +43,7 @@ def test_a_map_page_carries_no_figure_and_locks_itself_down(api, documents, path
     assert response.headers["content-type"].startswith("text/html")
     for ward in next(iter(documents.values()))["wards"]:
         assert ward["code"] not in response.text and ward["name"] not in response.text
-    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["cache-control"] == "private, no-store"  # it was sent a key
     policy = response.headers["content-security-policy"]
     assert "connect-src 'self'" in policy and "img-src 'self' data: https://tile." in policy
     assert response.headers["x-frame-options"] == "DENY"

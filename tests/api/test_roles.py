@@ -26,6 +26,7 @@ MATRIX: dict[str, tuple[str, ...] | None] = {
     "/api/v1/alerts": ANY,
     "/api/v1/report": ("pcc", "admin"),
     "/api/v1/live/points": ("inspector",),
+    "/api/v1/audit": ("admin",),
     "/api/v1/public/periods": None,
     "/api/v1/public/visibility": None,
     "/api/v1/public/geojson": None,
@@ -92,6 +93,15 @@ def test_role_matrix(client, path, who):
         assert response.status_code == 401, (path, who, response.text)
         assert response.headers["www-authenticate"].lower().startswith("bearer")
     assert "Traceback" not in response.text
+    # Issue 19: no shared cache keeps an answer that depends on a key, and nothing sniffs.
+    assert response.headers["x-content-type-options"] == "nosniff"
+    if headers or allowed is not None:
+        assert response.headers["cache-control"] == "private, no-store", (path, who)
+        assert {"X-API-Key", "Authorization"} <= _vary(response), (path, who)
+
+
+def _vary(response) -> set[str]:  # noqa: ANN001
+    return {v.strip() for v in response.headers.get("vary", "").split(",")}
 
 
 def test_inspectors_see_the_last_15_minutes_of_points_and_no_unit(client):

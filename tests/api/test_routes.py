@@ -79,6 +79,18 @@ def test_one_area_and_its_404(api, documents):
     assert "E99999999" in missing.json()["detail"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/metrics/{}", "/api/v1/areas/{}",
+                                  "/api/v1/history/{}"])  # fmt: skip
+def test_a_404_cuts_a_long_code_it_repeats(api, path):
+    """Issue 19: a 5,000-character code came back in full in the 404's message."""
+    code = "E" + "9" * 4999
+    response = api.get(path.format(code), headers=api.as_role("pcc"))
+    assert response.status_code == 404
+    detail = response.json()["detail"]
+    assert len(response.content) < 300 and code not in detail
+    assert f"'{code[:64]}'… (5,000 characters)" in detail
+
+
 def test_metrics_as_csv(api, documents):
     response = api.get("/api/v1/metrics", params={"as_of": Z, "level": "ward", "format": "csv"},
                        headers=api.as_role("pcc"))  # fmt: skip

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from datetime import UTC, datetime
 
 import pytest
@@ -27,7 +29,7 @@ from tests.streams.test_report_vs_oracle import assert_same
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 TABLES = {"areas", "live_metrics", "history", "hour_summaries", "live_summary", "alerts",
-          "materialiser_offsets", "api_keys"}  # fmt: skip
+          "materialiser_offsets", "api_keys", "live_audit"}  # fmt: skip
 
 
 def history_changes(document: dict) -> Changes:
@@ -61,9 +63,20 @@ def test_migrations_create_the_schema_in_a_fresh_database(kind, tmp_path_factory
             assert "ix_history_area_hour" in indexes
             with engine.connect() as connection:
                 assert connection.execute(sa.text("SELECT version_num FROM alembic_version")
-                                          ).scalar() == "0002"  # fmt: skip
+                                          ).scalar() == _head()  # fmt: skip
         finally:
             engine.dispose()
+
+
+def _head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    import api.db
+
+    config = Config()
+    config.set_main_option("script_location", str(api.db._MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def test_the_migrated_schema_matches_the_models(engine):
@@ -214,3 +227,33 @@ def test_an_unopenable_sqlite_file_is_a_clear_error(tmp_path):
     folder.mkdir()
     with pytest.raises(StoreUnreachable, match="cannot reach the store at sqlite:///"):
         upgrade(f"sqlite:///{folder}")  # a folder, not a file
+
+
+def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path):
+    """Issue 19: the store was created 0644, readable by every user of the machine."""
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "data" / "beatlight.db"
+        engine = create_engine_for(f"sqlite:///{path}")
+        upgrade(engine)
+        with engine.connect() as connection:  # WAL: the -wal and -shm files exist while open
+            connection.execute(sa.text("SELECT count(*) FROM api_keys"))
+            files = sorted(path.parent.iterdir())
+            assert [f.name for f in files] == ["beatlight.db", "beatlight.db-shm",
+                                               "beatlight.db-wal"]  # fmt: skip
+            assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {
+                f.name: 0o600 for f in files
+            }
+        engine.dispose()
+    finally:
+        os.umask(old)
+
+
+def test_an_existing_store_keeps_its_mode_and_a_readable_one_is_named(tmp_path, caplog):
+    path = tmp_path / "beatlight.db"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    with caplog.at_level("WARNING", logger="beatlight.store"):
+        create_engine_for(f"sqlite:///{path}").dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert f"the store {path} may be read by other users (mode 644): chmod 600 it" in caplog.text

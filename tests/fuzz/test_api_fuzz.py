@@ -63,10 +63,9 @@ def _app_routes() -> dict[str, list[str]]:
 
 #: GET routes the OpenAPI document leaves out, and their query parameters.
 UNDOCUMENTED = {"/maps/live": ["window"], "/maps/coverage": ["window"], "/maps/public": [],
-                "/metrics": [], "/docs": [], "/redoc": [], "/openapi.json": [],
-                "/docs/oauth2-redirect": []}  # fmt: skip
-#: FastAPI's own pages.
-FASTAPI_PAGES = {"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
+                "/metrics": [], "/docs": [], "/redoc": [], "/openapi.json": []}  # fmt: skip
+#: The documentation pages and the document they show.
+FASTAPI_PAGES = {"/docs", "/redoc", "/openapi.json"}
 ROUTES = _app_routes()
 #: The routes only an inspector may call; an admin key calls the rest.
 INSPECTOR_ONLY = {"/api/v1/live/points", "/maps/live"}

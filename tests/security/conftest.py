@@ -1,10 +1,16 @@
-"""An app over a fresh SQLite store with one key per role, for the security tests."""
+"""The security tests' API: an app over a fresh SQLite store with one key per role, and
+``beatlight api`` running as a process."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from types import SimpleNamespace
 
+import httpx
 import pytest
 from sqlalchemy.orm import Session
 
@@ -46,3 +52,51 @@ def app_with(store, geography):
         return create_app(Settings(**settings), store.engine, geography)
 
     return build
+
+
+#: ``BEATLIGHT_HEADER_TIMEOUT_SECONDS`` of :func:`running_api`.
+HEADER_TIMEOUT_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def running_api(tmp_path_factory) -> Iterator[SimpleNamespace]:
+    """``beatlight api`` as a user starts it (no Kafka), over a SQLite store with a key per
+    role: ``running_api.url``, ``.keys``, ``.engine``, ``.log`` (its stderr), ``.process``.
+    Request heads are due within ``HEADER_TIMEOUT_S`` (so that a test can wait that long)."""
+    from geo.synthetic import write_synthetic
+    from tests.api.test_api_e2e import _free_port
+    from tests.conftest import wait_until
+
+    folder = tmp_path_factory.mktemp("running-api")
+    boundaries, log = folder / "wards.geojson", folder / "api.log"
+    write_synthetic(boundaries)
+    url = f"sqlite:///{folder / 'beatlight.db'}"
+    upgrade(url)
+    engine = create_engine_for(url)
+    with Session(engine) as session, session.begin():
+        keys = {role: create_key(session, role, f"running {role}")[1] for role in ROLES}
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEATLIGHT_")}
+    env["BEATLIGHT_HEADER_TIMEOUT_SECONDS"] = str(HEADER_TIMEOUT_S)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "beatlight", "api", "--boundaries", str(boundaries),
+         "--database-url", url, "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def died() -> str | None:
+        return log.read_text()[-3000:] if process.poll() is not None else None
+
+    try:
+        wait_until(lambda: httpx.get(f"{base}/healthz").status_code == 200, "beatlight api",
+                   60, alive=died)  # fmt: skip
+        yield SimpleNamespace(url=base, port=port, keys=keys, engine=engine, log=log,
+                              process=process)  # fmt: skip
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        engine.dispose()

@@ -38,10 +38,11 @@ def test_topics_keep_what_security_md_says_for_as_long_as_it_says():
 def test_the_api_and_its_settings_default_to_this_host_and_safe_limits(monkeypatch):
     for name in ("API_HOST", "RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_BURST", "AUTH_CACHE_SECONDS",
                  "PUBLISH_DELAY_HOURS", "PUBLIC_MIN_UNITS", "CORS_ORIGINS", "POINTS_MINUTES",
-                 "MAX_REQUEST_BYTES"):  # fmt: skip
+                 "MAX_REQUEST_BYTES", "WORKER_WEB_HOST"):  # fmt: skip
         monkeypatch.delenv(f"BEATLIGHT_{name}", raising=False)
     settings = Settings()
     assert settings.api_host == "127.0.0.1"
+    assert settings.worker_web_host == "127.0.0.1"  # tests/security/test_worker_web.py
     assert (settings.rate_limit_per_minute, settings.rate_limit_burst) == (600, 60)
     assert settings.auth_cache_seconds == 5.0
     assert (settings.publish_delay_hours, settings.public_min_units) == (24.0, 3)
@@ -52,7 +53,7 @@ def test_the_api_and_its_settings_default_to_this_host_and_safe_limits(monkeypat
 def test_compose_publishes_kafka_to_this_host_only_and_the_database_not_at_all():
     assert SERVICES["kafka"]["ports"] == ["127.0.0.1:9094:9094"]
     assert "ports" not in SERVICES["postgres"]
-    assert "ports" not in SERVICES["worker"]
+    assert "ports" not in SERVICES["worker"]  # its web port: the compose network only
 
 
 def test_known_weakness_compose_publishes_the_api_in_plain_http_on_every_interface():

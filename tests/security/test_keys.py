@@ -1,13 +1,16 @@
-"""Keys: only in headers, never in logs, not remembered when invented; rate limits per key.
+"""Keys: only in headers, never in logs, invented ones buy nothing; rate limits per key.
 
-SECURITY.md "Keys and roles" and "Rate limits", including two weaknesses it states.
+SECURITY.md "Keys and roles" and "Rate limits".
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import secrets
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -58,7 +61,7 @@ def test_invented_keys_are_not_remembered(store):
     for n in range(200):
         assert authenticator.principal(f"bl_{n:08d}_" + "x" * 43) is None
     assert authenticator.principal(store.keys["pcc"]) is not None
-    assert len(authenticator._cache) == 1  # only the valid key
+    assert len(authenticator._valid) == 1  # only the valid key
 
 
 def _counting_key_lookups(engine) -> list[str]:
@@ -72,26 +75,87 @@ def _counting_key_lookups(engine) -> list[str]:
     return seen
 
 
-def test_known_weakness_each_invented_key_gets_a_fresh_bucket_and_one_lookup(app_with, store):
-    """SECURITY.md: a client inventing well-formed keys is not slowed by the rate limit;
-    each invented key costs one indexed lookup of its prefix and gets a 401."""
+def _random_key() -> str:
+    return f"bl_{secrets.token_hex(4)}_{secrets.token_urlsafe(32)}"
+
+
+def test_invented_keys_share_their_address_bucket_on_a_real_server(app_with):
+    """Issue 19: 200 concurrent requests to a public route, each with a random well-formed
+    key, are limited like 200 without a key (they all got 200 when a key picked a bucket)."""
+    from tests.maps.conftest import _serve
+
+    async def burst(base: str, keyed: bool) -> list[int]:
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+            answers = await asyncio.gather(*(
+                client.get("/api/v1/public/geojson",
+                           headers={"X-API-Key": _random_key()} if keyed else {})
+                for _ in range(200)))  # fmt: skip
+        return [answer.status_code for answer in answers]
+
+    refused = {}
+    for keyed in (False, True):
+        # One request a minute after a burst of 60: the count of 429s does not hang on timing.
+        with _serve(app_with(rate_limit_per_minute=1, rate_limit_burst=60)) as base:
+            statuses = asyncio.run(burst(base, keyed))
+        refused[keyed] = statuses.count(429)
+    assert refused[False] == 140
+    assert refused[True] == refused[False]
+
+
+def test_invented_keys_cost_at_most_a_burst_of_lookups(app_with, store):
+    """Each invented key is one indexed lookup only while the address has requests left."""
     client = TestClient(app_with(rate_limit_per_minute=60, rate_limit_burst=2))
     lookups = _counting_key_lookups(store.engine)
-    statuses = [client.get("/api/v1/areas", headers={"X-API-Key": f"bl_{n:08d}_" + "x" * 43})
-                .status_code for n in range(20)]  # fmt: skip
-    assert statuses == [401] * 20  # never 429
-    assert len(lookups) == 20
-    # Without a key, the same client is limited by its address.
-    assert [client.get("/api/v1/areas").status_code for _ in range(3)] == [401, 401, 429]
+    statuses = [client.get("/api/v1/areas", headers={"X-API-Key": _random_key()}).status_code
+                for _ in range(20)]  # fmt: skip
+    assert statuses == [401, 401] + [429] * 18
+    assert len(lookups) == 2
+    # Without a key, the same client is limited by the same bucket.
+    assert client.get("/api/v1/areas").status_code == 429
+
+
+def test_a_refused_key_is_remembered_and_costs_one_lookup(store):
+    authenticator = Authenticator(store.engine, cache_seconds=60)
+    lookups = _counting_key_lookups(store.engine)
+    invented = _random_key()
+    assert [authenticator.principal(invented) for _ in range(50)] == [None] * 50
+    assert len(lookups) == 1
+    assert authenticator.bucket(invented) is None  # nor does it get a bucket of its own
+
+
+def test_a_flood_of_invented_keys_never_pushes_out_a_valid_one(store):
+    authenticator = Authenticator(store.engine, cache_seconds=60)
+    key = store.keys["pcc"]
+    assert authenticator.principal(key) is not None
+    for _ in range(5000):
+        authenticator.principal(_random_key())
+    lookups = _counting_key_lookups(store.engine)
+    assert authenticator.principal(key) is not None
+    assert lookups == []
+    assert authenticator.bucket(key) == f"key:{key[:11]}"
+
+
+def test_a_key_has_its_own_bucket_once_verified(app_with, store):
+    """A valid key's first request is counted against its address; then it has its own."""
+    client = TestClient(app_with(rate_limit_per_minute=60, rate_limit_burst=2))
+    key = store.keys["admin"]
+    assert client.get("/api/v1/areas", headers={"X-API-Key": key}).status_code == 200
+    assert client.get("/api/v1/areas").status_code == 401  # the address's last request
+    assert client.get("/api/v1/areas").status_code == 429
+    for _ in range(2):
+        assert client.get("/api/v1/areas", headers={"X-API-Key": key}).status_code == 200
+    assert client.get("/api/v1/areas", headers={"X-API-Key": key}).status_code == 429
 
 
 def test_a_known_prefix_with_made_up_secrets_cannot_use_up_the_keys_requests(app_with, store):
     """The prefix is not secret (``beatlight keys list``, logs): the whole key picks the bucket."""
     client = TestClient(app_with(rate_limit_per_minute=60, rate_limit_burst=2))
     key = store.keys["admin"]
+    assert client.get("/api/v1/areas", headers={"X-API-Key": key}).status_code == 200
     for n in range(5):
         forged = key[:12] + f"{n:043d}"
-        assert client.get("/api/v1/areas", headers={"X-API-Key": forged}).status_code == 401
+        assert client.get("/api/v1/areas", headers={"X-API-Key": forged}).status_code in (401, 429)
     for _ in range(2):
         assert client.get("/api/v1/areas", headers={"X-API-Key": key}).status_code == 200
     assert client.get("/api/v1/areas", headers={"X-API-Key": key}).status_code == 429

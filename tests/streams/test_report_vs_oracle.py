@@ -262,13 +262,14 @@ def test_lanes_per_partition_merge_to_the_single_lane_report(tmp_path):
 
 
 def test_a_partitions_own_watermark_decides_lateness(tmp_path):
-    """Unit a's ping is 2 h behind unit b's but not behind its own partition's watermark."""
+    """Unit a's ping is 2 h behind units b's and c's but not behind its own partition's
+    watermark (two units ahead: the watermark's rule lets one run ahead unnoticed)."""
     from streams.partitioning import partition_of
 
     wards, geography = _geography(tmp_path)
     units = [f"u{i}" for i in range(40)]
     a = units[0]
-    b = next(u for u in units if partition_of(u, 4) != partition_of(a, 4))
+    b, c = [u for u in units if partition_of(u, 4) != partition_of(a, 4)][:2]
     lon, lat = wards.geometry.iloc[0].representative_point().coords[0]
 
     def event(eid, unit, hour):
@@ -282,10 +283,14 @@ def test_a_partitions_own_watermark_decides_lateness(tmp_path):
             }
         ).decode()
 
-    lines = [event("1", a, 0), event("2", b, 3), event("3", a, 1)]
+    lines = [event("1", a, 0), event("2", b, 3), event("4", c, 3), event("3", a, 1)]
     now_us = (NOW - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
     one = batch_report(
-        geography, [parse_lines(lines, max_event_bytes=8192)], LaneConfig(), now_us=now_us
+        geography,
+        [parse_lines(lines, max_event_bytes=8192)],
+        LaneConfig(),
+        now_us=now_us,
+        partitions=1,
     )
     four = batch_report(
         geography,
@@ -294,5 +299,5 @@ def test_a_partitions_own_watermark_decides_lateness(tmp_path):
         now_us=now_us,
         partitions=4,
     )
-    assert one["rejected"] == {"too_late": 1} and one["accepted"] == 2
-    assert four["rejected"] == {} and four["accepted"] == 3
+    assert one["rejected"] == {"too_late": 1} and one["accepted"] == 3
+    assert four["rejected"] == {} and four["accepted"] == 4

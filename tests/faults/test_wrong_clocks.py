@@ -1,0 +1,117 @@
+"""Devices whose clocks run hours or days ahead cost no other unit's pings.
+
+A simulated feed as a real one delivers it (``tests/feeds.py``): times jittered by up to
+90 s, 2 % of events sent again up to three hours later, and two devices in different
+partitions whose clocks ran ahead for part of their shift, one by two days and one by six
+hours. Replayed in that order (as it arrived) into four partitions, the stream rejects no
+other unit's ping as ``too_late``, and every settled hour equals ``beatlight report`` on
+the same file, which is a complete record. The worker counts the pings ahead and says in
+its log which partition has a clock ahead, never which unit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import datetime, timedelta
+
+import orjson
+import pytest
+
+from streams.partitioning import partition_of
+from streams.simulate import SimulationConfig, simulate_annotated
+from tests.faults.workers import Worker
+from tests.feeds import FastClock, real_feed
+from tests.streams.e2e_support import (
+    PARTITIONS,
+    START,
+    expected,
+    replay_lines,
+    same_figures,
+    wait_for_hour,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+HOURS = 7
+DAY = START + timedelta(hours=8)  # a day shift: most units out
+
+
+def _clean(geography, units: int, seed: int) -> list[dict]:  # noqa: ANN001
+    """A clean simulated feed (its own faults off: tests/feeds.py adds a real feed's)."""
+    config = SimulationConfig(seed=seed, start=DAY, duration=timedelta(hours=HOURS), units=units)
+    return [item for item, faults in simulate_annotated(geography.wards, config)
+            if not faults and isinstance(item, dict)]  # fmt: skip
+
+
+def test_clocks_days_ahead_make_no_other_ping_late_and_hours_equal_the_report(
+    kafka, geography, wards_file, tmp_path, fault_seed
+):
+    events = _clean(geography, 40, fault_seed % 1000)
+    units = sorted({e["unit"] for e in events})
+    at = [DAY + timedelta(hours=h) for h in range(HOURS)]
+    # In the two partitions with the most units out, the unit most out from 02:00 to 06:00.
+    members: dict[int, set[str]] = {}
+    busy = Counter(e["unit"] for e in events if at[2] <= datetime.fromisoformat(e["ts"]) < at[6])
+    for unit in busy:
+        members.setdefault(partition_of(unit, PARTITIONS), set()).add(unit)
+    crowded = sorted(members, key=lambda p: -len(members[p]))[:2]
+    assert all(len(members[p]) >= 3 for p in crowded), members
+    first, second = (max(members[p], key=busy.__getitem__) for p in crowded)
+    fast = [FastClock(first, timedelta(days=2), at[2], at[5]),
+            FastClock(second, timedelta(hours=6), at[3], at[6])]  # fmt: skip
+    lines = real_feed(events, seed=fault_seed, fast=fast)
+    feed = tmp_path / "as-delivered.ndjson"
+    feed.write_bytes(b"".join(line + b"\n" for line in lines))
+    replay_lines(kafka, lines)
+    worker = Worker.start(kafka, wards_file, tmp_path / "worker.log")
+    try:
+        for h in range(1, HOURS - 1):
+            hour = DAY + timedelta(hours=h)
+            stream = wait_for_hour(kafka, hour, 120, [worker.process])
+            record = expected(geography, feed, hour, partitions=None)
+            same_figures(stream, record)
+            # What the stream decided, event by event: no original ping was late (only
+            # copies re-sent over an hour after their first), so the same figures.
+            as_received = expected(geography, feed, hour)
+            assert as_received["accepted"] == record["accepted"], hour
+            same_figures(as_received, record)
+        metrics = worker.metrics()
+    finally:
+        assert worker.stop() == 0, worker.tail()
+    ahead = {k: v for k, v in metrics.items() if k.startswith("beatlight_pings_ahead_total")}
+    partitions = {str(partition_of(c.unit, PARTITIONS)) for c in fast}
+    assert {re.search(r'partition="(\d+)"', k)[1] for k, v in ahead.items() if v > 0} == partitions
+    log = worker.log.read_text()
+    named = set(re.findall(r"partition (\d+): 1 unit\(s\) with clocks running", log))
+    assert named == partitions, log[-3000:]
+    assert not any(unit in log for unit in units)  # pseudonyms stay in the worker
+
+
+def test_a_unit_alone_in_its_partition_still_settles_its_hours(
+    kafka, geography, wards_file, tmp_path, fault_seed
+):
+    events = _clean(geography, 40, fault_seed % 1000 + 1)
+    by_partition: dict[int, list[str]] = {}
+    for unit in sorted({e["unit"] for e in events}):
+        by_partition.setdefault(partition_of(unit, PARTITIONS), []).append(unit)
+    alone = next(p for p, members in by_partition.items() if members)
+    dropped = set(by_partition[alone][1:])
+    events = [e for e in events if e["unit"] not in dropped]
+    # Only the lone unit's partition carries pings in the last hours: it settles them.
+    solo = by_partition[alone][0]
+    quiet_from = DAY + timedelta(hours=4)
+    events = [e for e in events
+              if e["unit"] == solo or datetime.fromisoformat(e["ts"]) < quiet_from]  # fmt: skip
+    lines = [orjson.dumps(e) for e in events]
+    feed = tmp_path / "feed.ndjson"
+    feed.write_bytes(b"".join(line + b"\n" for line in lines))
+    replay_lines(kafka, lines)
+    worker = Worker.start(kafka, wards_file, tmp_path / "worker.log")
+    try:
+        for h in range(1, HOURS - 1):
+            hour = DAY + timedelta(hours=h)
+            stream = wait_for_hour(kafka, hour, 120, [worker.process])
+            same_figures(stream, expected(geography, feed, hour, partitions=None))
+    finally:
+        assert worker.stop() == 0, worker.tail()
