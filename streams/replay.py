@@ -10,8 +10,8 @@ Sorting takes two passes over bounded memory: *reading* encodes each line
 (:mod:`streams.outbound`), dead-letters at once what cannot travel, and adds the
 rest to an :class:`~streams.ordering.ExternalSort` as (``ts_us``, text, key, value,
 line) rows, spilled to a private temporary folder in sorted runs; *sending* reads
-them back in order, a slab at a time. The line text is only the tie-break: for CSV
-and Parquet rows, which have no line of their own, it is the encoded event.
+them back in order, a slab at a time. The text is the batch report's tie-break: the
+line, or for CSV and Parquet rows the event's SPEC fields as JSON.
 
 Every line is accounted for: sent, or dead-lettered with its reason, file name and
 line number (:meth:`~streams.producers.PresenceProducer.dead_letter`). A bad line
@@ -20,20 +20,16 @@ never stops a replay.
 
 from __future__ import annotations
 
-import gzip
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
-from typing import IO, Any
 
 import numpy as np
 
-from streams.events import parse_lines, timestamps_us
-from streams.files import EventsFile, EventsFileError, open_events
+from streams.events import timestamps_us
+from streams.files import EventsFile, open_events
 from streams.outbound import Outbound, Rejection, encode_event
 from streams.producers import PresenceProducer
 
@@ -44,7 +40,7 @@ __all__ = ["Progress", "ReplayStats", "replay_file"]
 Progress = Callable[[str, int, int], None]
 
 _LAST = np.iinfo(np.int64).max  # where a line whose ts cannot be read is sorted
-_BLOCK_LINES = 10_000
+_BLOCK_ROWS = 10_000  # lines read at a time
 
 
 @dataclass
@@ -165,51 +161,19 @@ def _send_in_time_order(
 
 
 def _read(source: EventsFile, max_event_bytes: int) -> Iterator[tuple[list[_Line], int]]:
-    """Blocks of the file's lines (blank ones skipped) as they may travel, each with the
-    bytes of the file read so far."""
-    if source.format != "ndjson":
-        for raw, done in source.chunks():
-            lines = []
-            for i, number in enumerate(raw.position):
-                reason = raw.reason[i]
-                if reason is not None:
-                    lines.append(_Line(number, b"", Rejection(reason)))
-                    continue
+    """Blocks of the file's events as they may travel, each with the bytes of the file
+    read so far. The batch report's own reader: the same verdict, and the same text to
+    break ties with (:meth:`~streams.events.RawEvents.line`), for every line."""
+    for raw, done in source.chunks(_BLOCK_ROWS, keep_text=True):
+        lines = []
+        for i, number in enumerate(raw.position):
+            reason = raw.reason[i]
+            if reason is not None:
+                lines.append(_Line(number, b"", Rejection(reason)))
+            else:
                 outcome = encode_event(raw.record(i), max_event_bytes=max_event_bytes)
-                text = outcome.value if isinstance(outcome, Outbound) else b""
-                lines.append(_Line(number, text, outcome))
-            yield lines, done
-        return
-    try:
-        first = 1
-        for block, done in _ndjson_blocks(source.path):
-            # The batch report's own reader: the same verdict on every line.
-            raw = parse_lines(block, max_event_bytes=max_event_bytes, first_position=first)
-            lines = []
-            for i, number in enumerate(raw.position):
-                reason = raw.reason[i]
-                outcome = (
-                    Rejection(reason)
-                    if reason is not None
-                    else encode_event(raw.record(i), max_event_bytes=max_event_bytes)
-                )
-                lines.append(_Line(number, block[number - first].rstrip(b"\r\n"), outcome))
-            first += len(block)
-            yield lines, done
-    except (OSError, EOFError) as error:
-        raise EventsFileError(f"{source.path}: cannot be read to the end ({error})") from None
-
-
-def _ndjson_blocks(path: Path) -> Iterator[tuple[list[bytes], int]]:
-    """Blocks of lines of a (gzipped) NDJSON file, each with the file bytes read so far."""
-    with path.open("rb") as raw:
-        opened: Any = (
-            gzip.GzipFile(fileobj=raw, mode="rb") if path.suffix.lower() == ".gz" else None
-        )
-        with opened if opened is not None else nullcontext(raw) as lines:
-            stream: IO[bytes] = lines
-            while block := list(islice(stream, _BLOCK_LINES)):
-                yield block, raw.tell()
+                lines.append(_Line(number, raw.line(i), outcome))
+        yield lines, done
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
