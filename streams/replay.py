@@ -8,10 +8,12 @@ worker rejects them). ``keep_order=True`` sends the lines as they stand.
 
 Sorting takes two passes over bounded memory: *reading* encodes each line
 (:mod:`streams.outbound`), dead-letters at once what cannot travel, and adds the
-rest to an :class:`~streams.ordering.ExternalSort` as (``ts_us``, text, key, value,
-line) rows, spilled to a private temporary folder in sorted runs; *sending* reads
-them back in order, a slab at a time. The text is the batch report's tie-break: the
-line, or for CSV and Parquet rows the event's SPEC fields as JSON.
+rest to an :class:`~streams.ordering.ExternalSort` as (``ts_us``, key, value, line)
+rows, spilled to a private temporary folder in sorted runs; *sending* reads them back
+in order, a slab at a time. The text that breaks ties is the batch report's: the line,
+or for CSV and Parquet rows the event's SPEC fields as JSON. Lines may hold what must
+not travel, so they are not sorted: they go to an unnamed temporary file, gone with
+the process, and are read back for rows of one time only.
 
 Every line is accounted for: sent, or dead-lettered with its reason, file name and
 line number (:meth:`~streams.producers.PresenceProducer.dead_letter`). A bad line
@@ -20,11 +22,14 @@ never stops a replay.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +127,13 @@ def _send_in_time_order(
 
     from streams.ordering import ExternalSort
 
-    with ExternalSort(["ts_us", "text"], run_rows=run_rows, directory=spill_dir) as sorter:
+    # The runs hold only what may travel; the lines, which may name an officer, go to an
+    # unnamed file that vanishes with the process, read back only to break ties.
+    with (
+        ExternalSort(["ts_us"], run_rows=run_rows, directory=spill_dir) as sorter,
+        tempfile.TemporaryFile(prefix="beatlight-replay-", dir=spill_dir) as texts,
+    ):
+        written = 0
         for lines, done in _read(source, producer.max_event_bytes):
             stats.events += len(lines)
             kept: list[_Line] = []
@@ -135,29 +146,57 @@ def _send_in_time_order(
                     events.append(line.outcome)
             ts_us, unreadable = timestamps_us([event.ts for event in events])
             ts_us[unreadable] = _LAST
+            lengths = np.fromiter((len(line.text) for line in kept), np.int64, len(kept))
+            texts.write(b"".join(line.text for line in kept))
             sorter.add(
                 pa.table({
                     "ts_us": pa.array(ts_us, pa.int64()),
-                    "text": pa.array([line.text for line in kept], pa.binary()),
+                    "text_at": pa.array(written + np.cumsum(lengths) - lengths, pa.int64()),
+                    "text_len": pa.array(lengths, pa.int64()),
                     "key": pa.array([event.key for event in events], pa.binary()),
                     "value": pa.array([event.value for event in events], pa.binary()),
                     "line": pa.array([line.number for line in kept], pa.int64()),
                 })
             )  # fmt: skip
+            written += int(lengths.sum())
             report("reading", done, source.size_bytes)
+        texts.flush()
         total, done = len(sorter), 0
         report("sending", 0, total)
         for slab in sorter.sorted():
+            order = _ties_by_text(slab, texts.fileno())
             columns = zip(
-                slab.column("key").to_pylist(),
-                slab.column("value").to_pylist(),
-                slab.column("line").to_pylist(),
+                slab.column("key").take(order).to_pylist(),
+                slab.column("value").take(order).to_pylist(),
+                slab.column("line").take(order).to_pylist(),
                 strict=True,
             )
             for key, value, number in columns:
                 producer.send_outbound(Outbound(value, key, None), file=stats.file, line=number)
             done += slab.num_rows
             report("sending", done, total)
+
+
+def _ties_by_text(slab: Any, fd: int) -> np.ndarray:
+    """The order of a slab's rows (sorted by ``ts_us``) with rows of one time by line text.
+
+    A slab holds every row of each of its times (:meth:`ExternalSort.sorted`).
+    """
+    ts = slab.column("ts_us").to_numpy()
+    order = np.arange(len(ts))
+    same = ts[1:] == ts[:-1]
+    tied = np.zeros(len(ts), dtype=bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    rows = np.flatnonzero(tied)
+    if not len(rows):
+        return order
+    at = slab.column("text_at").to_numpy()[rows].tolist()
+    size = slab.column("text_len").to_numpy()[rows].tolist()
+    keys = [(t, os.pread(fd, n, a)) for t, a, n in zip(ts[rows].tolist(), at, size, strict=True)]
+    # Times stay grouped and ascending along ``rows``, so the sorted rows fit back in place.
+    order[rows] = rows[sorted(range(len(rows)), key=keys.__getitem__)]
+    return order
 
 
 def _read(source: EventsFile, max_event_bytes: int) -> Iterator[tuple[list[_Line], int]]:
