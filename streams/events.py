@@ -119,6 +119,10 @@ class RawEvents:
             None if self.text is None else [self.text[i] for i in rows],
         )
 
+    def line(self, i: int) -> bytes:
+        """Row ``i``'s text (see :meth:`lines`)."""
+        return self.lines([i])[0]
+
     def lines(self, rows: Sequence[int]) -> list[bytes]:
         """These rows' texts: their lines, or (CSV, Parquet: no line) the SPEC fields'
         values as a JSON array, in the SPEC's order."""
