@@ -34,6 +34,7 @@ from api.db import StoreUnreachable, display_url
 from api.deps import Services, json_response
 from api.headers import SecurityHeaders
 from api.limits import install_limits
+from api.proxies import ProxyClient, TrustedProxies
 from api.routes import alerts, areas, audit, docs, health, history, live, maps, metrics, public
 from api.shapes import AreaShapes
 from api.snapshots import Snapshots
@@ -148,6 +149,8 @@ def create_app(
             allow_headers=["X-API-Key", "Authorization"],
         )
     app.add_middleware(SecurityHeaders)  # last added, so outermost: every answer
+    # Outermost of all: the rate limit and the access log count the client it names.
+    app.add_middleware(ProxyClient, trusted=TrustedProxies(settings.trusted_proxies))
     return app
 
 

@@ -33,9 +33,16 @@ _LINGER_SECONDS = 2.0
 
 
 def server_options(max_header_bytes: int, header_timeout_s: float) -> dict[str, Any]:
-    """``uvicorn.run``/``uvicorn.Config`` options bounding request heads in size and time."""
+    """``uvicorn.run``/``uvicorn.Config`` options bounding request heads in size and time,
+    and leaving proxy headers to the app.
+
+    uvicorn would otherwise believe ``X-Forwarded-For`` from 127.0.0.1 (or from
+    ``FORWARDED_ALLOW_IPS``) before the app sees the request: the app's
+    :class:`api.proxies.ProxyClient` decides, from ``Settings.trusted_proxies``.
+    """
     return {"http": bounded_http(max_header_bytes, header_timeout_s),
-            "h11_max_incomplete_event_size": max_header_bytes}  # fmt: skip
+            "h11_max_incomplete_event_size": max_header_bytes,
+            "proxy_headers": False}  # fmt: skip
 
 
 def bounded_http(max_header_bytes: int, header_timeout_s: float = 20.0) -> Any:

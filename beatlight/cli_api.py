@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from typing import Annotated
@@ -22,6 +23,7 @@ from beatlight.cli import (
     app,
 )
 from beatlight.cli_stream import BootstrapOpt, _bootstrap
+from beatlight.settings import Settings
 
 log = logging.getLogger("beatlight.api")
 
@@ -143,6 +145,7 @@ def api(
                     "points and no materialiser")  # fmt: skip
     application = create_app(settings, engine, geography, materialiser=materialiser,
                              points=points, registry=registry)  # fmt: skip
+    _say_whom_proxy_headers_come_from(settings)
     log.info("serving http://%s:%d/api/v1 (docs at /docs)", settings.api_host, settings.api_port)
     # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again for the
     # handler it found; make that a no-op so a clean stop exits 0 (as supervisors expect).
@@ -151,9 +154,20 @@ def api(
     try:
         uvicorn.run(application, host=settings.api_host, port=settings.api_port,
                     log_level="info" if verbose else "warning", access_log=verbose,
-                    proxy_headers=True, server_header=False,
+                    server_header=False,
                     **server_options(settings.max_header_bytes,
                                      settings.header_timeout_seconds))  # fmt: skip
     finally:
         engine.dispose()
     log.info("stopped cleanly")
+
+
+def _say_whom_proxy_headers_come_from(settings: Settings) -> None:
+    if settings.trusted_proxies:
+        log.info("X-Forwarded-For names the client when sent by %s",
+                 ", ".join(map(str, settings.trusted_proxies)))  # fmt: skip
+    # uvicorn's variable, which older instructions gave: it no longer has any effect, and
+    # without BEATLIGHT_TRUSTED_PROXIES every client behind the proxy shares its bucket.
+    if os.environ.get("FORWARDED_ALLOW_IPS") is not None:
+        log.warning("FORWARDED_ALLOW_IPS is ignored: list the reverse proxies in "
+                    "BEATLIGHT_TRUSTED_PROXIES instead (e.g. 10.0.0.5 or 10.0.0.0/8)")  # fmt: skip

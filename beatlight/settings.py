@@ -7,11 +7,14 @@ environment: it receives the values it needs.
 
 from __future__ import annotations
 
+import json
 import os
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 WINDOWS: dict[str, int] = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "28d": 28 * 86_400}
 
@@ -189,6 +192,13 @@ class Settings(BaseSettings):
         description="Browser origins allowed to call the API (CORS), "
         'as a JSON list, e.g. ["https://pcc.example.org"]; none by default.',
     )
+    # Read as "127.0.0.1, 10.0.0.0/8" or as a JSON list (NoDecode: not JSON only).
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR blocks, comma-separated or a JSON "
+        "list) whose X-Forwarded-For names the client for rate limits and logs; none by "
+        "default: the client is the connection's peer and proxy headers are ignored.",
+    )
     ready_max_lag: int = Field(
         10_000, ge=0, description="/readyz fails while the materialiser is more records behind."
     )
@@ -231,6 +241,20 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'beatlight.db').resolve()}"
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _addresses_or_blocks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = json.loads(text) if text.startswith("[") else text.split(",")
+            except json.JSONDecodeError as error:
+                raise ValueError(f"trusted_proxies: {text!r} is not a JSON list ({error}); "
+                                 "or give addresses separated by commas") from None  # fmt: skip
+        if not isinstance(value, list | tuple):
+            return value
+        return [_network(entry) for entry in value if str(entry).strip()]
+
     @field_validator("slot_seconds")
     @classmethod
     def _slot_divides_an_hour(cls, value: int) -> int:
@@ -238,6 +262,26 @@ class Settings(BaseSettings):
         if 3600 % value:
             raise ValueError("slot_seconds must divide 3600 (e.g. 30, 60, 300)")
         return value
+
+
+def _network(entry: Any) -> Any:
+    """A trusted proxy's address or CIDR block, refused with a message saying how to write it."""
+    if isinstance(entry, IPv4Network | IPv6Network):
+        return entry
+    text = str(entry).strip()
+    if text == "*":
+        raise ValueError("trusted_proxies: '*' would let any client choose its own address; "
+                         "list the reverse proxies' addresses or CIDR blocks")  # fmt: skip
+    try:
+        return ip_network(text)
+    except ValueError as error:
+        hint = ""
+        if "has host bits set" in str(error):
+            hint = f" (did you mean {ip_network(text, strict=False)}?)"
+        raise ValueError(
+            f"trusted_proxies: {text!r} is not an IP address or CIDR block{hint}; "
+            "write addresses such as 10.0.0.5 or blocks such as 10.0.0.0/8"
+        ) from None
 
 
 __all__ = ["Settings", "WINDOWS"]

@@ -47,7 +47,7 @@ def main(argv: list[str]) -> None:
 
     try:
         uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning",
-                    access_log=False, proxy_headers=True, server_header=False,
+                    access_log=False, server_header=False,
                     **server_options(settings.max_header_bytes,
                                      settings.header_timeout_seconds))  # fmt: skip
     finally:

@@ -2,7 +2,8 @@
 
     python bench/batch_scale.py [--events 10000000]
         [--boundaries ../shared/data/england-wards.geojson.gz] [--workdir DIR]
-        [--formats ndjson,parquet] [--check-points N] [--seed 1]
+        [--formats ndjson,parquet] [--orders given,shuffled] [--compare-rev REV]
+        [--check-points N] [--seed 1]
 
 Everything is measured in one run on this machine, one step at a time:
 
@@ -28,6 +29,12 @@ Everything is measured in one run on this machine, one step at a time:
    cells are built once first, into an empty cache (``geo/cache.py``), as any first
    start on a boundary file does; the reports read them back, as every later start
    does. The summary also gives the rate with that one-off build added.
+   ``--orders given,shuffled``: the report runs on each file as written (the feed's
+   delivery order) and on a copy with its lines (rows) shuffled; the two documents
+   must be identical (a file is a complete record), or the benchmark fails.
+   ``--compare-rev REV``: the report of that git revision runs on the files as written
+   too (from a worktree of it), and the summary gives each run's wall time and peak
+   RSS against it.
 3. The baseline: the same points through ``shapely.STRtree(ward polygons).query(
    points, predicate=...)``, vectorised in chunks of 1 M (points built from the
    coordinate arrays, then one query), with "within" and with "intersects" (over
@@ -130,13 +137,25 @@ def main() -> int:
         cache = work / "geo-cache"
         shutil.rmtree(cache, ignore_errors=True)
         cold = _prime_cache(args.boundaries, cache)
-        runs = [_report(path, args.boundaries, work, args.events, cache) for path in files]
+        runs, earlier = [], []
+        for path in files:
+            if "given" in args.orders:
+                runs.append(_report(path, args.boundaries, work, args.events, cache))
+            if "shuffled" in args.orders:
+                mixed = _shuffled(path, args.seed)
+                runs.append(_report(mixed, args.boundaries, work, args.events, cache))
+                _same_documents(work, path, mixed)
+            if args.compare_rev:
+                code = _checkout(stack, args.compare_rev, work)
+                earlier.append(_report(path, args.boundaries, work, args.events, cache,
+                                       code=code, label=args.compare_rev))  # fmt: skip
         baselines = [_baseline(wards, lon, lat, PREDICATES[0])]
         part = slice(0, min(lon.size, args.check_points or lon.size))
         sampled = bool(args.check_points)
         baselines += [_baseline(wards, lon[part], lat[part], p, sample=sampled)
                       for p in PREDICATES[1:]]  # fmt: skip
-    _summary(runs, baselines, cold, time.perf_counter() - began)
+    _summary(runs + earlier, baselines, cold, time.perf_counter() - began)
+    _against_earlier(runs, earlier)
     return 0
 
 
@@ -253,9 +272,21 @@ def _prime_cache(boundaries: Path, cache: Path) -> float:
     return seconds
 
 
-def _report(events: Path, boundaries: Path, work: Path, n: int, cache: Path) -> Run:
-    """``beatlight report`` on one events file, as a child process, timed to its exit."""
-    out, log = work / f"report-{events.suffix[1:]}.json", work / f"report-{events.suffix[1:]}.log"
+def _report(
+    events: Path,
+    boundaries: Path,
+    work: Path,
+    n: int,
+    cache: Path,
+    *,
+    code: Path = REPO,
+    label: str = "",
+) -> Run:
+    """``beatlight report`` on one events file, as a child process, timed to its exit.
+
+    ``code``: the checkout whose report runs (its folder comes first on the path)."""
+    name = f"{events.stem}{events.suffix.replace('.', '-')}{'-' + label if label else ''}"
+    out, log = work / f"report-{name}.json", work / f"report-{name}.log"
     command = [sys.executable, "-m", "beatlight", "report", "--events", str(events),
                "--boundaries", str(boundaries), "--format", "json", "--out", str(out),
                "--no-progress"]  # fmt: skip
@@ -267,7 +298,7 @@ def _report(events: Path, boundaries: Path, work: Path, n: int, cache: Path) -> 
     size = events.stat().st_size
     with log.open("wb") as err:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+        process = subprocess.Popen(command, cwd=code, env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
     try:
         with _Progress(f"report on {events.name} (bytes read)", size) as progress:
@@ -292,12 +323,68 @@ def _report(events: Path, boundaries: Path, work: Path, n: int, cache: Path) -> 
     document = orjson.loads(out.read_bytes())
     counts = {key: document[key] for key in ("accepted", "duplicates", "outside")}
     counts["rejected"] = sum(document["rejected"].values())
-    run = Run(f"beatlight report, {events.suffix[1:]}", n, wall, usage.ru_utime + usage.ru_stime,
-              usage.ru_maxrss / 1024, split, counts)  # fmt: skip
+    order = "shuffled" if events.stem.endswith("-shuffled") else "as given"
+    title = f"beatlight report{' ' + label if label else ''}, {events.suffix[1:]}, {order}"
+    run = Run(title, n, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, split,
+              counts)  # fmt: skip
     tally = ", ".join(f"{key} {value:,}" for key, value in counts.items())
     say(f"   {wall:.1f} s: {run.rate:,.0f} events/s, CPU {run.cpu_s:.1f} s, peak RSS "
         f"{run.peak_rss_mb:,.0f} MB; {tally}")  # fmt: skip
     return run
+
+
+def _shuffled(path: Path, seed: int) -> Path:
+    """A copy of an events file with its lines (or rows) in a random order."""
+    import random
+
+    mixed = path.with_name(f"{path.stem}-shuffled{path.suffix}")
+    if mixed.exists():
+        return mixed
+    started = time.perf_counter()
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        order = np.random.default_rng(seed).permutation(table.num_rows)
+        pq.write_table(table.take(order), mixed)
+    else:
+        lines = path.read_bytes().splitlines()
+        random.Random(seed).shuffle(lines)
+        mixed.write_bytes(b"\n".join(lines) + b"\n")
+        del lines
+    took = time.perf_counter() - started
+    say(f"   {mixed.name}: the lines of {path.name} shuffled ({took:.0f} s)")
+    return mixed
+
+
+def _same_documents(work: Path, given: Path, mixed: Path) -> None:
+    """A file is a complete record: the same document whatever the order of its lines."""
+    a = (work / f"report-{given.stem}{given.suffix.replace('.', '-')}.json").read_bytes()
+    b = (work / f"report-{mixed.stem}{mixed.suffix.replace('.', '-')}.json").read_bytes()
+    if a != b:
+        sys.exit(f"FAIL: the report on {mixed.name} differs from the one on {given.name}")
+    say(f"   the documents of {given.name} and {mixed.name} are identical ({len(a):,} bytes)")
+
+
+def _checkout(stack: contextlib.ExitStack, rev: str, work: Path) -> Path:
+    """A worktree of ``rev`` (removed at the end), to run that revision's report."""
+    where = work / f"code-{rev}"
+    if not where.exists():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(where),
+                        rev], check=True)  # fmt: skip
+        stack.callback(subprocess.run, ["git", "-C", str(REPO), "worktree", "remove", "--force",
+                                        str(where)], check=False)  # fmt: skip
+    return where
+
+
+def _against_earlier(runs: list[Run], earlier: list[Run]) -> None:
+    """Each run's wall time and peak memory against the earlier revision's, same format."""
+    for old in earlier:
+        fmt = old.name.split(", ")[1]
+        for run in (r for r in runs if r.name.split(", ")[1] == fmt):
+            say(f"{run.name}: wall {run.wall_s:.0f} s = {run.wall_s / old.wall_s:.2f} x "
+                f"{old.name} ({old.wall_s:.0f} s); peak RSS {run.peak_rss_mb:,.0f} MB "
+                f"({old.peak_rss_mb:,.0f} MB)")  # fmt: skip
 
 
 def _file_position(pid: int, path: Path) -> int:
@@ -442,8 +529,21 @@ def _arguments() -> argparse.Namespace:
         help="Only this many points for the second baseline predicate (default: all; "
         "the first always takes all).",
     )
+    parser.add_argument(
+        "--orders",
+        default="given,shuffled",
+        help="Line orders to report on, comma-separated from given,shuffled.",
+    )
+    parser.add_argument(
+        "--compare-rev",
+        default=None,
+        help="Also run this git revision's report on each file as given, and compare.",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    args.orders = [o.strip() for o in args.orders.split(",") if o.strip()]
+    if not args.orders or set(args.orders) - {"given", "shuffled"}:
+        parser.error("--orders: given, shuffled or both")
     args.formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     if not args.formats or set(args.formats) - {"ndjson", "parquet"}:
         parser.error("--formats: ndjson, parquet or both")

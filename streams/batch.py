@@ -122,26 +122,16 @@ def batch_reports(
                 progress.read(len(raw))
         if not len(events):
             raise NoValidEvents(_nothing_valid(rows, events.rejected))
-        if as_of_us is None:
-            latest = robust_latest(events.latest().values(), config.lateness_us)
-            assert latest is not None
-            slot = config.model.slot_us
-            as_of_us = (latest // slot + 1) * slot
-        trend = _Hours(geography, config, 1, as_of_us, hours, keep_us) if hourly else None
-        lane = Lane(geography, config, ignore_from_us=as_of_us, hourly=hourly,
-                    hours=None if trend is None else trend.wanted, ordered=True)  # fmt: skip
-        duplicates = after = counted = 0
-        for part in events.sorted():
-            duplicates += part.duplicates
-            after += int(np.count_nonzero(part.events.ts_us >= as_of_us))
-            for start in range(0, len(part.events), _ROWS):
-                outcome = lane.admit(part.events.take(slice(start, start + _ROWS)))
-                if trend is not None:
-                    trend.receive(0, lane, outcome)
-                    trend.expire([lane])
-            counted += len(part.events) + part.duplicates
-            if progress.counted is not None:
-                progress.counted(counted, len(events))
+        given = as_of_us is not None
+        if as_of_us is None:  # from every copy; checked against the copies that count below
+            as_of_us = _default_as_of(events.latest_copies, config)
+        while True:
+            counted = _count(geography, config, events, as_of_us, hours, keep_us, progress)
+            if given or (exact := _default_as_of(events.latest, config)) == as_of_us:
+                break
+            log.info("a later copy of an event moved the default as_of: counting again")
+            as_of_us = exact
+        lane, trend, duplicates, after = counted
         rejected = events.rejected
     lane.duplicates = duplicates
     document = _document(geography, config, [lane], as_of_us, rejected, duplicates)
@@ -149,6 +139,43 @@ def batch_reports(
     found = {} if trend is None else trend.finish([lane], as_of_us)
     _log_done(document, rows, duplicates, found if hourly else None, started)
     return BatchReports(document, found)
+
+
+def _default_as_of(latest: dict[str, int], config: LaneConfig) -> int:
+    """Rule 9, robust: the slot after the latest time no clock running ahead moved."""
+    time_us = robust_latest(latest.values(), config.lateness_us)
+    assert time_us is not None
+    slot = config.model.slot_us
+    return (time_us // slot + 1) * slot
+
+
+def _count(
+    geography: Geography,
+    config: LaneConfig,
+    events: SortedEvents,
+    as_of_us: int,
+    hours: Callable[[int], bool] | None,
+    keep_us: int | None,
+    progress: Progress,
+) -> tuple[Lane, _Hours | None, int, int]:
+    """One lane over the sorted events: the lane, the trend hours, duplicates and events
+    at or after ``as_of``."""
+    trend = None if hours is None else _Hours(geography, config, 1, as_of_us, hours, keep_us)
+    lane = Lane(geography, config, ignore_from_us=as_of_us, hourly=hours is not None,
+                hours=None if trend is None else trend.wanted, ordered=True)  # fmt: skip
+    duplicates = after = counted = 0
+    for part in events.sorted():
+        duplicates += part.duplicates
+        after += int(np.count_nonzero(part.events.ts_us >= as_of_us))
+        for start in range(0, len(part.events), _ROWS):
+            outcome = lane.admit(part.events.take(slice(start, start + _ROWS)))
+            if trend is not None:
+                trend.receive(0, lane, outcome)
+                trend.expire([lane])
+        counted += len(part.events) + part.duplicates
+        if progress.counted is not None:
+            progress.counted(counted, len(events))
+    return lane, trend, duplicates, after
 
 
 def _in_arrival_order(

@@ -121,10 +121,17 @@ class RawEvents:
         )
 
     def line(self, i: int) -> bytes:
-        """Row ``i``'s text: its line, or its SPEC fields as JSON when there was no line."""
+        """Row ``i``'s text (see :meth:`lines`)."""
+        return self.lines([i])[0]
+
+    def lines(self, rows: Sequence[int]) -> list[bytes]:
+        """These rows' texts: their lines, or (CSV, Parquet: no line) the SPEC fields'
+        values as a JSON array, in the SPEC's order."""
         if self.text is not None:
-            return self.text[i]
-        return orjson.dumps(self.record(i), option=orjson.OPT_SERIALIZE_NUMPY)
+            return [self.text[i] for i in rows]
+        columns = [[values[i] for i in rows] for values in self.columns.values()]
+        dumps = orjson.dumps
+        return [dumps(row, option=orjson.OPT_SERIALIZE_NUMPY) for row in zip(*columns, strict=True)]
 
     def record(self, i: int) -> dict[str, Any]:
         """Row ``i`` as a dict of the SPEC fields that were present (for the DLQ)."""

@@ -53,7 +53,11 @@ class SortedEvents:
         self._texts_size = 0
         #: Rejections by reason (the SPEC's checks; nothing is ``too_late`` in a file).
         self.rejected: Counter[str] = Counter()
-        self._kept: list[np.ndarray] | None = None  # per slab: the first copy of each id
+        #: Each unit's latest time over every valid copy, and over the copies that count
+        #: (known once :meth:`sorted` has gone through; the two differ only when a later
+        #: copy of an event is a unit's latest).
+        self.latest_copies: dict[str, int] = {}
+        self.latest: dict[str, int] = {}
 
     def __enter__(self) -> SortedEvents:
         return self
@@ -73,17 +77,23 @@ class SortedEvents:
         rows = np.flatnonzero(ok)
         if not len(rows):
             return
-        texts = [raw.line(i) for i in rows.tolist()]
+        texts = raw.lines(rows.tolist())
         lengths = np.fromiter(map(len, texts), np.int64, len(texts))
         self._texts.write(b"".join(texts))
         at = self._texts_size + np.cumsum(lengths) - lengths
         self._texts_size += int(lengths.sum())
+        ts, units = events.ts_us[rows], events.unit[rows]
+        last = pd.Series(ts).groupby(units, sort=False).max()
+        latest = self.latest_copies
+        for unit, t in zip(last.index.tolist(), last.tolist(), strict=True):
+            if t > latest.get(unit, t - 1):
+                latest[unit] = t
         self._sort.add(
             pa.table(
                 {
-                    "ts_us": pa.array(events.ts_us[rows], pa.int64()),
+                    "ts_us": pa.array(ts, pa.int64()),
                     "event_id": pa.array(events.event_id[rows], pa.string()),
-                    "unit": pa.array(events.unit[rows], pa.string()),
+                    "unit": pa.array(units, pa.string()),
                     "lat": pa.array(events.lat[rows]),
                     "lon": pa.array(events.lon[rows]),
                     "mode": pa.array(events.mode[rows]),
@@ -93,31 +103,22 @@ class SortedEvents:
             )
         )
 
-    def latest(self) -> dict[str, int]:
-        """Each unit's latest event time, of the copies that count (one pass over the
-        sorted events, whose choice of copies :meth:`sorted` then reuses)."""
-        latest: dict[str, int] = {}
-        kept = []
-        columns = ["ts_us", "event_id", "unit", "text_at", "text_len"]
-        for slab, keep in self._slabs(columns):
-            kept.append(keep)
-            units = slab.column("unit").to_numpy(zero_copy_only=False)[keep]
-            ts = slab.column("ts_us").to_numpy()[keep]
-            # In time order, so the last time of each unit in a slab is its latest yet.
-            last = pd.Series(ts).groupby(units, sort=False).last()
-            latest.update(zip(last.index.tolist(), last.tolist(), strict=True))
-        self._kept = kept
-        return latest
-
     def sorted(self) -> Iterator[Sorted]:
-        """The events in ``ts`` order, the copy of each id that counts only."""
+        """The events in ``ts`` order, the copy of each id that counts only; may be
+        called again. Fills :attr:`latest` on the way."""
+        latest: dict[str, int] = {}
         for slab, keep in self._slabs():
             rows = np.flatnonzero(keep)
             n = len(rows)
+            units = slab.column("unit").to_numpy(zero_copy_only=False)[rows]
+            ts = slab.column("ts_us").to_numpy()[rows]
+            # In time order, so the last time of each unit in a slab is its latest yet.
+            last = pd.Series(ts).groupby(units, sort=False).last()
+            latest.update(zip(last.index.tolist(), last.tolist(), strict=True))
             events = ValidEvents(
                 event_id=slab.column("event_id").to_numpy(zero_copy_only=False)[rows],
-                unit=slab.column("unit").to_numpy(zero_copy_only=False)[rows],
-                ts_us=slab.column("ts_us").to_numpy()[rows],
+                unit=units,
+                ts_us=ts,
                 lat=slab.column("lat").to_numpy()[rows],
                 lon=slab.column("lon").to_numpy()[rows],
                 mode=slab.column("mode").to_numpy()[rows],
@@ -125,16 +126,13 @@ class SortedEvents:
                 position=np.zeros(n, dtype=np.int64),
             )
             yield Sorted(events, slab.num_rows - n)
+        self.latest = latest
 
-    def _slabs(self, columns: list[str] | None = None) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    def _slabs(self) -> Iterator[tuple[pa.Table, np.ndarray]]:
         """Each slab and which of its rows count (the first copy of each id)."""
-        kept = self._kept
-        seen = _SeenIds() if kept is None else None
+        seen = _SeenIds()
         self._texts.flush()
-        for i, slab in enumerate(self._sort.sorted(columns)):
-            if seen is None:
-                yield slab, kept[i]  # type: ignore[index]
-                continue
+        for slab in self._sort.sorted():
             ids = slab.column("event_id").to_numpy(zero_copy_only=False)
             keep = self._first_copies(slab, ids)
             rows = np.flatnonzero(keep)
@@ -193,13 +191,13 @@ def robust_latest(latest: Iterable[int], lateness_us: int) -> int | None:
 
 
 class _SeenIds:
-    """Event ids met so far, as 128-bit keyed digests (16 bytes an id, not a string).
+    """Event ids met so far, as 128-bit digests (16 bytes an id, not a string): two
+    64-bit string hashes of the process (SipHash, keyed per process), of the id and of
+    the id behind a prefix.
 
     Kept in sorted levels that merge as they grow (as a log-structured merge tree):
     each lookup is a binary search per level, each id is merged O(log n) times.
     """
-
-    _KEYS = ("beatlight-ids-01", "beatlight-ids-02")
 
     def __init__(self) -> None:
         self._levels: list[tuple[np.ndarray, np.ndarray]] = []
@@ -208,7 +206,9 @@ class _SeenIds:
         """Which of these distinct ids were not met before; remember them all."""
         if not len(ids):
             return np.zeros(0, dtype=bool)
-        high, low = (pd.util.hash_array(ids, hash_key=key) for key in self._KEYS)
+        n = len(ids)
+        high = np.fromiter(map(hash, ids), np.int64, n)
+        low = np.fromiter(map(hash, map("\x00".__add__, ids)), np.int64, n)
         # Searching in sorted order keeps each search near the last (numpy starts there).
         order = np.argsort(high, kind="stable")
         high, low = high[order], low[order]

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -61,13 +63,22 @@ HEADER_TIMEOUT_S = 2.0
 @pytest.fixture(scope="module")
 def running_api(tmp_path_factory) -> Iterator[SimpleNamespace]:
     """``beatlight api`` as a user starts it (no Kafka), over a SQLite store with a key per
-    role: ``running_api.url``, ``.keys``, ``.engine``, ``.log`` (its stderr), ``.process``.
+    role: ``running_api.url``, ``.keys``, ``.engine``, ``.log`` (its output), ``.process``.
     Request heads are due within ``HEADER_TIMEOUT_S`` (so that a test can wait that long)."""
+    folder = tmp_path_factory.mktemp("running-api")
+    with start_api(folder, {"BEATLIGHT_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_S)}) as api:
+        yield api
+
+
+@contextmanager
+def start_api(folder: Path, env: dict[str, str], *options: str) -> Iterator[SimpleNamespace]:
+    """``beatlight api`` running as a process over a new SQLite store in ``folder``, with
+    ``env`` as its only ``BEATLIGHT_*`` variables and ``options`` added to its command line;
+    stopped with SIGTERM on leaving. Yields what :func:`running_api` describes."""
     from geo.synthetic import write_synthetic
     from tests.api.test_api_e2e import _free_port
     from tests.conftest import wait_until
 
-    folder = tmp_path_factory.mktemp("running-api")
     boundaries, log = folder / "wards.geojson", folder / "api.log"
     write_synthetic(boundaries)
     url = f"sqlite:///{folder / 'beatlight.db'}"
@@ -76,12 +87,11 @@ def running_api(tmp_path_factory) -> Iterator[SimpleNamespace]:
     with Session(engine) as session, session.begin():
         keys = {role: create_key(session, role, f"running {role}")[1] for role in ROLES}
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEATLIGHT_")}
-    env["BEATLIGHT_HEADER_TIMEOUT_SECONDS"] = str(HEADER_TIMEOUT_S)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BEATLIGHT_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "beatlight", "api", "--boundaries", str(boundaries),
-         "--database-url", url, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=env,
+         "--database-url", url, "--port", str(port), *options],
+        stdout=log.open("ab"), stderr=subprocess.STDOUT, env=environment | env,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
 

@@ -38,7 +38,7 @@ def test_topics_keep_what_security_md_says_for_as_long_as_it_says():
 def test_the_api_and_its_settings_default_to_this_host_and_safe_limits(monkeypatch):
     for name in ("API_HOST", "RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_BURST", "AUTH_CACHE_SECONDS",
                  "PUBLISH_DELAY_HOURS", "PUBLIC_MIN_UNITS", "CORS_ORIGINS", "POINTS_MINUTES",
-                 "MAX_REQUEST_BYTES", "WORKER_WEB_HOST"):  # fmt: skip
+                 "MAX_REQUEST_BYTES", "WORKER_WEB_HOST", "TRUSTED_PROXIES"):  # fmt: skip
         monkeypatch.delenv(f"BEATLIGHT_{name}", raising=False)
     settings = Settings()
     assert settings.api_host == "127.0.0.1"
@@ -48,6 +48,7 @@ def test_the_api_and_its_settings_default_to_this_host_and_safe_limits(monkeypat
     assert (settings.publish_delay_hours, settings.public_min_units) == (24.0, 3)
     assert settings.cors_origins == [] and settings.points_minutes == 15.0
     assert settings.max_request_bytes == 65_536
+    assert settings.trusted_proxies == []  # security/test_trusted_proxies.py
 
 
 def test_compose_publishes_kafka_to_this_host_only_and_the_database_not_at_all():

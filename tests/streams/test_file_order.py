@@ -145,3 +145,20 @@ def test_differing_copies_at_one_time_the_smaller_line_text_counts(tmp_path, spi
     assert oracle["duplicates"] >= len(copies)
     for order in (lines + copies, copies + lines, shuffled(lines + copies, 3)):
         assert_same(_report(geography, order, spill_rows=spill_rows), oracle)
+
+
+def test_a_later_copy_of_an_event_does_not_move_the_default_as_of(tmp_path):
+    wards, geography = _geography(tmp_path)
+    lon, lat = wards.geometry.iloc[0].representative_point().coords[0]
+
+    def line(event_id: str, unit: str, minute: int) -> bytes:
+        ts = (T0 + timedelta(hours=10, minutes=minute)).isoformat()
+        return orjson.dumps({"event_id": event_id, "unit": unit, "ts": ts, "lat": lat, "lon": lon})
+
+    lines = [line("e1", "u1", 0), line("e2", "u1", 1), line("e1", "u9", 30)]
+    for order in (lines, lines[::-1]):
+        document = _report(geography, order)
+        assert document["as_of"] == (T0 + timedelta(hours=10, minutes=2)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+        assert document["duplicates"] == 1 and document["accepted"] == 2
