@@ -101,12 +101,12 @@ def test_a_clock_that_comes_back_is_not_late_and_the_watermark_never_moves_back(
 
 def test_units_not_heard_from_within_the_lateness_no_longer_count():
     intake = Intake(HOUR_US)
-    # 40 units in the first hour, then only 2 pinging for two more hours: the watermark
-    # follows the two (the second latest), not a unit gone quiet hours ago.
+    # 40 units in the first hour, then only 2 pinging for four more hours: once their
+    # pings fill the recent window, the watermark follows the two (the second latest).
     rows = patrol(40, 60) + [(f"u{u}", 60 * MINUTE_US + m * MINUTE_US + u)
-                             for m in range(120) for u in range(2)]  # fmt: skip
+                             for m in range(240) for u in range(2)]  # fmt: skip
     intake.admit(pings(rows))
-    assert intake.watermark_us == 179 * MINUTE_US
+    assert intake.watermark_us == 299 * MINUTE_US
 
 
 @settings(max_examples=40, deadline=None)
