@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from streams.events import RawEvents, ValidEvents
 from streams.intake import watermark_rank
@@ -82,85 +82,89 @@ class SortedEvents:
         self._texts.write(b"".join(texts))
         at = self._texts_size + np.cumsum(lengths) - lengths
         self._texts_size += int(lengths.sum())
-        ts, units = events.ts_us[rows], events.unit[rows]
-        last = pd.Series(ts).groupby(units, sort=False).max()
+        table = pa.table(
+            {
+                "ts_us": pa.array(events.ts_us[rows], pa.int64()),
+                "event_id": pa.array(events.event_id[rows], pa.string()),
+                "unit": pa.array(events.unit[rows], pa.string()),
+                "lat": pa.array(events.lat[rows]),
+                "lon": pa.array(events.lon[rows]),
+                "mode": pa.array(events.mode[rows]),
+                "text_at": pa.array(at, pa.int64()),
+                "text_len": pa.array(lengths, pa.int64()),
+            }
+        )
+        last = table.group_by("unit").aggregate([("ts_us", "max")])
         latest = self.latest_copies
-        for unit, t in zip(last.index.tolist(), last.tolist(), strict=True):
+        units, times = last.column("unit").to_pylist(), last.column("ts_us_max").to_pylist()
+        for unit, t in zip(units, times, strict=True):
             if t > latest.get(unit, t - 1):
                 latest[unit] = t
-        self._sort.add(
-            pa.table(
-                {
-                    "ts_us": pa.array(ts, pa.int64()),
-                    "event_id": pa.array(events.event_id[rows], pa.string()),
-                    "unit": pa.array(units, pa.string()),
-                    "lat": pa.array(events.lat[rows]),
-                    "lon": pa.array(events.lon[rows]),
-                    "mode": pa.array(events.mode[rows]),
-                    "text_at": pa.array(at, pa.int64()),
-                    "text_len": pa.array(lengths, pa.int64()),
-                }
-            )
-        )
+        self._sort.add(table)
 
     def sorted(self) -> Iterator[Sorted]:
         """The events in ``ts`` order, the copy of each id that counts only; may be
         called again. Fills :attr:`latest` on the way."""
         latest: dict[str, int] = {}
-        for slab, keep in self._slabs():
-            rows = np.flatnonzero(keep)
-            n = len(rows)
-            units = slab.column("unit").to_numpy(zero_copy_only=False)[rows]
-            ts = slab.column("ts_us").to_numpy()[rows]
-            # In time order, so the last time of each unit in a slab is its latest yet.
-            last = pd.Series(ts).groupby(units, sort=False).last()
-            latest.update(zip(last.index.tolist(), last.tolist(), strict=True))
-            events = ValidEvents(
-                event_id=slab.column("event_id").to_numpy(zero_copy_only=False)[rows],
-                unit=units,
-                ts_us=ts,
-                lat=slab.column("lat").to_numpy()[rows],
-                lon=slab.column("lon").to_numpy()[rows],
-                mode=slab.column("mode").to_numpy()[rows],
-                reason=np.full(n, None, dtype=object),
-                position=np.zeros(n, dtype=np.int64),
-            )
-            yield Sorted(events, slab.num_rows - n)
-        self.latest = latest
-
-    def _slabs(self) -> Iterator[tuple[pa.Table, np.ndarray]]:
-        """Each slab and which of its rows count (the first copy of each id)."""
         seen = _SeenIds()
         self._texts.flush()
         for slab in self._sort.sorted():
-            ids = slab.column("event_id").to_numpy(zero_copy_only=False)
-            keep = self._first_copies(slab, ids)
+            ts = slab.column("ts_us").to_numpy()
+            # Each id and unit as a code into its distinct values (Arrow's hashing, no
+            # Python string per row); the distinct ids in order of first appearance.
+            ids = pc.dictionary_encode(slab.column("event_id").combine_chunks())
+            id_code = ids.indices.to_numpy()
+            id_text = ids.dictionary.to_numpy(zero_copy_only=False)
+            keep = self._first_copies(slab, id_code, ts)
+            new = seen.first_time(id_text)  # ids counted in an earlier slab: duplicates
+            keep &= new[id_code]
             rows = np.flatnonzero(keep)
-            keep[rows] = seen.first_time(ids[rows])
-            yield slab, keep
+            units = pc.dictionary_encode(slab.column("unit").combine_chunks())
+            unit_code = units.indices.to_numpy()[rows]
+            unit_text = units.dictionary.to_numpy(zero_copy_only=False)
+            # In time order: the last row of each unit in a slab is its latest yet.
+            last = len(rows) - 1 - np.unique(unit_code[::-1], return_index=True)[1]
+            latest.update(zip(unit_text[unit_code[last]].tolist(), ts[rows][last].tolist(),
+                              strict=True))  # fmt: skip
+            events = ValidEvents(
+                event_id=id_text[id_code[rows]],
+                unit=unit_text[unit_code],
+                ts_us=ts[rows],
+                lat=slab.column("lat").to_numpy()[rows],
+                lon=slab.column("lon").to_numpy()[rows],
+                mode=slab.column("mode").to_numpy()[rows],
+                reason=np.full(len(rows), None, dtype=object),
+                position=np.zeros(len(rows), dtype=np.int64),
+            )
+            yield Sorted(events, slab.num_rows - len(rows))
+        self.latest = latest
 
-    def _first_copies(self, slab: pa.Table, ids: np.ndarray) -> np.ndarray:
+    def _first_copies(self, slab: pa.Table, code: np.ndarray, ts: np.ndarray) -> np.ndarray:
         """Within a slab (every row of each time in it, in time order): the copy of each
         id that counts. An id met in an earlier slab was met at an earlier time still."""
-        keep = ~pd.Index(ids).duplicated(keep="first")
-        ts = slab.column("ts_us").to_numpy()
-        frame = pd.DataFrame({"id": ids, "ts": ts})
-        tied = np.flatnonzero(frame.duplicated(keep=False).to_numpy())
+        n = len(code)
+        keep = np.zeros(n, dtype=bool)
+        keep[np.unique(code, return_index=True)[1]] = True
+        # Copies of one id at one time: the smaller line text counts, wherever it stood.
+        again = np.flatnonzero(np.bincount(code)[code] > 1)
+        if not len(again):
+            return keep
+        order = again[np.lexsort((ts[again], code[again]))]
+        same = (code[order][1:] == code[order][:-1]) & (ts[order][1:] == ts[order][:-1])
+        tied = np.union1d(order[1:][same], order[:-1][same])
         if not len(tied):
             return keep
-        # Copies of one id at one time: the smaller line text counts, wherever it stood.
         at = slab.column("text_at").to_numpy()[tied]
         size = slab.column("text_len").to_numpy()[tied]
         fd = self._texts.fileno()
         texts = [os.pread(fd, n, a) for a, n in zip(at.tolist(), size.tolist(), strict=True)]
-        best: dict[tuple[str, int], tuple[bytes, int]] = {}
+        best: dict[tuple[int, int], tuple[bytes, int]] = {}
         for k, row in enumerate(tied.tolist()):
-            key = (ids[row], int(ts[row]))
+            key = (int(code[row]), int(ts[row]))
             if key not in best or texts[k] < best[key][0]:
                 best[key] = (texts[k], row)
         kept = np.flatnonzero(keep)
-        tied_ids = {event_id for event_id, _ in best}
-        counted = {ids[r]: r for r in kept.tolist() if ids[r] in tied_ids}
+        counted = dict(zip(code[kept].tolist(), kept.tolist(), strict=True))
         for (event_id, t), (_, row) in best.items():
             now = counted[event_id]
             if ts[now] == t:  # the id's earliest copies are these tied ones
