@@ -28,7 +28,8 @@ Everything is measured in one run on this machine, one step at a time:
    RSS and CPU time come from ``wait4``; its log gives the split. The wards' grid
    cells are built once first, into an empty cache (``geo/cache.py``), as any first
    start on a boundary file does; the reports read them back, as every later start
-   does. The summary also gives the rate with that one-off build added.
+   does. Peak RSS is the child's VmHWM, read every half second. The summary also
+   gives the rate with that one-off build added.
    ``--orders given,shuffled``: the report runs on each file as written (the feed's
    delivery order) and on a copy with its lines (rows) shuffled; the two documents
    must be identical (a file is a complete record), or the benchmark fails.
@@ -300,9 +301,11 @@ def _report(
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=code, env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+    peak_kb = 0
     try:
         with _Progress(f"report on {events.name} (bytes read)", size) as progress:
             while True:
+                peak_kb = max(peak_kb, _high_water_kb(process.pid))
                 pid, status, usage = os.wait4(process.pid, os.WNOHANG)
                 if pid:
                     break
@@ -325,7 +328,7 @@ def _report(
     counts["rejected"] = sum(document["rejected"].values())
     order = "shuffled" if events.stem.endswith("-shuffled") else "as given"
     title = f"beatlight report{' ' + label if label else ''}, {events.suffix[1:]}, {order}"
-    run = Run(title, n, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, split,
+    run = Run(title, n, wall, usage.ru_utime + usage.ru_stime, peak_kb / 1024, split,
               counts)  # fmt: skip
     tally = ", ".join(f"{key} {value:,}" for key, value in counts.items())
     say(f"   {wall:.1f} s: {run.rate:,.0f} events/s, CPU {run.cpu_s:.1f} s, peak RSS "
@@ -334,27 +337,37 @@ def _report(
 
 
 def _shuffled(path: Path, seed: int) -> Path:
-    """A copy of an events file with its lines (or rows) in a random order."""
-    import random
+    """A copy of an events file with its lines (or rows) in a random order.
 
+    Shuffled in a child process: holding a file's lines here would make every later
+    child report a peak RSS of at least this process's (Linux counts a fork's pages).
+    """
     mixed = path.with_name(f"{path.stem}-shuffled{path.suffix}")
     if mixed.exists():
         return mixed
     started = time.perf_counter()
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        order = np.random.default_rng(seed).permutation(table.num_rows)
-        pq.write_table(table.take(order), mixed)
-    else:
-        lines = path.read_bytes().splitlines()
-        random.Random(seed).shuffle(lines)
-        mixed.write_bytes(b"\n".join(lines) + b"\n")
-        del lines
+    subprocess.run([sys.executable, "-c", _SHUFFLE, str(path), str(mixed), str(seed)],
+                   check=True)  # fmt: skip
     took = time.perf_counter() - started
     say(f"   {mixed.name}: the lines of {path.name} shuffled ({took:.0f} s)")
     return mixed
+
+
+_SHUFFLE = """
+import random, sys
+import numpy as np
+source, target, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if source.endswith(".parquet"):
+    import pyarrow.parquet as pq
+    table = pq.read_table(source)
+    pq.write_table(table.take(np.random.default_rng(seed).permutation(table.num_rows)), target)
+else:
+    with open(source, "rb") as f:
+        lines = f.read().splitlines()
+    random.Random(seed).shuffle(lines)
+    with open(target, "wb") as f:
+        f.write(b"\\n".join(lines) + b"\\n")
+"""
 
 
 def _same_documents(work: Path, given: Path, mixed: Path) -> None:
@@ -385,6 +398,21 @@ def _against_earlier(runs: list[Run], earlier: list[Run]) -> None:
             say(f"{run.name}: wall {run.wall_s:.0f} s = {run.wall_s / old.wall_s:.2f} x "
                 f"{old.name} ({old.wall_s:.0f} s); peak RSS {run.peak_rss_mb:,.0f} MB "
                 f"({old.peak_rss_mb:,.0f} MB)")  # fmt: skip
+
+
+def _high_water_kb(pid: int) -> int:
+    """The process's peak RSS so far (VmHWM), 0 once it is gone.
+
+    Not ``wait4``'s ``ru_maxrss``: Linux counts in it the pages of the process that
+    forked the child (this one, holding the wards and coordinates), before exec."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _file_position(pid: int, path: Path) -> int:
