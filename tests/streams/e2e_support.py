@@ -155,11 +155,21 @@ def same_figures(stream_doc: dict, batch_doc: dict) -> None:
     # A snapshot's rejections and duplicates are those counted by then, not the whole file's.
     for key in ("rejected", "duplicates"):
         got.pop(key), wanted.pop(key)
-    # Which publication of an hour a document is, and when, are not figures.
-    for document in (got, wanted):
-        for key in REVISION_KEYS:
-            document.pop(key, None)
+    # Which publication of an hour a document (or an area's figures) is, and when, are not
+    # figures.
+    got, wanted = _without_revisions(got), _without_revisions(wanted)
     assert_same(got, wanted)
+
+
+def _without_revisions(document: dict) -> dict:
+    document = {k: v for k, v in document.items() if k not in REVISION_KEYS}
+    for key in ("wards", "neighbourhoods", "districts"):
+        document[key] = [{k: v for k, v in area.items() if k not in REVISION_KEYS}
+                         for area in document[key]]  # fmt: skip
+    if document.get("force"):
+        document["force"] = {k: v for k, v in document["force"].items()
+                             if k not in REVISION_KEYS}  # fmt: skip
+    return document
 
 
 #: What says which publication of an hour a document (or an area in it) is.
