@@ -412,8 +412,8 @@ dt { font-weight: bold; margin-top: 6pt; break-after: avoid; }
 dt:first-child { margin-top: 0; }
 dd { margin: 1pt 0 0 0; break-inside: avoid; }
 td.status { white-space: nowrap; }
-.revised { border-left: 5px solid #E69F00; background: #fff8e6; padding: 5pt 8pt; }
-.revised-mark { color: #B36B00; font-weight: bold; text-decoration: none; }
+.revised { border-left: 5px solid #CC79A7; background: #fbf0f6; padding: 5pt 8pt; }
+.revised-mark { color: #7a2e5a; font-weight: bold; text-decoration: none; }
 code { font-size: 9pt; }
 @media print {
   body { max-width: none; padding: 0; }
