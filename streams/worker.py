@@ -251,7 +251,9 @@ class LaneRunner:
         after the earliest of them again, and the aggregator publishes the ones whose
         figures changed as revisions. The settled figures come at H + L as before; the
         aggregator publishes them only if they differ. At most L of hours are open, so
-        a jump of the watermark costs at most that many hours of figures.
+        a jump of the watermark costs at most that many hours of figures. Hours before
+        the lane's first ping are reported as skipped, as the lane itself would (an hour
+        no lane has a ping for is not published).
         """
         lane = self.lane
         early_us = first_publication_us(lane.config.lateness_us)
@@ -270,8 +272,15 @@ class LaneRunner:
         if last < start:
             return []
         self.early_until_us = max(last, self.early_until_us or last)
-        return [encode_tick("provisional", status, lane.partial(hour, complete=False))
-                for hour in range(start, last + 1, _HOUR_US)]  # fmt: skip
+        messages = []
+        owed_from = (lane.data_hours[0] + 1) * _HOUR_US if lane.data_hours else last + _HOUR_US
+        if start < owed_from:
+            skipped = min(owed_from - _HOUR_US, last)
+            counts = lane.presence.counts_before(start)
+            messages.append(encode_reported(status, skipped, [[start, skipped, *counts]]))
+            start = skipped + _HOUR_US
+        return messages + [encode_tick("provisional", status, lane.partial(hour, complete=False))
+                           for hour in range(start, last + 1, _HOUR_US)]  # fmt: skip
 
     def _reported(self, status: LaneStatus) -> list[bytes]:
         """After the hours: the lane's word for the hours it skipped as empty, if any new."""

@@ -136,6 +136,8 @@ def test_hours_are_first_published_an_hour_behind_the_feed_not_the_lateness(tmp_
     # The feed has nearly reached 20:00; the lanes settle nothing before 24 h later, yet
     # every hour up to 18:00 is out, each once, as revision 0.
     assert hours[-1] == T0_US + 18 * HOUR_US
+    # None before the first pings (at 00:00): the lanes hold nothing for those hours.
+    assert hours[0] == T0_US + HOUR_US
     assert all(snap.revision.number == 0 for snap in stream.published)
     assert len(stream.published) == len(hours)
     for hour in (T0_US + 5 * HOUR_US, T0_US + 18 * HOUR_US):
