@@ -4,7 +4,9 @@ Tables hold what the stream publishes, one row per area and window:
 
 * ``areas``: every ward and roll-up with its attributes (latest seen);
 * ``live_metrics`` and ``live_summary``: the latest live snapshot;
-* ``history`` and ``hour_summaries``: the snapshot at each hour boundary;
+* ``history`` and ``hour_summaries``: the snapshot at each hour boundary, its newest
+  revision (late uploads publish an hour again), and ``hour_revisions``: when each
+  revision of an hour was made;
 * ``alerts``: alerts raised on live status changes;
 * ``materialiser_offsets``: how far each topic partition has been stored, written
   in the same transaction as the rows, so a restart resumes exactly there;
@@ -33,6 +35,7 @@ __all__ = [
     "Area",
     "Base",
     "History",
+    "HourRevision",
     "HourSummary",
     "LiveAudit",
     "LiveMetric",
@@ -127,7 +130,11 @@ class LiveMetric(_Metrics, Base):
 
 
 class History(_Metrics, Base):
-    """One area's figures in one window at an hour boundary."""
+    """One area's figures in one window at an hour boundary.
+
+    ``revision``: the revision of the hour that last changed this area's figures (0: as
+    first published), and ``revised_at`` when it was made (null for 0).
+    """
 
     __tablename__ = "history"
     # The primary key starts with the hour, so it also serves "every area at hour H".
@@ -137,6 +144,8 @@ class History(_Metrics, Base):
     level: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     window: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    revision: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class _Summary:
@@ -151,11 +160,30 @@ class _Summary:
 
 
 class HourSummary(_Summary, Base):
-    """The summary of the snapshot at one hour boundary."""
+    """The summary of the snapshot at one hour boundary, and which revision of it is stored
+    (``revision`` 0 is the first publication; null when the stream did not say)."""
 
     __tablename__ = "hour_summaries"
 
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    revision: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class HourRevision(Base):
+    """One publication of an hour's figures: when it was made, and the pings counted then.
+
+    The PCC office's answer to "why did this published figure change?": revision 0 is
+    the first publication, each later one counted pings that arrived late.
+    """
+
+    __tablename__ = "hour_revisions"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    revision: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    accepted: Mapped[int] = mapped_column(sa.BigInteger)
+    outside: Mapped[int] = mapped_column(sa.BigInteger)
 
 
 class LiveSummary(_Summary, Base):

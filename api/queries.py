@@ -13,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.models import Alert, Area, History, HourSummary
+from api.models import Alert, Area, History, HourRevision, HourSummary
 
-__all__ = ["areas", "hour_range", "raised_alerts", "series", "weekly_figures"]
+__all__ = ["areas", "hour_range", "raised_alerts", "revised", "series", "weekly_figures"]
 
 
 def areas(session: Session, level: str | None = None, code: str | None = None) -> list[Area]:
@@ -51,6 +51,32 @@ def series(
             return []
         query = query.where(History.hour.in_(hours))
     return [(hour, value) for hour, value in session.execute(query.order_by(History.hour))]
+
+
+def revised(
+    session: Session,
+    level: str,
+    code: str,
+    window: str,
+    start: datetime,
+    end: datetime,
+    hours: list[datetime] | None = None,
+) -> list[tuple[datetime, int, datetime | None, datetime | None]]:
+    """``(hour, revision, revised_at, first_published_at)`` of each stored hour between
+    ``start`` and ``end`` (or of ``hours``) at which this area's figures changed after the
+    hour was first published."""
+    first = sa.orm.aliased(HourRevision)
+    query = (
+        sa.select(History.hour, History.revision, History.revised_at, first.revised_at)
+        .outerjoin(first, sa.and_(first.hour == History.hour, first.revision == 0))
+        .where(History.level == level, History.code == code, History.window == window,
+               History.hour >= start, History.hour <= end, History.revision > 0)
+    )  # fmt: skip
+    if hours is not None:
+        if not hours:
+            return []
+        query = query.where(History.hour.in_(hours))
+    return [tuple(row) for row in session.execute(query.order_by(History.hour))]  # type: ignore[misc]
 
 
 def weekly_figures(

@@ -22,6 +22,7 @@ __all__ = [
     "AreaMetrics",
     "AreaOut",
     "FairnessResponse",
+    "FigureRevision",
     "HistoryResponse",
     "Level",
     "MetricName",
@@ -88,6 +89,14 @@ class AreaOut(BaseModel):
     target_minutes_per_week: float
 
 
+_AREA_REVISION = ("At an hour boundary, when this area's figures changed after the hour was "
+                  "first published (pings that arrived late): the hour's revision that last "
+                  "changed them. Absent when they are as first published.")  # fmt: skip
+_REVISION = ("At an hour boundary, which publication of the hour's figures this is: 0 the "
+             "first, then 1, 2, … each time pings that arrived late changed a figure. Null "
+             "for the live snapshot.")  # fmt: skip
+
+
 class AreaMetrics(BaseModel):
     """An area and its figures per window."""
 
@@ -95,6 +104,8 @@ class AreaMetrics(BaseModel):
     code: str
     name: str
     windows: dict[str, WindowMetrics]
+    revision: int | None = Field(None, description=_AREA_REVISION)
+    revised_at: datetime | None = Field(None, description="When that revision was made.")
 
 
 class MetricsResponse(BaseModel):
@@ -102,6 +113,10 @@ class MetricsResponse(BaseModel):
 
     as_of: datetime = Field(description="End (exclusive) of every rolling window.")
     live: bool = Field(description="True for the live snapshot, false for an hour boundary.")
+    revision: int | None = Field(None, description=_REVISION)
+    revised_at: datetime | None = Field(
+        None, description="When this revision was made (the first publication for 0)."
+    )
     areas: list[AreaMetrics]
 
 
@@ -112,13 +127,32 @@ class SeriesPoint(BaseModel):
     value: float | int | str | None
 
 
+class FigureRevision(BaseModel):
+    """A point of a series whose figures changed after they were first published.
+
+    Devices that store and forward (body-worn cameras docking at the end of a shift) send
+    pings hours late; the stream counts them and publishes the hours they change again.
+    """
+
+    as_of: datetime = Field(description="The point (an hour boundary).")
+    revision: int = Field(description="The hour's revision that last changed this area's "
+                          "figures (1 or more).")  # fmt: skip
+    revised_at: datetime | None = Field(description="When that revision was made.")
+    first_published_at: datetime | None = Field(
+        description="When the hour's figures were first published (revision 0)."
+    )
+
+
 class HistoryResponse(BaseModel):
     """A metric of one area over time, sampled at hour, local-day or local-week boundaries."""
 
     model_config = ConfigDict(json_schema_extra={"example": {
         "level": "ward", "code": "E05008714", "metric": "patrol_minutes", "window": "24h",
         "resolution": "daily", "timezone": "Europe/London",
-        "points": [{"as_of": "2026-11-22T00:00:00Z", "value": 312.0}]}})  # fmt: skip
+        "points": [{"as_of": "2026-11-22T00:00:00Z", "value": 312.0}],
+        "revisions": [{"as_of": "2026-11-22T00:00:00Z", "revision": 1,
+                       "revised_at": "2026-11-22T07:40:12Z",
+                       "first_published_at": "2026-11-22T01:00:04Z"}]}})  # fmt: skip
 
     level: Level
     code: str
@@ -127,6 +161,12 @@ class HistoryResponse(BaseModel):
     resolution: Literal["hourly", "daily", "weekly"]
     timezone: str
     points: list[SeriesPoint]
+    revisions: list[FigureRevision] = Field(
+        default_factory=list,
+        description="The points whose figures for this area changed after they were first "
+        "published, and when (oldest first): a published figure that changed is explained "
+        "here.",
+    )
 
 
 class RaisedAlert(BaseModel):

@@ -6,6 +6,11 @@ with ``INSERT … ON CONFLICT`` (PostgreSQL and SQLite), so storing the same
 records again changes nothing. :func:`report_document_at` rebuilds the batch
 report's document for an hour boundary (SPEC "Batch report contract"), equal to
 what :func:`streams.aggregate.document_from_records` gives for the same records.
+
+Hours come with their revision (SPEC "Late uploads"): a record of a newer or the same
+revision replaces the stored one, an older one (a replay of the topic) changes
+nothing, and a repeat keeps the stored ``revised_at``. So the newest revision is
+served whatever order records are stored in, and replays change no time.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from api.models import (
     Alert,
     Area,
     History,
+    HourRevision,
     HourSummary,
     LiveMetric,
     LiveSummary,
@@ -54,23 +60,33 @@ class Changes:
     live_summary: dict[str, Any] | None = None
     history: dict[tuple[datetime, str, str, str], dict[str, Any]] = field(default_factory=dict)
     hour_summaries: dict[datetime, dict[str, Any]] = field(default_factory=dict)
+    hour_revisions: dict[tuple[datetime, int], dict[str, Any]] = field(default_factory=dict)
     alerts: dict[tuple[str, str, str, datetime], dict[str, Any]] = field(default_factory=dict)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return (len(self.areas) + len(self.live) + len(self.history) + len(self.alerts)
-                + len(self.hour_summaries) + (self.live_summary is not None))  # fmt: skip
+                + len(self.hour_summaries) + len(self.hour_revisions)
+                + (self.live_summary is not None))  # fmt: skip
 
     def add_history(self, key: str, value: dict[str, Any]) -> None:
         """A ``visibility.history`` record: ``{hour}|{level}|{code}`` or ``{hour}|summary``."""
         hour = parse_time(key.split("|", 1)[0])
+        revised = {"revision": value.get("revision"),
+                   "revised_at": _time_or_none(value.get("revised_at"))}  # fmt: skip
         if key.endswith("|summary"):
-            self.hour_summaries[hour] = {"hour": hour, **{k: value[k] for k in _SUMMARY}}
+            row = {"hour": hour, **{k: value[k] for k in _SUMMARY}} | revised
+            _keep_newer(self.hour_summaries, hour, row)
+            if row["revision"] is not None:
+                self.hour_revisions.setdefault((hour, row["revision"]), {
+                    "hour": hour, "revision": row["revision"], "revised_at": row["revised_at"],
+                    "accepted": row["accepted"], "outside": row["outside"]})  # fmt: skip
             return
         level, code = self._area(value)
+        revised["revision"] = revised["revision"] or 0  # unchanged since first published
         for window, metrics in value["windows"].items():
-            row = {"hour": hour, "level": level, "code": code, "window": window}
-            self.history[hour, level, code, window] = row | _metrics(metrics)
+            row = {"hour": hour, "level": level, "code": code, "window": window} | revised
+            _keep_newer(self.history, (hour, level, code, window), row | _metrics(metrics))
 
     def add_live(self, key: str, value: dict[str, Any]) -> None:
         """A ``visibility.live`` record: ``{level}|{code}`` or ``summary``."""
@@ -122,8 +138,14 @@ def apply(session: Session, changes: Changes) -> None:
             newer=True)  # fmt: skip
     if changes.live_summary is not None:
         _upsert(session, LiveSummary, [changes.live_summary], ("id",), newer=True)
-    _upsert(session, History, changes.history.values(), ("hour", "level", "code", "window"))
-    _upsert(session, HourSummary, changes.hour_summaries.values(), ("hour",))
+    _upsert_revised(session, History, changes.history.values(),
+                    ("hour", "level", "code", "window"))  # fmt: skip
+    _upsert_revised(session, HourSummary, changes.hour_summaries.values(), ("hour",))
+    if changes.hour_revisions:  # the first record of a revision says when it was made
+        insert = _insert_for(session)(HourRevision).on_conflict_do_nothing(
+            index_elements=["hour", "revision"]
+        )
+        session.execute(insert, list(changes.hour_revisions.values()))
     if changes.alerts:
         insert = _insert_for(session)(Alert).on_conflict_do_nothing(
             index_elements=["level", "code", "kind", "as_of"]
@@ -145,8 +167,13 @@ def report_document_at(session: Session, hour: datetime) -> dict[str, Any] | Non
     summary = session.get(HourSummary, hour)
     if summary is None:
         return None
-    rows = session.connection().execute(_metric_columns(History).where(History.hour == hour)).all()
-    return _document(summary.hour, summary, rows, _areas(session))
+    columns = _metric_columns(History, revised=True).where(History.hour == hour)
+    rows = session.connection().execute(columns).all()
+    document = _document(summary.hour, summary, rows, _areas(session), revised=True)
+    if summary.revision is not None:
+        document["revision"] = summary.revision
+        document["revised_at"] = _format_or_none(summary.revised_at)
+    return document
 
 
 def live_document(session: Session) -> dict[str, Any] | None:
@@ -176,6 +203,42 @@ def _insert_for(session: Session):  # noqa: ANN202
     if name == "sqlite":
         return sqlite.insert
     raise ValueError(f"the store runs on PostgreSQL or SQLite, not {name}")
+
+
+def _upsert_revised(
+    session: Session, model: type, rows: Iterable[dict[str, Any]], keys: tuple[str, ...]
+) -> None:
+    """Upsert rows with a ``revision``: the same or a newer revision replaces the stored row,
+    an older one changes nothing, and the same one keeps its ``revised_at``."""
+    rows = list(rows)
+    if not rows:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    insert = _insert_for(session)(table)
+    new = sa.func.coalesce(insert.excluded.revision, -1)
+    old = sa.func.coalesce(table.c.revision, -1)
+    updated = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
+    updated["revised_at"] = sa.case(
+        (new > old, insert.excluded.revised_at),
+        else_=sa.func.coalesce(table.c.revised_at, insert.excluded.revised_at),
+    )
+    session.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=updated,
+                                                 where=new >= old), rows)  # fmt: skip
+
+
+def _keep_newer(rows: dict[Any, dict[str, Any]], key: Any, row: dict[str, Any]) -> None:
+    """The row of the newest revision per key in a batch (the last of equal ones)."""
+    old = rows.get(key)
+    if old is None or _revision(row) >= _revision(old):
+        rows[key] = row
+
+
+def _revision(row: dict[str, Any]) -> int:
+    return -1 if row["revision"] is None else row["revision"]
+
+
+def _format_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else format_time(moment)
 
 
 def _upsert(
@@ -210,14 +273,19 @@ def _time_or_none(text: str | None) -> datetime | None:
     return None if text is None else parse_time(text)
 
 
-def _metric_columns(model: type) -> sa.Select:
+def _metric_columns(model: type, *, revised: bool = False) -> sa.Select:
     # Plain columns, not ORM objects: a stored hour is thousands of rows (63,000 for
     # England). last_seen comes as the driver gives it, for _document to format once per
     # distinct moment: aware on PostgreSQL, naive UTC on SQLite.
     table = model.__table__  # type: ignore[attr-defined]
-    columns = [sa.type_coerce(table.c[name], sa.DateTime()) if name == "last_seen"
-               else table.c[name] for name in METRICS]  # fmt: skip
+    names = (*METRICS, *_REVISED) if revised else METRICS
+    columns = [sa.type_coerce(table.c[name], sa.DateTime()) if name in _TIMES
+               else table.c[name] for name in names]  # fmt: skip
     return sa.select(table.c.level, table.c.code, table.c.window, *columns)
+
+
+_REVISED = ("revision", "revised_at")
+_TIMES = ("last_seen", "revised_at")
 
 
 def _areas(session: Session) -> dict[tuple[str, str], dict[str, Any]]:
@@ -236,6 +304,8 @@ def _document(
     summary: Any,
     rows: Iterable[Any],
     areas: dict[tuple[str, str], dict[str, Any]],
+    *,
+    revised: bool = False,
 ) -> dict[str, Any]:
     entries: dict[tuple[str, str], dict[str, Any]] = {}
     times: dict[datetime, str] = {}  # an area's windows mostly share one last_seen
@@ -245,6 +315,13 @@ def _document(
             if (level, code) not in areas:
                 continue  # figures of an area not stored (yet): like the inner join did
             entry = entries[level, code] = {**areas[level, code], "windows": {}}
+        if revised:
+            revision, revised_at = values[-2:]
+            values = values[:-2]
+            if revision:  # changed after the hour was first published: say so, and when
+                entry["revision"] = revision
+                entry["revised_at"] = _format_or_none(None if revised_at is None
+                                                      else _utc(revised_at))  # fmt: skip
         figures = dict(zip(METRICS, values, strict=True))
         last_seen = figures["last_seen"]
         if last_seen is not None:

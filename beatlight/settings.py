@@ -17,6 +17,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 WINDOWS: dict[str, int] = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "28d": 28 * 86_400}
+#: The longest allowed lateness supported (SPEC "Late uploads").
+MAX_LATENESS_SECONDS = 86_400
 
 
 def _user_cache() -> Path:
@@ -53,7 +55,13 @@ class Settings(BaseSettings):
     max_accuracy_m: float = Field(
         100.0, ge=0, description="Pings less accurate than this are rejected."
     )
-    lateness_seconds: int = Field(3600, ge=0, description="Allowed lateness behind the watermark.")
+    lateness_seconds: int = Field(
+        3600,
+        ge=0,
+        description="Allowed lateness behind the watermark, up to 86400 (24 h). Above 1 h, "
+        "hours are first published an hour behind the watermark and published again as "
+        "revisions when later pings (a body-worn camera's upload) change them.",
+    )
     future_seconds: int = Field(300, ge=0, description="Future tolerance ahead of the wall clock.")
     max_event_bytes: int = Field(8192, gt=0, description="Larger events are rejected as too_large.")
     timezone: str = Field("Europe/London", description="Zone for calendar days and weeks.")
@@ -255,6 +263,21 @@ class Settings(BaseSettings):
             return value
         return [_network(entry) for entry in value if str(entry).strip()]
 
+    @field_validator("lateness_seconds")
+    @classmethod
+    def _lateness_within_a_day(cls, value: int) -> int:
+        # Lanes keep every ping within the lateness open to revision, and hours stay
+        # revisable for the lateness plus a day: a longer lateness would grow both, and
+        # the input topic's 29 days would no longer cover a window plus the lateness.
+        if value > MAX_LATENESS_SECONDS:
+            raise ValueError(
+                f"BEATLIGHT_LATENESS_SECONDS is at most {MAX_LATENESS_SECONDS} (24 h), not "
+                f"{value}. Pings a day late or more are rejected as too_late (each one in "
+                "patrol.presence.dlq); for such a backlog, run `beatlight report` on the "
+                "export, which counts every event in the file"
+            )
+        return value
+
     @field_validator("slot_seconds")
     @classmethod
     def _slot_divides_an_hour(cls, value: int) -> int:
@@ -284,4 +307,4 @@ def _network(entry: Any) -> Any:
         ) from None
 
 
-__all__ = ["Settings", "WINDOWS"]
+__all__ = ["MAX_LATENESS_SECONDS", "Settings", "WINDOWS"]

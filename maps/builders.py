@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from maps.assets import STATIC_PREFIX
-from maps.palette import MODE_COLOURS, STATUS_COLOURS, STATUS_LABELS
+from maps.palette import MODE_COLOURS, REVISED_COLOUR, STATUS_COLOURS, STATUS_LABELS
 
 __all__ = ["MapOptions", "coverage_map", "live_map", "public_map"]
 
@@ -112,6 +112,7 @@ def _page(kind: Kind, options: MapOptions, wards: dict[str, Any] | None,
               "koper_minutes": options.koper_minutes,
               "timezone": options.timezone, "boundary_attribution": options.boundary_attribution,
               "palette": STATUS_COLOURS, "statuses": STATUS_LABELS[kind], "modes": MODE_COLOURS,
+              "revised": REVISED_COLOUR,
               "wards": wards, **extra}  # fmt: skip
     figure.header.add_child(Element(
         f'<script type="application/json" id="beatlight-config">{_script_json(config)}</script>'

@@ -8,7 +8,7 @@ Legends and tooltips also say the status in words, so no one relies on colour.
 
 from __future__ import annotations
 
-__all__ = ["MODE_COLOURS", "STATUS_COLOURS", "STATUS_LABELS"]
+__all__ = ["MODE_COLOURS", "REVISED_COLOUR", "STATUS_COLOURS", "STATUS_LABELS"]
 
 #: SPEC rule 10's statuses.
 STATUS_COLOURS = {
@@ -35,6 +35,10 @@ STATUS_LABELS = {
         ["none", "No visible patrol recorded"],
     ],
 }
+
+#: The outline of figures revised after first publication: Okabe-Ito's reddish purple,
+#: apart from every status colour (beatlight.css and the PCC report use it too).
+REVISED_COLOUR = "#CC79A7"
 
 #: Recent presence points by mode (inspectors' live map).
 MODE_COLOURS = {

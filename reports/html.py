@@ -7,7 +7,8 @@ image or style sheet from anywhere, so it opens and prints offline. It is pure: 
 CLI (``beatlight report --format html``) and the API (``/report?format=html``) fetch
 the documents and outlines, and get the same page.
 
-Nothing finer than a ward is shown, and no unit: the documents hold none.
+Nothing finer than a ward is shown, and no unit: the documents hold none. Figures the
+stream published again after late uploads (SPEC "Late uploads") are marked, with when.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def build_report(
     title = f"Visible neighbourhood policing in {force.get('name') or 'the force area'}"
     words = f"the {_WINDOW_WORDS[window]} to {_local(as_of, zone)}"
     sections = [
-        _headline(document, window, words),
+        _headline(document, window, words, _revised_note(document, period, zone)),
         _map(document, window, words, outlines, district_outlines),
         _below(document, window, words, period),
         _trends(document, period, zone),
@@ -97,7 +98,7 @@ def build_report(
 # -- sections ---------------------------------------------------------------------------
 
 
-def _headline(document: Mapping[str, Any], window: str, words: str) -> str:
+def _headline(document: Mapping[str, Any], window: str, words: str, note: str = "") -> str:
     force = (document.get("force") or {}).get("windows", {}).get(window)
     wards = document["wards"]
     statuses = Counter(w["windows"][window]["status"] for w in wards)
@@ -127,7 +128,7 @@ def _headline(document: Mapping[str, Any], window: str, words: str) -> str:
         + ("every ward saw some patrol." if not statuses["none"] else
            f"in {statuses['none']} nobody was seen at all.")
     )  # fmt: skip
-    return _section("headline", 0, f'<div class="cards">{"".join(cards)}</div>'
+    return _section("headline", 0, f'{note}<div class="cards">{"".join(cards)}</div>'
                     f"<p>{escape(summary)}</p>")  # fmt: skip
 
 
@@ -163,11 +164,13 @@ def _below(document: Mapping[str, Any], window: str, words: str, period: list[Da
              f"{words}, the furthest below first. “Days in a row” counts the latest days "
              f"running on which the ward missed its daily share of its weekly target; “days "
              f"below”, all such days of the {known} with figures.")  # fmt: skip
+    revised = _revised_wards(document)
     rows = []
     for s in short:
         since = "" if s.since is None else f" since {s.since:%a %d %b}"
         rows.append(
-            f'<tr><td>{escape(s.name)}<span class="code">{escape(s.code)}</span></td>'
+            f"<tr><td>{escape(s.name)}{_mark(revised.get(s.code))}"
+            f'<span class="code">{escape(s.code)}</span></td>'
             f"<td>{escape(s.district or '')}</td>"
             f'<td class="status"><span class="swatch" '
             f'style="background:{charts.STATUS_COLOURS[s.status]}">'
@@ -187,7 +190,7 @@ def _trends(document: Mapping[str, Any], period: list[Day], zone: ZoneInfo) -> s
     n = len(document["wards"])
     rows = []
     for d in period:
-        cells = [f"<td>{d.day:%a %d %b %Y}</td>"]
+        cells = [f"<td>{d.day:%a %d %b %Y}{_mark(d.revised_at)}</td>"]
         if d.force is None:
             cells.append('<td colspan="8">no data for this day</td>')
         else:
@@ -288,6 +291,46 @@ def _attribution(document: Mapping[str, Any], attribution: str) -> str:
     return _section("attribution", 6, body)
 
 
+def _revised_note(document: Mapping[str, Any], period: list[Day], zone: ZoneInfo) -> str:
+    """Says which figures changed after they were first published, and when (or nothing)."""
+    parts = []
+    if document.get("revision"):
+        revised = _revised_wards(document)
+        names = sorted(w["name"] for w in document["wards"] if w["code"] in revised)
+        when = document.get("revised_at")
+        at = _local(parse_as_of(when), zone) if when else None
+        parts.append(
+            f"These figures were revised after they were first published (revision "
+            f"{document['revision']}{f', made {at}' if at else ''}): pings that devices "
+            "uploaded late, such as body-worn cameras docking after a shift, were counted."
+            + (f" Wards whose figures changed are marked {_MARK}: {', '.join(names)}."
+               if names else "")
+        )  # fmt: skip
+    days_revised = [d for d in period if d.revised_at]
+    if days_revised:
+        parts.append(f"Days marked {_MARK} in the trends had their figures revised after "
+                     "they were first published, for the same reason.")  # fmt: skip
+    if not parts:
+        return ""
+    return f'<p class="revised" role="note"><strong>Revised.</strong> {escape(" ".join(parts))}</p>'
+
+
+def _revised_wards(document: Mapping[str, Any]) -> dict[str, str | None]:
+    """Wards whose figures changed after first publication, with when."""
+    return {w["code"]: w.get("revised_at") for w in document["wards"] if w.get("revision")}
+
+
+def _mark(revised_at: str | None) -> str:
+    """The marker of a revised figure, saying when in its tooltip."""
+    if revised_at is None:
+        return ""
+    return (f' <abbr class="revised-mark" title="Revised after first publication, at '
+            f'{escape(revised_at)}">{_MARK}</abbr>')  # fmt: skip
+
+
+_MARK = "†"
+
+
 # -- helpers ------------------------------------------------------------------------------
 
 _STATUS_SHORT = {"green": "On target", "amber": "Close", "red": "Below", "none": "Nobody seen"}
@@ -376,6 +419,8 @@ dt { font-weight: bold; margin-top: 6pt; break-after: avoid; }
 dt:first-child { margin-top: 0; }
 dd { margin: 1pt 0 0 0; break-inside: avoid; }
 td.status { white-space: nowrap; }
+.revised { border-left: 5px solid #CC79A7; background: #fbf0f6; padding: 5pt 8pt; }
+.revised-mark { color: #7a2e5a; font-weight: bold; text-decoration: none; }
 code { font-size: 9pt; }
 @media print {
   body { max-width: none; padding: 0; }

@@ -71,6 +71,8 @@ class Day:
     statuses: Mapping[str, int] | None  # wards per status in the 24h window
     ward_status: Mapping[str, str] | None  # code -> status in the 24h window
     gini_minutes_per_km2: float | None = None
+    #: When the day's figures were last revised after first publication (late uploads).
+    revised_at: str | None = None
 
 
 def days(
@@ -91,6 +93,7 @@ def days(
         out.append(Day(
             day, end, force, dict(Counter(wards.values())), wards,
             (document.get("fairness", {}).get("24h") or {}).get("gini_minutes_per_km2"),
+            document.get("revised_at") if document.get("revision") else None,
         ))  # fmt: skip
     return out
 

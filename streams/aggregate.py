@@ -11,7 +11,14 @@ with the lanes' ticks:
   ``beatlight report --as-of H --partitions N`` on the same events;
 * a **live** snapshot merges the latest live tick of every lane.
 
-Pure: no Kafka, no clock. :mod:`streams.app` feeds it and publishes what it returns.
+An hour is published again, as a **revision** (SPEC "Late uploads"), when a lane sends
+figures for it that change some figure of the document: a lane's late pings, or an idle
+lane waking up. Each hour snapshot says which publication it is (:class:`Revision`), and
+which areas' figures changed after the first one. Figures sent again unchanged (a lane
+settling an hour it published early, a restarted lane) publish nothing.
+
+Pure: no Kafka, no clock (the caller says what time it is). :mod:`streams.app` feeds it
+and publishes what it returns.
 """
 
 from __future__ import annotations
@@ -23,17 +30,38 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from geo.areas import Areas
 from streams.metrics import figures
 from streams.presence import ModelParams, Partial, _concat, _RunStore
-from streams.report import report_document
+from streams.report import format_ts, report_document
 from streams.runs import merge_runs
 from streams.wire import LaneStatus, Message, decode
 
-__all__ = ["Aggregator", "Snapshot", "document_from_records", "snapshot_records"]
+__all__ = ["Aggregator", "Revision", "Snapshot", "document_from_records", "snapshot_records"]
 
 log = logging.getLogger("beatlight.aggregate")
+
+_HOUR_US = 3_600_000_000
+_DAY_US = 24 * _HOUR_US
+#: Published hours stay revisable for at least this long after the latest one.
+_KEEP_REVISABLE_US = 2 * _DAY_US
+
+
+@dataclass(frozen=True)
+class Revision:
+    """Which publication of an hour's figures a snapshot is (SPEC "Late uploads").
+
+    ``number`` is 0 for the first publication, then 1, 2, … for each one that changed a
+    figure; ``revised_at_us`` is when it was made (the caller's clock; ``None`` without
+    one). ``areas`` holds the areas whose figures changed after the first publication,
+    ``"{level}|{code}"`` → the revision that last changed them, and when.
+    """
+
+    number: int
+    revised_at_us: int | None
+    areas: dict[str, tuple[int, int | None]]
 
 
 @dataclass
@@ -43,15 +71,22 @@ class Snapshot:
     kind: str  # "hour" or "live"
     as_of_us: int
     document: dict[str, Any]
+    revision: Revision | None = None  # hour snapshots only
 
 
 class Aggregator:
     """Merges the lanes of ``partitions`` input partitions into snapshots."""
 
-    def __init__(self, areas: Areas, params: ModelParams, partitions: int) -> None:
+    def __init__(
+        self, areas: Areas, params: ModelParams, partitions: int, *, lateness_us: int = _HOUR_US
+    ) -> None:
+        """``lateness_us``: the lanes' allowed lateness. Published hours stay revisable for
+        that plus a day's margin (lanes lag each other, idle lanes vouch for hours and
+        wake later), and for two days at least."""
         self.areas = areas
         self.params = params
         self.partitions = partitions
+        self.revisable_us = max(_KEEP_REVISABLE_US, lateness_us + _DAY_US)
         self._present = {p: _RunStore(with_unit=False) for p in range(partitions)}
         self._foot = {p: _RunStore(with_unit=False) for p in range(partitions)}
         self._status: dict[int, LaneStatus] = {}
@@ -65,13 +100,18 @@ class Aggregator:
         self._settled: dict[int, set[int]] = {}  # hour -> lanes whose figures are settled
         self._published: dict[int, dict[int, tuple[_Held, LaneStatus]]] = {}
         self._live: dict[int, tuple[_Held, LaneStatus]] = {}
+        self._ledgers: dict[int, _Ledger] = {}  # of the published hours still revisable
+        self._area_keys: tuple[str, ...] | None = None
         self._expired_before_us: int | None = None
         self.published_hour_us: int | None = None
-        self.revisions = 0
-        self.too_old = 0  # lane figures for hours past revision (two days), not taken
+        self.revisions = 0  # hour snapshots published again with a figure changed
+        self.too_old = 0  # lane figures for hours past revision, not taken
 
-    def receive(self, message: Message) -> list[Snapshot]:
-        """Take one message from a lane; return the hour snapshots it completes."""
+    def receive(self, message: Message, now_us: int | None = None) -> list[Snapshot]:
+        """Take one message from a lane; return the hour snapshots it completes or revises.
+
+        ``now_us``: the wall clock, which stamps each publication (``revised_at``).
+        """
         status = message.status
         lane = status.lane
         if not 0 <= lane < self.partitions:
@@ -89,15 +129,15 @@ class Aggregator:
             skipped = self._skipped.setdefault(lane, [])
             skipped += [(first, last, outside, accepted, status)
                         for first, last, outside, accepted in status.skipped]  # fmt: skip
-            done = self._complete_hours()
+            done = self._complete_hours(now_us)
             if self.published_hour_us is not None:  # no snapshot to come can be that old
-                cut = self.published_hour_us - _KEEP_REVISABLE_US
+                cut = self.published_hour_us - self.revisable_us
                 skipped[:] = [gap for gap in skipped if gap[1] >= cut]
             return done
         if message.kind == "live":
             assert message.partial is not None
             self._live[lane] = (message.partial, status)
-            return self._complete_hours()
+            return self._complete_hours(now_us)
         hour = message.as_of_us
         settled = message.kind == "hour"
         if not settled and lane in self._settled.get(hour, ()):
@@ -106,21 +146,26 @@ class Aggregator:
             self._settled.setdefault(hour, set()).add(lane)
         if (hour not in self._published and hour not in self._hours
                 and self.published_hour_us is not None
-                and hour < self.published_hour_us - _KEEP_REVISABLE_US):  # fmt: skip
+                and hour < self.published_hour_us - self.revisable_us):  # fmt: skip
             # Figures for an hour that is history now (a lane idle for days woke up, and
             # settles the hours it vouched for then): held, it would wait for the other
             # lanes' figures for it, long gone, and every later hour behind it.
             self.too_old += 1
             return []
         if hour in self._published:
-            # A revision: an idle partition woke up with pings before a published hour.
-            self._published[hour][lane] = (_hold(message), status)
-            self.revisions += 1
-            merged = self._merge(self._published[hour], hour)
+            # Figures for a published hour: late pings, an idle partition waking up with
+            # pings before it, or the lane settling an hour it published early.
             ticks = self._published[hour]
-            return [Snapshot("hour", hour, self._document(merged, self._with_skipped(ticks, hour)))]
+            ticks[lane] = (_hold(message), status)
+            merged = self._merge(ticks, hour)
+            document = self._document(merged, self._with_skipped(ticks, hour))
+            revision = self._revise(hour, document, now_us)
+            if revision is None:
+                return []  # no figure changed: nothing to publish again
+            self.revisions += 1
+            return [Snapshot("hour", hour, document, revision)]
         self._hours.setdefault(hour, {})[lane] = (_hold(message), status)
-        return self._complete_hours()
+        return self._complete_hours(now_us)
 
     def live_snapshot(self) -> Snapshot | None:
         """Every lane's latest live figures merged (``None`` until each lane has reported)."""
@@ -160,6 +205,7 @@ class Aggregator:
             "final_runs": sum(s.rows for s in stores),
             "oldest_final_slot": min(ends, default=-1),
             "too_old": self.too_old,
+            "revisions": self.revisions,
         }
 
     def expire(self, before_us: int) -> None:
@@ -170,23 +216,23 @@ class Aggregator:
 
     # -- internals --------------------------------------------------------------------
 
-    def _complete_hours(self) -> list[Snapshot]:
+    def _complete_hours(self, now_us: int | None) -> list[Snapshot]:
         done = []
         for hour in sorted(self._hours):
             if self.waiting_for(hour):
                 break  # hours are published in order
             ticks = self._hours.pop(hour)
             merged = self._merge(ticks, hour)
-            done.append(
-                Snapshot("hour", hour, self._document(merged, self._with_skipped(ticks, hour)))
-            )
+            document = self._document(merged, self._with_skipped(ticks, hour))
+            done.append(Snapshot("hour", hour, document, self._first(hour, document, now_us)))
             if self.published_hour_us is None or hour > self.published_hour_us:
                 self.published_hour_us = hour  # (an hour no lane had figures for comes late)
             self._published[hour] = ticks
-            # Revisions are kept possible for two days of hours; older ones are history.
-            for old in [h for h in self._published if h < hour - _KEEP_REVISABLE_US]:
+            # Hours stay revisable for the lateness plus a margin; older ones are history.
+            for old in [h for h in self._published if h < hour - self.revisable_us]:
                 del self._published[old]
                 self._settled.pop(old, None)
+                self._ledgers.pop(old, None)
         if done:
             self._expire_unreachable()
         return done
@@ -198,10 +244,42 @@ class Aggregator:
         and hours still waiting for lanes are after the last published one.
         """
         assert self.published_hour_us is not None
-        cut = self.published_hour_us - _KEEP_REVISABLE_US
+        cut = self.published_hour_us - self.revisable_us
         if self._expired_before_us is None or cut - self._expired_before_us >= _DAY_US:
             self.expire(cut)
             self._expired_before_us = cut
+
+    def _first(self, hour_us: int, document: dict[str, Any], now_us: int | None) -> Revision:
+        """Revision 0 of an hour, remembered as digests of its areas' figures."""
+        keys, digests = _digests(document)
+        self._area_keys = keys
+        self._ledgers[hour_us] = _Ledger.first(now_us, digests, len(keys))
+        return Revision(0, now_us, {})
+
+    def _revise(
+        self, hour_us: int, document: dict[str, Any], now_us: int | None
+    ) -> Revision | None:
+        """The hour's next revision if a figure of ``document`` changed; else ``None``."""
+        keys, digests = _digests(document)
+        ledger = self._ledgers.get(hour_us)
+        if ledger is None or keys != self._area_keys:
+            # Not remembered (the aggregator started after it was published), or the
+            # areas differ: every area counts as changed.
+            self._area_keys = keys
+            ledger = _Ledger.first(None, np.zeros_like(digests), len(keys))
+        changed = digests != ledger.digests
+        if not changed.any():
+            return None
+        ledger.number += 1
+        ledger.revised_at_us = now_us
+        ledger.digests = digests
+        areas = changed[:-1]  # the last digest is the document's own figures
+        ledger.area_revision[areas] = ledger.number
+        ledger.area_revised_at[areas] = _NO_TIME if now_us is None else now_us
+        self._ledgers[hour_us] = ledger
+        return Revision(ledger.number, now_us, {
+            keys[i]: (int(ledger.area_revision[i]), _time_or_none(ledger.area_revised_at[i]))
+            for i in np.flatnonzero(ledger.area_revision).tolist()})  # fmt: skip
 
     def _merge(self, ticks: dict[int, tuple[_Held, LaneStatus]], as_of_us: int) -> Partial:
         """One complete partial from each lane's tick plus its final runs before the tick."""
@@ -282,8 +360,46 @@ class Aggregator:
         )
 
 
-_KEEP_REVISABLE_US = 48 * 3_600_000_000
-_DAY_US = 24 * 3_600_000_000
+_NO_TIME = np.iinfo(np.int64).min
+
+
+@dataclass
+class _Ledger:
+    """What the aggregator remembers of a published hour to number its revisions: a
+    digest of each area's figures (in document order) and of the document's own, and
+    the revision that last changed each area, and when."""
+
+    number: int
+    revised_at_us: int | None
+    digests: np.ndarray  # int64: one per area, then one of the document's own figures
+    area_revision: np.ndarray  # int32
+    area_revised_at: np.ndarray  # int64 microseconds, _NO_TIME when unknown
+
+    @classmethod
+    def first(cls, now_us: int | None, digests: np.ndarray, n_areas: int) -> _Ledger:
+        return cls(0, now_us, digests, np.zeros(n_areas, dtype=np.int32),
+                   np.full(n_areas, _NO_TIME, dtype=np.int64))  # fmt: skip
+
+
+def _digests(document: dict[str, Any]) -> tuple[tuple[str, ...], np.ndarray]:
+    """Each area's key and a digest of its figures, then a digest of the document's own.
+
+    Python's hash of the JSON bytes: the ledger lives in this process only, and a
+    collision (one in 2**64) would only leave one change of one area unpublished until
+    the next.
+    """
+    keys, digests = [], []
+    for level, area in _areas_of(document):
+        keys.append(f"{level}|{area['code']}")
+        digests.append(hash(orjson.dumps(area["windows"])))
+    own = {k: document[k] for k in ("fairness", "outside", "accepted")}
+    digests.append(hash(orjson.dumps(own)))
+    return tuple(keys), np.array(digests, dtype=np.int64)
+
+
+def _time_or_none(value: int | np.integer) -> int | None:
+    return None if value == _NO_TIME else int(value)
+
 
 #: A lane's figures for one hour as the aggregator holds them.
 _Held = Partial | bytes
@@ -324,29 +440,51 @@ _LEVEL_KEYS = ("wards", "neighbourhoods", "districts")
 _SUMMARY = ("as_of", "slot_seconds", "fairness", "outside", "accepted", "rejected", "duplicates")
 
 
-def snapshot_records(document: dict[str, Any], *, prefix: str) -> list[tuple[str, dict]]:
+def snapshot_records(
+    document: dict[str, Any], *, prefix: str, revision: Revision | None = None
+) -> list[tuple[str, dict]]:
     """One record per area, then one summary, keyed ``{prefix}|{level}|{code}``.
 
     History uses the hour as prefix (``2026-11-23T06:00:00Z|ward|E05008714``); the
     live topic uses ``live``. Keys make both topics compactable. The summary comes
     last and counts the areas, so a reader knows a snapshot is whole.
+
+    With a ``revision`` (hour snapshots), the summary says which publication of the hour
+    this is (``revision``, ``revised_at``), and so does each area whose figures changed
+    after the first publication (the revision that last changed them, and when).
     """
     records = []
-    counts = {}
-    for key in _LEVEL_KEYS:
-        level = key[:-1]
-        counts[level] = len(document[key])
-        for area in document[key]:
-            records.append((f"{prefix}|{level}|{area['code']}",
-                            {"as_of": document["as_of"], "level": level, **area}))  # fmt: skip
+    revised = {} if revision is None else revision.areas
+    for level, area in _areas_of(document):
+        key = f"{level}|{area['code']}"
+        value = {"as_of": document["as_of"], "level": level, **area}
+        if key in revised:
+            number, at_us = revised[key]
+            value |= {"revision": number, "revised_at": _time_text(at_us)}
+        records.append((f"{prefix}|{key}", value))
+    counts = {key[:-1]: len(document[key]) for key in _LEVEL_KEYS}
     if document.get("force"):
         counts["force"] = 1
-        force = document["force"]
-        records.append((f"{prefix}|force|{force['code']}",
-                        {"as_of": document["as_of"], "level": "force", **force}))  # fmt: skip
     summary = {k: document[k] for k in _SUMMARY} | {"areas": counts}
+    if revision is not None:
+        summary |= {"revision": revision.number,
+                    "revised_at": _time_text(revision.revised_at_us)}  # fmt: skip
     records.append((f"{prefix}|summary", summary))
     return records
+
+
+def _areas_of(document: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
+    """``(level, area)`` of every area of a document: wards, roll-ups, then the force."""
+    for key in _LEVEL_KEYS:
+        for area in document[key]:
+            yield key[:-1], area
+    if document.get("force"):
+        yield "force", document["force"]
+
+
+def _time_text(us: int | None) -> str | None:
+    """When a revision was made, to the second (RFC 3339 UTC)."""
+    return None if us is None else format_ts(us // 1_000_000 * 1_000_000)
 
 
 def document_from_records(
@@ -379,4 +517,7 @@ def document_from_records(
     document["force"] = force
     for key in ("fairness", "outside", "accepted", "rejected", "duplicates"):
         document[key] = summary[key]
+    if "revision" in summary:  # an hour snapshot published with its revision
+        document["revision"] = summary["revision"]
+        document["revised_at"] = summary["revised_at"]
     return document

@@ -41,13 +41,20 @@ from faust.types import TP
 
 from geo.geography import Geography
 from streams import faust_driver, topics
-from streams.aggregate import Aggregator, snapshot_records
+from streams.aggregate import Aggregator, Revision, Snapshot, snapshot_records
 from streams.alerts import AlertTracker
 from streams.checkpoint import checkpoint_records, latest_checkpoint, load_lane
 from streams.lane import LaneConfig
 from streams.observe import Metrics
 from streams.wire import decode
-from streams.worker import Emission, GapError, LaneRunner, PartitionReader, Record
+from streams.worker import (
+    Emission,
+    GapError,
+    LaneRunner,
+    PartitionReader,
+    Record,
+    first_publication_us,
+)
 
 __all__ = ["WorkerConfig", "create_app"]
 
@@ -206,10 +213,11 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
             records = [Record(e.message.offset, e.message.value) for e in events
                        if e.message.topic == topics.PARTIALS]  # fmt: skip
             live = [e.message.value for e in events if e.message.topic == topics.LIVE_TICKS]
-            documents = await state.run(state.aggregate_records, records, live)
-            with _unless_stopping(f"{len(documents)} hour snapshots"):
-                for document in documents:
-                    await _send_snapshot(app, topics.VISIBILITY_HISTORY, document, live=False)
+            hours = await state.run(state.aggregate_records, records, live)
+            with _unless_stopping(f"{len(hours)} hour snapshots"):
+                for snap in hours:
+                    await _send_snapshot(app, topics.VISIBILITY_HISTORY, snap.document,
+                                         live=False, revision=snap.revision)  # fmt: skip
 
     @app.timer(config.live_seconds)
     async def tick() -> None:
@@ -229,8 +237,9 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
         if not state.stopping.is_set():
             await _skip_read_ahead(app, state.take_read_ahead())
         with _unless_stopping(f"{len(hours)} hour snapshots and the live snapshot"):
-            for document in hours:
-                await _send_snapshot(app, topics.VISIBILITY_HISTORY, document, live=False)
+            for snap in hours:
+                await _send_snapshot(app, topics.VISIBILITY_HISTORY, snap.document, live=False,
+                                     revision=snap.revision)  # fmt: skip
             if live is not None:
                 document, raised = live
                 sending = time.perf_counter()
@@ -320,11 +329,13 @@ def _unless_stopping(what: str) -> Iterator[None]:
         log.info("stopping: %s left for the restart to send again", what)
 
 
-async def _send_snapshot(app: faust.App, topic: str, document: dict, *, live: bool) -> None:
+async def _send_snapshot(
+    app: faust.App, topic: str, document: dict, *, live: bool, revision: Revision | None = None
+) -> None:
     """History is keyed by hour, level and code; live by level and code (the latest wins)."""
     prefix = "live" if live else document["as_of"]
     records = []
-    for key, value in snapshot_records(document, prefix=prefix):
+    for key, value in snapshot_records(document, prefix=prefix, revision=revision):
         if live:
             key = key.removeprefix("live|")
         records.append((key.encode(), orjson.dumps(value)))
@@ -373,7 +384,8 @@ class _State:
         self._presence_reader: PartitionReader | None = None
         self._partials_reader: PartitionReader | None = None
         self._checkpoint_reader: PartitionReader | None = None
-        self.aggregator = Aggregator(geography.areas, lane_config.model, config.partitions)
+        self.aggregator = Aggregator(geography.areas, lane_config.model, config.partitions,
+                                     lateness_us=lane_config.lateness_us)  # fmt: skip
         self._aggregated_to = 0  # next partials offset the aggregator expects
         self._alerts = AlertTracker(config.alert_window, config.alert_unvisited_minutes)
         #: What the last tick's live figures cost (work and sending, not reads of Kafka),
@@ -474,7 +486,7 @@ class _State:
 
     def tick(
         self, lanes: list[int], now_us: int, aggregating: bool
-    ) -> tuple[Emission, list[dict], tuple[dict, list[tuple[bytes, bytes]]] | None]:
+    ) -> tuple[Emission, list[Snapshot], tuple[dict, list[tuple[bytes, bytes]]] | None]:
         """Every owned lane's live figures; with the aggregator, hours and the live snapshot.
 
         One call on the work thread for the whole tick. This worker's own live figures go
@@ -558,11 +570,12 @@ class _State:
         return max(marks, default=0)
 
     def _settled_hint(self, now_us: int) -> int:
-        """The latest hour an idle lane should vouch for: what the busiest lane here settled."""
+        """The latest hour an idle lane should vouch for: what the busiest lane here published
+        (settled, or published early when the lateness is over an hour)."""
         latest = self._latest_event_us()
         if self.config.live_clock == "wall":
             latest = max(latest, now_us)
-        return latest - self.lane_config.lateness_us
+        return latest - first_publication_us(self.lane_config.lateness_us)
 
     def _runner(self, partition: int) -> LaneRunner:
         runner = self.lanes.get(partition)
@@ -652,8 +665,8 @@ class _State:
 
     # -- stage 2 ----------------------------------------------------------------------
 
-    def aggregate_records(self, records: list[Record], live: list[bytes]) -> list[dict]:
-        """Hour snapshot documents completed by these partials and live figures."""
+    def aggregate_records(self, records: list[Record], live: list[bytes]) -> list[Snapshot]:
+        """Hour snapshots completed or revised by these partials and live figures."""
         out = self._aggregate_live(live, local=False)  # fleeting: no offsets to keep
         fresh = [r for r in records if r.offset >= self._aggregated_to]
         if fresh and fresh[0].offset > self._aggregated_to:
@@ -671,7 +684,7 @@ class _State:
             self.metrics.aggregator(self.aggregator.held())
         return out
 
-    def _aggregate_live(self, payloads: list[bytes], *, local: bool) -> list[dict]:
+    def _aggregate_live(self, payloads: list[bytes], *, local: bool) -> list[Snapshot]:
         """Live figures into the aggregator; from Kafka, only other workers' lanes.
 
         (This worker's own come straight from :meth:`tick`; their copies on Kafka would be
@@ -682,21 +695,29 @@ class _State:
             message = decode(payload)
             if not local and message.status.lane in self.lanes:
                 continue
-            for snap in self.aggregator.receive(message):
-                out.append(snap.document)
-                self.metrics.hour(snap.as_of_us)
+            out += self._published(self.aggregator.receive(message, time.time_ns() // 1000))
         return out
 
-    def _aggregate(self, records: list[Record]) -> list[dict]:
+    def _aggregate(self, records: list[Record]) -> list[Snapshot]:
         out = []
         for record in records:
             if record.offset < self._aggregated_to or not record.value:
                 continue
-            for snap in self.aggregator.receive(decode(record.value)):
-                out.append(snap.document)
-                self.metrics.hour(snap.as_of_us)
+            message = decode(record.value)
+            out += self._published(self.aggregator.receive(message, time.time_ns() // 1000))
             self._aggregated_to = record.offset + 1
         return out
+
+    def _published(self, snapshots: list[Snapshot]) -> list[Snapshot]:
+        for snap in snapshots:
+            revision = snap.revision
+            if revision is not None and revision.number:
+                log.info("hour %s published again as revision %d: late figures changed %d "
+                         "areas", snap.document["as_of"], revision.number,
+                         sum(n == revision.number for n, _ in revision.areas.values()))  # fmt: skip
+            else:
+                self.metrics.hour(snap.as_of_us)
+        return snapshots
 
     def live_snapshot(self) -> tuple[dict, list[tuple[bytes, bytes]]] | None:
         snap = self.aggregator.live_snapshot()

@@ -67,9 +67,14 @@ class Metrics:
                                 "Final presence runs the aggregator keeps for its windows.",
                                 registry=self.registry)  # fmt: skip
         self.too_old = Gauge("beatlight_aggregator_too_old",
-                             "Lane figures for hours past revision (over two days older than "
-                             "the latest published hour), not taken: a lane was idle for days.",
+                             "Lane figures for hours past revision (over two days, or the "
+                             "lateness and a day, older than the latest published hour), not "
+                             "taken: a lane was idle for days.",
                              registry=self.registry)  # fmt: skip
+        self.revisions = Gauge("beatlight_aggregator_revisions",
+                               "Hour snapshots published again as revisions, late pings having "
+                               "changed their figures (since this worker took the aggregator).",
+                               registry=self.registry)  # fmt: skip
         self.skipped = Gauge("beatlight_lane_hours_skipped",
                              "Hours a lane owed no figures for, none of its pings reaching "
                              "them (since it started in this worker).",
@@ -81,6 +86,7 @@ class Metrics:
         self.held_bytes.set(held["hour_bytes"])
         self.final_runs.set(held["final_runs"])
         self.too_old.set(held["too_old"])
+        self.revisions.set(held["revisions"])
 
     def count(self, emission: Emission) -> None:
         self.events.labels("accepted").inc(emission.accepted)

@@ -24,14 +24,24 @@ import orjson
 
 from geo.geography import Geography
 from streams.events import RawEvents, parse_lines
-from streams.lane import Lane, LaneConfig
+from streams.lane import Lane, LaneConfig, Outcome
 from streams.points import point_records
 from streams.report import format_ts
 from streams.wire import LaneStatus, encode_final, encode_reported, encode_tick
 
-__all__ = ["Emission", "LaneRunner", "PartitionReader", "Record"]
+__all__ = ["Emission", "LaneRunner", "PartitionReader", "Record", "first_publication_us"]
 
 log = logging.getLogger("beatlight.worker")
+
+_HOUR_US = 3_600_000_000
+#: Hours are first published once a lane's watermark is an hour past them, whatever the
+#: allowed lateness (SPEC "Late uploads"): history stays an hour behind the feed, not a day.
+FIRST_PUBLICATION_US = _HOUR_US
+
+
+def first_publication_us(lateness_us: int) -> int:
+    """How far a lane's watermark is past an hour when the hour is first published."""
+    return min(lateness_us, FIRST_PUBLICATION_US)
 
 
 @dataclass(frozen=True)
@@ -172,6 +182,8 @@ class LaneRunner:
         self.checkpoints = 0  # written by this runner: their parity picks the generation
         self.cost_s = 0.0  # what the last call of process() took
         self._units_ahead = 0  # units whose clocks ran ahead, when last logged
+        #: With a lateness over an hour: the last hour published early (see _early_hours).
+        self.early_until_us: int | None = None
         self._lock = threading.Lock()
 
     def status(self) -> LaneStatus:
@@ -229,6 +241,7 @@ class LaneRunner:
         )
         status = self.status()
         emission.partials += [encode_tick("hour", status, h) for h in outcome.hours]
+        emission.partials += self._early_hours(outcome, status)
         emission.partials += self._reported(status)
         if outcome.final is not None:
             emission.partials.append(encode_final(status, outcome.final))
@@ -247,6 +260,48 @@ class LaneRunner:
             )  # fmt: skip
         self._units_ahead = ahead
 
+    def _early_hours(self, outcome: Outcome, status: LaneStatus) -> list[bytes]:
+        """Figures for hours the lane has not settled yet: published early, then revised.
+
+        With an allowed lateness L over an hour, the lane settles hour H only once its
+        watermark is past H + L, which would hold the history a day behind the feed at
+        L = 24 h. So the lane sends provisional figures for each hour once its watermark
+        is an hour past it, exact for the pings it holds; when it accepts pings older
+        than hours it sent that way (a body-worn camera's upload), it sends every hour
+        after the earliest of them again, and the aggregator publishes the ones whose
+        figures changed as revisions. The settled figures come at H + L as before; the
+        aggregator publishes them only if they differ. At most L of hours are open, so
+        a jump of the watermark costs at most that many hours of figures. Hours before
+        the lane's first ping are reported as skipped, as the lane itself would (an hour
+        no lane has a ping for is not published).
+        """
+        lane = self.lane
+        early_us = first_publication_us(lane.config.lateness_us)
+        settled = lane.settled_until_us
+        if early_us >= lane.config.lateness_us or settled is None or lane.first_hour_us is None:
+            return []
+        first_open = max((settled // _HOUR_US + 1) * _HOUR_US, lane.first_hour_us)
+        last = (lane.intake.watermark_us - early_us) // _HOUR_US * _HOUR_US
+        start = first_open
+        if self.early_until_us is not None:
+            start = max(first_open, self.early_until_us + _HOUR_US)
+            accepted = outcome.events.ts_us[outcome.accepted]
+            if len(accepted):  # pings before hours already sent change those hours
+                touched = (int(accepted.min()) // _HOUR_US + 1) * _HOUR_US
+                start = max(first_open, min(start, touched))
+        if last < start:
+            return []
+        self.early_until_us = max(last, self.early_until_us or last)
+        messages = []
+        owed_from = (lane.data_hours[0] + 1) * _HOUR_US if lane.data_hours else last + _HOUR_US
+        if start < owed_from:
+            skipped = min(owed_from - _HOUR_US, last)
+            counts = lane.presence.counts_before(start)
+            messages.append(encode_reported(status, skipped, [[start, skipped, *counts]]))
+            start = skipped + _HOUR_US
+        return messages + [encode_tick("provisional", status, lane.partial(hour, complete=False))
+                           for hour in range(start, last + 1, _HOUR_US)]  # fmt: skip
+
     def _reported(self, status: LaneStatus) -> list[bytes]:
         """After the hours: the lane's word for the hours it skipped as empty, if any new."""
         reported = self.lane.take_reported()
@@ -258,6 +313,7 @@ class LaneRunner:
             lane.resend_final()
             self.lane = lane
             self.next_offset = self.checkpointed_offset = next_offset
+            self.early_until_us = None  # its next batch sends every open hour again
 
     def dump(self) -> bytes:
         from streams.checkpoint import dump_lane

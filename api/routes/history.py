@@ -62,7 +62,8 @@ async def history(
     ] = "hourly",
     format: FormatQuery = "json",
 ) -> HistoryResponse | Response:
-    """The metric in the window ending at each hour, local day or local week boundary."""
+    """The metric in the window ending at each hour, local day or local week boundary, and
+    the points whose figures changed after they were first published (late uploads)."""
     for name, moment in (("start", start), ("end", end)):
         if moment is not None and moment.tzinfo is None:
             raise HTTPException(422, f"{name} needs a time zone, e.g. 2026-11-23T06:00:00Z")
@@ -75,13 +76,16 @@ async def history(
                                     resolution)  # fmt: skip
     if found is None:
         raise HTTPException(404, f"no {level} has the code {quoted(code)}")
+    points, revised = found
     if format == "csv":
-        return csv_response(f"{code}-{metric}-{window}-{resolution}", ("as_of", metric), found)
+        return csv_response(f"{code}-{metric}-{window}-{resolution}", ("as_of", metric), points)
     # Rendered directly (the shape is HistoryResponse): a month hourly is 672 points.
     return json_response({
         "level": level, "code": code, "metric": metric, "window": window,
         "resolution": resolution, "timezone": services.settings.timezone,
-        "points": [{"as_of": t, "value": v} for t, v in found],
+        "points": [{"as_of": t, "value": v} for t, v in points],
+        "revisions": [{"as_of": t, "revision": n, "revised_at": at, "first_published_at": first}
+                      for t, n, at, first in revised],
     })  # fmt: skip
 
 
@@ -105,5 +109,6 @@ def _series(
         hours = samples(start, end, resolution, services.zone)
         if hours is not None:
             hours = [hour_boundary(h) for h in hours]
-        return queries.series(opened, level, code, window, metric, start, end, hours)
+        return (queries.series(opened, level, code, window, metric, start, end, hours),
+                queries.revised(opened, level, code, window, start, end, hours))  # fmt: skip
     return None

@@ -21,7 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.deps import Services, ServicesDep
+from api.deps import AsOfQuery, Services, ServicesDep, hour_boundary
 from maps.assets import STATIC_PREFIX, asset_folders, content_security_policy
 from maps.builders import MapOptions, coverage_map, live_map, public_map
 from maps.signin import signin_page
@@ -61,10 +61,15 @@ async def coverage(
     request: Request,
     services: ServicesDep,
     window: Annotated[Literal["7d", "28d"], Query(description="The window shown first.")] = "7d",
+    as_of: AsOfQuery = None,
 ) -> HTMLResponse:
     """Attainment over 7 or 28 days, wards missing their target weeks running, fairness.
 
-    Role ``pcc`` or ``admin``. Without a key, a sign-in page."""
+    Role ``pcc`` or ``admin``. Without a key, a sign-in page. With ``as_of``, the stored
+    hour, its wards whose figures were revised after first publication outlined; the page
+    reads ``as_of`` from its own address, so one page serves every hour."""
+    if as_of is not None:
+        hour_boundary(as_of)  # a 422 saying why, before any page
     return await _gated(request, services, "Coverage against commitments", ("pcc", "admin"),
                         ("coverage", window), lambda o: coverage_map(o, window=window))  # fmt: skip
 

@@ -73,7 +73,7 @@ async def all_metrics(
         rows = doc.render(("metrics.csv", level, window), lambda: _csv_rows(doc, level, window))
         return csv_response("metrics", ("level", "code", "name", "window", *METRICS), rows)
     body = doc.render(("metrics", level, window), lambda: orjson.dumps({
-        "as_of": doc.body["as_of"], "live": doc.live,
+        "as_of": doc.body["as_of"], "live": doc.live, **_revision(doc.body),
         "areas": [_area(lv, e, window) for lv, e in doc.level(level)]}))  # fmt: skip
     return json_response(body)
 
@@ -179,7 +179,13 @@ def _pcc_report(services: Services, doc: Document, period_days: int) -> bytes:
 
 def _area(level: str, entry: dict[str, Any], window: str | None) -> dict[str, Any]:
     windows = entry["windows"] if window is None else {window: entry["windows"][window]}
-    return {"level": level, "code": entry["code"], "name": entry["name"], "windows": windows}
+    return {"level": level, "code": entry["code"], "name": entry["name"], "windows": windows,
+            **_revision(entry)}  # fmt: skip
+
+
+def _revision(found: dict[str, Any]) -> dict[str, Any]:
+    """An hour's revision, or an area's when its figures changed after first publication."""
+    return {key: found[key] for key in ("revision", "revised_at") if key in found}
 
 
 def _csv_rows(doc: Document, level: str | None, window: str | None) -> list[list[Any]]:
@@ -196,7 +202,7 @@ def _features(services: Any, doc: Document, level: str, window: str) -> dict[str
         features.append({
             "type": "Feature", "id": entry["code"], "geometry": shapes.get(entry["code"]),
             "properties": {"level": level, "code": entry["code"], "name": entry["name"],
-                           "window": window, **figures},
+                           "window": window, **figures, **_revision(entry)},
         })  # fmt: skip
     return {"type": "FeatureCollection", "as_of": doc.body["as_of"], "live": doc.live,
-            "features": features}  # fmt: skip
+            **_revision(doc.body), "features": features}  # fmt: skip

@@ -226,6 +226,11 @@
     if (!path) return;
     path.setAttribute("data-code", layer.feature.properties.code);
     path.setAttribute("data-status", layer.feature.properties.status || "");
+    if (layer.feature.properties.revised_at) {
+      path.setAttribute("data-revised-at", layer.feature.properties.revised_at);
+    } else {
+      path.removeAttribute("data-revised-at");
+    }
   };
 
   B.fill = function (cfg, status) {

@@ -1,6 +1,8 @@
 /* The PCC office's coverage map: attainment over 7 or 28 days against each ward's
    commitment, wards that missed their weekly target N weeks running outlined, and
-   SPEC rule 12's fairness figures in a side panel. */
+   SPEC rule 12's fairness figures in a side panel. Live, or at a stored hour
+   (?as_of=2026-11-23T06:00:00Z), where wards whose figures were revised after they were
+   first published (pings uploaded late) are outlined and say when. */
 (function () {
   "use strict";
   var B = window.Beatlight;
@@ -8,6 +10,7 @@
 
   B.maps.coverage = function (map, cfg) {
     var state = { window: cfg.window, weeks: cfg.missed_weeks, missed: {}, generation: 0 };
+    var hour = new URLSearchParams(window.location.search).get("as_of");
     var labels = {};
     cfg.statuses.forEach(function (pair) { labels[pair[0]] = pair[1].replace(/ \(.*\)$/, ""); });
 
@@ -19,6 +22,11 @@
         style.weight = 4;
         style.dashArray = "2 6";
         style.lineCap = "round";
+      }
+      if (feature.properties.revision) {
+        style.className += " beatlight-revised";
+        style.color = cfg.revised;
+        style.weight = 4;
       }
       return style;
     }, function (feature) { return tooltip(feature.properties); },
@@ -32,6 +40,7 @@
       refresh();
     }, WINDOW_WORDS);
     var asOf = panel.appendChild(B.el("p", "beatlight-as-of", "Loading…"));
+    var revisedNote = panel.appendChild(B.el("p", "beatlight-revised-note"));
     var message = panel.appendChild(B.el("p", "beatlight-message"));
 
     panel.appendChild(B.el("h2", null, "Fairness across wards"));
@@ -60,7 +69,11 @@
     var missedKey = B.el("div", "beatlight-legend-row");
     missedKey.appendChild(B.el("span", "beatlight-missed-key"));
     var missedWords = missedKey.appendChild(B.el("span"));
-    B.legend(map, cfg, [missedKey]);
+    var revisedKey = B.el("div", "beatlight-legend-row");
+    revisedKey.appendChild(B.el("span", "beatlight-revised-key"));
+    revisedKey.appendChild(B.el("span", null, "Figures revised after first publication"));
+    revisedKey.hidden = true;
+    B.legend(map, cfg, [missedKey, revisedKey]);
 
     function tooltip(p) {
       var missed = state.missed[p.code];
@@ -74,7 +87,24 @@
         "<tr><th>Distinct units</th><td>" + p.distinct_units + "</td></tr>" +
         "<tr><th>Coverage</th><td>" + B.percent(p.coverage) + " of the ward</td></tr>" +
         "</table>" + (missed ? '<div class="beatlight-tip-missed">Missed its weekly target ' +
-        B.plural(missed.weeks.length, "week") + " running</div>" : "") + "</div>";
+        B.plural(missed.weeks.length, "week") + " running</div>" : "") +
+        (p.revision ? '<div class="beatlight-tip-revised">Revised ' +
+        B.escape(B.time(p.revised_at, cfg.timezone)) + ": pings uploaded late were counted " +
+        "after these figures were first published</div>" : "") + "</div>";
+    }
+
+    /* Says which figures changed after the hour was first published, and when. */
+    function showRevision(collection) {
+      var revised = collection.features.filter(function (f) { return f.properties.revision; });
+      revisedKey.hidden = !revised.length;
+      if (!collection.revision) {
+        revisedNote.textContent = "";
+        return;
+      }
+      revisedNote.textContent = "Revised " + B.time(collection.revised_at, cfg.timezone) +
+        " (revision " + collection.revision + "): pings uploaded late were counted after " +
+        "these figures were first published" + (revised.length ? "; " +
+        B.plural(revised.length, "ward") + " outlined in purple changed." : ".");
     }
 
     function showFairness(figures) {
@@ -114,17 +144,20 @@
     function load() {
       var generation = ++state.generation;
       var api = cfg.api;
+      var at = hour ? "&as_of=" + encodeURIComponent(hour) : "";
       return Promise.all([
-        B.getJSON(api + "/geojson?level=ward&window=" + state.window),
+        B.getJSON(api + "/geojson?level=ward&window=" + state.window + at),
         B.getJSON(api + "/alerts?level=ward&weeks=" + state.weeks),
-        B.getJSON(api + "/fairness?window=" + state.window),
+        B.getJSON(api + "/fairness?window=" + state.window + at),
       ]).then(function (answers) {
         if (generation !== state.generation) return;
         state.missed = {};
         answers[1].missed_weekly_target.forEach(function (w) { state.missed[w.code] = w; });
         wards.update(answers[0]);
         wards.restyle();
-        asOf.textContent = "Figures as of " + B.time(answers[0].as_of, cfg.timezone);
+        asOf.textContent = "Figures as of " + B.time(answers[0].as_of, cfg.timezone) +
+          (answers[0].live ? "" : " (stored hour)");
+        showRevision(answers[0]);
         showFairness(answers[2].windows[state.window] || {});
         showMissed(answers[1].missed_weekly_target);
         missedWords.textContent = "Missed its weekly target " + B.plural(state.weeks, "week") +
@@ -136,7 +169,10 @@
       });
     }
 
-    if (cfg.wards) wards.update(cfg.wards);
+    if (cfg.wards) {
+      wards.update(cfg.wards);
+      showRevision(cfg.wards);
+    }
     var refresh = cfg.api ? B.every(cfg.refresh_seconds * 6, load) : function () {};
   };
 })();

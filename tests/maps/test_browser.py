@@ -213,6 +213,42 @@ def test_coverage_map_outlines_repeated_misses_and_shows_fairness(watch, site, d
     page.assert_clean()
 
 
+def test_coverage_map_at_an_hour_outlines_figures_revised_after_first_publication(
+    watch, sites, documents
+):
+    """SPEC "Late uploads": at a stored hour, wards whose figures changed after the hour was
+    first published are outlined, and the panel, legend and tooltip say when."""
+    from tests.api.test_revisions import Z, _changes, _store, _two_revisions
+
+    site = sites()  # its own store: this test revises an hour
+    first, second, revised, ward = _two_revisions(documents)
+    _store(site.engine, _changes(first), _changes(second))
+    code = ward.split("|")[1]
+    page = _open(watch, site, f"/maps/coverage?as_of={Z}", "pcc")
+    p = page.page
+    p.wait_for_function("() => document.querySelectorAll('path.beatlight-revised').length")
+    marked = p.evaluate(
+        "[...document.querySelectorAll('path.beatlight-revised')].map("
+        "p => [p.getAttribute('data-code'), p.getAttribute('data-revised-at')])"
+    )
+    assert marked == [[code, "2026-11-03T20:14:09Z"]]
+    assert _fills(page) == {c: STATUS_COLOURS[s] for c, s in _statuses(revised, "7d").items()}
+    note = p.locator(".beatlight-revised-note").inner_text()
+    assert "Revised Tue 3 Nov, 20:14 (revision 1)" in note and "1 ward outlined" in note
+    assert "Figures revised after first publication" in p.locator(".beatlight-legend").inner_text()
+    tip = _hover(page, code)
+    assert "Revised Tue 3 Nov, 20:14: pings uploaded late were counted" in tip
+    page.screenshot("coverage-revised")
+    page.assert_clean()
+    # The live figures are never revised: nothing is outlined, no note.
+    live = _open(watch, site, "/maps/coverage", "pcc")
+    live.page.wait_for_function("() => !document.querySelector('.beatlight-as-of')"
+                                ".textContent.startsWith('Loading')")  # fmt: skip
+    assert live.page.locator("path.beatlight-revised").count() == 0
+    assert live.page.locator(".beatlight-revised-note").inner_text() == ""
+    live.assert_clean()
+
+
 #: What a public response may hold (SPEC publication rules): wards, whole hours, no time
 #: finer than the period, nothing live.
 PUBLIC_KEYS = {"type", "features", "geometry", "coordinates", "properties", "id", "period",

@@ -176,3 +176,33 @@ def test_without_outlines_or_history_every_section_is_still_there(run):
     assert "No ward outlines" in outline.text["map"]
     assert outline.text["trends"].count("no data for this day") == 28
     assert "28 days to" in outline.text["headline"]
+
+
+def test_figures_revised_after_first_publication_are_marked_with_when(run, page):
+    """SPEC "Late uploads": the hour's figures and a day of the trends were published again
+    after late pings changed them; the report marks them and says when."""
+    window = window_for(7)
+    document = copy.deepcopy(run.document)
+    for ward in document["wards"]:
+        ward["windows"][window]["status"] = "red"  # every ward is in the table below target
+    revised, unchanged = document["wards"][0], document["wards"][1]
+    document |= {"revision": 2, "revised_at": "2026-11-23T07:40:12Z"}
+    revised |= {"revision": 2, "revised_at": "2026-11-23T07:40:12Z"}
+    history = copy.deepcopy(run.history)
+    day = next(d for d in history if d["accepted"])
+    day |= {"revision": 1, "revised_at": "2026-11-22T09:05:00Z"}
+    marked = build_report(document, history=history, outlines=run.outlines, zone=ZONE)
+    outline = _outline(marked)
+    headline = outline.text["headline"]
+    assert "revised after they were first published (revision 2, made Monday 23 November " \
+           "2026, 07:40 GMT)" in headline  # fmt: skip
+    assert f"marked †: {revised['name']}." in headline
+    row = re.search(rf"<tr><td>{re.escape(revised['name'])}(.*?)</tr>", marked).group(1)
+    assert 'title="Revised after first publication, at 2026-11-23T07:40:12Z">†' in row
+    row = re.search(rf"<tr><td>{re.escape(unchanged['name'])}(.*?)</tr>", marked).group(1)
+    assert "†" not in row
+    local = (parse_as_of(day["as_of"]).astimezone(ZONE) - timedelta(hours=12)).date()
+    assert re.search(rf"<tr><td>{local:%a %d %b %Y} <abbr[^>]*2026-11-22T09:05:00Z", marked)
+    assert "Days marked † in the trends" in headline
+    # A report of figures as first published (or from the batch report) marks nothing.
+    assert "†" not in page and "Revised." not in page
