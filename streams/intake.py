@@ -13,8 +13,10 @@ would receive it) and decides, per event:
 it is the *k*-th latest of the latest accepted ping times of the lane's recent units,
 with k = max(⌊n / 20⌋, 1) + 1 capped at n, for the n units heard from in the lane's
 last :data:`RECENT_PINGS` accepted pings (a unit's latest time is that of its pings
-since it last became recent). So up to 5 % of those units, and always at least one,
-may run ahead by any amount without moving it; a lane with one unit follows that unit.
+since it last became recent), but never more than the units at or past the watermark
+(so units behind it, a camera uploading its shift late, cannot hold it back). So up to
+5 % of those units, and always at least one, may run ahead by any amount without moving
+it; a lane with one unit follows that unit.
 It never moves back. Recency is counted in pings, not in event time: when most units
 go quiet (a shift ends), the ones still out soon make the recent set, and the
 watermark follows them. A ping more than the allowed lateness *ahead* of the
@@ -192,7 +194,11 @@ class Intake:
             if not pings[gone]:  # no longer recent
                 del pings[gone]
                 times.remove((latest.pop(gone), gone))
-        candidate = times[-watermark_rank(len(times))][0]
+        # Units behind the watermark (a late upload) must not hold it back: k is at most
+        # the number of units at or past it, of which one is the unit that set it.
+        level = len(times) - times.bisect_left((self.watermark_us,))
+        rank = min(watermark_rank(len(times)), max(level, 1))
+        candidate = times[-rank][0]
         if candidate > self.watermark_us:
             self.watermark_us = candidate
             ahead_from = self._ahead_from()

@@ -98,7 +98,7 @@ def _batch(geography, lines: list[str], hour_us: int) -> dict:
     """``beatlight report --as-of H`` on these events: every one counts."""
     document = batch_report(geography, [parse_lines(lines, max_event_bytes=8192)], DAY_LATENESS,
                             now_us=NOW_US, as_of_us=hour_us)  # fmt: skip
-    for key in ("rejected", "duplicates"):
+    for key in ("rejected", "duplicates", "after_as_of"):  # counts of the file, not figures
         document.pop(key)
     return document
 

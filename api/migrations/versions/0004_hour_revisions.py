@@ -7,7 +7,7 @@ them, and ``hour_revisions`` one row per revision of an hour: when it was made a
 pings counted then. Nothing here names a unit.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003_live_audit
 Create Date: 2026-12-04
 """
 
