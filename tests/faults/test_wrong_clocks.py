@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -44,6 +46,21 @@ def _clean(geography, units: int, seed: int) -> list[dict]:  # noqa: ANN001
             if not faults and isinstance(item, dict)]  # fmt: skip
 
 
+def _replayed(kafka, wards_file, tmp_path, lines: list[bytes]) -> tuple[Path, Worker]:  # noqa: ANN001
+    """The lines as a file, replayed in their order (as delivered), and a worker on them."""
+    feed = tmp_path / "feed.ndjson"
+    feed.write_bytes(b"".join(line + b"\n" for line in lines))
+    replay_lines(kafka, lines)
+    return feed, Worker.start(kafka, wards_file, tmp_path / "worker.log")
+
+
+def _settled_hours(kafka: str, worker: Worker) -> Iterator[tuple[datetime, dict]]:
+    """The stream's snapshot of each hour from 1 to HOURS - 2 into the day, once whole."""
+    for h in range(1, HOURS - 1):
+        hour = DAY + timedelta(hours=h)
+        yield hour, wait_for_hour(kafka, hour, 120, [worker.process])
+
+
 def test_clocks_days_ahead_make_no_other_ping_late_and_hours_equal_the_report(
     kafka, geography, wards_file, tmp_path, fault_seed
 ):
@@ -60,15 +77,10 @@ def test_clocks_days_ahead_make_no_other_ping_late_and_hours_equal_the_report(
     first, second = (max(members[p], key=busy.__getitem__) for p in crowded)
     fast = [FastClock(first, timedelta(days=2), at[2], at[5]),
             FastClock(second, timedelta(hours=6), at[3], at[6])]  # fmt: skip
-    lines = real_feed(events, seed=fault_seed, fast=fast)
-    feed = tmp_path / "as-delivered.ndjson"
-    feed.write_bytes(b"".join(line + b"\n" for line in lines))
-    replay_lines(kafka, lines)
-    worker = Worker.start(kafka, wards_file, tmp_path / "worker.log")
+    feed, worker = _replayed(kafka, wards_file, tmp_path, real_feed(events, seed=fault_seed,
+                                                                    fast=fast))  # fmt: skip
     try:
-        for h in range(1, HOURS - 1):
-            hour = DAY + timedelta(hours=h)
-            stream = wait_for_hour(kafka, hour, 120, [worker.process])
+        for hour, stream in _settled_hours(kafka, worker):
             record = expected(geography, feed, hour, partitions=None)
             same_figures(stream, record)
             # What the stream decided, event by event: no original ping was late (only
@@ -103,15 +115,9 @@ def test_a_unit_alone_in_its_partition_still_settles_its_hours(
     quiet_from = DAY + timedelta(hours=4)
     events = [e for e in events
               if e["unit"] == solo or datetime.fromisoformat(e["ts"]) < quiet_from]  # fmt: skip
-    lines = [orjson.dumps(e) for e in events]
-    feed = tmp_path / "feed.ndjson"
-    feed.write_bytes(b"".join(line + b"\n" for line in lines))
-    replay_lines(kafka, lines)
-    worker = Worker.start(kafka, wards_file, tmp_path / "worker.log")
+    feed, worker = _replayed(kafka, wards_file, tmp_path, [orjson.dumps(e) for e in events])
     try:
-        for h in range(1, HOURS - 1):
-            hour = DAY + timedelta(hours=h)
-            stream = wait_for_hour(kafka, hour, 120, [worker.process])
+        for hour, stream in _settled_hours(kafka, worker):
             same_figures(stream, expected(geography, feed, hour, partitions=None))
     finally:
         assert worker.stop() == 0, worker.tail()

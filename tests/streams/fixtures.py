@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.areas import Areas, build_areas
-from streams.events import MODES
+from streams.events import MODES, ValidEvents
 from streams.metrics import WindowFigures, figures
 from streams.presence import ModelParams, Partial, PresenceLane
 
@@ -70,3 +70,18 @@ def run(
     add_pings(lane, pings)
     partial = lane.partial(as_of_us(as_of))
     return partial, figures(partial, areas, params)
+
+
+def valid_events(rows: list[tuple[str, str, int]]) -> ValidEvents:
+    """Valid events with these ``(event_id, unit, ts_us)``, at (0, 0), mode unknown."""
+    n = len(rows)
+    return ValidEvents(
+        event_id=np.array([r[0] for r in rows], dtype=object),
+        unit=np.array([r[1] for r in rows], dtype=object),
+        ts_us=np.array([r[2] for r in rows], dtype=np.int64),
+        lat=np.zeros(n),
+        lon=np.zeros(n),
+        mode=np.zeros(n, dtype=np.int8),
+        reason=np.array([None] * n, dtype=object),
+        position=np.arange(n, dtype=np.int64),
+    )

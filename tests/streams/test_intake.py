@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from streams.events import ValidEvents
 from streams.intake import Intake
+from tests.streams.fixtures import valid_events
 
 pytestmark = pytest.mark.unit
 
@@ -21,18 +22,8 @@ HOUR_US = 3_600_000_000
 
 
 def events(rows: list[tuple[str, int]]) -> ValidEvents:
-    """Valid events with these (event_id, ts_us)."""
-    n = len(rows)
-    return ValidEvents(
-        event_id=np.array([r[0] for r in rows], dtype=object),
-        unit=np.array(["u"] * n, dtype=object),
-        ts_us=np.array([r[1] for r in rows], dtype=np.int64),
-        lat=np.zeros(n),
-        lon=np.zeros(n),
-        mode=np.zeros(n, dtype=np.int8),
-        reason=np.array([None] * n, dtype=object),
-        position=np.arange(n, dtype=np.int64),
-    )
+    """Valid events with these (event_id, ts_us), all of one unit."""
+    return valid_events([(event_id, "u", t) for event_id, t in rows])
 
 
 def one_at_a_time(state: dict, rows: list[tuple[str, int]]) -> list[str]:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from streams.events import ValidEvents
 from streams.intake import Intake, watermark_rank
+from tests.streams.fixtures import valid_events
 
 pytestmark = pytest.mark.unit
 
@@ -26,17 +27,7 @@ DAY_US = 24 * HOUR_US
 
 def pings(rows: list[tuple[str, int]], prefix: str = "e") -> ValidEvents:
     """Valid events with these (unit, ts_us), ids numbered in order."""
-    n = len(rows)
-    return ValidEvents(
-        event_id=np.array([f"{prefix}{i}" for i in range(n)], dtype=object),
-        unit=np.array([r[0] for r in rows], dtype=object),
-        ts_us=np.array([r[1] for r in rows], dtype=np.int64),
-        lat=np.zeros(n),
-        lon=np.zeros(n),
-        mode=np.zeros(n, dtype=np.int8),
-        reason=np.array([None] * n, dtype=object),
-        position=np.arange(n, dtype=np.int64),
-    )
+    return valid_events([(f"{prefix}{i}", unit, t) for i, (unit, t) in enumerate(rows)])
 
 
 def patrol(units: int, minutes: int, *, fast: dict[str, int] | None = None) -> list:
