@@ -622,17 +622,20 @@ class _State:
     ) -> tuple[Emission, bool]:  # fmt: skip
         """Read the records this lane has not seen (up to ``stop``) straight from Kafka.
 
-        Without ``stop``, until the partition is quiet for ``idle_ms``, or until
-        ``budget_s`` of reading has passed; the flag says whether it got to the end. The
-        worker stopping ends it too, after the chunk in hand: what the lane processed
+        Without ``stop``, to the partition's end, or until it is quiet for ``idle_ms``
+        short of it, or until ``budget_s`` of reading has passed; the flag says whether it
+        got to the end, which only the broker's word can tell (see
+        :meth:`PartitionReader.read`): a lane that counts as caught up vouches for hours.
+        The worker stopping ends it too, after the chunk in hand: what the lane processed
         is in the emission (to be sent before its checkpoint), the rest is left.
         """
         started, begin = time.perf_counter(), runner.next_offset
         emission = Emission()
+        reader = self._reader()
         # Smaller chunks when the read has a budget, so that it can stop near it.
-        chunks = self._reader().read(runner.partition, runner.next_offset, stop, idle_ms=idle_ms,
-                                     batch=20_000 if budget_s is None else 2_000,
-                                     cancel=self.stopping)  # fmt: skip
+        chunks = reader.read(runner.partition, runner.next_offset, stop, idle_ms=idle_ms,
+                             batch=20_000 if budget_s is None else 2_000,
+                             cancel=self.stopping)  # fmt: skip
         reached_end = True
         for chunk in chunks:
             try:
@@ -646,8 +649,8 @@ class _State:
                 chunks.close()
                 reached_end = False
                 break
-        if self.stopping.is_set():
-            reached_end = False  # the reader may have ended for it, before the end
+        if self.stopping.is_set() or (stop is None and not reader.at_end):
+            reached_end = False  # the reader ended before the end: stopping, or quiet
         if runner.next_offset - begin > 1000:
             log.info(
                 "lane %d: read %d records from Kafka in %.1f s%s",
