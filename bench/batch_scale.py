@@ -155,7 +155,7 @@ def main() -> int:
         sampled = bool(args.check_points)
         baselines += [_baseline(wards, lon[part], lat[part], p, sample=sampled)
                       for p in PREDICATES[1:]]  # fmt: skip
-    _summary(runs + earlier, baselines, cold, time.perf_counter() - began)
+    _summary(runs, earlier, baselines, cold, time.perf_counter() - began)
     _against_earlier(runs, earlier)
     return 0
 
@@ -466,20 +466,24 @@ def _baseline(wards: Any, lon: Any, lat: Any, predicate: str, *, sample: bool = 
 # --- output --------------------------------------------------------------------------------
 
 
-def _summary(runs: list[Run], baselines: list[Run], cold_s: float, seconds: float) -> None:
+def _summary(
+    runs: list[Run], earlier: list[Run], baselines: list[Run], cold_s: float, seconds: float
+) -> None:
+    """The table (this code's runs, the earlier revision's, the baselines) and the ratio of
+    this code's fastest run."""
     baseline = max(baselines, key=lambda r: r.rate)
     best = max(runs, key=lambda r: r.rate)
     table = Table(title=f"{best.items:,} events; baseline: {baseline.name}")
     for column in ("run", "items", "wall s", "items/s", "CPU s", "items/CPU s", "peak RSS MB",
                    "× baseline"):  # fmt: skip
         table.add_column(column, justify="left" if column == "run" else "right")
-    for run in [*runs, *baselines]:
+    for run in [*runs, *earlier, *baselines]:
         table.add_row(run.name, f"{run.items:,}", f"{run.wall_s:.1f}", f"{run.rate:,.0f}",
                       f"{run.cpu_s:.1f}", f"{run.cpu_rate:,.0f}",
                       "" if run.peak_rss_mb != run.peak_rss_mb else f"{run.peak_rss_mb:,.0f}",
                       f"{run.rate / baseline.rate:.2f}")  # fmt: skip
     console.print(table)
-    for run in runs:
+    for run in [*runs, *earlier]:
         if run.split:
             parts = ", ".join(f"{name} {s:.1f} s" for name, s in run.split.items())
             rest = run.wall_s - sum(run.split.values())
