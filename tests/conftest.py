@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import shutil
@@ -10,6 +11,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +75,12 @@ def json_keys(value) -> set[str]:  # noqa: ANN001
     if isinstance(value, list):
         return {k for v in value for k in json_keys(v)}
     return set()
+
+
+def run_async(coroutine: Any) -> Any:
+    """``asyncio.run`` in a thread of its own: the maps' session-wide browser (Playwright's
+    sync API) keeps an event loop running in this one for the rest of the session."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

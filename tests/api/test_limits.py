@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import Authenticator, Principal, create_key, requires
 from api.limits import RequestLimits, TokenBuckets, install_limits
+from tests.conftest import run_async
 
 LIMIT = 1000
 
@@ -103,9 +103,9 @@ def test_chunks_are_counted_as_they_arrive_and_replayed_whole():
         )
         return sent, read
 
-    sent, _ = asyncio.run(call([b"abcd", b"efgh", b"ij"]))
+    sent, _ = run_async(call([b"abcd", b"efgh", b"ij"]))
     assert sent[0]["status"] == 204 and seen == [b"abcdefghij"]
-    sent, read = asyncio.run(call([b"abcd", b"efgh", b"ijk", b"never read"]))
+    sent, read = run_async(call([b"abcd", b"efgh", b"ijk", b"never read"]))
     assert sent[0]["status"] == 413 and read == 3 and len(seen) == 1
 
 
@@ -125,7 +125,7 @@ def test_a_content_length_that_is_not_a_number_is_400_json():
     scope = {"type": "http", "method": "POST", "path": "/", "client": None,
              "headers": [(b"content-length", b"lots")]}  # fmt: skip
     limits = RequestLimits(app, max_request_bytes=10, rate_per_minute=60, burst=1)
-    asyncio.run(limits(scope, receive, send))
+    run_async(limits(scope, receive, send))
     assert sent[0]["status"] == 400
     assert sent[1]["body"] == b'{"detail":"the Content-Length header is not a number"}'
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from api.auth import Authenticator, revoke_key
+from tests.conftest import run_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -97,7 +98,7 @@ def test_invented_keys_share_their_address_bucket_on_a_real_server(app_with):
     for keyed in (False, True):
         # One request a minute after a burst of 60: the count of 429s does not hang on timing.
         with _serve(app_with(rate_limit_per_minute=1, rate_limit_burst=60)) as base:
-            statuses = asyncio.run(burst(base, keyed))
+            statuses = run_async(burst(base, keyed))
         refused[keyed] = statuses.count(429)
     assert refused[False] == 140
     assert refused[True] == refused[False]

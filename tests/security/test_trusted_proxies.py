@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from tests.conftest import run_async
 from tests.security.conftest import start_api
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -54,7 +55,7 @@ def _statuses(base: str, forwarded: list[str | None]) -> list[int]:
                 for header in forwarded))  # fmt: skip
         return [answer.status_code for answer in answers]
 
-    return asyncio.run(burst())
+    return run_async(burst())
 
 
 def test_by_default_x_forwarded_for_is_ignored_and_buys_no_bucket(default_api):
