@@ -14,16 +14,18 @@ it is the *k*-th latest of the latest accepted ping times of the lane's recent u
 with k = max(⌊n / 20⌋, 1) + 1 capped at n, for the n units heard from in the lane's
 last :data:`RECENT_PINGS` accepted pings (a unit's latest time is that of its pings
 since it last became recent), but never more than the units at or past the watermark
-(so units behind it, a camera uploading its shift late, cannot hold it back). So up to
-5 % of those units, and always at least one, may run ahead by any amount without moving
-it; a lane with one unit follows that unit.
-It never moves back. Recency is counted in pings, not in event time: when most units
-go quiet (a shift ends), the ones still out soon make the recent set, and the
-watermark follows them. A ping more than the allowed lateness *ahead* of the
-watermark is counted (:attr:`Intake.ahead`) once another unit's ping near the
-watermark arrives after it (so its unit is ahead of units still out, not the first back
-after the lane was quiet, which the watermark soon follows). One limit: a lane's very
-first unit cannot be told to be wrong, so if its clock runs ahead, it sets the watermark.
+(so units behind it, a camera uploading its shift late, cannot hold it back). So up
+to 5 % of those units, and always at least one, may run ahead by any amount without
+moving it; a lane with one unit follows that unit. It never moves back. Recency is
+counted in pings, not in event time, and once the watermark has not moved for
+:data:`STALL_PINGS` pings, the units at or behind it are no longer recent: when most
+units go off duty, the watermark soon follows the ones still out.
+
+A ping more than the allowed lateness *ahead* of the watermark is counted
+(:attr:`Intake.ahead`) once another unit's ping near the watermark arrives after it
+(so its unit is ahead of units still out, not the first back after the lane was
+quiet, which the watermark soon follows). One limit: a lane's very first unit cannot
+be told to be wrong, so if its clock runs ahead, it sets the watermark.
 
 An :class:`Intake` made with ``ordered=True`` is told its events come in ``ts`` order,
 already de-duplicated (the batch report sorts a file first): it accepts every valid
@@ -52,6 +54,9 @@ __all__ = ["RECENT_PINGS", "Admission", "Intake", "watermark_rank"]
 _NO_WATERMARK = np.iinfo(np.int64).min // 2
 #: A unit is recent while it has a ping among a lane's last this many accepted pings.
 RECENT_PINGS = 300
+#: After this many accepted pings without the watermark moving, units not heard from
+#: since (at or behind it) are no longer recent: the shift ended for them.
+STALL_PINGS = 64
 
 
 def watermark_rank(units: int) -> int:
@@ -86,6 +91,8 @@ class Intake:
     #: The units of the last RECENT_PINGS accepted pings, and how many each has there.
     _recent: deque[str] = field(default_factory=deque)
     _pings: dict[str, int] = field(default_factory=dict)
+    #: Accepted pings since the watermark last moved.
+    _stalled: int = 0
     #: Pings ahead not yet confirmed by a later ping near the watermark: (ts, unit).
     _pending: list[tuple[int, str]] = field(default_factory=list)
     #: Units whose pings ahead were confirmed.
@@ -152,6 +159,7 @@ class Intake:
             "forget_before_us": self._forget_before_us,
             "latest": self._latest,
             "recent": list(self._recent),
+            "stalled": self._stalled,
             "pending": self._pending,
             "ahead_units": sorted(self._ahead_units),
         }
@@ -173,6 +181,7 @@ class Intake:
             _times=SortedList((t, u) for u, t in latest.items()),
             _recent=recent,
             _pings=pings,
+            _stalled=state["stalled"],
             _pending=[(t, u) for t, u in state["pending"]],
             _ahead_units=set(state["ahead_units"]),
         )
@@ -199,7 +208,12 @@ class Intake:
         level = len(times) - times.bisect_left((self.watermark_us,))
         rank = min(watermark_rank(len(times)), max(level, 1))
         candidate = times[-rank][0]
+        if candidate <= self.watermark_us:
+            self._stalled += 1
+            if self._stalled >= STALL_PINGS:
+                candidate = self._forget_quiet_units()
         if candidate > self.watermark_us:
+            self._stalled = 0
             self.watermark_us = candidate
             ahead_from = self._ahead_from()
             self._pending = [p for p in self._pending if p[0] > ahead_from]
@@ -212,6 +226,21 @@ class Intake:
             self._pending = [p for p in self._pending if p[1] == unit]
         if len(self._ahead_units) > RECENT_PINGS:
             self._ahead_units &= self._latest.keys()
+
+    def _forget_quiet_units(self) -> int:
+        """The watermark has not moved for STALL_PINGS pings: the units at or behind it
+        have not pinged past it since, so they are no longer recent (they went off duty,
+        not the others' clocks on). Returns the watermark the units still out give."""
+        self._stalled = 0
+        times, latest = self._times, self._latest
+        quiet = times[: times.bisect_right((self.watermark_us, "\U0010ffff"))]
+        if len(quiet) == len(times):
+            return self.watermark_us
+        for _, unit in quiet:
+            times.remove((latest.pop(unit), unit))
+            del self._pings[unit]
+        self._recent = deque(u for u in self._recent if u in latest)
+        return times[-watermark_rank(len(times))][0]
 
     def _ahead_from(self) -> int:
         return self.watermark_us + self.lateness_us
