@@ -79,20 +79,17 @@ class ExternalSort:
         if self._pending_rows >= self.run_rows:
             self._spill()
 
-    def sorted(self, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
+    def sorted(self) -> Iterator[pa.Table]:
         """Every row added, in order, as consecutive tables (slabs); may be called again.
 
         Rows whose first key is equal are always in the same slab, so a caller can
         resolve ties (duplicates of one key) within a slab, and the slabs are the same
-        on every call. ``columns``: only these (and the sort columns), read from disk.
+        on every call.
         """
-        wanted = None if columns is None else list(dict.fromkeys([*self.by, *columns]))
         if not self._runs:
             if self._pending:
                 table = self._sort(pa.concat_tables(self._pending))
                 self._pending = [table]
-                if wanted is not None:
-                    table = table.select(wanted)
                 keys = table.column(self.by[0]).to_numpy()
                 start = 0
                 while start < len(keys):
@@ -104,7 +101,7 @@ class ExternalSort:
                     start = end
             return
         self._spill()
-        runs = [_Cursor(run, wanted) for run in self._runs]
+        runs = [_Cursor(run) for run in self._runs]
         step = max(self.run_rows // len(runs), 1)
         try:
             while True:
@@ -170,17 +167,13 @@ class _Run:
 class _Cursor:
     """How far one pass has read a run."""
 
-    def __init__(self, run: _Run, columns: list[str] | None) -> None:
+    def __init__(self, run: _Run) -> None:
         self.keys = run.keys
         self.rows = len(run.keys)
         self.at = 0
         self._run = run
         self._file = pa.OSFile(str(run.path), "rb")
         reader = ipc.open_file(self._file)
-        if columns is not None:
-            names = reader.schema.names
-            fields = [names.index(name) for name in columns]
-            reader = ipc.open_file(self._file, options=ipc.IpcReadOptions(included_fields=fields))
         self._reader = reader
         self._cached: tuple[int, pa.RecordBatch] | None = None
 
