@@ -41,7 +41,7 @@ def batch_report(
     now_us: int,
     as_of_us: int | None = None,
     partitions: int | None = None,
-    on_batch: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Every figure of the SPEC for the events in ``batches``.
 
@@ -57,7 +57,7 @@ def batch_report(
     """
     return batch_reports(
         geography, batches, config, now_us=now_us, as_of_us=as_of_us,
-        partitions=partitions, on_batch=on_batch,
+        partitions=partitions, progress=progress,
     ).document  # fmt: skip
 
 
@@ -87,7 +87,6 @@ def batch_reports(
     now_us: int,
     as_of_us: int | None = None,
     partitions: int | None = None,
-    on_batch: Callable[[int], None] | None = None,
     progress: Progress | None = None,
     hours: Callable[[int], bool] | None = None,
     keep_us: int | None = None,
@@ -105,7 +104,7 @@ def batch_reports(
     ``spill_dir``: where a file larger than memory is sorted (default: the system's
     temporary folder), in runs of ``spill_rows`` valid events.
     """
-    progress = progress or Progress(read=on_batch)
+    progress = progress or Progress()
     if partitions is not None:
         return _in_arrival_order(geography, batches, config, now_us=now_us, as_of_us=as_of_us,
                                  partitions=partitions, progress=progress, hours=hours,
