@@ -27,20 +27,31 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from api.audit import AuditTrail
-from api.auth import Authenticator
-from api.compression import Precompressed
-from api.db import StoreUnreachable, display_url
-from api.deps import Services, json_response
-from api.headers import SecurityHeaders
-from api.limits import install_limits
-from api.proxies import ProxyClient, TrustedProxies
-from api.routes import alerts, areas, audit, docs, health, history, live, maps, metrics, public
-from api.shapes import AreaShapes
-from api.snapshots import Snapshots
+from beatlight.api.audit import AuditTrail
+from beatlight.api.auth import Authenticator
+from beatlight.api.compression import Precompressed
+from beatlight.api.db import StoreUnreachable, display_url
+from beatlight.api.deps import Services, json_response
+from beatlight.api.headers import SecurityHeaders
+from beatlight.api.limits import install_limits
+from beatlight.api.proxies import ProxyClient, TrustedProxies
+from beatlight.api.routes import (
+    alerts,
+    areas,
+    audit,
+    docs,
+    health,
+    history,
+    live,
+    maps,
+    metrics,
+    public,
+)
+from beatlight.api.shapes import AreaShapes
+from beatlight.api.snapshots import Snapshots
 from beatlight.errors import BeatlightError
+from beatlight.geo.geography import Geography
 from beatlight.settings import Settings
-from geo.geography import Geography
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -193,7 +204,7 @@ def _document_errors(app: FastAPI) -> None:
     from fastapi.openapi.utils import get_openapi
     from pydantic.json_schema import models_json_schema
 
-    from api.schemas import ValidationProblem
+    from beatlight.api.schemas import ValidationProblem
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -23,8 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from api.db import connect
-from api.models import LiveAudit
+from beatlight.api.db import connect
+from beatlight.api.models import LiveAudit
 
 __all__ = ["COLUMNS", "AuditEntry", "AuditPage", "AuditTrail", "read_entries"]
 

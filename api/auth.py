@@ -34,8 +34,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from api.db import StoreUnreachable, connect, display_url
-from api.models import ApiKey
+from beatlight.api.db import StoreUnreachable, connect, display_url
+from beatlight.api.models import ApiKey
 from beatlight.errors import BeatlightError
 
 __all__ = [

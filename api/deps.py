@@ -18,9 +18,9 @@ from pydantic import AfterValidator
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from api.db import connect
-from api.models import format_time
-from api.snapshots import Document, Snapshots
+from beatlight.api.db import connect
+from beatlight.api.models import format_time
+from beatlight.api.snapshots import Document, Snapshots
 from beatlight.settings import Settings
 
 __all__ = [

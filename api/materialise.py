@@ -30,9 +30,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from api._kafka import OUTAGE_S, Backoff, ConnectionWatch, describe, kafka_error
-from api.db import StoreUnreachable, display_url
-from api.store import Changes, apply, read_offsets
+from beatlight.api._kafka import OUTAGE_S, Backoff, ConnectionWatch, describe, kafka_error
+from beatlight.api.db import StoreUnreachable, display_url
+from beatlight.api.store import Changes, apply, read_offsets
 from beatlight.errors import BeatlightError
 
 __all__ = ["TOPICS", "Materialiser", "MaterialiserConfig"]
@@ -42,7 +42,7 @@ log = logging.getLogger("beatlight.materialise")
 VISIBILITY_HISTORY = "visibility.history"
 VISIBILITY_LIVE = "visibility.live"
 VISIBILITY_ALERTS = "visibility.alerts"
-#: The topics stored, as named in :mod:`streams.topics`.
+#: The topics stored, as named in :mod:`beatlight.runtime.topics`.
 TOPICS = (VISIBILITY_HISTORY, VISIBILITY_LIVE, VISIBILITY_ALERTS)
 
 
@@ -167,7 +167,7 @@ class Materialiser:
             return self._consumer
         from kafka import KafkaConsumer
 
-        from streams.broker import kafka_errors
+        from beatlight.runtime.broker import kafka_errors
 
         with kafka_errors(self.config.bootstrap):
             self._consumer = KafkaConsumer(

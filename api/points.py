@@ -9,8 +9,8 @@ arrival and on every read). Nothing here imports the store.
 The topic is small (kept an hour), so it is read from its start, with every
 partition assigned by hand: no consumer group (Tansu completes a join only after
 about half the session timeout) and no ``end_offsets()`` or ListOffsets (unreliable
-on Tansu 0.6, see :class:`streams.worker.PartitionReader`). A point carries the
-time, position, ward and mode of a ping and nothing else (:mod:`streams.points`).
+on Tansu 0.6, see :class:`beatlight.runtime.worker.PartitionReader`). A point carries the
+time, position, ward and mode of a ping and nothing else (:mod:`beatlight.streams.points`).
 
 Points are best-effort live data: a restarted worker sends again the points it
 still finds recent, and this reader reads the topic again from its start after
@@ -38,14 +38,14 @@ from typing import Any, Literal
 
 import orjson
 
-from api._kafka import OUTAGE_S, Backoff, ConnectionWatch, describe, kafka_error
+from beatlight.api._kafka import OUTAGE_S, Backoff, ConnectionWatch, describe, kafka_error
 from beatlight.errors import BeatlightError
 
 __all__ = ["MAX_MINUTES", "Point", "RecentPoints", "VISIBILITY_POINTS", "feature_collection"]
 
 log = logging.getLogger("beatlight.points")
 
-#: The topic read, as named in :mod:`streams.topics`.
+#: The topic read, as named in :mod:`beatlight.runtime.topics`.
 VISIBILITY_POINTS = "visibility.points"
 #: Inspectors see the last 15 minutes of points, no more (SPEC "Privacy and publication rules").
 MAX_MINUTES = 15
@@ -225,7 +225,7 @@ class RecentPoints:
         if self._consumer is None:
             from kafka import KafkaConsumer
 
-            from streams.broker import kafka_errors
+            from beatlight.runtime.broker import kafka_errors
 
             with kafka_errors(self.bootstrap):
                 self._consumer = KafkaConsumer(

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.models import Alert, Area, History, HourRevision, HourSummary
+from beatlight.api.models import Alert, Area, History, HourRevision, HourSummary
 
 __all__ = ["areas", "hour_range", "raised_alerts", "revised", "series", "weekly_figures"]
 
@@ -121,7 +121,7 @@ def stored_among(session: Session, hours: list[datetime]) -> set[datetime]:
 
 def _aware(moment: datetime | None) -> datetime | None:
     # Aggregates bypass the column type on SQLite: make them aware UTC like the columns.
-    from api.models import UTCDateTime
+    from beatlight.api.models import UTCDateTime
 
     if moment is None or isinstance(moment, datetime) and moment.tzinfo is not None:
         return moment

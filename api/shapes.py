@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping
 
-from geo.geography import Geography
+from beatlight.geo.geography import Geography
 
 __all__ = ["AreaShapes"]
 

@@ -28,9 +28,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from api.db import connect
-from api.models import LiveSummary, parse_time
-from api.store import live_document, report_document_at
+from beatlight.api.db import connect
+from beatlight.api.models import LiveSummary, parse_time
+from beatlight.api.store import live_document, report_document_at
 
 __all__ = ["Document", "Snapshots"]
 

@@ -5,7 +5,7 @@ the last record per key as a compacted topic would. :func:`apply` upserts them
 with ``INSERT … ON CONFLICT`` (PostgreSQL and SQLite), so storing the same
 records again changes nothing. :func:`report_document_at` rebuilds the batch
 report's document for an hour boundary (SPEC "Batch report contract"), equal to
-what :func:`streams.aggregate.document_from_records` gives for the same records.
+what :func:`beatlight.streams.aggregate.document_from_records` gives for the same records.
 
 Hours come with their revision (SPEC "Late uploads"): a record of a newer or the same
 revision replaces the stored one, an older one (a replay of the topic) changes
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from api.models import (
+from beatlight.api.models import (
     METRICS,
     Alert,
     Area,

@@ -116,12 +116,12 @@ def _settings(**overrides: Any) -> Settings:
 def _geography(
     settings: Settings, *, code_column=None, name_column=None, district_column=None, crs=None
 ):  # noqa: ANN001, ANN202
-    from geo.geography import geography_from_wards, load_geography
-    from geo.synthetic import synthetic_wards
+    from beatlight.geo.geography import geography_from_wards, load_geography
+    from beatlight.geo.synthetic import synthetic_wards
 
     if settings.boundaries is None:
-        from geo.attributes import load_attributes
-        from geo.boundaries import wards_from_frame
+        from beatlight.geo.attributes import load_attributes
+        from beatlight.geo.boundaries import wards_from_frame
 
         logging.getLogger("beatlight").info("no --boundaries given: using the SYNTHETIC demo wards")
         wards = wards_from_frame(
@@ -239,12 +239,12 @@ def report(
     """
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
-    from reports import MAX_PERIOD_DAYS
-    from streams.batch import Progress as Passes
-    from streams.batch import batch_reports
-    from streams.files import open_events
-    from streams.lane import LaneConfig
-    from streams.report import CSV_COLUMNS, csv_rows
+    from beatlight.reports import MAX_PERIOD_DAYS
+    from beatlight.streams.batch import Progress as Passes
+    from beatlight.streams.batch import batch_reports
+    from beatlight.streams.files import open_events
+    from beatlight.streams.lane import LaneConfig
+    from beatlight.streams.report import CSV_COLUMNS, csv_rows
 
     _logging(verbose)
     if format not in ("json", "csv", "html"):
@@ -319,7 +319,7 @@ def _trend_hours(format: str, settings: Settings, period_days: int) -> dict[str,
         return {}
     from zoneinfo import ZoneInfo
 
-    from reports import is_local_midnight
+    from beatlight.reports import is_local_midnight
 
     zone = ZoneInfo(settings.timezone)
     return {"hours": lambda us: is_local_midnight(us, zone),
@@ -328,8 +328,8 @@ def _trend_hours(format: str, settings: Settings, period_days: int) -> dict[str,
 
 def _pcc_report(found: Any, geography: Any, settings: Settings, period_days: int) -> str:
     """The PCC report's HTML from one batch run (``streams.batch.BatchReports``)."""
-    from api.shapes import AreaShapes
-    from reports import BOUNDARY_ATTRIBUTION, SYNTHETIC_ATTRIBUTION, Method, build_report
+    from beatlight.api.shapes import AreaShapes
+    from beatlight.reports import BOUNDARY_ATTRIBUTION, SYNTHETIC_ATTRIBUTION, Method, build_report
 
     shapes = AreaShapes(geography)
     return build_report(
@@ -388,7 +388,7 @@ def simulate(
     verbose: VerboseOpt = False,
 ) -> None:
     """Generate realistic, anonymised patrol pings over a ward geography (NDJSON or Kafka)."""
-    from streams.simulate import SimulationConfig, simulate, simulate_lines
+    from beatlight.streams.simulate import SimulationConfig, simulate, simulate_lines
 
     _logging(verbose)
     if kafka and out:

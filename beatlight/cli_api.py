@@ -48,8 +48,8 @@ def materialise(
     progress is stored with the rows, so a restart carries on where it stopped and
     replaying the topics changes nothing.
     """
-    from api.db import create_engine_for, upgrade
-    from api.materialise import Materialiser, MaterialiserConfig
+    from beatlight.api.db import create_engine_for, upgrade
+    from beatlight.api.materialise import Materialiser, MaterialiserConfig
 
     _logging(verbose)
     if not verbose:
@@ -115,11 +115,11 @@ def api(
     import uvicorn
     from prometheus_client import CollectorRegistry
 
-    from api.app import create_app
-    from api.db import create_engine_for, reachable, upgrade
-    from api.materialise import Materialiser, MaterialiserConfig
-    from api.points import RecentPoints
-    from api.server import server_options
+    from beatlight.api.app import create_app
+    from beatlight.api.db import create_engine_for, reachable, upgrade
+    from beatlight.api.materialise import Materialiser, MaterialiserConfig
+    from beatlight.api.points import RecentPoints
+    from beatlight.api.server import server_options
 
     _logging(verbose)
     if not verbose:

@@ -52,8 +52,8 @@ def audit(
     never the points. Records are kept BEATLIGHT_AUDIT_RETENTION_DAYS (90) days. Name
     a key's holder with `beatlight keys list`.
     """
-    from api.audit import COLUMNS, read_entries
-    from api.models import format_time
+    from beatlight.api.audit import COLUMNS, read_entries
+    from beatlight.api.models import format_time
 
     now = datetime.now(UTC)
     start = _moment(since, "--since", now)

@@ -14,11 +14,11 @@ import typer
 
 from beatlight.cli import VerboseOpt, _logging, _settings, _user_errors, app, err
 from beatlight.errors import BeatlightError
+from beatlight.runtime.topics import PRESENCE
 from beatlight.settings import Settings
-from streams.topics import PRESENCE
 
 if TYPE_CHECKING:
-    from streams.replay import ReplayStats
+    from beatlight.runtime.replay import ReplayStats
 
 log = logging.getLogger("beatlight.kafka")
 
@@ -75,8 +75,8 @@ def broker(
 
     For the demo and development: production runs Apache Kafka (docker-compose.yml).
     """
-    from streams.broker import EmbeddedBroker
-    from streams.topics import ensure_topics
+    from beatlight.runtime.broker import EmbeddedBroker
+    from beatlight.runtime.topics import ensure_topics
 
     _logging(verbose)
     settings = _settings(kafka_partitions=partitions)
@@ -138,9 +138,9 @@ def replay(
     reason, file name and line number, never its content, and the replay goes on. It
     ends with a summary; the exit code is 0 unless nothing could be sent.
     """
-    from streams.files import open_events
-    from streams.producers import PresenceProducer
-    from streams.replay import replay_file
+    from beatlight.runtime.producers import PresenceProducer
+    from beatlight.runtime.replay import replay_file
+    from beatlight.streams.files import open_events
 
     _logging(verbose)
     if not verbose:  # kafka-python's notes on its own event loop's timing, at every burst
@@ -217,7 +217,7 @@ def simulate_to_kafka(
     limit: int | None,
 ) -> int:
     """``beatlight simulate --kafka``: send the simulation paced at ``speed`` × real time."""
-    from streams.producers import send_simulation
+    from beatlight.runtime.producers import send_simulation
 
     if speed < 0:
         raise BeatlightError("--speed must be 0 (as fast as possible) or positive")

@@ -46,7 +46,7 @@ def create(
 
     The key cannot be shown again: only its hash is stored.
     """
-    from api.auth import create_key
+    from beatlight.api.auth import create_key
 
     with _session(database_url, verbose) as session:
         key, plaintext = create_key(session, role, label)
@@ -64,7 +64,7 @@ def list_(
     verbose: VerboseOpt = False,
 ) -> None:
     """List the keys: prefix, role, label and dates (never a key or its hash)."""
-    from api.auth import list_keys
+    from beatlight.api.auth import list_keys
 
     with _session(database_url, verbose) as session:
         found = list_keys(session)
@@ -95,7 +95,7 @@ def revoke(
     verbose: VerboseOpt = False,
 ) -> None:
     """Revoke a key: the API refuses it within auth_cache_seconds (default 5 s)."""
-    from api.auth import revoke_key
+    from beatlight.api.auth import revoke_key
 
     with _session(database_url, verbose) as session:
         key = revoke_key(session, prefix)
@@ -109,7 +109,7 @@ def _session(database_url: str | None, verbose: bool) -> Iterator[Session]:
     """A session on the store, migrated first (as `beatlight materialise` does)."""
     from sqlalchemy.orm import Session
 
-    from api.db import connect, create_engine_for, upgrade
+    from beatlight.api.db import connect, create_engine_for, upgrade
 
     _logging(verbose)
     if not verbose:

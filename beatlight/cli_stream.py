@@ -88,10 +88,10 @@ def worker(
     """
     import faust
 
-    from streams.app import WorkerConfig, create_app
-    from streams.lane import LaneConfig
-    from streams.malloc import keep_large_blocks_mapped
-    from streams.topics import ensure_topics
+    from beatlight.runtime.app import WorkerConfig, create_app
+    from beatlight.runtime.malloc import keep_large_blocks_mapped
+    from beatlight.runtime.topics import ensure_topics
+    from beatlight.streams.lane import LaneConfig
 
     _logging(verbose)
     keep_large_blocks_mapped()
@@ -145,8 +145,8 @@ def snapshots(
 
     Diff it against ``beatlight report --as-of H`` on the same events.
     """
-    from streams.history import read_history
-    from streams.report import CSV_COLUMNS, csv_rows
+    from beatlight.runtime.history import read_history
+    from beatlight.streams.report import CSV_COLUMNS, csv_rows
 
     _logging(verbose)
     if format not in ("json", "csv"):

@@ -109,8 +109,8 @@ class _Run:
         self.plan = _plan(options, settings, now)
 
     def main(self) -> int:
-        from streams.broker import EmbeddedBroker
-        from streams.topics import ensure_topics
+        from beatlight.runtime.broker import EmbeddedBroker
+        from beatlight.runtime.topics import ensure_topics
 
         self.broker = EmbeddedBroker().start()
         ensure_topics(self.broker.bootstrap, self.settings.kafka_partitions)
@@ -202,8 +202,8 @@ class _Run:
 
     def _start_feed(self) -> None:
         from beatlight.demo_feed import Feed
-        from streams.producers import PresenceProducer
-        from streams.simulate import SimulationConfig, simulate
+        from beatlight.runtime.producers import PresenceProducer
+        from beatlight.streams.simulate import SimulationConfig, simulate
 
         options, plan = self.options, self.plan
         running = (timedelta(minutes=options.duration_minutes + 5) if options.duration_minutes
@@ -325,8 +325,8 @@ def _create_keys(store: str) -> dict[str, str]:
     """One inspector key and one PCC key, made in the demo's fresh store."""
     from sqlalchemy.orm import Session
 
-    from api.auth import create_key
-    from api.db import connect, create_engine_for, upgrade
+    from beatlight.api.auth import create_key
+    from beatlight.api.db import connect, create_engine_for, upgrade
 
     for noisy in ("alembic", "beatlight.store", "beatlight.auth"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

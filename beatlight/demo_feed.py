@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from streams.producers import event_seconds
+from beatlight.runtime.producers import event_seconds
 
 __all__ = ["Feed", "FeedPlan", "default_history_start", "due"]
 
@@ -63,7 +63,7 @@ def default_history_start(now: datetime, zone: ZoneInfo, *, settled_after: timed
     worker settles once its watermark is the allowed lateness past it. Starting
     the history a day before that midnight gives one complete day at once.
     """
-    from api.publication import local_midnight
+    from beatlight.api.publication import local_midnight
 
     day = (now - settled_after).astimezone(zone).date() - timedelta(days=1)
     return local_midnight(day, zone)
@@ -82,7 +82,7 @@ class Feed(threading.Thread):
     def __init__(
         self,
         events: Iterable[Event],
-        producer: Any,  # streams.producers.PresenceProducer
+        producer: Any,  # beatlight.runtime.producers.PresenceProducer
         plan: FeedPlan,
         processed: Callable[[], int | None],
         stop: threading.Event,

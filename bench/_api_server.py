@@ -23,11 +23,11 @@ def main(argv: list[str]) -> None:
 
     import uvicorn
 
-    from api.app import create_app
-    from api.db import create_engine_for
-    from api.server import server_options
+    from beatlight.api.app import create_app
+    from beatlight.api.db import create_engine_for
+    from beatlight.api.server import server_options
+    from beatlight.geo.geography import load_geography
     from beatlight.settings import Settings
-    from geo.geography import load_geography
 
     settings = Settings(database_url=database_url, boundaries=Path(boundaries),
                         rate_limit_per_minute=0)  # fmt: skip

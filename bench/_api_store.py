@@ -34,7 +34,7 @@ WINDOW_MINUTES = {"1h": 60, "24h": 1440, "7d": 10_080, "28d": 40_320}
 @contextlib.contextmanager
 def scratch_database(server_url: str, say: Callable[[str], None] = print) -> Iterator[str]:
     """The URL of a new, empty database on ``server_url``'s server, dropped afterwards."""
-    from api.db import create_engine_for, display_url
+    from beatlight.api.db import create_engine_for, display_url
 
     name = f"beatlight_bench_{uuid.uuid4().hex[:12]}"
     server = create_engine_for(server_url, isolation_level="AUTOCOMMIT")
@@ -58,10 +58,10 @@ def scratch_database(server_url: str, say: Callable[[str], None] = print) -> Ite
 
 def base_document(geography: Any, end: datetime, seed: int) -> dict[str, Any]:
     """The batch report at ``end`` of one simulated day over the wards."""
-    from streams.batch import batch_report
-    from streams.events import parse_lines
-    from streams.lane import LaneConfig
-    from streams.simulate import SimulationConfig, simulate_lines
+    from beatlight.streams.batch import batch_report
+    from beatlight.streams.events import parse_lines
+    from beatlight.streams.lane import LaneConfig
+    from beatlight.streams.simulate import SimulationConfig, simulate_lines
 
     config = SimulationConfig(seed=seed, start=end - timedelta(days=1), ping_seconds=60)
     lines = list(simulate_lines(geography.wards, config))
@@ -84,9 +84,9 @@ def fill_store(
 
     Returns the number of history rows stored.
     """
-    from api.models import format_time
-    from api.store import Changes, apply
-    from streams.aggregate import snapshot_records
+    from beatlight.api.models import format_time
+    from beatlight.api.store import Changes, apply
+    from beatlight.streams.aggregate import snapshot_records
 
     template = Changes()
     for key, value in snapshot_records(base, prefix=base["as_of"]):

@@ -3,7 +3,7 @@
     python bench/_noop_agent.py BOOTSTRAP N APP_ID PARTITIONS DATADIR
 
 Consumes ``patrol.presence`` with the broker settings of the Beatlight worker
-(``streams.app.create_app``) and the same batching (``take_events(2000,
+(``beatlight.runtime.app.create_app``) and the same batching (``take_events(2000,
 within=0.2)``, ``concurrency=1``), and does nothing but count. It prints
 ``FIRST <monotonic>`` when its first batch arrives and ``LAST <monotonic>
 <count>`` when the batch holding the N-th record does, then keeps running until

@@ -33,7 +33,7 @@ def code_version() -> str:
                               text=True, check=True).stdout.strip()  # fmt: skip
 
     try:
-        dirty = git("status", "--porcelain", "--", "streams", "geo", "beatlight", "api")
+        dirty = git("status", "--porcelain", "--", "streams", "runtime", "geo", "beatlight", "api")
         commit = git("rev-parse", "--short", "HEAD")
     except (OSError, subprocess.CalledProcessError):
         return "(not a git checkout)"

@@ -127,7 +127,7 @@ def main() -> int:
     say(f"  code: {code_version()}; load average at start: {_load()}")
     began = time.perf_counter()
 
-    from geo.boundaries import load_wards
+    from beatlight.geo.boundaries import load_wards
 
     wards = load_wards(args.boundaries)
     say(f"  {len(wards.codes):,} wards from {args.boundaries}")
@@ -165,7 +165,7 @@ def main() -> int:
 
 def _events(wards: Any, args: argparse.Namespace, work: Path) -> tuple[list[Path], Any, Any]:
     """The events files asked for and the coordinates of the events that have numeric ones."""
-    from streams.simulate import SimulationConfig, plan_units, simulate
+    from beatlight.streams.simulate import SimulationConfig, plan_units, simulate
 
     stem = work / f"events-{args.events}-seed{args.seed}"
     ndjson, parquet, coords = (stem.with_suffix(s) for s in (".ndjson", ".parquet", ".npz"))
@@ -223,7 +223,7 @@ class _ParquetWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from streams.events import FIELDS
+        from beatlight.streams.events import FIELDS
 
         self.fields = FIELDS
         self.numeric = {"lat", "lon", "accuracy_m"}

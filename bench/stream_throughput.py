@@ -73,11 +73,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 import orjson  # noqa: E402
 
+from beatlight.runtime.broker import EmbeddedBroker  # noqa: E402
+from beatlight.runtime.producers import PresenceProducer  # noqa: E402
+from beatlight.runtime.topics import VISIBILITY_LIVE, TopicSpec, ensure_topics  # noqa: E402
+from beatlight.streams.simulate import SimulationConfig, simulate  # noqa: E402
 from bench._run import REPO, code_version, stop_on_signals, work_dir  # noqa: E402
-from streams.broker import EmbeddedBroker  # noqa: E402
-from streams.producers import PresenceProducer  # noqa: E402
-from streams.simulate import SimulationConfig, simulate  # noqa: E402
-from streams.topics import VISIBILITY_LIVE, TopicSpec, ensure_topics  # noqa: E402
 
 DEFAULT_BOUNDARIES = REPO.parent / "shared" / "data" / "staffordshire-wards.geojson"
 NOOP_AGENT = Path(__file__).resolve().parent / "_noop_agent.py"
@@ -1029,7 +1029,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.boundaries = args.boundaries.resolve()
 
-    from geo.geography import load_geography
+    from beatlight.geo.geography import load_geography
 
     began = time.perf_counter()
     say(f"stream_throughput: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "

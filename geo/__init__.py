@@ -6,12 +6,12 @@ Load wards with :func:`load_wards` (any common boundary file), match pings with
 :func:`load_attributes` (rule 13).
 """
 
-from geo.attributes import WardAttributes, load_attributes
-from geo.boundaries import Wards, load_wards, wards_from_frame
-from geo.cells import NO_CELL, Grid, decode_cells, encode_cells, ward_cells
-from geo.exceptions import BoundaryError
-from geo.index import OUTSIDE, WardIndex
-from geo.synthetic import synthetic_wards, write_synthetic
+from beatlight.geo.attributes import WardAttributes, load_attributes
+from beatlight.geo.boundaries import Wards, load_wards, wards_from_frame
+from beatlight.geo.cells import NO_CELL, Grid, decode_cells, encode_cells, ward_cells
+from beatlight.geo.exceptions import BoundaryError
+from beatlight.geo.index import OUTSIDE, WardIndex
+from beatlight.geo.synthetic import synthetic_wards, write_synthetic
 
 __all__ = [
     "NO_CELL",

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from geo.exceptions import BoundaryError
+from beatlight.geo.exceptions import BoundaryError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from geo.exceptions import BoundaryError
+from beatlight.geo.exceptions import BoundaryError
 
 log = logging.getLogger("beatlight.geo")
 

@@ -15,7 +15,7 @@ import geopandas as gpd
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from geo.exceptions import BoundaryError
+from beatlight.geo.exceptions import BoundaryError
 
 log = logging.getLogger("beatlight.geo")
 

@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import shapely
 
-from geo.exceptions import BoundaryError
+from beatlight.geo.exceptions import BoundaryError
 
 log = logging.getLogger("beatlight.geo")
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from geo.cells import unique_cells
+from beatlight.geo.cells import unique_cells
 
 __all__ = ["LEVELS", "Areas", "build_areas"]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo.boundaries import Wards
-from geo.exceptions import BoundaryError
+from beatlight.geo.boundaries import Wards
+from beatlight.geo.exceptions import BoundaryError
 
 log = logging.getLogger("beatlight.geo")
 

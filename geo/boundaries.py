@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo._columns import detect_columns
-from geo._crs import (
+from beatlight.geo._columns import detect_columns
+from beatlight.geo._crs import (
     WGS84,
     declare_crs,
     metric_crs_of,
@@ -26,9 +26,9 @@ from geo._crs import (
     to_wgs84,
     warn_outside_area_of_use,
 )
-from geo._files import read_boundary_file
-from geo._geometry import check_polygons, repair_polygons, report_repairs
-from geo.exceptions import BoundaryError
+from beatlight.geo._files import read_boundary_file
+from beatlight.geo._geometry import check_polygons, repair_polygons, report_repairs
+from beatlight.geo.exceptions import BoundaryError
 
 log = logging.getLogger("beatlight.geo")
 

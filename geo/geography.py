@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from geo.areas import Areas, build_areas
-from geo.attributes import WardAttributes, load_attributes
-from geo.boundaries import Wards, load_wards
-from geo.cache import cached_ward_cells
-from geo.cells import Grid, unique_cells, ward_cells
-from geo.index import WardIndex
+from beatlight.geo.areas import Areas, build_areas
+from beatlight.geo.attributes import WardAttributes, load_attributes
+from beatlight.geo.boundaries import Wards, load_wards
+from beatlight.geo.cache import cached_ward_cells
+from beatlight.geo.cells import Grid, unique_cells, ward_cells
+from beatlight.geo.index import WardIndex
 
 __all__ = ["Geography", "load_geography"]
 

@@ -5,7 +5,7 @@ GeoJSON into a Folium page; :mod:`maps.assets` says where the offline Leaflet an
 the maps' own scripts live. The API serves both (:mod:`api.routes.maps`).
 """
 
-from maps.builders import MapOptions, coverage_map, live_map, public_map
-from maps.signin import signin_page
+from beatlight.maps.builders import MapOptions, coverage_map, live_map, public_map
+from beatlight.maps.signin import signin_page
 
 __all__ = ["MapOptions", "coverage_map", "live_map", "public_map", "signin_page"]

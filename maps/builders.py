@@ -19,8 +19,8 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from maps.assets import STATIC_PREFIX
-from maps.palette import MODE_COLOURS, REVISED_COLOUR, STATUS_COLOURS, STATUS_LABELS
+from beatlight.maps.assets import STATIC_PREFIX
+from beatlight.maps.palette import MODE_COLOURS, REVISED_COLOUR, STATUS_COLOURS, STATUS_LABELS
 
 __all__ = ["MapOptions", "coverage_map", "live_map", "public_map"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from maps.assets import STATIC_PREFIX
+from beatlight.maps.assets import STATIC_PREFIX
 
 __all__ = ["signin_page"]
 

@@ -11,9 +11,14 @@ no broker, no database, no clock.
 * :mod:`reports.html`: :func:`build_report`, the page.
 """
 
-from reports.html import CONTENT_SECURITY_POLICY, SECTIONS, build_report
-from reports.method import BOUNDARY_ATTRIBUTION, SYNTHETIC_ATTRIBUTION, Method
-from reports.trends import MAX_PERIOD_DAYS, daily_boundaries, is_local_midnight, window_for
+from beatlight.reports.html import CONTENT_SECURITY_POLICY, SECTIONS, build_report
+from beatlight.reports.method import BOUNDARY_ATTRIBUTION, SYNTHETIC_ATTRIBUTION, Method
+from beatlight.reports.trends import (
+    MAX_PERIOD_DAYS,
+    daily_boundaries,
+    is_local_midnight,
+    window_for,
+)
 
 __all__ = [
     "BOUNDARY_ATTRIBUTION",

@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
-from reports.trends import STATUSES, Day
+from beatlight.reports.trends import STATUSES, Day
 
 __all__ = ["STATUS_COLOURS", "STATUS_WORDS", "choropleth", "daily_hours", "daily_statuses",
            "lorenz"]  # fmt: skip

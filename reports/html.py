@@ -21,9 +21,9 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from reports import charts
-from reports.method import BOUNDARY_ATTRIBUTION, Method, notes
-from reports.trends import STATUSES, Day, days, parse_as_of, shortfalls, window_for
+from beatlight.reports import charts
+from beatlight.reports.method import BOUNDARY_ATTRIBUTION, Method, notes
+from beatlight.reports.trends import STATUSES, Day, days, parse_as_of, shortfalls, window_for
 
 __all__ = ["CONTENT_SECURITY_POLICY", "SECTIONS", "build_report"]
 

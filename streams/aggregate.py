@@ -3,7 +3,7 @@
 Units never span lanes (the input is partitioned by unit), so a snapshot is the
 merge of one figure set per lane: sums for the per-unit counts, unions for
 presence, foot slots and cells, maxima for last-seen. The :class:`Aggregator`
-keeps each lane's final runs (sent once, see :mod:`streams.wire`) and merges them
+keeps each lane's final runs (sent once, see :mod:`beatlight.streams.wire`) and merges them
 with the lanes' ticks:
 
 * an **hour** snapshot H is published once every lane that can hold pings
@@ -17,7 +17,7 @@ lane waking up. Each hour snapshot says which publication it is (:class:`Revisio
 which areas' figures changed after the first one. Figures sent again unchanged (a lane
 settling an hour it published early, a restarted lane) publish nothing.
 
-Pure: no Kafka, no clock (the caller says what time it is). :mod:`streams.app` feeds it
+Pure: no Kafka, no clock (the caller says what time it is). :mod:`beatlight.runtime.app` feeds it
 and publishes what it returns.
 """
 
@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 import orjson
 
-from geo.areas import Areas
-from streams.metrics import figures
-from streams.presence import ModelParams, Partial, _concat, _RunStore
-from streams.report import format_ts, report_document
-from streams.runs import merge_runs
-from streams.wire import LaneStatus, Message, decode
+from beatlight.geo.areas import Areas
+from beatlight.streams.metrics import figures
+from beatlight.streams.presence import ModelParams, Partial, _concat, _RunStore
+from beatlight.streams.report import format_ts, report_document
+from beatlight.streams.runs import merge_runs
+from beatlight.streams.wire import LaneStatus, Message, decode
 
 __all__ = ["Aggregator", "Revision", "Snapshot", "document_from_records", "snapshot_records"]
 

@@ -13,16 +13,16 @@ from typing import Any
 import numpy as np
 
 from beatlight.errors import BeatlightError
-from geo.geography import Geography
-from streams.aggregate import Aggregator
-from streams.events import RawEvents
-from streams.lane import Lane, LaneConfig, Outcome
-from streams.metrics import figures
-from streams.partitioning import partitions_of
-from streams.presence import Partial
-from streams.report import report_document
-from streams.sorted_events import SortedEvents, robust_latest
-from streams.wire import LaneStatus, Message
+from beatlight.geo.geography import Geography
+from beatlight.streams.aggregate import Aggregator
+from beatlight.streams.events import RawEvents
+from beatlight.streams.lane import Lane, LaneConfig, Outcome
+from beatlight.streams.metrics import figures
+from beatlight.streams.partitioning import partitions_of
+from beatlight.streams.presence import Partial
+from beatlight.streams.report import report_document
+from beatlight.streams.sorted_events import SortedEvents, robust_latest
+from beatlight.streams.wire import LaneStatus, Message
 
 __all__ = ["BatchReports", "NoValidEvents", "Progress", "batch_report", "batch_reports"]
 
@@ -48,7 +48,7 @@ def batch_report(
     The events are a complete record: every valid event counts, once per
     ``event_id``, whatever order the batches and their rows come in (SPEC "Event
     time, order and lateness"). ``as_of_us`` defaults to the latest event time that
-    units with clocks ahead cannot move (:func:`~streams.sorted_events.robust_latest`),
+    units with clocks ahead cannot move (:func:`~beatlight.streams.sorted_events.robust_latest`),
     rounded up to the next slot (rule 9); ``now_us`` is the wall clock for the future rule.
 
     ``partitions``: instead, take the rows in the order given, split by unit as
@@ -97,8 +97,8 @@ def batch_reports(
     in the same single pass over the events (for trends: e.g. every local midnight).
 
     Each of those equals ``batch_report(as_of_us=H)`` on the same events: the lanes
-    work hour by hour as the stream's do (:class:`~streams.lane.Lane` with
-    ``hourly=True``) and an in-process :class:`~streams.aggregate.Aggregator` merges
+    work hour by hour as the stream's do (:class:`~beatlight.streams.lane.Lane` with
+    ``hourly=True``) and an in-process :class:`~beatlight.streams.aggregate.Aggregator` merges
     them. ``keep_us``: keep only the hours within this span before the latest one,
     so a long file costs bounded memory (documents are a few hundred kB each).
     ``spill_dir``: where a file larger than memory is sorted (default: the system's

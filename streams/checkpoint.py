@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import orjson
 
-from geo.areas import Areas
-from geo.geography import Geography
-from streams.intake import Intake
-from streams.lane import Lane, LaneConfig
+from beatlight.geo.areas import Areas
+from beatlight.geo.geography import Geography
+from beatlight.streams.intake import Intake
+from beatlight.streams.lane import Lane, LaneConfig
 
 __all__ = [
     "FORMAT",

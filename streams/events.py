@@ -13,7 +13,7 @@ row with several faults always gets the same reason:
 ``bad_unit`` → ``bad_timestamp`` → ``bad_coordinates`` → ``bad_mode`` →
 ``bad_accuracy`` → ``inaccurate`` → ``future``. The watermark rule
 (``too_late``) and de-duplication need state across batches and live in
-:mod:`streams.intake`.
+:mod:`beatlight.streams.intake`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Events files: NDJSON, CSV or Parquet (optionally gzipped), read in chunks.
 
 :func:`open_events` checks that a file can be read and looks like events, then
-:meth:`EventsFile.chunks` streams it as :class:`~streams.events.RawEvents`
+:meth:`EventsFile.chunks` streams it as :class:`~beatlight.streams.events.RawEvents`
 batches, so a file of ten million lines never needs ten million dicts at once.
 Columns outside the SPEC's fields are dropped on arrival (their names are
 logged, never their values).
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from beatlight.errors import BeatlightError
-from streams.events import FIELDS, REQUIRED, RawEvents, parse_lines
+from beatlight.streams.events import FIELDS, REQUIRED, RawEvents, parse_lines
 
 __all__ = ["EventsFile", "EventsFileError", "open_events"]
 

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 from sortedcontainers import SortedList
 
-from streams.events import ValidEvents
+from beatlight.streams.events import ValidEvents
 
 __all__ = ["RECENT_PINGS", "Admission", "Intake", "watermark_rank"]
 

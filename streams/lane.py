@@ -1,9 +1,9 @@
 """One lane of the pipeline: raw events in, mergeable presence out.
 
 A :class:`Lane` chains the steps a ping walks through, in the SPEC's order:
-:func:`streams.events.validate` (is it valid?) → :class:`streams.intake.Intake`
+:func:`beatlight.streams.events.validate` (is it valid?) → :class:`beatlight.streams.intake.Intake`
 (late? duplicate?) → :meth:`geo.geography.Geography.locate` (which ward and
-cell?) → :class:`streams.presence.PresenceLane` (which unit-slots?). The batch
+cell?) → :class:`beatlight.streams.presence.PresenceLane` (which unit-slots?). The batch
 report drives one lane over a whole file; each stream worker drives one lane per
 Kafka partition. Same code, same figures.
 """
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geo.geography import Geography
-from streams.events import RawEvents, ValidEvents, validate
-from streams.intake import Intake
-from streams.presence import FinalDelta, ModelParams, Partial, PresenceLane, _concat
-from streams.runs import merge_runs
+from beatlight.geo.geography import Geography
+from beatlight.streams.events import RawEvents, ValidEvents, validate
+from beatlight.streams.intake import Intake
+from beatlight.streams.presence import FinalDelta, ModelParams, Partial, PresenceLane, _concat
+from beatlight.streams.runs import merge_runs
 
 __all__ = ["Lane", "LaneConfig", "Outcome"]
 

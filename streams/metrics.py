@@ -1,6 +1,6 @@
 """Figures per area and window from merged presence (SPEC rules 4-12).
 
-:func:`figures` turns a :class:`~streams.presence.Partial` (one lane's, or the
+:func:`figures` turns a :class:`~beatlight.streams.presence.Partial` (one lane's, or the
 merge of all lanes') into the SPEC's metrics for every area and window;
 :func:`fairness` summarises the wards of one window. Both are pure.
 """
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.areas import Areas
-from streams.presence import ModelParams, Partial
-from streams.runs import longest_gaps, overlap
+from beatlight.geo.areas import Areas
+from beatlight.streams.presence import ModelParams, Partial
+from beatlight.streams.runs import longest_gaps, overlap
 
 __all__ = ["STATUSES", "WindowFigures", "figures", "fairness", "gini"]
 

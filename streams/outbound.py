@@ -2,7 +2,7 @@
 
 SPEC "The presence event": fields outside the event's table never reach a topic. A
 producer therefore never forwards what it was given. It reads each line with the
-batch report's own reader (:func:`~streams.events.parse_lines`, so both give the
+batch report's own reader (:func:`~beatlight.streams.events.parse_lines`, so both give the
 same verdict), keeps the SPEC's fields, and writes them again as compact JSON. What
 it cannot write that way it rejects, for the dead-letter queue, without its content:
 
@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from streams.events import FIELDS, parse_lines
+from beatlight.streams.events import FIELDS, parse_lines
 
 __all__ = ["Outbound", "Rejection", "encode_event", "encode_line", "spec_value"]
 

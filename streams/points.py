@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import orjson
 
-from streams.events import MODES, ValidEvents
+from beatlight.streams.events import MODES, ValidEvents
 
 __all__ = ["POINT_FIELDS", "point_records"]
 
@@ -29,7 +29,7 @@ def point_records(
 ) -> list[tuple[bytes, bytes]]:
     """``(key, value)`` records for ``visibility.points``, in arrival order.
 
-    ``ward`` is the lane's verdict per row (:attr:`streams.lane.Outcome.ward`): a
+    ``ward`` is the lane's verdict per row (:attr:`beatlight.streams.lane.Outcome.ward`): a
     ward index for accepted, first-seen pings in a ward, ``-1`` for rejected,
     duplicate and outside ones, which are never points. Only pings at or after
     ``since_us`` are kept. The key is the ward code; the value holds
@@ -56,7 +56,7 @@ def point_records(
 
 
 def _rfc3339(ts_us: np.ndarray) -> list[str]:
-    """As :func:`streams.report.format_ts`, for an array at once (``strftime`` is slow)."""
+    """As :func:`~beatlight.streams.report.format_ts`, for an array at once."""
     moments = ts_us.astype("datetime64[us]")
     stamps = np.datetime_as_string(moments, unit="us").astype(object)
     whole = ts_us % 1_000_000 == 0

@@ -4,7 +4,7 @@ A :class:`PresenceLane` holds the state of one lane of accepted pings (a batch
 run, or the units of one Kafka partition). Pings are added in any order within
 the allowed lateness; :meth:`PresenceLane.partial` answers "metrics as of T" as a
 :class:`Partial`, which lanes can merge (units never span lanes) and
-:mod:`streams.metrics` turns into figures.
+:mod:`beatlight.streams.metrics` turns into figures.
 
 State has two tiers:
 
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.areas import Areas
-from streams.events import FOOT
-from streams.runs import group_first, lexsort, merge_later_runs, merge_runs, sorted_unique
+from beatlight.geo.areas import Areas
+from beatlight.streams.events import FOOT
+from beatlight.streams.runs import group_first, lexsort, merge_later_runs, merge_runs, sorted_unique
 
 __all__ = ["FinalDelta", "ModelParams", "Partial", "PresenceLane", "unit_slot_runs"]
 

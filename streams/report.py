@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from geo.areas import Areas
-from streams.metrics import WindowFigures, fairness
+from beatlight.geo.areas import Areas
+from beatlight.streams.metrics import WindowFigures, fairness
 
 __all__ = ["CSV_COLUMNS", "csv_rows", "format_ts", "report_document"]
 

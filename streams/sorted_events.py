@@ -3,7 +3,7 @@
 SPEC "Event time, order and lateness": the batch report's figures depend only on a
 file's lines, never on their order. :class:`SortedEvents` takes the file's batches
 in whatever order they come, validates them, and gives back the valid events sorted
-by ``ts``, in bounded memory (:class:`~streams.ordering.ExternalSort`). Of the copies
+by ``ts``, in bounded memory (:class:`~beatlight.streams.ordering.ExternalSort`). Of the copies
 of one ``event_id`` the one with the earliest ``ts`` counts (ties: the smaller line
 text); the rest are duplicates. No Kafka, no clock.
 
@@ -29,9 +29,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streams.events import RawEvents, ValidEvents
-from streams.intake import watermark_rank
-from streams.ordering import ExternalSort
+from beatlight.streams.events import RawEvents, ValidEvents
+from beatlight.streams.intake import watermark_rank
+from beatlight.streams.ordering import ExternalSort
 
 __all__ = ["Sorted", "SortedEvents", "robust_latest"]
 
@@ -177,7 +177,7 @@ def robust_latest(latest: Iterable[int], lateness_us: int) -> int | None:
     """The latest of the units' latest event times that is not running ahead.
 
     The units' latest times are taken in time order through the watermark rule of
-    :mod:`streams.intake` (the k-th latest of the units heard from within the
+    :mod:`beatlight.streams.intake` (the k-th latest of the units heard from within the
     lateness); a time more than the lateness ahead of that watermark is a clock
     running ahead and is passed over. ``None`` without units.
     """

@@ -5,7 +5,7 @@ Stage 1 (one lane per input partition) sends the aggregator three kinds of messa
 * ``final``: per-area runs of slots that just became final (:class:`FinalDelta`),
   sent once; the aggregator keeps them, so ticks never carry 28 days of runs;
 * ``hour``: a lane's figures as of an hour boundary H, once no admissible ping
-  can change them (:class:`~streams.presence.Partial` without final runs);
+  can change them (:class:`~beatlight.streams.presence.Partial` without final runs);
 * ``provisional``: the same from an idle lane, whose own watermark cannot settle
   H; replaced by a later ``hour`` or ``provisional`` figure for H;
 * ``live``: the same as of "now", every few seconds, plus the lane's status.
@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import orjson
 
-from streams.presence import FinalDelta, Partial
+from beatlight.streams.presence import FinalDelta, Partial
 
 __all__ = ["LaneStatus", "Message", "decode", "encode_final", "encode_reported", "encode_tick"]
 
@@ -46,7 +46,7 @@ class LaneStatus:
     rejected: dict[str, int] = field(default_factory=dict)  # cumulative
     duplicates: int = 0  # cumulative
     #: In a ``reported`` message only: every hour up to this one has been sent, or was
-    #: empty for this lane (see :meth:`streams.lane.Lane.take_reported`), and the hours
+    #: empty for this lane (see :meth:`beatlight.streams.lane.Lane.take_reported`), and the hours
     #: it skipped as empty: ``[first_us, last_us, outside, accepted]``.
     reported_until_us: int | None = None
     skipped: list[list[int]] = field(default_factory=list)

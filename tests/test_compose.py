@@ -15,10 +15,10 @@ import pytest
 import typer
 import yaml
 
-from api.routes import health
+from beatlight.api.routes import health
 from beatlight.cli import _geography, app
+from beatlight.runtime.topics import TOPICS
 from beatlight.settings import Settings
-from streams.topics import TOPICS
 
 pytestmark = pytest.mark.unit
 
@@ -36,7 +36,7 @@ INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}"
 # Reachable from outside their containers (the worker's from the compose network only).
 NOT_DEFAULT = {"api_host": "0.0.0.0", "worker_web_host": "0.0.0.0"}
 # What a command reads: its CLI module, and the packages it hands the settings to.
-PACKAGES = {"worker": ("streams", "geo"), "api": ("api", "maps", "geo")}
+PACKAGES = {"worker": ("streams", "runtime", "geo"), "api": ("api", "maps", "geo")}
 # Settings methods, by the fields they read.
 METHODS = {"store_url": {"database_url", "data_dir"}}
 # Sample values for the ${VAR:?message} a deployment must give.
@@ -194,7 +194,7 @@ def test_workers_healthchecks_ask_their_web_port_open_it_to_the_network_and_publ
     port = _port(worker, "worker_web_port")
     assert port > 0, "the healthcheck needs the worker's web server"
     assert _healthcheck_url(worker) == f"http://127.0.0.1:{port}/healthz"
-    assert '@app.page("/healthz")' in (ROOT / "streams" / "app.py").read_text()
+    assert '@app.page("/healthz")' in (ROOT / "runtime" / "app.py").read_text()
     assert "ports" not in worker  # replicas cannot share a host port
     # Reachable from other containers (Prometheus), not from outside the compose network.
     assert _environment(worker)["BEATLIGHT_WORKER_WEB_HOST"] == "0.0.0.0"

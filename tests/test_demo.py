@@ -20,7 +20,7 @@ import httpx
 import psutil
 import pytest
 
-from geo.synthetic import write_synthetic
+from beatlight.geo.synthetic import write_synthetic
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]

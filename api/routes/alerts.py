@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
-from api import queries
-from api.auth import requires
-from api.deps import Services, ServicesDep, WithinCalendar, session
-from api.publication import local_midnight
-from api.schemas import AlertsResponse, Level, RaisedAlert
-from api.snapshots import Document
+from beatlight.api import queries
+from beatlight.api.auth import requires
+from beatlight.api.deps import Services, ServicesDep, WithinCalendar, session
+from beatlight.api.publication import local_midnight
+from beatlight.api.schemas import AlertsResponse, Level, RaisedAlert
+from beatlight.api.snapshots import Document
 
 router = APIRouter(prefix="/alerts", tags=["alerts"],
                    dependencies=[requires("inspector", "pcc", "admin")])  # fmt: skip

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api import queries
-from api.auth import requires
-from api.deps import FormatQuery, ServicesDep, csv_response, quoted, session
-from api.schemas import AreaOut, Level
+from beatlight.api import queries
+from beatlight.api.auth import requires
+from beatlight.api.deps import FormatQuery, ServicesDep, csv_response, quoted, session
+from beatlight.api.schemas import AreaOut, Level
 
 router = APIRouter(prefix="/areas", tags=["areas"],
                    dependencies=[requires("inspector", "pcc", "admin")])  # fmt: skip

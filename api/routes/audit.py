@@ -12,10 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.audit import COLUMNS
-from api.auth import requires
-from api.deps import FormatQuery, ServicesDep, WithinCalendar, csv_response, json_response
-from api.schemas import AuditResponse
+from beatlight.api.audit import COLUMNS
+from beatlight.api.auth import requires
+from beatlight.api.deps import FormatQuery, ServicesDep, WithinCalendar, csv_response, json_response
+from beatlight.api.schemas import AuditResponse
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[requires("admin")])
 

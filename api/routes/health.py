@@ -11,8 +11,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.db import StoreUnreachable, reachable
-from api.deps import ServicesDep, json_response
+from beatlight.api.db import StoreUnreachable, reachable
+from beatlight.api.deps import ServicesDep, json_response
 
 router = APIRouter(tags=["health"])
 

@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api import queries
-from api.auth import requires
-from api.deps import (
+from beatlight.api import queries
+from beatlight.api.auth import requires
+from beatlight.api.deps import (
     FormatQuery,
     Services,
     ServicesDep,
@@ -21,8 +21,8 @@ from api.deps import (
     quoted,
     session,
 )
-from api.publication import samples
-from api.schemas import HistoryResponse, Level, MetricName, Window
+from beatlight.api.publication import samples
+from beatlight.api.schemas import HistoryResponse, Level, MetricName, Window
 
 router = APIRouter(prefix="/history", tags=["history"],
                    dependencies=[requires("inspector", "pcc", "admin")])  # fmt: skip

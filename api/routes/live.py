@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.auth import Principal, requires
-from api.deps import ServicesDep, json_response, quoted
-from api.points import feature_collection
+from beatlight.api.auth import Principal, requires
+from beatlight.api.deps import ServicesDep, json_response, quoted
+from beatlight.api.points import feature_collection
 
 router = APIRouter(prefix="/live", tags=["live"])
 

@@ -21,10 +21,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.deps import AsOfQuery, Services, ServicesDep, hour_boundary
-from maps.assets import STATIC_PREFIX, asset_folders, content_security_policy
-from maps.builders import MapOptions, coverage_map, live_map, public_map
-from maps.signin import signin_page
+from beatlight.api.deps import AsOfQuery, Services, ServicesDep, hour_boundary
+from beatlight.maps.assets import STATIC_PREFIX, asset_folders, content_security_policy
+from beatlight.maps.builders import MapOptions, coverage_map, live_map, public_map
+from beatlight.maps.signin import signin_page
 
 __all__ = ["mount_assets", "router"]
 

@@ -15,9 +15,9 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api import queries
-from api.auth import requires
-from api.deps import (
+from beatlight.api import queries
+from beatlight.api.auth import requires
+from beatlight.api.deps import (
     AsOfQuery,
     FormatQuery,
     Services,
@@ -29,10 +29,17 @@ from api.deps import (
     quoted,
     session,
 )
-from api.schemas import WINDOWS, AreaMetrics, FairnessResponse, Level, MetricsResponse, Window
-from api.snapshots import Document
-from api.store import report_document_at
-from reports import (
+from beatlight.api.schemas import (
+    WINDOWS,
+    AreaMetrics,
+    FairnessResponse,
+    Level,
+    MetricsResponse,
+    Window,
+)
+from beatlight.api.snapshots import Document
+from beatlight.api.store import report_document_at
+from beatlight.reports import (
     BOUNDARY_ATTRIBUTION,
     CONTENT_SECURITY_POLICY,
     MAX_PERIOD_DAYS,
@@ -41,7 +48,7 @@ from reports import (
     build_report,
     daily_boundaries,
 )
-from streams.report import CSV_COLUMNS, METRICS, csv_rows
+from beatlight.streams.report import CSV_COLUMNS, METRICS, csv_rows
 
 router = APIRouter(tags=["metrics"], dependencies=[requires("inspector", "pcc", "admin")])
 reports = APIRouter(tags=["report"], dependencies=[requires("pcc", "admin")])

@@ -15,9 +15,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api import queries
-from api.deps import Services, ServicesDep, WithinCalendar, document, json_response, session
-from api.publication import (
+from beatlight.api import queries
+from beatlight.api.deps import (
+    Services,
+    ServicesDep,
+    WithinCalendar,
+    document,
+    json_response,
+    session,
+)
+from beatlight.api.publication import (
     PERIOD_WINDOWS,
     Period,
     latest_published,
@@ -26,7 +33,7 @@ from api.publication import (
     public_ward,
     published_until,
 )
-from api.schemas import PublicPeriods, PublicVisibility
+from beatlight.api.schemas import PublicPeriods, PublicVisibility
 
 router = APIRouter(prefix="/public", tags=["public"])
 

@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from api.db import create_engine_for, upgrade
-from api.models import Base
+from beatlight.api.db import create_engine_for, upgrade
+from beatlight.api.models import Base
 
 #: A server where the tests may create databases (``BEATLIGHT_TEST_POSTGRES_URL``).
 POSTGRES = os.environ.get("BEATLIGHT_TEST_POSTGRES_URL",
@@ -88,9 +88,9 @@ HOURS = [datetime(2026, 11, 3, h, tzinfo=UTC) for h in (6, 12, 18)] + [
 @pytest.fixture(scope="session")
 def documents(tmp_path_factory) -> dict[datetime, dict]:
     """Real report documents (batch report over a faulty two-day feed) at ``HOURS``."""
-    from streams.batch import batch_report
-    from streams.events import parse_lines
-    from streams.lane import LaneConfig
+    from beatlight.streams.batch import batch_report
+    from beatlight.streams.events import parse_lines
+    from beatlight.streams.lane import LaneConfig
     from tests.streams.test_report_vs_oracle import NOW, _feed, _geography
 
     wards, geography = _geography(tmp_path_factory.mktemp("geo"))
@@ -127,8 +127,8 @@ def fill(engine: Engine, documents: dict[datetime, dict], live: dict | None = No
     """Store ``documents`` as the materialiser would (and ``live`` as the live snapshot)."""
     from sqlalchemy.orm import Session
 
-    from api.store import Changes, apply
-    from streams.aggregate import snapshot_records
+    from beatlight.api.store import Changes, apply
+    from beatlight.streams.aggregate import snapshot_records
 
     changes = Changes()
     for document in documents.values():
@@ -148,8 +148,8 @@ def api(engine, documents, report_geography):
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session
 
-    from api.app import create_app
-    from api.auth import create_key
+    from beatlight.api.app import create_app
+    from beatlight.api.auth import create_key
     from beatlight.settings import Settings
 
     fill(engine, documents, live=documents[HOURS[2]])

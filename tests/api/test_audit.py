@@ -15,10 +15,10 @@ from alembic import command
 from alembic.config import Config
 from fastapi.testclient import TestClient
 
-import api
-from api.audit import AuditTrail
-from api.db import create_engine_for, upgrade
-from api.models import LiveAudit
+from beatlight import api
+from beatlight.api.audit import AuditTrail
+from beatlight.api.db import create_engine_for, upgrade
+from beatlight.api.models import LiveAudit
 from beatlight.settings import Settings
 from tests.api.conftest import API_NOW, HOURS, new_database
 from tests.api.test_roles import _points
@@ -165,7 +165,7 @@ def test_the_retention_is_a_setting(monkeypatch):
 
 
 def test_the_api_prunes_when_it_starts(engine, report_geography):
-    from api.app import create_app
+    from beatlight.api.app import create_app
 
     _trail(engine, [API_NOW - timedelta(days=40), API_NOW - timedelta(days=1)])
     app = create_app(Settings(audit_retention_days=30), engine, report_geography,
@@ -178,8 +178,8 @@ def test_the_api_prunes_when_it_starts(engine, report_geography):
 def test_a_read_that_cannot_be_recorded_is_not_served(tmp_path, report_geography):
     from sqlalchemy.orm import Session
 
-    from api.app import create_app
-    from api.auth import create_key
+    from beatlight.api.app import create_app
+    from beatlight.api.auth import create_key
 
     url = f"sqlite:///{tmp_path / 'store.db'}"
     upgrade(url)

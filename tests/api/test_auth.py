@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-import api
-from api.auth import (
+from beatlight import api
+from beatlight.api.auth import (
     ROLES,
     Authenticator,
     Principal,
@@ -28,8 +28,8 @@ from api.auth import (
     requires,
     revoke_key,
 )
-from api.db import StoreUnreachable, create_engine_for, upgrade
-from api.models import ApiKey
+from beatlight.api.db import StoreUnreachable, create_engine_for, upgrade
+from beatlight.api.models import ApiKey
 from beatlight.errors import BeatlightError
 from tests.api.conftest import dump, new_database
 

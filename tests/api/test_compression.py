@@ -9,8 +9,8 @@ from fastapi import FastAPI, Response
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 
-from api import compression
-from api.compression import Precompressed
+from beatlight.api import compression
+from beatlight.api.compression import Precompressed
 
 pytestmark = pytest.mark.unit
 

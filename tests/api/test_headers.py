@@ -47,7 +47,7 @@ def test_a_vary_already_there_is_kept_and_a_cache_control_replaced():
     from starlette.routing import Route
     from starlette.testclient import TestClient
 
-    from api.headers import SecurityHeaders
+    from beatlight.api.headers import SecurityHeaders
 
     def gzipped(request):  # noqa: ANN001, ANN202
         return Response("{}", headers={"Vary": "Accept-Encoding", "Cache-Control": "max-age=60"})
@@ -113,7 +113,7 @@ def test_the_limits_refusals_are_nosniff_and_private(app_with_limits):
 def app_with_limits(engine, report_geography):
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from beatlight.api.app import create_app
     from beatlight.settings import Settings
 
     settings = Settings(rate_limit_per_minute=1, rate_limit_burst=2)

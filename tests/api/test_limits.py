@@ -15,8 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from api.auth import Authenticator, Principal, create_key, requires
-from api.limits import RequestLimits, TokenBuckets, install_limits
+from beatlight.api.auth import Authenticator, Principal, create_key, requires
+from beatlight.api.limits import RequestLimits, TokenBuckets, install_limits
 from tests.conftest import run_async
 
 LIMIT = 1000

@@ -17,13 +17,18 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session
 
-from api.materialise import TOPICS, Materialiser, MaterialiserConfig
-from api.store import live_document, read_offsets, report_document_at
-from streams.aggregate import document_from_records, snapshot_records
-from streams.alerts import AlertTracker
-from streams.broker import EmbeddedBroker, _free_port
-from streams.topics import VISIBILITY_ALERTS, VISIBILITY_HISTORY, VISIBILITY_LIVE, ensure_topics
-from streams.topics import topic as topic_spec
+from beatlight.api.materialise import TOPICS, Materialiser, MaterialiserConfig
+from beatlight.api.store import live_document, read_offsets, report_document_at
+from beatlight.runtime.broker import EmbeddedBroker, _free_port
+from beatlight.runtime.topics import (
+    VISIBILITY_ALERTS,
+    VISIBILITY_HISTORY,
+    VISIBILITY_LIVE,
+    ensure_topics,
+)
+from beatlight.runtime.topics import topic as topic_spec
+from beatlight.streams.aggregate import document_from_records, snapshot_records
+from beatlight.streams.alerts import AlertTracker
 from tests.api.conftest import HOURS, dump
 from tests.streams.test_report_vs_oracle import assert_same
 
@@ -280,7 +285,7 @@ def test_a_failed_write_is_rolled_back_and_retried_from_the_stored_offsets(
 
 
 def test_a_store_that_is_down_is_retried_not_fatal(kafka, caplog):
-    from api.db import create_engine_for
+    from beatlight.api.db import create_engine_for
 
     caplog.set_level(logging.INFO, logger="beatlight.materialise")
     engine = create_engine_for("postgresql://postgres:pw@127.0.0.1:1/beatlight")
@@ -300,7 +305,7 @@ def _cli_env() -> dict[str, str]:
 
 
 def test_the_command_stores_the_topics_and_stops_cleanly_on_sigterm(kafka, documents, tmp_path):
-    from api.db import create_engine_for
+    from beatlight.api.db import create_engine_for
 
     records = worker_records(documents)
     produce(kafka, records)

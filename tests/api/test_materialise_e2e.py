@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from api.materialise import Materialiser, MaterialiserConfig
-from api.store import live_document, report_document_at, stored_hours
-from geo.geography import load_geography
-from geo.synthetic import write_synthetic
-from streams.broker import EmbeddedBroker
-from streams.simulate import SimulationConfig, simulate_lines
+from beatlight.api.materialise import Materialiser, MaterialiserConfig
+from beatlight.api.store import live_document, report_document_at, stored_hours
+from beatlight.geo.geography import load_geography
+from beatlight.geo.synthetic import write_synthetic
+from beatlight.runtime.broker import EmbeddedBroker
+from beatlight.streams.simulate import SimulationConfig, simulate_lines
 from tests.streams.test_stream_e2e import _expected, _replay, _same_figures, _stop, _worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]

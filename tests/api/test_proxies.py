@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from api.proxies import ProxyClient, TrustedProxies
+from beatlight.api.proxies import ProxyClient, TrustedProxies
 from beatlight.settings import Settings
 
 pytestmark = pytest.mark.unit

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.publication import whole_hours
+from beatlight.api.app import create_app
+from beatlight.api.publication import whole_hours
 from beatlight.settings import Settings
 from tests.api.conftest import HOURS, fill
 from tests.conftest import json_keys

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from reports import SECTIONS
-from reports.html import _hours
+from beatlight.reports import SECTIONS
+from beatlight.reports.html import _hours
 from tests.api.conftest import HOURS
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

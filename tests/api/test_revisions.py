@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session
 
-from api.models import HourRevision
-from api.store import Changes, apply, report_document_at
-from streams.aggregate import Revision, snapshot_records
+from beatlight.api.models import HourRevision
+from beatlight.api.store import Changes, apply, report_document_at
+from beatlight.streams.aggregate import Revision, snapshot_records
 from tests.api.conftest import HOURS, dump
 from tests.streams.test_report_vs_oracle import assert_same
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.points import Point
+from beatlight.api.points import Point
 from tests.api.conftest import API_NOW, HOURS
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -48,7 +48,7 @@ def client(api, documents):
 
 
 def _points(code: str):
-    from api.points import RecentPoints
+    from beatlight.api.points import RecentPoints
 
     points = RecentPoints("127.0.0.1:1", 15, clock=lambda: API_NOW)  # never started
     points.add([Point(API_NOW - timedelta(minutes=m), 52.6, -2.0, code, "foot")
@@ -70,7 +70,7 @@ def test_role_matrix(client, path, who):
     elif who == "revoked":
         from sqlalchemy.orm import Session
 
-        from api.auth import create_key, revoke_key
+        from beatlight.api.auth import create_key, revoke_key
 
         engine = client.app.state.services.engine
         with Session(engine) as session, session.begin():

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.db import create_engine_for
+from beatlight.api.app import create_app
+from beatlight.api.db import create_engine_for
 from beatlight.settings import Settings
-from streams.report import CSV_COLUMNS, csv_rows
+from beatlight.streams.report import CSV_COLUMNS, csv_rows
 from tests.api.conftest import HOURS
 from tests.streams.test_report_vs_oracle import assert_same
 
@@ -235,7 +235,7 @@ def test_a_store_with_every_connection_busy_is_a_503_not_a_crash(
     under load did this): 503 with Retry-After, never a 500. (``engine`` empties the store.)"""
     from sqlalchemy.orm import Session
 
-    from api.auth import create_key
+    from beatlight.api.auth import create_key
 
     small = create_engine_for(store_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
     try:

@@ -29,14 +29,14 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy.orm import Session
 
-from api.app import create_app
-from api.auth import create_key
-from api.db import create_engine_for, upgrade
-from api.points import Point, RecentPoints
+from beatlight.api.app import create_app
+from beatlight.api.auth import create_key
+from beatlight.api.db import create_engine_for, upgrade
+from beatlight.api.points import Point, RecentPoints
+from beatlight.geo.attributes import load_attributes
+from beatlight.geo.boundaries import wards_from_frame
+from beatlight.geo.geography import geography_from_wards
 from beatlight.settings import Settings
-from geo.attributes import load_attributes
-from geo.boundaries import wards_from_frame
-from geo.geography import geography_from_wards
 from tests.api.conftest import API_NOW, HOURS, fill, new_database
 from tests.streams.test_report_vs_oracle import ATTRIBUTES, _frame
 

@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.db import StoreUnreachable, create_engine_for, reachable, upgrade
-from api.models import Base
-from api.store import (
+from beatlight.api.db import StoreUnreachable, create_engine_for, reachable, upgrade
+from beatlight.api.models import Base
+from beatlight.api.store import (
     Changes,
     apply,
     live_document,
@@ -21,8 +21,8 @@ from api.store import (
     report_document_at,
     stored_hours,
 )
-from streams.aggregate import document_from_records, snapshot_records
-from streams.alerts import AlertTracker
+from beatlight.streams.aggregate import document_from_records, snapshot_records
+from beatlight.streams.alerts import AlertTracker
 from tests.api.conftest import HOURS, dump, new_database
 from tests.streams.test_report_vs_oracle import assert_same
 
@@ -73,10 +73,10 @@ def _head() -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    import api.db
+    from beatlight.api import db as api_db
 
     config = Config()
-    config.set_main_option("script_location", str(api.db._MIGRATIONS))
+    config.set_main_option("script_location", str(api_db._MIGRATIONS))
     return ScriptDirectory.from_config(config).get_current_head()
 
 

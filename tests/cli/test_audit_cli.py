@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.audit import AuditTrail
-from api.db import create_engine_for, upgrade
+from beatlight.api.audit import AuditTrail
+from beatlight.api.db import create_engine_for, upgrade
 from tests.conftest import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from fastapi.testclient import TestClient
 
-from api.db import create_engine_for
+from beatlight.api.db import create_engine_for
 from tests.api.test_auth import guarded_app
 from tests.conftest import run_cli
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from reports import SECTIONS
-from reports.html import _hours
+from beatlight.reports import SECTIONS
+from beatlight.reports.html import _hours
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from geo.geography import Geography, load_geography
-from geo.synthetic import write_synthetic
+from beatlight.geo.geography import Geography, load_geography
+from beatlight.geo.synthetic import write_synthetic
 from tests.streams.e2e_support import kafka  # noqa: F401 - a fresh broker per test
 
 

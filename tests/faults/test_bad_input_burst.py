@@ -19,12 +19,12 @@ import orjson
 import psutil
 import pytest
 
-from streams.events import FIELDS
-from streams.partitioning import partition_of
-from streams.producers import PresenceProducer
-from streams.simulate import SimulationConfig, simulate
-from streams.topics import PRESENCE_DLQ, topic
-from streams.worker import PartitionReader
+from beatlight.runtime.producers import PresenceProducer
+from beatlight.runtime.topics import PRESENCE_DLQ, topic
+from beatlight.runtime.worker import PartitionReader
+from beatlight.streams.events import FIELDS
+from beatlight.streams.partitioning import partition_of
+from beatlight.streams.simulate import SimulationConfig, simulate
 from tests.faults.workers import Worker, wait_for
 from tests.streams.e2e_support import PARTITIONS, START, expected, same_figures, wait_for_hour
 

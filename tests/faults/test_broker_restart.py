@@ -21,10 +21,10 @@ import httpx
 import orjson
 import pytest
 
-from geo.geography import load_geography
-from geo.synthetic import write_synthetic
-from streams.broker import EmbeddedBroker
-from streams.simulate import SimulationConfig, simulate_lines
+from beatlight.geo.geography import load_geography
+from beatlight.geo.synthetic import write_synthetic
+from beatlight.runtime.broker import EmbeddedBroker
+from beatlight.streams.simulate import SimulationConfig, simulate_lines
 from tests.api.test_api_e2e import _alive, _api
 from tests.conftest import run_cli, wait_until
 from tests.faults.infra import S3Server, free_port

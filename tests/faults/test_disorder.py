@@ -21,9 +21,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.broker import EmbeddedBroker
-from streams.simulate import SimulationConfig, simulate_annotated
-from streams.topics import ensure_topics
+from beatlight.runtime.broker import EmbeddedBroker
+from beatlight.runtime.topics import ensure_topics
+from beatlight.streams.simulate import SimulationConfig, simulate_annotated
 from tests.faults.workers import Worker
 from tests.streams.e2e_support import (
     PARTITIONS,

@@ -25,12 +25,12 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from geo.geography import Geography
-from streams.checkpoint import latest_checkpoint, load_lane
-from streams.lane import LaneConfig
-from streams.simulate import SimulationConfig
-from streams.topics import CHECKPOINTS, PRESENCE
-from streams.worker import PartitionReader
+from beatlight.geo.geography import Geography
+from beatlight.runtime.topics import CHECKPOINTS, PRESENCE
+from beatlight.runtime.worker import PartitionReader
+from beatlight.streams.checkpoint import latest_checkpoint, load_lane
+from beatlight.streams.lane import LaneConfig
+from beatlight.streams.simulate import SimulationConfig
 from tests.faults.workers import Progress, Worker, assert_every_version, wait_for
 from tests.streams.e2e_support import (
     PARTITIONS,

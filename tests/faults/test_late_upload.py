@@ -19,14 +19,14 @@ import orjson
 import pytest
 from sqlalchemy.orm import Session
 
-from api.db import create_engine_for, upgrade
-from api.materialise import Materialiser, MaterialiserConfig
-from api.store import report_document_at
-from streams.batch import batch_report
-from streams.events import parse_lines
-from streams.history import read_history
-from streams.lane import LaneConfig
-from streams.simulate import SimulationConfig, simulate_lines
+from beatlight.api.db import create_engine_for, upgrade
+from beatlight.api.materialise import Materialiser, MaterialiserConfig
+from beatlight.api.store import report_document_at
+from beatlight.runtime.history import read_history
+from beatlight.streams.batch import batch_report
+from beatlight.streams.events import parse_lines
+from beatlight.streams.lane import LaneConfig
+from beatlight.streams.simulate import SimulationConfig, simulate_lines
 from tests.faults.workers import Worker, wait_for
 from tests.streams.e2e_support import START, replay_lines, same_figures, wait_for_hour
 
@@ -142,8 +142,8 @@ def _stored(engine, hour: datetime) -> dict | None:
 def _check_api(engine, geography, revised: dict[datetime, dict], camera_wards: set[str]) -> None:
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
-    from api.auth import create_key
+    from beatlight.api.app import create_app
+    from beatlight.api.auth import create_key
     from beatlight.settings import Settings
 
     with Session(engine) as session, session.begin():

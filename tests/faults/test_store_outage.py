@@ -28,19 +28,24 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from api.db import create_engine_for, upgrade
-from api.materialise import TOPICS
-from api.store import report_document_at, stored_hours
-from geo.geography import load_geography
-from geo.synthetic import write_synthetic
-from streams.aggregate import snapshot_records
-from streams.batch import batch_report
-from streams.broker import EmbeddedBroker
-from streams.files import open_events
-from streams.lane import LaneConfig
-from streams.simulate import SimulationConfig, simulate_lines
-from streams.topics import VISIBILITY_HISTORY, VISIBILITY_LIVE, VISIBILITY_POINTS, ensure_topics
-from streams.topics import topic as topic_spec
+from beatlight.api.db import create_engine_for, upgrade
+from beatlight.api.materialise import TOPICS
+from beatlight.api.store import report_document_at, stored_hours
+from beatlight.geo.geography import load_geography
+from beatlight.geo.synthetic import write_synthetic
+from beatlight.runtime.broker import EmbeddedBroker
+from beatlight.runtime.topics import (
+    VISIBILITY_HISTORY,
+    VISIBILITY_LIVE,
+    VISIBILITY_POINTS,
+    ensure_topics,
+)
+from beatlight.runtime.topics import topic as topic_spec
+from beatlight.streams.aggregate import snapshot_records
+from beatlight.streams.batch import batch_report
+from beatlight.streams.files import open_events
+from beatlight.streams.lane import LaneConfig
+from beatlight.streams.simulate import SimulationConfig, simulate_lines
 from tests.conftest import run_cli, wait_until
 from tests.faults.infra import TcpProxy, free_port
 from tests.streams.test_report_vs_oracle import assert_same

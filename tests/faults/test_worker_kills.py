@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.simulate import SimulationConfig
+from beatlight.streams.simulate import SimulationConfig
 from tests.faults.workers import Feeder, Progress, Worker, assert_every_version, wait_for
 from tests.streams.e2e_support import START, expected, replay_lines, wait_for_hour, write_simulation
 

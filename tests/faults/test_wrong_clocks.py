@@ -20,8 +20,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.partitioning import partition_of
-from streams.simulate import SimulationConfig, simulate_annotated
+from beatlight.streams.partitioning import partition_of
+from beatlight.streams.simulate import SimulationConfig, simulate_annotated
 from tests.faults.workers import Worker
 from tests.feeds import FastClock, real_feed
 from tests.streams.e2e_support import (

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from api.app import create_app
-from api.auth import create_key
-from api.db import create_engine_for, upgrade
-from api.points import Point, RecentPoints
+from beatlight.api.app import create_app
+from beatlight.api.auth import create_key
+from beatlight.api.db import create_engine_for, upgrade
+from beatlight.api.points import Point, RecentPoints
 from beatlight.settings import Settings
 from tests.api.conftest import API_NOW, HOURS, fill, new_database
 from tests.streams.test_report_vs_oracle import NOW, _feed, _geography
@@ -34,9 +34,9 @@ def served(tmp_path_factory) -> Iterator[tuple[Any, dict[str, str]]]:
     thousands of requests."""
     from fastapi.testclient import TestClient
 
-    from streams.batch import batch_report
-    from streams.events import parse_lines
-    from streams.lane import LaneConfig
+    from beatlight.streams.batch import batch_report
+    from beatlight.streams.events import parse_lines
+    from beatlight.streams.lane import LaneConfig
 
     wards, geography = _geography(tmp_path_factory.mktemp("fuzz-geo"))
     lines = _feed(5, wards.geometry.to_frame(), days=2, units=6)

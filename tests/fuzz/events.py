@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
-from streams.events import FIELDS
+from beatlight.streams.events import FIELDS
 
 __all__ = [
     "IDENTIFYING",

@@ -25,14 +25,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.app import create_app
-from api.db import create_engine_for
-from api.routes import health, maps
-from api.schemas import LEVELS, WINDOWS
+from beatlight.api.app import create_app
+from beatlight.api.db import create_engine_for
+from beatlight.api.routes import health, maps
+from beatlight.api.schemas import LEVELS, WINDOWS
+from beatlight.geo.attributes import load_attributes
+from beatlight.geo.boundaries import wards_from_frame
+from beatlight.geo.geography import geography_from_wards
 from beatlight.settings import Settings
-from geo.attributes import load_attributes
-from geo.boundaries import wards_from_frame
-from geo.geography import geography_from_wards
 from tests.api.conftest import HOURS
 from tests.fuzz.events import timestamps
 from tests.fuzz.profiles import fuzz, timeout

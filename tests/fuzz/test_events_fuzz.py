@@ -21,11 +21,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geo.geography import Geography, load_geography
-from geo.synthetic import write_synthetic
-from streams.events import FIELDS, REASONS, parse_lines, validate
-from streams.lane import Lane, LaneConfig
-from streams.worker import LaneRunner, Record
+from beatlight.geo.geography import Geography, load_geography
+from beatlight.geo.synthetic import write_synthetic
+from beatlight.runtime.worker import LaneRunner, Record
+from beatlight.streams.events import FIELDS, REASONS, parse_lines, validate
+from beatlight.streams.lane import Lane, LaneConfig
 from tests import oracle
 from tests.fuzz.events import (
     NOW_US,

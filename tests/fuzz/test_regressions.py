@@ -8,10 +8,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from streams.batch import batch_report
-from streams.events import parse_lines, validate
-from streams.lane import LaneConfig
-from streams.worker import LaneRunner, Record
+from beatlight.runtime.worker import LaneRunner, Record
+from beatlight.streams.batch import batch_report
+from beatlight.streams.events import parse_lines, validate
+from beatlight.streams.lane import LaneConfig
 from tests.fuzz.events import IDENTIFYING, NOW_US, good_event, secret_markers
 from tests.fuzz.test_events_fuzz import geography
 
@@ -67,7 +67,7 @@ def test_an_ancient_first_ping_does_not_owe_an_hour_tick_per_hour_since():
     # figures for every hour since 1970 (~500,000) once a current ping arrived, which
     # stalled the worker. A lane now owes figures only for the hours its pings reach (the
     # longest window on): the ones between are empty for it, and skipped.
-    from streams.wire import decode
+    from beatlight.streams.wire import decode
 
     runner = LaneRunner(0, geography(), LaneConfig(), max_event_bytes=8192)
     runner.process([Record(0, _event(ts="1970-01-01T00:00:00Z"))], now_us=NOW_US)

@@ -1,4 +1,4 @@
-"""Fuzzing the way onto Kafka: any bytes → :mod:`streams.outbound` / ``replay`` → topics.
+"""Fuzzing the way onto Kafka: any bytes → :mod:`beatlight.streams.outbound` / ``replay`` → topics.
 
 Properties (SPEC "The presence event": fields outside the table never reach a topic;
 security finding 4 of issue 19):
@@ -25,10 +25,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.events import FIELDS, parse_lines, validate
-from streams.outbound import Outbound, Rejection, encode_line
-from streams.producers import PresenceProducer
-from streams.replay import replay_file
+from beatlight.runtime.producers import PresenceProducer
+from beatlight.runtime.replay import replay_file
+from beatlight.streams.events import FIELDS, parse_lines, validate
+from beatlight.streams.outbound import Outbound, Rejection, encode_line
 from tests.fuzz.events import (
     NOW_US,
     encode,
@@ -84,7 +84,7 @@ def test_a_line_travels_with_the_batch_reports_verdict_and_nothing_else(line):
 @pytest.fixture(scope="module")
 def broker() -> Iterator[str]:
     """A real broker of this module's own (hypothesis reuses it across examples)."""
-    from streams.broker import EmbeddedBroker
+    from beatlight.runtime.broker import EmbeddedBroker
 
     with EmbeddedBroker() as running:
         yield running.bootstrap

@@ -5,7 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import pytest
 
-from geo import Wards, wards_from_frame
+from beatlight.geo import Wards, wards_from_frame
 from tests.geo.fixtures import two_ward_frame
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from geo.attributes import load_attributes
-from geo.boundaries import wards_from_frame
-from geo.geography import geography_from_wards
-from geo.synthetic import synthetic_wards
+from beatlight.geo.attributes import load_attributes
+from beatlight.geo.boundaries import wards_from_frame
+from beatlight.geo.geography import geography_from_wards
+from beatlight.geo.synthetic import synthetic_wards
 
 pytestmark = pytest.mark.unit
 

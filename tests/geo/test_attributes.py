@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geo import BoundaryError, Wards, load_attributes, wards_from_frame
+from beatlight.geo import BoundaryError, Wards, load_attributes, wards_from_frame
 from tests.geo.fixtures import frame, square
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geo import BoundaryError, wards_from_frame
+from beatlight.geo import BoundaryError, wards_from_frame
 from tests.geo.fixtures import frame, square
 
 pytestmark = pytest.mark.unit

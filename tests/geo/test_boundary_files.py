@@ -14,7 +14,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from geo import BoundaryError, load_wards, synthetic_wards, write_synthetic
+from beatlight.geo import BoundaryError, load_wards, synthetic_wards, write_synthetic
 from tests.geo.fixtures import frame, square, two_ward_frame
 
 pytestmark = pytest.mark.integration

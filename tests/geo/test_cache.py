@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from geo.boundaries import wards_from_frame
-from geo.cache import cached_ward_cells, cells_key
-from geo.cells import ward_cells
-from geo.geography import load_geography
-from geo.synthetic import synthetic_wards, write_synthetic
+from beatlight.geo.boundaries import wards_from_frame
+from beatlight.geo.cache import cached_ward_cells, cells_key
+from beatlight.geo.cells import ward_cells
+from beatlight.geo.geography import load_geography
+from beatlight.geo.synthetic import synthetic_wards, write_synthetic
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geo import (
+from beatlight.geo import (
     NO_CELL,
     Grid,
     decode_cells,
@@ -16,7 +16,7 @@ from geo import (
     ward_cells,
     wards_from_frame,
 )
-from geo.cells import _floor_index, unique_cells
+from beatlight.geo.cells import _floor_index, unique_cells
 from tests.geo.fixtures import IX0, IY0, X0, Y0, C, square, two_ward_frame
 
 pytestmark = pytest.mark.unit

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geo import OUTSIDE, WardIndex, synthetic_wards, wards_from_frame
+from beatlight.geo import OUTSIDE, WardIndex, synthetic_wards, wards_from_frame
 from tests.geo.fixtures import frame
 
 pytestmark = pytest.mark.unit

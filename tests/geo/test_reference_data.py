@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geo import Grid, WardIndex, load_wards, ward_cells
+from beatlight.geo import Grid, WardIndex, load_wards, ward_cells
 from tests.geo.fixtures import reference_file
 
 pytestmark = pytest.mark.integration

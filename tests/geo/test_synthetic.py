@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geo import synthetic_wards, wards_from_frame
+from beatlight.geo import synthetic_wards, wards_from_frame
 
 pytestmark = pytest.mark.unit
 

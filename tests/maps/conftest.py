@@ -98,10 +98,10 @@ def site(sites) -> Site:
 def _site(documents, geography, tmp_path_factory, *, points: bool) -> Iterator[Site]:
     from sqlalchemy.orm import Session
 
-    from api.app import create_app
-    from api.auth import create_key
-    from api.db import create_engine_for, upgrade
-    from api.points import Point, RecentPoints
+    from beatlight.api.app import create_app
+    from beatlight.api.auth import create_key
+    from beatlight.api.db import create_engine_for, upgrade
+    from beatlight.api.points import Point, RecentPoints
     from beatlight.settings import Settings
 
     for url in new_database("sqlite", tmp_path_factory):
@@ -133,7 +133,7 @@ def _inside(geography, codes: list[str]) -> list[tuple[str, float, float]]:
     """A point inside each of the first three wards."""
     from shapely.geometry import shape
 
-    from api.shapes import AreaShapes
+    from beatlight.api.shapes import AreaShapes
 
     shapes = AreaShapes(geography)
     out = []

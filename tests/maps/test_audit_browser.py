@@ -8,7 +8,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from api.models import LiveAudit
+from beatlight.api.models import LiveAudit
 from tests.maps.test_browser import _open
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]

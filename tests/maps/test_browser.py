@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from api.publication import whole_hours
-from maps.palette import STATUS_COLOURS
+from beatlight.api.publication import whole_hours
+from beatlight.maps.palette import STATUS_COLOURS
 from tests.api.conftest import HOURS, fill
 from tests.conftest import json_keys
 from tests.maps.conftest import LIVE
@@ -160,10 +160,10 @@ def _live_after_new_events(tmp_path, geography, code: str) -> dict:
     the same faulty feed as ``documents`` plus those pings, through the real model."""
     from shapely.geometry import shape
 
-    from api.shapes import AreaShapes
-    from streams.batch import batch_report
-    from streams.events import parse_lines
-    from streams.lane import LaneConfig
+    from beatlight.api.shapes import AreaShapes
+    from beatlight.streams.batch import batch_report
+    from beatlight.streams.events import parse_lines
+    from beatlight.streams.lane import LaneConfig
     from tests.streams.test_report_vs_oracle import NOW, _feed, _geography
 
     wards, _ = _geography(tmp_path)

@@ -9,9 +9,14 @@ from html.parser import HTMLParser
 
 import pytest
 
-from maps import MapOptions, coverage_map, live_map, public_map, signin_page
-from maps.assets import STATIC_PREFIX, asset_folders, content_security_policy, tile_sources
-from maps.palette import STATUS_COLOURS, STATUS_LABELS
+from beatlight.maps import MapOptions, coverage_map, live_map, public_map, signin_page
+from beatlight.maps.assets import (
+    STATIC_PREFIX,
+    asset_folders,
+    content_security_policy,
+    tile_sources,
+)
+from beatlight.maps.palette import STATUS_COLOURS, STATUS_LABELS
 
 pytestmark = pytest.mark.unit
 

@@ -26,11 +26,11 @@ class Run:
 
 @pytest.fixture(scope="session")
 def run(tmp_path_factory) -> Run:
-    from api.shapes import AreaShapes
-    from reports import is_local_midnight
-    from streams.batch import batch_reports
-    from streams.events import parse_lines
-    from streams.lane import LaneConfig
+    from beatlight.api.shapes import AreaShapes
+    from beatlight.reports import is_local_midnight
+    from beatlight.streams.batch import batch_reports
+    from beatlight.streams.events import parse_lines
+    from beatlight.streams.lane import LaneConfig
     from tests.streams.test_report_vs_oracle import NOW, _feed, _geography
 
     wards, geography = _geography(tmp_path_factory.mktemp("geo-report"))

@@ -11,11 +11,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from reports import SECTIONS, build_report, window_for
-from reports.charts import STATUS_WORDS
-from reports.html import _hours, _pct
-from reports.method import BOUNDARY_ATTRIBUTION, OGL
-from reports.trends import parse_as_of
+from beatlight.reports import SECTIONS, build_report, window_for
+from beatlight.reports.charts import STATUS_WORDS
+from beatlight.reports.html import _hours, _pct
+from beatlight.reports.method import BOUNDARY_ATTRIBUTION, OGL
+from beatlight.reports.trends import parse_as_of
 from tests.reports.conftest import ZONE
 
 pytestmark = pytest.mark.unit

@@ -6,7 +6,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from reports.trends import daily_boundaries, days, is_local_midnight, shortfalls, window_for
+from beatlight.reports.trends import (
+    daily_boundaries,
+    days,
+    is_local_midnight,
+    shortfalls,
+    window_for,
+)
 from tests.reports.conftest import ZONE
 
 pytestmark = pytest.mark.unit

@@ -16,13 +16,13 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from api.app import create_app
-from api.auth import ROLES, create_key
-from api.db import create_engine_for, upgrade
+from beatlight.api.app import create_app
+from beatlight.api.auth import ROLES, create_key
+from beatlight.api.db import create_engine_for, upgrade
+from beatlight.geo.attributes import load_attributes
+from beatlight.geo.boundaries import wards_from_frame
+from beatlight.geo.geography import geography_from_wards
 from beatlight.settings import Settings
-from geo.attributes import load_attributes
-from geo.boundaries import wards_from_frame
-from geo.geography import geography_from_wards
 from tests.api.conftest import new_database
 from tests.streams.test_report_vs_oracle import _frame
 
@@ -75,7 +75,7 @@ def start_api(folder: Path, env: dict[str, str], *options: str) -> Iterator[Simp
     """``beatlight api`` running as a process over a new SQLite store in ``folder``, with
     ``env`` as its only ``BEATLIGHT_*`` variables and ``options`` added to its command line;
     stopped with SIGTERM on leaving. Yields what :func:`running_api` describes."""
-    from geo.synthetic import write_synthetic
+    from beatlight.geo.synthetic import write_synthetic
     from tests.api.test_api_e2e import _free_port
     from tests.conftest import wait_until
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from beatlight.runtime.topics import TOPICS
 from beatlight.settings import Settings
-from streams.topics import TOPICS
 
 pytestmark = pytest.mark.unit
 

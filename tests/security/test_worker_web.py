@@ -16,9 +16,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from geo.synthetic import write_synthetic
-from streams.broker import EmbeddedBroker
-from streams.topics import ensure_topics
+from beatlight.geo.synthetic import write_synthetic
+from beatlight.runtime.broker import EmbeddedBroker
+from beatlight.runtime.topics import ensure_topics
 from tests.faults.infra import wait_for_port
 from tests.streams.e2e_support import PARTITIONS, free_port, start_worker, stop
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from streams.broker import EmbeddedBroker
+from beatlight.runtime.broker import EmbeddedBroker
 
 
 @pytest.fixture(scope="session")

@@ -20,14 +20,14 @@ import orjson
 import pytest
 
 from beatlight.errors import BeatlightError
-from geo.geography import Geography, load_geography
-from streams.batch import batch_report
-from streams.broker import EmbeddedBroker
-from streams.files import open_events
-from streams.history import read_history
-from streams.lane import LaneConfig
-from streams.producers import PresenceProducer
-from streams.simulate import SimulationConfig, simulate_lines
+from beatlight.geo.geography import Geography, load_geography
+from beatlight.runtime.broker import EmbeddedBroker
+from beatlight.runtime.history import read_history
+from beatlight.runtime.producers import PresenceProducer
+from beatlight.streams.batch import batch_report
+from beatlight.streams.files import open_events
+from beatlight.streams.lane import LaneConfig
+from beatlight.streams.simulate import SimulationConfig, simulate_lines
 from tests.streams.test_report_vs_oracle import assert_same
 
 __all__ = [
@@ -57,7 +57,7 @@ _MICROSECOND = timedelta(microseconds=1)
 @pytest.fixture
 def kafka() -> Iterator[str]:
     """A fresh broker per test (Beatlight's topic names are fixed), its topics created."""
-    from streams.topics import ensure_topics
+    from beatlight.runtime.topics import ensure_topics
 
     with EmbeddedBroker() as running:
         ensure_topics(running.bootstrap, PARTITIONS)

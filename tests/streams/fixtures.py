@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.areas import Areas, build_areas
-from streams.events import MODES, ValidEvents
-from streams.metrics import WindowFigures, figures
-from streams.presence import ModelParams, Partial, PresenceLane
+from beatlight.geo.areas import Areas, build_areas
+from beatlight.streams.events import MODES, ValidEvents
+from beatlight.streams.metrics import WindowFigures, figures
+from beatlight.streams.presence import ModelParams, Partial, PresenceLane
 
 T0 = 1_795_392_000  # 2026-11-23T00:00:00Z, a slot and hour boundary
 S = 60

@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from streams.aggregate import Aggregator, document_from_records, snapshot_records
-from streams.batch import batch_report
-from streams.events import parse_lines
-from streams.lane import Lane, LaneConfig
-from streams.partitioning import partitions_of
-from streams.presence import ModelParams
-from streams.wire import LaneStatus, decode, encode_final, encode_reported, encode_tick
+from beatlight.streams.aggregate import Aggregator, document_from_records, snapshot_records
+from beatlight.streams.batch import batch_report
+from beatlight.streams.events import parse_lines
+from beatlight.streams.lane import Lane, LaneConfig
+from beatlight.streams.partitioning import partitions_of
+from beatlight.streams.presence import ModelParams
+from beatlight.streams.wire import LaneStatus, decode, encode_final, encode_reported, encode_tick
 from tests.streams.test_report_vs_oracle import NOW, _feed, _geography, assert_same
 
 pytestmark = pytest.mark.unit
@@ -196,7 +196,7 @@ HOUR_US = 3_600_000_000
 
 def _two_units(wards):
     """A busy and a quiet unit on different lanes of two, and a line maker for them."""
-    from streams.partitioning import partition_of
+    from beatlight.streams.partitioning import partition_of
 
     units = [f"u{i}" for i in range(60)]
     busy = units[0]

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.batch import batch_report, batch_reports
-from streams.events import parse_lines
-from streams.lane import LaneConfig
+from beatlight.streams.batch import batch_report, batch_reports
+from beatlight.streams.events import parse_lines
+from beatlight.streams.lane import LaneConfig
 from tests.streams.test_report_vs_oracle import NOW, _feed, _geography, assert_same
 
 pytestmark = pytest.mark.unit

@@ -18,8 +18,13 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 
-from streams.broker import BrokerStartError, EmbeddedBroker, KafkaUnreachable, fetch_metadata
-from streams.topics import PRESENCE, TOPICS, ensure_topics, topic, topics_markdown
+from beatlight.runtime.broker import (
+    BrokerStartError,
+    EmbeddedBroker,
+    KafkaUnreachable,
+    fetch_metadata,
+)
+from beatlight.runtime.topics import PRESENCE, TOPICS, ensure_topics, topic, topics_markdown
 
 pytestmark = pytest.mark.integration
 
@@ -152,7 +157,9 @@ def test_topic_table_matches_the_design():
 
 def test_the_readme_shows_the_topics_as_they_are():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert topics_markdown() in readme, "paste streams.topics.topics_markdown() into README.md"
+    assert topics_markdown() in readme, (
+        "paste beatlight.runtime.topics.topics_markdown() into README.md"
+    )
 
 
 @pytest.mark.timeout(60)

@@ -4,7 +4,7 @@ An idle lane vouches for the hours other lanes have settled (README "The stream"
 aggregator publishes an hour once every lane has sent its figures for it, or is caught up
 with nothing before it. A lane that counted itself caught up with records of its partition
 still unread would let an hour be published without them, a figure the batch report does
-not have. These tests drive a worker's lanes and aggregator (``streams.app``'s work-thread
+not have. These tests drive a worker's lanes and aggregator (``beatlight.runtime.app``'s work-thread
 state, no Faust) against a real broker, with the records a slow consumer left unfed.
 """
 
@@ -20,15 +20,15 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from geo.geography import Geography, load_geography
-from geo.synthetic import write_synthetic
-from streams import topics
-from streams.app import WorkerConfig, _State
-from streams.lane import LaneConfig
-from streams.partitioning import partition_of
-from streams.simulate import SimulationConfig
-from streams.wire import decode
-from streams.worker import Emission, PartitionReader, Record
+from beatlight.geo.geography import Geography, load_geography
+from beatlight.geo.synthetic import write_synthetic
+from beatlight.runtime import topics
+from beatlight.runtime.app import WorkerConfig, _State
+from beatlight.runtime.worker import Emission, PartitionReader, Record
+from beatlight.streams.lane import LaneConfig
+from beatlight.streams.partitioning import partition_of
+from beatlight.streams.simulate import SimulationConfig
+from beatlight.streams.wire import decode
 from tests.streams import e2e_support
 from tests.streams.e2e_support import PARTITIONS, START, expected, same_figures, write_simulation
 

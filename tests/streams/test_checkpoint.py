@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streams.checkpoint import dump_lane, load_lane
-from streams.events import parse_lines
-from streams.lane import Lane, LaneConfig
+from beatlight.streams.checkpoint import dump_lane, load_lane
+from beatlight.streams.events import parse_lines
+from beatlight.streams.lane import Lane, LaneConfig
 from tests.streams.test_aggregate import NOW_US
 from tests.streams.test_report_vs_oracle import _feed, _geography
 
@@ -64,10 +64,10 @@ def test_a_checkpoint_of_other_boundaries_or_garbage_is_ignored(tmp_path):
     _ingest(lane, _feed(2, wards.geometry.to_frame(), days=1, units=2))
     lane.take_final()
     blob = dump_lane(lane, next_offset=10)
-    from geo.attributes import load_attributes
-    from geo.boundaries import wards_from_frame
-    from geo.geography import geography_from_wards
-    from geo.synthetic import synthetic_wards
+    from beatlight.geo.attributes import load_attributes
+    from beatlight.geo.boundaries import wards_from_frame
+    from beatlight.geo.geography import geography_from_wards
+    from beatlight.geo.synthetic import synthetic_wards
 
     other_wards = wards_from_frame(synthetic_wards())
     other = geography_from_wards(other_wards, attributes=load_attributes(None, other_wards))

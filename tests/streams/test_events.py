@@ -8,9 +8,9 @@ import orjson
 import pandas as pd
 import pytest
 
-from streams.events import REASONS, RawEvents, parse_lines, strip_event, validate
-from streams.files import EventsFileError, open_events
-from streams.intake import Intake
+from beatlight.streams.events import REASONS, RawEvents, parse_lines, strip_event, validate
+from beatlight.streams.files import EventsFileError, open_events
+from beatlight.streams.intake import Intake
 
 pytestmark = pytest.mark.unit
 

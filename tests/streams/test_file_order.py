@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.batch import batch_reports
-from streams.events import parse_lines
-from streams.lane import LaneConfig
+from beatlight.streams.batch import batch_reports
+from beatlight.streams.events import parse_lines
+from beatlight.streams.lane import LaneConfig
 from tests.feeds import FastClock, by_time, by_unit, real_feed, shuffled
 from tests.oracle import reference_report
 from tests.streams.test_report_vs_oracle import (

@@ -1,7 +1,7 @@
 """Admission (SPEC "The presence event"): lateness, then de-duplication, in arrival order.
 
 Each event is judged against the watermark of the events accepted before it;
-:class:`streams.intake.Intake` forgets the ids of events that can no longer be
+:class:`beatlight.streams.intake.Intake` forgets the ids of events that can no longer be
 re-sent in time, and must still answer as if it remembered every one.
 """
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.events import ValidEvents
-from streams.intake import Intake
+from beatlight.streams.events import ValidEvents
+from beatlight.streams.intake import Intake
 from tests.streams.fixtures import valid_events
 
 pytestmark = pytest.mark.unit

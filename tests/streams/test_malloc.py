@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.malloc import keep_large_blocks_mapped
+from beatlight.runtime.malloc import keep_large_blocks_mapped
 
 pytestmark = pytest.mark.unit
 
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 _SCRIPT = """
 import ctypes, sys
 import numpy as np
-from streams.malloc import keep_large_blocks_mapped
+from beatlight.runtime.malloc import keep_large_blocks_mapped
 
 class Info(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in (

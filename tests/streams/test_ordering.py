@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.ordering import ExternalSort
+from beatlight.streams.ordering import ExternalSort
 
 pytestmark = pytest.mark.unit
 

@@ -15,8 +15,8 @@ import numpy as np
 import orjson
 import pytest
 
-from streams.events import RawEvents, parse_lines, validate
-from streams.outbound import Outbound, Rejection, encode_event, encode_line
+from beatlight.streams.events import RawEvents, parse_lines, validate
+from beatlight.streams.outbound import Outbound, Rejection, encode_event, encode_line
 
 pytestmark = pytest.mark.unit
 

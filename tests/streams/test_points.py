@@ -23,17 +23,17 @@ import numpy as np
 import orjson
 import pytest
 
-from api.points import Point, RecentPoints, feature_collection
+from beatlight.api.points import Point, RecentPoints, feature_collection
 from beatlight.errors import BeatlightError
-from geo.geography import Geography, load_geography
-from geo.synthetic import write_synthetic
-from streams.broker import EmbeddedBroker, _free_port
-from streams.lane import LaneConfig
-from streams.points import POINT_FIELDS
-from streams.producers import PresenceProducer
-from streams.topics import PRESENCE_DLQ, VISIBILITY_POINTS, ensure_topics
-from streams.topics import topic as topic_spec
-from streams.worker import LaneRunner, Record
+from beatlight.geo.geography import Geography, load_geography
+from beatlight.geo.synthetic import write_synthetic
+from beatlight.runtime.broker import EmbeddedBroker, _free_port
+from beatlight.runtime.producers import PresenceProducer
+from beatlight.runtime.topics import PRESENCE_DLQ, VISIBILITY_POINTS, ensure_topics
+from beatlight.runtime.topics import topic as topic_spec
+from beatlight.runtime.worker import LaneRunner, Record
+from beatlight.streams.lane import LaneConfig
+from beatlight.streams.points import POINT_FIELDS
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -94,8 +94,8 @@ def test_a_lane_sends_fresh_accepted_pings_in_a_ward_and_nothing_else(wards):
 
 
 def test_point_times_are_written_as_everywhere_else():
-    from streams.points import _rfc3339
-    from streams.report import format_ts
+    from beatlight.streams.points import _rfc3339
+    from beatlight.streams.report import format_ts
 
     ts = np.array([0, 1, -1, 1_795_435_200_000_000, 1_795_435_200_250_000, -86_400_000_000])
     assert _rfc3339(ts) == [format_ts(t) for t in ts.tolist()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streams.presence import ModelParams, PresenceLane
+from beatlight.streams.presence import ModelParams, PresenceLane
 from tests.streams.fixtures import Ping, S, add_pings, as_of_us, run, tiny_areas
 
 pytestmark = pytest.mark.unit

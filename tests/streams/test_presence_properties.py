@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.metrics import figures
-from streams.presence import ModelParams, PresenceLane
+from beatlight.streams.metrics import figures
+from beatlight.streams.presence import ModelParams, PresenceLane
 from tests.streams.fixtures import Ping, add_pings, as_of_us, tiny_areas
 
 pytestmark = pytest.mark.unit

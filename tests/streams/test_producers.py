@@ -12,10 +12,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.broker import KafkaUnreachable
-from streams.producers import PresenceProducer, send_simulation
-from streams.replay import replay_file
-from streams.topics import PRESENCE, PRESENCE_DLQ
+from beatlight.runtime.broker import KafkaUnreachable
+from beatlight.runtime.producers import PresenceProducer, send_simulation
+from beatlight.runtime.replay import replay_file
+from beatlight.runtime.topics import PRESENCE, PRESENCE_DLQ
 
 pytestmark = pytest.mark.integration
 
@@ -178,7 +178,7 @@ def test_replay_reads_gzipped_ndjson(broker, new_topic, read_topic, tmp_path):
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("kind", ["ndjson", "csv"])
 def test_replay_command_sends_the_whole_file(broker, new_topic, read_topic, tmp_path, kind):
-    from streams.topics import ensure_topics
+    from beatlight.runtime.topics import ensure_topics
 
     ensure_topics(broker, 1)  # the dead letters' topic
     name = new_topic(partitions=4)
@@ -227,7 +227,7 @@ def test_replay_of_a_missing_file_fails_before_connecting(tmp_path):
 
 
 def test_replay_takes_the_bootstrap_from_the_environment(broker, new_topic, read_topic, tmp_path):
-    from streams.topics import ensure_topics
+    from beatlight.runtime.topics import ensure_topics
 
     ensure_topics(broker, 1)  # the dead letters' topic
     name = new_topic(partitions=1)
@@ -243,7 +243,7 @@ def test_replay_takes_the_bootstrap_from_the_environment(broker, new_topic, read
 @pytest.mark.timeout(120)
 def test_send_simulation_sends_dicts_and_dead_letters_broken_lines(broker, new_topic, read_topic):
     name = new_topic(partitions=2)
-    from streams.topics import ensure_topics
+    from beatlight.runtime.topics import ensure_topics
 
     ensure_topics(broker, 1)  # the dead letters' topic
     feed = [_event(0, **IDENTIFYING), '{"event_id": "x", "unit', _event(1), _event(2)]
@@ -254,7 +254,7 @@ def test_send_simulation_sends_dicts_and_dead_letters_broken_lines(broker, new_t
 
 @pytest.mark.timeout(120)
 def test_simulate_kafka_command_sends_the_simulation(broker, read_topic):
-    from streams.topics import ensure_topics
+    from beatlight.runtime.topics import ensure_topics
 
     ensure_topics(broker)
     before = len(read_topic(PRESENCE))

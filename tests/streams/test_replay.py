@@ -18,9 +18,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.producers import PresenceProducer
-from streams.replay import replay_file
-from streams.topics import PRESENCE_DLQ, ensure_topics
+from beatlight.runtime.producers import PresenceProducer
+from beatlight.runtime.replay import replay_file
+from beatlight.runtime.topics import PRESENCE_DLQ, ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

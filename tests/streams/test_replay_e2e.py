@@ -21,9 +21,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from geo.synthetic import write_synthetic
-from streams.simulate import SimulationConfig
-from streams.topics import PRESENCE_DLQ
+from beatlight.geo.synthetic import write_synthetic
+from beatlight.runtime.topics import PRESENCE_DLQ
+from beatlight.streams.simulate import SimulationConfig
 from tests.streams import e2e_support
 from tests.streams.e2e_support import (
     START,

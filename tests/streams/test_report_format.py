@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.report import _NONE, format_ts, format_ts_array
+from beatlight.streams.report import _NONE, format_ts, format_ts_array
 from tests.oracle import format_ts as oracle_format_ts
 
 pytestmark = pytest.mark.unit

@@ -17,12 +17,12 @@ import orjson
 import pytest
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from geo.attributes import load_attributes
-from geo.boundaries import wards_from_frame
-from geo.geography import geography_from_wards
-from streams.batch import batch_report
-from streams.events import parse_lines
-from streams.lane import LaneConfig
+from beatlight.geo.attributes import load_attributes
+from beatlight.geo.boundaries import wards_from_frame
+from beatlight.geo.geography import geography_from_wards
+from beatlight.streams.batch import batch_report
+from beatlight.streams.events import parse_lines
+from beatlight.streams.lane import LaneConfig
 from tests.oracle import reference_report
 
 pytestmark = pytest.mark.unit
@@ -264,7 +264,7 @@ def test_lanes_per_partition_merge_to_the_single_lane_report(tmp_path):
 def test_a_partitions_own_watermark_decides_lateness(tmp_path):
     """Unit a's ping is 2 h behind units b's and c's but not behind its own partition's
     watermark (two units ahead: the watermark's rule lets one run ahead unnoticed)."""
-    from streams.partitioning import partition_of
+    from beatlight.streams.partitioning import partition_of
 
     wards, geography = _geography(tmp_path)
     units = [f"u{i}" for i in range(40)]

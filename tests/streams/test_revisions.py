@@ -1,7 +1,7 @@
 """Late uploads (SPEC "Late uploads"): with 24 h of lateness, hours are published an hour
 behind the feed, and published again as numbered revisions when late pings change them.
 
-Lanes run as the workers run them (:class:`streams.worker.LaneRunner`, records in
+Lanes run as the workers run them (:class:`beatlight.runtime.worker.LaneRunner`, records in
 offset order) and feed the aggregator through the wire, with no broker: a body-worn
 camera's shift of pings comes eight hours after the shift ended.
 """
@@ -15,13 +15,18 @@ from itertools import count
 import orjson
 import pytest
 
-from streams.aggregate import Aggregator, Snapshot, document_from_records, snapshot_records
-from streams.batch import batch_report
-from streams.events import parse_lines
-from streams.lane import LaneConfig
-from streams.partitioning import partition_of
-from streams.wire import decode
-from streams.worker import LaneRunner, Record
+from beatlight.runtime.worker import LaneRunner, Record
+from beatlight.streams.aggregate import (
+    Aggregator,
+    Snapshot,
+    document_from_records,
+    snapshot_records,
+)
+from beatlight.streams.batch import batch_report
+from beatlight.streams.events import parse_lines
+from beatlight.streams.lane import LaneConfig
+from beatlight.streams.partitioning import partition_of
+from beatlight.streams.wire import decode
 from tests.streams.test_report_vs_oracle import NOW, _geography, assert_same
 
 pytestmark = pytest.mark.unit
@@ -237,7 +242,7 @@ def test_revision_fields_travel_in_the_history_records(tmp_path):
 
 
 def test_hours_stay_revisable_for_the_lateness_and_a_day():
-    from streams.presence import ModelParams
+    from beatlight.streams.presence import ModelParams
 
     assert Aggregator(None, ModelParams(), 1).revisable_us == 48 * HOUR_US  # type: ignore[arg-type]
     day = Aggregator(None, ModelParams(), 1, lateness_us=24 * HOUR_US)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from streams.runs import (
+from beatlight.streams.runs import (
     group_first,
     lexsort,
     merge_later_runs,

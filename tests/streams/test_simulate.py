@@ -21,7 +21,7 @@ import pytest
 import shapely
 
 from beatlight.errors import BeatlightError
-from streams.simulate import (
+from beatlight.streams.simulate import (
     FAULTS,
     IDENTIFYING_FIELDS,
     SimulationConfig,

@@ -9,11 +9,11 @@ from itertools import islice
 import orjson
 import pytest
 
-from geo.geography import load_geography
-from streams.batch import batch_report
-from streams.events import parse_lines
-from streams.lane import LaneConfig
-from streams.simulate import SimulationConfig, simulate_lines
+from beatlight.geo.geography import load_geography
+from beatlight.streams.batch import batch_report
+from beatlight.streams.events import parse_lines
+from beatlight.streams.lane import LaneConfig
+from beatlight.streams.simulate import SimulationConfig, simulate_lines
 from tests.oracle import reference_report
 from tests.streams.test_report_vs_oracle import assert_same
 

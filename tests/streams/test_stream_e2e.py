@@ -17,10 +17,10 @@ import orjson
 import pytest
 from kafka.record.default_records import DefaultRecordBatch
 
-from geo.geography import load_geography
-from streams import topics
-from streams.producers import PresenceProducer
-from streams.simulate import SimulationConfig
+from beatlight.geo.geography import load_geography
+from beatlight.runtime import topics
+from beatlight.runtime.producers import PresenceProducer
+from beatlight.streams.simulate import SimulationConfig
 from tests.streams import e2e_support
 from tests.streams.e2e_support import (
     START,
@@ -191,8 +191,8 @@ def _committed(bootstrap: str, group: str) -> dict[int, int | None]:
 def test_bad_input_goes_to_the_dead_letter_queue_and_identities_nowhere(
     kafka, read_topic, tmp_path
 ):
-    from geo.synthetic import write_synthetic
-    from streams.topics import PRESENCE_DLQ, TOPICS
+    from beatlight.geo.synthetic import write_synthetic
+    from beatlight.runtime.topics import PRESENCE_DLQ, TOPICS
 
     boundaries = tmp_path / "wards.geojson"
     write_synthetic(boundaries)

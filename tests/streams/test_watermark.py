@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.events import ValidEvents
-from streams.intake import Intake, watermark_rank
+from beatlight.streams.events import ValidEvents
+from beatlight.streams.intake import Intake, watermark_rank
 from tests.streams.fixtures import valid_events
 
 pytestmark = pytest.mark.unit

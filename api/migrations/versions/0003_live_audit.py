@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from api.models import UTCDateTime
+from beatlight.api.models import UTCDateTime
 
 revision = "0003_live_audit"
 down_revision = "0002"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from api.models import UTCDateTime
+from beatlight.api.models import UTCDateTime
 
 revision = "0004"
 down_revision = "0003_live_audit"

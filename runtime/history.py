@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 
 from beatlight.errors import BeatlightError
-from streams import topics
-from streams.aggregate import document_from_records
+from beatlight.runtime import topics
+from beatlight.streams.aggregate import document_from_records
 
 __all__ = ["read_history"]
 

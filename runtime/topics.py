@@ -13,7 +13,7 @@ A dead letter on ``patrol.presence.dlq`` is a JSON object with a ``reason`` (SPE
   ``payload``, the SPEC fields as they came (nested values as ``"<object>"``), except
   for ``malformed_json`` and ``too_large``;
 * a producer's (``"source": "producer"``, :meth:`PresenceProducer.dead_letter
-  <streams.producers.PresenceProducer.dead_letter>`): ``file`` and ``line`` for a
+  <beatlight.runtime.producers.PresenceProducer.dead_letter>`): ``file`` and ``line`` for a
   replay, ``line`` or ``event`` (counted from 1) for a feed; never any content, since
   what a producer rejects could not be stripped of identifying fields.
 """
@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from beatlight.errors import BeatlightError
-from streams.broker import kafka_errors
+from beatlight.runtime.broker import kafka_errors
 
 __all__ = [
     "PARTIALS",

@@ -7,8 +7,8 @@ gives the batch report's figures. Lines whose ``ts`` cannot be read go last (the
 worker rejects them). ``keep_order=True`` sends the lines as they stand.
 
 Sorting takes two passes over bounded memory: *reading* encodes each line
-(:mod:`streams.outbound`), dead-letters at once what cannot travel, and adds the
-rest to an :class:`~streams.ordering.ExternalSort` as (``ts_us``, key, value, line)
+(:mod:`beatlight.streams.outbound`), dead-letters at once what cannot travel, and adds the
+rest to an :class:`~beatlight.streams.ordering.ExternalSort` as (``ts_us``, key, value, line)
 rows, spilled to a private temporary folder in sorted runs; *sending* reads them back
 in order, a slab at a time. The text that breaks ties is the batch report's: the line,
 or for CSV and Parquet rows the event's SPEC fields as JSON. Lines may hold what must
@@ -16,7 +16,7 @@ not travel, so they are not sorted: they go to an unnamed temporary file, gone w
 the process, and are read back for rows of one time only.
 
 Every line is accounted for: sent, or dead-lettered with its reason, file name and
-line number (:meth:`~streams.producers.PresenceProducer.dead_letter`). A bad line
+line number (:meth:`~beatlight.runtime.producers.PresenceProducer.dead_letter`). A bad line
 never stops a replay.
 """
 
@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from streams.events import timestamps_us
-from streams.files import EventsFile, open_events
-from streams.outbound import Outbound, Rejection, encode_event
-from streams.producers import PresenceProducer
+from beatlight.runtime.producers import PresenceProducer
+from beatlight.streams.events import timestamps_us
+from beatlight.streams.files import EventsFile, open_events
+from beatlight.streams.outbound import Outbound, Rejection, encode_event
 
 __all__ = ["Progress", "ReplayStats", "replay_file"]
 
@@ -125,7 +125,7 @@ def _send_in_time_order(
 ) -> None:
     import pyarrow as pa
 
-    from streams.ordering import ExternalSort
+    from beatlight.streams.ordering import ExternalSort
 
     # The runs hold only what may travel; the lines, which may name an officer, go to an
     # unnamed file that vanishes with the process, read back only to break ties.
@@ -202,7 +202,7 @@ def _ties_by_text(slab: Any, fd: int) -> np.ndarray:
 def _read(source: EventsFile, max_event_bytes: int) -> Iterator[tuple[list[_Line], int]]:
     """Blocks of the file's events as they may travel, each with the bytes of the file
     read so far. The batch report's own reader: the same verdict, and the same text to
-    break ties with (:meth:`~streams.events.RawEvents.line`), for every line."""
+    break ties with (:meth:`~beatlight.streams.events.RawEvents.line`), for every line."""
     for raw, done in source.chunks(_BLOCK_ROWS, keep_text=True):
         lines = []
         for i, number in enumerate(raw.position):

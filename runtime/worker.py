@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import orjson
 
-from geo.geography import Geography
-from streams.events import RawEvents, parse_lines
-from streams.lane import Lane, LaneConfig, Outcome
-from streams.points import point_records
-from streams.report import format_ts
-from streams.wire import LaneStatus, encode_final, encode_reported, encode_tick
+from beatlight.geo.geography import Geography
+from beatlight.streams.events import RawEvents, parse_lines
+from beatlight.streams.lane import Lane, LaneConfig, Outcome
+from beatlight.streams.points import point_records
+from beatlight.streams.report import format_ts
+from beatlight.streams.wire import LaneStatus, encode_final, encode_reported, encode_tick
 
 __all__ = ["Emission", "LaneRunner", "PartitionReader", "Record", "first_publication_us"]
 
@@ -65,7 +65,7 @@ class Emission:
     accepted: int = 0
     duplicates: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
-    #: Records skipped because the lane had read them already (see ``streams.app``).
+    #: Records skipped because the lane had read them already (see ``beatlight.runtime.app``).
     seen: int = 0
 
     def extend(self, other: Emission) -> None:
@@ -361,7 +361,7 @@ class LaneRunner:
             self.early_until_us = None  # its next batch sends every open hour again
 
     def dump(self) -> bytes:
-        from streams.checkpoint import dump_lane
+        from beatlight.streams.checkpoint import dump_lane
 
         with self._lock:
             return dump_lane(self.lane, self.next_offset)

@@ -7,7 +7,7 @@ partition), and waits for every replica (``acks="all"``). An event it cannot sen
 that way goes to ``patrol.presence.dlq`` with its reason and where it came from,
 never its content, and the feed goes on::
 
-    from streams.producers import PresenceProducer
+    from beatlight.runtime.producers import PresenceProducer
 
     with PresenceProducer("kafka:9092") as producer:
         for event in feed:                 # dicts with the SPEC's fields
@@ -16,7 +16,7 @@ never its content, and the feed goes on::
     print(producer.sent, dict(producer.rejected))
 
 :func:`send_simulation` sends a simulated feed, paced like the real thing;
-:mod:`streams.replay` sends an events file.
+:mod:`beatlight.runtime.replay` sends an events file.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from typing import Any
 import orjson
 
 from beatlight.errors import BeatlightError
-from streams.broker import kafka_errors
-from streams.outbound import Outbound, Rejection, encode_event, encode_line
-from streams.topics import PRESENCE, PRESENCE_DLQ
+from beatlight.runtime.broker import kafka_errors
+from beatlight.runtime.topics import PRESENCE, PRESENCE_DLQ
+from beatlight.streams.outbound import Outbound, Rejection, encode_event, encode_line
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -69,11 +69,11 @@ class PresenceProducer:
 
     ``bootstrap`` is Kafka's ``host:port[,host:port]``; ``options`` are
     kafka-python ``KafkaProducer`` options overriding :data:`DEFAULT_OPTIONS`.
-    Raises :class:`~streams.broker.KafkaUnreachable` when no broker answers
+    Raises :class:`~beatlight.runtime.broker.KafkaUnreachable` when no broker answers
     within ``connect_timeout_s``.
 
     A bad event never stops a feed: one that cannot travel (see
-    :mod:`streams.outbound`: not a JSON object, over ``max_event_bytes``, or over
+    :mod:`beatlight.streams.outbound`: not a JSON object, over ``max_event_bytes``, or over
     the producer's ``max_request_size``) goes to ``dlq_topic`` with its reason and
     where it came from, and is counted in :attr:`rejected`. Delivery is
     asynchronous: :meth:`flush` (or leaving the ``with`` block) waits for it and
@@ -129,9 +129,10 @@ class PresenceProducer:
     def send_line(self, line: bytes | str) -> bool:
         """Send one NDJSON line as a feed delivered it; ``False`` for a blank line.
 
-        The line is read as the batch report reads it (:func:`~streams.events.parse_lines`):
-        an object travels as its SPEC fields, keyed by its unit; anything else is
-        dead-lettered here (``malformed_json``, ``too_large``) without its content.
+        The line is read as the batch report reads it
+        (:func:`~beatlight.streams.events.parse_lines`): an object travels as its SPEC
+        fields, keyed by its unit; anything else is dead-lettered here (``malformed_json``,
+        ``too_large``) without its content.
         """
         # A str with lone surrogates becomes the invalid UTF-8 it stands for: malformed_json.
         data = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
@@ -143,8 +144,9 @@ class PresenceProducer:
         return True
 
     def send_outbound(self, outcome: Outbound | Rejection, **where: str | int) -> bool:
-        """Send an encoded event (:func:`~streams.outbound.encode_event`), or dead-letter a
-        rejection with ``where`` it came from (``file=``, ``line=``); ``False`` if rejected."""
+        """Send an encoded event (:func:`~beatlight.streams.outbound.encode_event`), or
+        dead-letter a rejection with ``where`` it came from (``file=``, ``line=``); ``False``
+        if rejected."""
         if isinstance(outcome, Rejection):
             self.dead_letter(outcome.reason, **where)
             return False

@@ -1,4 +1,4 @@
-"""The Faust app: thin agents around :mod:`streams.worker` and :mod:`streams.aggregate`.
+"""The Faust app: thin agents around the lane runner and the aggregator.
 
 Two agents and a timer, all ``concurrency=1`` (SPEC pitfalls):
 
@@ -39,15 +39,10 @@ from aiokafka.errors import ProducerClosed
 from faust.exceptions import NotReady, ProducerSendError
 from faust.types import TP
 
-from geo.geography import Geography
-from streams import faust_driver, topics
-from streams.aggregate import Aggregator, Revision, Snapshot, snapshot_records
-from streams.alerts import AlertTracker
-from streams.checkpoint import checkpoint_records, latest_checkpoint, load_lane
-from streams.lane import LaneConfig
-from streams.observe import Metrics
-from streams.wire import decode
-from streams.worker import (
+from beatlight.geo.geography import Geography
+from beatlight.runtime import faust_driver, topics
+from beatlight.runtime.observe import Metrics
+from beatlight.runtime.worker import (
     Emission,
     GapError,
     LaneRunner,
@@ -55,6 +50,11 @@ from streams.worker import (
     Record,
     first_publication_us,
 )
+from beatlight.streams.aggregate import Aggregator, Revision, Snapshot, snapshot_records
+from beatlight.streams.alerts import AlertTracker
+from beatlight.streams.checkpoint import checkpoint_records, latest_checkpoint, load_lane
+from beatlight.streams.lane import LaneConfig
+from beatlight.streams.wire import decode
 
 __all__ = ["WorkerConfig", "create_app"]
 
@@ -152,7 +152,7 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
         bookkeeping (futures, attachments, sensors) costs about ten times the CPU of the
         send itself, and a lane sends one point per recent ping. At least once still
         holds: Faust flushes the producer before it commits offsets. The topics are
-        created by the CLI (``streams.topics.ensure_topics``).
+        created by the CLI (``beatlight.runtime.topics.ensure_topics``).
         """
         state.metrics.count(emission)
         left = (len(emission.dlq) + len(emission.partials) + len(emission.checkpoints)
