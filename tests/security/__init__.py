@@ -1,1 +1,1 @@
-"""Tests behind the claims of SECURITY.md that no other test backs."""
+"""Tests behind the claims of docs/security.md that no other test backs."""

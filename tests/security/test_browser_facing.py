@@ -1,4 +1,4 @@
-"""What a browser is told: the maps' Content-Security-Policy and CORS (SECURITY.md)."""
+"""What a browser is told: the maps' Content-Security-Policy and CORS (docs/security.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What SECURITY.md says about transport, exposure and retention, checked against the code
+"""What docs/security.md says about transport, exposure and retention, checked against the code
 and ``docker-compose.yml`` (no Docker needed)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 
-#: SECURITY.md's retention table: topic → (retention in ms, cleanup policy); -1 = forever.
+#: docs/security.md's retention table: topic → (retention in ms, cleanup policy); -1 = forever.
 RETENTION = {
     "patrol.presence": (29 * DAY_MS, "delete"),
     "patrol.presence.dlq": (14 * DAY_MS, "delete"),
@@ -58,13 +58,13 @@ def test_compose_publishes_kafka_to_this_host_only_and_the_database_not_at_all()
 
 
 def test_known_weakness_compose_publishes_the_api_in_plain_http_on_every_interface():
-    """SECURITY.md "Transport": TLS is the deployer's proxy's job; until one is in front,
+    """docs/security.md "Transport": TLS is the deployer's proxy's job; until one is in front,
     port 8000 answers plain HTTP on every interface of the host."""
     assert SERVICES["api"]["ports"] == ["8000:8000"]
     assert SERVICES["api"]["environment"]["BEATLIGHT_API_HOST"] == "0.0.0.0"
 
 
 def test_compose_kafka_listeners_are_plaintext():
-    """SECURITY.md "Transport": TLS/SASL and ACLs on Kafka are the deployer's job."""
+    """docs/security.md "Transport": TLS/SASL and ACLs on Kafka are the deployer's job."""
     protocols = SERVICES["kafka"]["environment"]["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
     assert {p.split(":")[1] for p in protocols.split(",")} == {"PLAINTEXT"}

@@ -1,6 +1,6 @@
 """Keys: only in headers, never in logs, invented ones buy nothing; rate limits per key.
 
-SECURITY.md "Keys and roles" and "Rate limits".
+docs/security.md "Keys and roles" and "Rate limits".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Where a unit pseudonym can be found, and where it cannot (SECURITY.md "What it holds").
+"""Where a unit pseudonym can be found, and where it cannot (docs/security.md "What it holds").
 
 A worker's lane sees pseudonyms; of what it writes, the dead letters and the
 checkpoints carry them, and nothing else does: not the points, not the figures it

@@ -155,10 +155,10 @@ def test_topic_table_matches_the_design():
     assert all(f"`{spec.name}`" in table for spec in TOPICS)
 
 
-def test_the_readme_shows_the_topics_as_they_are():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert topics_markdown() in readme, (
-        "paste beatlight.runtime.topics.topics_markdown() into README.md"
+def test_the_architecture_page_shows_the_topics_as_they_are():
+    page = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    assert topics_markdown() in page, (
+        "paste beatlight.runtime.topics.topics_markdown() into docs/architecture.md"
     )
 
 
