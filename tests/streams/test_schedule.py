@@ -236,3 +236,23 @@ def _naively_inside(schedule, local: datetime) -> bool:
             if begin <= local < begin + timedelta(minutes=part.minutes):
                 return True
     return False
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    text=schedules(),
+    zone=_ZONES,
+    as_of=st.integers(us(2025, 1, 1), us(2027, 12, 1)).map(lambda u: u - u % (60 * 10**6)),
+)
+def test_sessions_agree_with_the_zone_oracles_naive_ones(text, zone, as_of):
+    from tests.zone_oracle import naive_sessions
+
+    try:
+        schedule = parse_schedule(text)
+    except ScheduleError:
+        return
+    tz = ZoneInfo(zone)
+    start = as_of - 28 * 24 * H
+    naive = [(s, e) for s, e in naive_sessions(text, as_of, tz) if e > start and s < as_of]
+    found = [(s.start_us, s.end_us) for s in schedule.sessions(start, as_of, tz)]
+    assert found == naive
