@@ -26,14 +26,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from beatlight.runtime.broker import EmbeddedBroker
 from beatlight.runtime.producers import PresenceProducer
+from beatlight.runtime.topics import ensure_topics
 from beatlight.streams.simulate import SimulationConfig, simulate
 from bench._run import REPO, code_version, stop_on_signals, stop_process, work_dir
 
 __all__ = [
     "catch_up_summary",
     "child",
+    "fresh_broker",
     "lane_sum",
+    "load_average",
     "midnight_days_ago",
     "parser",
     "partition_sum",
@@ -103,6 +107,15 @@ def start(name: str, args: argparse.Namespace, stack: contextlib.ExitStack) -> t
 
 def load_average() -> str:
     return f"load average before: {os.getloadavg()[0]:.2f} (other work on the machine skews rates)"
+
+
+@contextlib.contextmanager
+def fresh_broker(partitions: int) -> Iterator[EmbeddedBroker]:
+    """An embedded Tansu broker (memory storage) with the worker's topics, said where."""
+    with EmbeddedBroker() as broker:
+        say(f"  broker: embedded Tansu at {broker.bootstrap} (pid {broker.pid})")
+        ensure_topics(broker.bootstrap, partitions)
+        yield broker
 
 
 # --- the feed ------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ Everything is measured in one run on this machine, one step at a time:
 2. The report, for each file: ``python -m beatlight report --events FILE
    --boundaries B --format json --out ...`` as a child process, timed from its
    start to its exit (loading the boundaries, building the geography, reading,
-   validating, locating and modelling every event, writing the figures). Its peak
-   RSS and CPU time come from ``wait4``; its log gives the split. The wards' grid
+   validating, locating and modelling every event, writing the figures). Its CPU
+   time comes from ``wait4``; its log gives the split. The wards' grid
    cells are built once first, into an empty cache (``geo/cache.py``), as any first
    start on a boundary file does; the reports read them back, as every later start
    does. Peak RSS is the child's VmHWM, read every half second. The summary also
@@ -46,6 +46,10 @@ events/s = N / the report's wall time; points/s = points / the baseline's wall t
 The last line is the ratio for the fastest file format (target >= 0.5). Other work on
 the machine slows both sides, so the load average is printed, and the same ratio by
 CPU time beside it. Every child process is stopped on the way out.
+
+One file over 300 lines: the three steps above and their summary are one question
+(the report against the baseline on the same points), and each step is only used
+here; what other benchmarks share lives in ``bench/_run.py``.
 """
 
 from __future__ import annotations

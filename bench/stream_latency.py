@@ -33,13 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 import orjson  # noqa: E402
 
-from beatlight.runtime.broker import EmbeddedBroker  # noqa: E402
 from beatlight.runtime.producers import PresenceProducer  # noqa: E402
 from beatlight.runtime.topics import VISIBILITY_LIVE, TopicSpec, ensure_topics  # noqa: E402
 from bench._run import cpu_seconds, free_port, tail  # noqa: E402
 from bench._stream import (  # noqa: E402
     catch_up_summary,
     child,
+    fresh_broker,
     lane_sum,
     load_average,
     parser,
@@ -94,9 +94,7 @@ def latency(args: Any, wards: Any, work: Path) -> dict[str, Any]:
     source = [e for e in simulated(wards, int(n * 1.05), seed=11, faults=False)
               if isinstance(e, dict)][:n]  # fmt: skip
     log = work / "latency-worker.log"
-    with EmbeddedBroker() as broker:
-        say(f"  broker: embedded Tansu at {broker.bootstrap} (pid {broker.pid})")
-        ensure_topics(broker.bootstrap, args.partitions)
+    with fresh_broker(args.partitions) as broker:
         port = free_port()
         env = worker_env("bench-worker-c", args.partitions, BEATLIGHT_LIVE_SECONDS=str(live_s))
         with child("worker", worker_command(broker.bootstrap, args.boundaries, "wall", port),

@@ -31,13 +31,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from beatlight.runtime.broker import EmbeddedBroker  # noqa: E402
-from beatlight.runtime.topics import ensure_topics  # noqa: E402
 from beatlight.streams.simulate import SimulationConfig, simulate  # noqa: E402
 from bench._run import free_port, proc_status, tail  # noqa: E402
 from bench._stream import (  # noqa: E402
     catch_up_summary,
     child,
+    fresh_broker,
     lane_sum,
     load_average,
     midnight_days_ago,
@@ -93,9 +92,7 @@ def memory(args: Any, wards: Any, work: Path) -> dict[str, Any]:
     first_day = midnight_days_ago(days + 1)
     config = SimulationConfig(seed=5, start=first_day, duration=timedelta(days=days),
                               units=args.units, ping_seconds=args.ping_seconds)  # fmt: skip
-    with EmbeddedBroker() as broker:
-        say(f"  broker: embedded Tansu at {broker.bootstrap} (pid {broker.pid})")
-        ensure_topics(broker.bootstrap, args.partitions)
+    with fresh_broker(args.partitions) as broker:
         n, seconds = produce(broker.bootstrap, simulate(wards, config))
         say(f"  simulated and produced {n:,} events ({n / days:,.0f}/day, event time "
             f"{first_day:%Y-%m-%d} + {days} d) in {seconds:.0f} s")  # fmt: skip

@@ -41,13 +41,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from beatlight.runtime.broker import EmbeddedBroker  # noqa: E402
-from beatlight.runtime.topics import ensure_topics  # noqa: E402
 from bench import _pyspy  # noqa: E402
 from bench._run import cpu_seconds, free_port, proc_status, stop_process, tail  # noqa: E402
 from bench._stream import (  # noqa: E402
     catch_up_summary,
     child,
+    fresh_broker,
     load_average,
     parser,
     partition_sum,
@@ -113,9 +112,7 @@ def throughput(args: Any, wards: Any, work: Path) -> dict[str, Any]:
     say(f"  simulated {n:,} events in {time.perf_counter() - started:.1f} s "
         f"({args.units:,} units, feed faults on; {raw} malformed lines sent raw)")  # fmt: skip
     out: dict[str, Any] = {}
-    with EmbeddedBroker() as broker:
-        say(f"  broker: embedded Tansu at {broker.bootstrap} (pid {broker.pid})")
-        ensure_topics(broker.bootstrap, parts)
+    with fresh_broker(parts) as broker:
         sent, seconds = produce(broker.bootstrap, events)
         if sent != n:
             raise SystemExit(f"produced {sent} records, not {n}")
@@ -301,12 +298,10 @@ def _round(args: Any, bootstrap: str, work: Path, tag: str, suffix: str) -> tupl
 
 def _reloaded(stack: contextlib.ExitStack, events: list, parts: int) -> str:
     """A fresh broker in ``stack`` holding the same input; its bootstrap address."""
-    broker = stack.enter_context(EmbeddedBroker())
-    ensure_topics(broker.bootstrap, parts)
-    sent, _ = produce(broker.bootstrap, events)
-    if sent != len(events):
+    broker = stack.enter_context(fresh_broker(parts))
+    if (sent := produce(broker.bootstrap, events)[0]) != len(events):
         raise SystemExit(f"produced {sent} records, not {len(events)}")
-    say(f"  a fresh broker for this round: {broker.bootstrap}, {sent:,} records produced again")
+    say(f"  a fresh broker for this round: {sent:,} records produced again")
     return broker.bootstrap
 
 
