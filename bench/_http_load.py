@@ -15,16 +15,15 @@ with an uncounted warm-up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
-import os
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
+
+from bench._run import cpu_seconds
 
 __all__ = ["Endpoint", "Load", "measure"]
 
@@ -121,14 +120,6 @@ def measure(
         for load in loads:
             report(load)
     return loads
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    with contextlib.suppress(OSError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return math.nan
 
 
 async def _drive(port: int, requests: list[bytes], seconds: float, concurrency: int,

@@ -44,17 +44,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,6 +63,8 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from bench._api_store import base_document, fill_store, scratch_database  # noqa: E402
 from bench._http_load import Endpoint, Load, measure  # noqa: E402
+from bench._pyspy import api_profile  # noqa: E402
+from bench._run import free_port, stop_process, tail  # noqa: E402
 
 DEFAULT_BOUNDARIES = REPO.parent / "shared" / "data" / "staffordshire-wards.geojson"
 DEFAULT_SERVER = os.environ.get("BEATLIGHT_TEST_POSTGRES_URL",
@@ -88,7 +85,7 @@ def main() -> None:
     with scratch_database(args.database_url, say) as url, tempfile.TemporaryDirectory() as tmp:
         key, hours, wards = _fill(url, args)
         endpoints = _endpoints(key, hours, wards, args.only)
-        port = _free_port()
+        port = free_port()
         with _api_process(url, args.boundaries, port, Path(tmp) / "api.log") as pid:
             say(f"API pid {pid} on port {port}: {args.concurrency} connections, "
                 f"{args.seconds:g} s per endpoint in {args.rounds} rounds, each turn after "
@@ -99,8 +96,8 @@ def main() -> None:
                             rounds=args.rounds, report=_report, **options)  # fmt: skip
             if args.profile > 0:
                 say(f"profile of the API under the live metrics load ({args.profile:g} s):")
-                _profile(pid, args.profile, lambda s: measure(
-                    [endpoints[1]], seconds=s, warmup=0, report=_report, **options))  # fmt: skip
+                api_profile(pid, args.profile, lambda s: measure([endpoints[1]], seconds=s,
+                            warmup=0, report=_report, **options), say)  # fmt: skip
 
     console.print(_table(loads, args))
     live, trivial = loads[1], loads[0]
@@ -242,7 +239,7 @@ def _table(loads: list[Load], args: argparse.Namespace) -> Table:
     return out
 
 
-# --- the API process and its profile -------------------------------------------------------
+# --- the API process -------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -258,109 +255,16 @@ def _api_process(database_url: str, boundaries: Path, port: int, log: Path) -> I
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                sys.exit(f"the API exited with code {process.returncode}:\n{_tail(log)}")
+                sys.exit(f"the API exited with code {process.returncode}:\n{tail(log)}")
             with contextlib.suppress(OSError):
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
                     break
             if time.monotonic() > deadline:
-                sys.exit(f"the API did not answer /healthz within 60 s:\n{_tail(log)}")
+                sys.exit(f"the API did not answer /healthz within 60 s:\n{tail(log)}")
             time.sleep(0.2)
         yield process.pid
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-
-
-def _tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _profile(pid: int, seconds: float, drive: object) -> None:
-    """Sample the API process with py-spy while ``drive(seconds)`` loads it."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(spy).exists():
-        say("--profile needs py-spy: pip install py-spy")
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        raw = Path(folder) / "api.txt"
-        sampler = subprocess.Popen(
-            [spy, "record", "--pid", str(pid), "--duration", str(math.ceil(seconds)),
-             "--rate", "250", "--format", "raw", "--output", str(raw), "--nonblocking"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        time.sleep(0.5)
-        drive(seconds)  # type: ignore[operator]
-        _, err = sampler.communicate(timeout=seconds + 60)
-        if sampler.returncode != 0 or not raw.exists():
-            say(f"py-spy failed: {err.decode(errors='replace').strip()[-500:]}")
-            return
-        saved = Path.cwd() / "api-profile.txt"
-        shutil.copy(raw, saved)
-        say(f"{_hot_frames(raw.read_text())}\n(collapsed stacks in {saved}: "
-            "flamegraph.pl or speedscope draw them)")  # fmt: skip
-
-
-#: Where an API process spends its time: a name, and a piece of a frame on the stack.
-PHASES = (
-    ("reading and parsing requests", "data_received ("),
-    ("solving dependencies (FastAPI: parameters, security, auth)", "solve_dependencies ("),
-    ("  of which the auth dependency (api/auth.py requires)", "requires.<locals>.principal ("),
-    ("  of which handing work to the thread pool", "run_in_threadpool ("),
-    ("the route functions (api/routes)", "(api/routes/"),
-    ("writing responses", "Response.__call__ ("),
-    ("  of which the socket writes", "_SelectorSocketTransport.write ("),
-    ("the store (SQLAlchemy)", "sqlalchemy/"),
-    ("request metrics (api/app.py _Measure, prometheus-client)", "prometheus_client/"),
-)
-
-
-def _hot_frames(collapsed: str, top: int = 15) -> str:
-    """Where the busy samples were: by phase of a request, and the busiest leaf frames."""
-    phases: Counter = Counter()
-    leaf: Counter = Counter()
-    busy = 0
-    for line in collapsed.splitlines():
-        stack, _, count = line.rpartition(" ")
-        frames = stack.split(";")
-        if not stack or _idle(frames[-1]):
-            continue
-        busy += int(count)
-        leaf[_short(frames[-1])] += int(count)
-        for name, piece in PHASES:
-            if any(piece in frame for frame in frames):
-                phases[name] += int(count)
-    if not busy:
-        return "no busy samples"
-    return "\n".join([
-        f"busy samples: {busy:,} (threads waiting for work left out); on the stack in:",
-        *(f"{phases[name] / busy:6.1%}  {name}" for name, _ in PHASES),
-        "running themselves (leaf frames):",
-        *(f"{n / busy:6.1%}  {frame}" for frame, n in leaf.most_common(top)),
-    ])  # fmt: skip
-
-
-def _idle(leaf: str) -> bool:
-    return leaf.startswith(("Condition.wait ", "EpollSelector.select "))
-
-
-def _short(frame: str) -> str:
-    """``function (path/to/module.py:12)`` as ``function (module.py)``."""
-    name, _, where = frame.partition(" (")
-    return f"{name} ({where.rsplit('/', 1)[-1].split(':', 1)[0].rstrip(')')})"
+        stop_process(process)
 
 
 if __name__ == "__main__":

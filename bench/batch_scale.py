@@ -24,8 +24,8 @@ Everything is measured in one run on this machine, one step at a time:
 2. The report, for each file: ``python -m beatlight report --events FILE
    --boundaries B --format json --out ...`` as a child process, timed from its
    start to its exit (loading the boundaries, building the geography, reading,
-   validating, locating and modelling every event, writing the figures). Its peak
-   RSS and CPU time come from ``wait4``; its log gives the split. The wards' grid
+   validating, locating and modelling every event, writing the figures). Its CPU
+   time comes from ``wait4``; its log gives the split. The wards' grid
    cells are built once first, into an empty cache (``geo/cache.py``), as any first
    start on a boundary file does; the reports read them back, as every later start
    does. Peak RSS is the child's VmHWM, read every half second. The summary also
@@ -46,6 +46,10 @@ events/s = N / the report's wall time; points/s = points / the baseline's wall t
 The last line is the ratio for the fastest file format (target >= 0.5). Other work on
 the machine slows both sides, so the load average is printed, and the same ratio by
 CPU time beside it. Every child process is stopped on the way out.
+
+One file over 300 lines: the three steps above and their summary are one question
+(the report against the baseline on the same points), and each step is only used
+here; what other benchmarks share lives in ``bench/_run.py``.
 """
 
 from __future__ import annotations
@@ -57,7 +61,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -76,7 +79,14 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench._run import REPO, code_version, stop_on_signals, work_dir  # noqa: E402
+from bench._run import (  # noqa: E402
+    REPO,
+    code_version,
+    proc_status,
+    stop_on_signals,
+    stop_process,
+    work_dir,
+)
 
 DEFAULT_BOUNDARIES = REPO.parent / "shared" / "data" / "england-wards.geojson.gz"
 TARGET_RATIO = 0.5
@@ -305,7 +315,7 @@ def _report(
     try:
         with _Progress(f"report on {events.name} (bytes read)", size) as progress:
             while True:
-                peak_kb = max(peak_kb, _high_water_kb(process.pid))
+                peak_kb = max(peak_kb, proc_status(process.pid).get("VmHWM", 0))
                 pid, status, usage = os.wait4(process.pid, os.WNOHANG)
                 if pid:
                     break
@@ -315,7 +325,7 @@ def _report(
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
     finally:
-        _stop(process)
+        stop_process(process, grace_s=10.0)
     text = log.read_text(errors="replace")
     if process.returncode != 0:
         sys.exit(f"the report exited with code {process.returncode}:\n{text[-3000:]}")
@@ -400,21 +410,6 @@ def _against_earlier(runs: list[Run], earlier: list[Run]) -> None:
                 f"({old.peak_rss_mb:,.0f} MB)")  # fmt: skip
 
 
-def _high_water_kb(pid: int) -> int:
-    """The process's peak RSS so far (VmHWM), 0 once it is gone.
-
-    Not ``wait4``'s ``ru_maxrss``: Linux counts in it the pages of the process that
-    forked the child (this one, holding the wards and coordinates), before exec."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def _file_position(pid: int, path: Path) -> int:
     """How far the process has read ``path`` (0 before it opens it)."""
     with contextlib.suppress(OSError):
@@ -423,18 +418,6 @@ def _file_position(pid: int, path: Path) -> int:
                 info = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
                 return int(info.split("pos:", 1)[1].split()[0])
     return 0
-
-
-def _stop(process: subprocess.Popen, grace_s: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after ``grace_s`` (nothing if it has exited)."""
-    if process.returncode is not None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(grace_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
 
 
 # --- 3. the baseline ---------------------------------------------------------------------
