@@ -4,7 +4,7 @@ and a flag that tells threads the worker is stopping.
 Faust fixes the consumer's ``fetch_max_wait_ms`` at 1,500 ms. Apache Kafka answers a
 fetch as soon as there is a record, so there it only sets how often an idle consumer
 asks again. Tansu holds a fetch for a good part of that wait even when records arrive
-(``bench/stream_throughput.py`` measures one hop: p50 about 380 ms at 1,500 ms, 15 ms
+(``bench/stream_latency.py`` measures one hop: p50 about 380 ms at 1,500 ms, 15 ms
 at 50 ms), and a ping crosses the broker twice before it reaches a live snapshot. The
 worker sets it from ``BEATLIGHT_FETCH_WAIT_MS``.
 

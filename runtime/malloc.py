@@ -5,7 +5,7 @@ serves blocks of 128 KiB or more from their own mappings at first, but each time
 is freed it raises that threshold (up to 32 MiB), after which such arrays come from
 the heap, and the holes they leave between longer-lived blocks are not given back:
 over 28 simulated days, a worker's heap held ~100 MB free that it could not return
-(``bench/stream_throughput.py``, (d)). Fixing the threshold (which also stops the
+(``bench/stream_memory.py``). Fixing the threshold (which also stops the
 adjustment, see mallopt(3)) puts them in mappings whenever the heap has no free block
 that fits, unmapped when freed: the heap stops growing around them.
 """
