@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
-__all__ = ["REPO", "code_version", "stop_on_signals", "work_dir"]
+__all__ = ["REPO", "code_version", "free_port", "stop_on_signals", "work_dir"]
 
 
 def work_dir(stack: contextlib.ExitStack, requested: Path | None) -> Path:
@@ -49,3 +50,10 @@ def stop_on_signals() -> None:
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on now (for a server a benchmark starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

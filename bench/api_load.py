@@ -48,7 +48,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -68,6 +67,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from bench._api_store import base_document, fill_store, scratch_database  # noqa: E402
 from bench._http_load import Endpoint, Load, measure  # noqa: E402
+from bench._run import free_port  # noqa: E402
 
 DEFAULT_BOUNDARIES = REPO.parent / "shared" / "data" / "staffordshire-wards.geojson"
 DEFAULT_SERVER = os.environ.get("BEATLIGHT_TEST_POSTGRES_URL",
@@ -88,7 +88,7 @@ def main() -> None:
     with scratch_database(args.database_url, say) as url, tempfile.TemporaryDirectory() as tmp:
         key, hours, wards = _fill(url, args)
         endpoints = _endpoints(key, hours, wards, args.only)
-        port = _free_port()
+        port = free_port()
         with _api_process(url, args.boundaries, port, Path(tmp) / "api.log") as pid:
             say(f"API pid {pid} on port {port}: {args.concurrency} connections, "
                 f"{args.seconds:g} s per endpoint in {args.rounds} rounds, each turn after "
@@ -281,12 +281,6 @@ def _tail(path: Path, lines: int = 25) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _profile(pid: int, seconds: float, drive: object) -> None:

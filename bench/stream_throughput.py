@@ -57,7 +57,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -77,7 +76,7 @@ from beatlight.runtime.broker import EmbeddedBroker  # noqa: E402
 from beatlight.runtime.producers import PresenceProducer  # noqa: E402
 from beatlight.runtime.topics import VISIBILITY_LIVE, TopicSpec, ensure_topics  # noqa: E402
 from beatlight.streams.simulate import SimulationConfig, simulate  # noqa: E402
-from bench._run import REPO, code_version, stop_on_signals, work_dir  # noqa: E402
+from bench._run import REPO, code_version, free_port, stop_on_signals, work_dir  # noqa: E402
 
 DEFAULT_BOUNDARIES = REPO.parent / "shared" / "data" / "staffordshire-wards.geojson"
 NOOP_AGENT = Path(__file__).resolve().parent / "_noop_agent.py"
@@ -168,12 +167,6 @@ def catch_up_summary(*logs: Path) -> str:
         f"lanes {lanes} read {records:,} records from Kafka themselves (idle-lane "
         f"catch-up, kafka-python) in {len(reads)} reads taking {seconds:.1f} s"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def proc_status(pid: int) -> dict[str, int]:
