@@ -40,22 +40,22 @@ def defaults() -> Settings:
 
 def model_params(settings: Settings | None = None) -> ModelParams:
     """The presence model's parameters (SPEC "Metric definitions"), in µs and slots."""
-    s = settings or defaults()
+    settings = settings or defaults()
     return ModelParams(
-        slot_us=s.slot_seconds * _US,
-        gap_us=s.max_gap_seconds * _US,
-        koper_slots=koper_slots(s.koper_minutes, s.slot_seconds),
+        slot_us=settings.slot_seconds * _US,
+        gap_us=settings.max_gap_seconds * _US,
+        koper_slots=koper_slots(settings.koper_minutes, settings.slot_seconds),
     )
 
 
 def lane_config(settings: Settings | None = None) -> LaneConfig:
     """A lane's admission rules and model parameters."""
-    s = settings or defaults()
+    settings = settings or defaults()
     return LaneConfig(
-        model=model_params(s),
-        lateness_us=s.lateness_seconds * _US,
-        future_us=s.future_seconds * _US,
-        max_accuracy_m=s.max_accuracy_m,
+        model=model_params(settings),
+        lateness_us=settings.lateness_seconds * _US,
+        future_us=settings.future_seconds * _US,
+        max_accuracy_m=settings.max_accuracy_m,
     )
 
 
@@ -66,24 +66,24 @@ def worker_config(
     (default: ``kafka_partitions``). Needs the ``stream`` extra."""
     from beatlight.runtime.app import WorkerConfig
 
-    s = settings or defaults()
+    settings = settings or defaults()
     return WorkerConfig(
         bootstrap=bootstrap,
-        partitions=s.kafka_partitions if partitions is None else partitions,
-        app_id=s.app_id,
-        session_timeout_s=s.session_timeout_ms / 1000,
-        heartbeat_s=s.heartbeat_interval_ms / 1000,
-        live_seconds=s.live_seconds,
-        live_clock=s.live_clock,
-        web_port=s.worker_web_port,
-        web_host=s.worker_web_host,
-        max_event_bytes=s.max_event_bytes,
-        alert_window=s.alert_window,
-        alert_unvisited_minutes=s.alert_unvisited_minutes,
-        checkpoint_seconds=s.checkpoint_seconds,
-        points_minutes=s.points_minutes,
-        fetch_wait_ms=s.fetch_wait_ms,
-        compression=s.kafka_compression,
+        partitions=settings.kafka_partitions if partitions is None else partitions,
+        app_id=settings.app_id,
+        session_timeout_s=settings.session_timeout_ms / 1000,
+        heartbeat_s=settings.heartbeat_interval_ms / 1000,
+        live_seconds=settings.live_seconds,
+        live_clock=settings.live_clock,
+        web_port=settings.worker_web_port,
+        web_host=settings.worker_web_host,
+        max_event_bytes=settings.max_event_bytes,
+        alert_window=settings.alert_window,
+        alert_unvisited_minutes=settings.alert_unvisited_minutes,
+        checkpoint_seconds=settings.checkpoint_seconds,
+        points_minutes=settings.points_minutes,
+        fetch_wait_ms=settings.fetch_wait_ms,
+        compression=settings.kafka_compression,
     )
 
 
@@ -92,14 +92,14 @@ def materialiser_config(settings: Settings | None, bootstrap: str) -> Materialis
     Needs the ``api`` extra."""
     from beatlight.api.materialise import MaterialiserConfig
 
-    s = settings or defaults()
+    settings = settings or defaults()
     return MaterialiserConfig(
         bootstrap=bootstrap,
-        group_id=f"{s.app_id}-materialiser",
-        session_timeout_ms=s.session_timeout_ms,
-        batch_records=s.materialise_batch_records,
-        connect_timeout_s=s.kafka_connect_timeout_s,
-        max_backoff_s=s.materialise_max_backoff_s,
+        group_id=f"{settings.app_id}-materialiser",
+        session_timeout_ms=settings.session_timeout_ms,
+        batch_records=settings.materialise_batch_records,
+        connect_timeout_s=settings.kafka_connect_timeout_s,
+        max_backoff_s=settings.materialise_max_backoff_s,
     )
 
 
