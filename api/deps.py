@@ -19,9 +19,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from beatlight.api.db import connect
-from beatlight.api.models import format_time
 from beatlight.api.snapshots import Document, Snapshots
 from beatlight.settings import Settings
+from beatlight.times import format_time
 
 __all__ = [
     "AsOfQuery",

@@ -48,27 +48,18 @@ TOPICS = (VISIBILITY_HISTORY, VISIBILITY_LIVE, VISIBILITY_ALERTS)
 
 @dataclass(frozen=True)
 class MaterialiserConfig:
-    """What the materialiser needs from the settings."""
+    """What the materialiser needs from the settings.
+
+    Built from ``Settings`` by :func:`beatlight.configs.materialiser_config`, where the
+    defaults are declared."""
 
     bootstrap: str
-    group_id: str = "beatlight-materialiser"
-    session_timeout_ms: int = 6000
-    batch_records: int = 500
-    connect_timeout_s: float = 10.0
-    max_backoff_s: float = 30.0
+    group_id: str
+    session_timeout_ms: int
+    batch_records: int
+    connect_timeout_s: float
+    max_backoff_s: float
     topics: tuple[str, ...] = TOPICS
-
-    @classmethod
-    def from_settings(cls, settings: Any, bootstrap: str) -> MaterialiserConfig:
-        """From :class:`~beatlight.settings.Settings` (the group is ``<app_id>-materialiser``)."""
-        return cls(
-            bootstrap=bootstrap,
-            group_id=f"{settings.app_id}-materialiser",
-            session_timeout_ms=settings.session_timeout_ms,
-            batch_records=settings.materialise_batch_records,
-            connect_timeout_s=settings.kafka_connect_timeout_s,
-            max_backoff_s=settings.materialise_max_backoff_s,
-        )
 
 
 class Materialiser:

@@ -42,8 +42,6 @@ __all__ = [
     "LiveSummary",
     "MaterialiserOffset",
     "UTCDateTime",
-    "format_time",
-    "parse_time",
 ]
 
 #: The SPEC's window metrics, in its order (the report document's ``windows`` entries).
@@ -269,16 +267,3 @@ class LiveAudit(Base):
     role: Mapped[str] = mapped_column(sa.String(16))
     # The ward the reader asked for; null: every ward.
     ward: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
-
-
-def parse_time(text: str) -> datetime:
-    """An RFC 3339 time from a topic record, as an aware UTC datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def format_time(moment: datetime) -> str:
-    """RFC 3339 UTC with ``Z``, microseconds only when there are some (as the report's)."""
-    moment = moment.astimezone(UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

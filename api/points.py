@@ -40,6 +40,7 @@ import orjson
 
 from beatlight.api._kafka import OUTAGE_S, Backoff, ConnectionWatch, describe, kafka_error
 from beatlight.errors import BeatlightError
+from beatlight.times import format_time
 
 __all__ = ["MAX_MINUTES", "Point", "RecentPoints", "VISIBILITY_POINTS", "feature_collection"]
 
@@ -309,7 +310,7 @@ def feature_collection(points: list[Point]) -> dict[str, Any]:
             {
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
-                "properties": {"ts": _format_ts(p.ts), "ward": p.ward, "mode": p.mode},
+                "properties": {"ts": format_time(p.ts), "ward": p.ward, "mode": p.mode},
             }
             for p in points
         ],
@@ -341,12 +342,6 @@ def _point(record: Any) -> Point | None:
 
 def _is_number(value: Any) -> bool:
     return type(value) in (int, float)
-
-
-def _format_ts(moment: datetime) -> str:
-    """RFC 3339 UTC with ``Z``; microseconds only when there are some."""
-    pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return moment.astimezone(UTC).strftime(pattern)
 
 
 def _wall_clock() -> datetime:

@@ -18,6 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from beatlight.windows import WINDOW_SECONDS, Window
+
 __all__ = [
     "PERIOD_WINDOWS",
     "Period",
@@ -32,10 +34,8 @@ __all__ = [
 ]
 
 Period = Literal["day", "week"]
-PERIOD_WINDOWS: dict[str, tuple[str, timedelta]] = {
-    "day": ("24h", timedelta(hours=24)),
-    "week": ("7d", timedelta(days=7)),
-}
+#: The window whose figures a period publishes.
+PERIOD_WINDOWS: dict[Period, Window] = {"day": "24h", "week": "7d"}
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -51,7 +51,8 @@ def period_end(period: Period, first_day: date, zone: ZoneInfo) -> datetime:
 
 def period_start(period: Period, first_day: date, zone: ZoneInfo) -> datetime:
     """The start of the window the period's figures cover: its end minus the window."""
-    return period_end(period, first_day, zone) - PERIOD_WINDOWS[period][1]
+    window = timedelta(seconds=WINDOW_SECONDS[PERIOD_WINDOWS[period]])
+    return period_end(period, first_day, zone) - window
 
 
 def published_until(now: datetime, delay: timedelta) -> datetime:

@@ -13,9 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from beatlight.windows import Window
+
 __all__ = [
     "LEVELS",
-    "WINDOWS",
     "AlertsResponse",
     "AuditEntryOut",
     "AuditResponse",
@@ -33,14 +34,11 @@ __all__ = [
     "PublicWard",
     "RaisedAlert",
     "ValidationProblem",
-    "Window",
     "WindowMetrics",
 ]
 
 Level = Literal["ward", "neighbourhood", "district", "force"]
-Window = Literal["1h", "24h", "7d", "28d"]
 LEVELS: tuple[str, ...] = Level.__args__  # type: ignore[attr-defined]
-WINDOWS: tuple[str, ...] = Window.__args__  # type: ignore[attr-defined]
 MetricName = Literal[
     "patrol_minutes", "foot_minutes", "unit_minutes", "longest_gap_minutes",
     "distinct_units", "visits", "koper_visits", "coverage", "target_minutes", "attainment",

@@ -34,9 +34,8 @@ from beatlight.api.models import (
     LiveMetric,
     LiveSummary,
     MaterialiserOffset,
-    format_time,
-    parse_time,
 )
+from beatlight.times import format_time, parse_time
 
 __all__ = [
     "Changes",

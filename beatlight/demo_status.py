@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 from rich.table import Table
 
+from beatlight.times import format_time
+
 __all__ = ["Probe", "Status", "status_line", "status_table"]
 
 _STATUSES = ("green", "amber", "red", "none")
@@ -98,7 +100,7 @@ class Probe:
         if wards is not None and wards.get("live"):
             status.wards_24h = dict(Counter(a["windows"]["24h"]["status"] for a in wards["areas"]))
         if self._force is not None:
-            start = self.history_start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            start = format_time(self.history_start.replace(microsecond=0))
             history = self._get(f"/api/v1/history/{self._force}", pcc, level="force",
                                 window="1h", start=start)  # fmt: skip
             if history is not None:

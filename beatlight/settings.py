@@ -16,7 +16,8 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-WINDOWS: dict[str, int] = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "28d": 28 * 86_400}
+from beatlight.windows import Window
+
 #: The longest allowed lateness supported (SPEC "Late uploads").
 MAX_LATENESS_SECONDS = 86_400
 
@@ -118,7 +119,7 @@ class Settings(BaseSettings):
     checkpoint_seconds: float = Field(
         300.0, gt=0, description="How often each lane's state is checkpointed to Kafka."
     )
-    alert_window: str = Field("24h", description="Window whose live status raises alerts.")
+    alert_window: Window = Field("24h", description="Window whose live status raises alerts.")
     alert_unvisited_minutes: float = Field(
         120.0, gt=0, description="Alert when nobody has been seen in an area for this long."
     )
@@ -307,4 +308,4 @@ def _network(entry: Any) -> Any:
         ) from None
 
 
-__all__ = ["MAX_LATENESS_SECONDS", "Settings", "WINDOWS"]
+__all__ = ["MAX_LATENESS_SECONDS", "Settings"]

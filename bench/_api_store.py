@@ -58,9 +58,9 @@ def scratch_database(server_url: str, say: Callable[[str], None] = print) -> Ite
 
 def base_document(geography: Any, end: datetime, seed: int) -> dict[str, Any]:
     """The batch report at ``end`` of one simulated day over the wards."""
+    from beatlight.configs import lane_config
     from beatlight.streams.batch import batch_report
     from beatlight.streams.events import parse_lines
-    from beatlight.streams.lane import LaneConfig
     from beatlight.streams.simulate import SimulationConfig, simulate_lines
 
     config = SimulationConfig(seed=seed, start=end - timedelta(days=1), ping_seconds=60)
@@ -68,7 +68,7 @@ def base_document(geography: Any, end: datetime, seed: int) -> dict[str, Any]:
     batches = (parse_lines(lines[i:i + 20_000], max_event_bytes=8192)
                for i in range(0, len(lines), 20_000))  # fmt: skip
     end_us = (end - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-    return batch_report(geography, batches, LaneConfig(), now_us=end_us, as_of_us=end_us)
+    return batch_report(geography, batches, lane_config(), now_us=end_us, as_of_us=end_us)
 
 
 def fill_store(
@@ -84,9 +84,9 @@ def fill_store(
 
     Returns the number of history rows stored.
     """
-    from beatlight.api.models import format_time
     from beatlight.api.store import Changes, apply
     from beatlight.streams.aggregate import snapshot_records
+    from beatlight.times import format_time
 
     template = Changes()
     for key, value in snapshot_records(base, prefix=base["as_of"]):

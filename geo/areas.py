@@ -64,14 +64,6 @@ class Areas:
         """``ward * n_cells + cell`` for every cell of every ward, sorted: the ward-cell pairs."""
         return self.area_cell_keys[: int(self.cell_count[: self.n_wards].sum())]
 
-    @property
-    def ward_neighbourhood(self) -> np.ndarray:
-        return self.ward_areas[:, 1]
-
-    @property
-    def ward_district(self) -> np.ndarray:
-        return self.ward_areas[:, 2]
-
 
 def build_areas(
     *,

@@ -21,14 +21,12 @@ from typing import Any, Literal
 
 from beatlight.maps.assets import STATIC_PREFIX
 from beatlight.maps.palette import MODE_COLOURS, REVISED_COLOUR, STATUS_COLOURS, STATUS_LABELS
+from beatlight.windows import COVERAGE_WINDOWS, WINDOWS
 
 __all__ = ["MapOptions", "coverage_map", "live_map", "public_map"]
 
 Kind = Literal["live", "coverage", "public"]
 
-#: The live map's windows (SPEC "Metric definitions"), and the coverage map's.
-LIVE_WINDOWS = ("1h", "24h", "7d", "28d")
-COVERAGE_WINDOWS = ("7d", "28d")
 
 _TITLES = {
     "live": "Live visibility by ward",
@@ -63,8 +61,8 @@ class MapOptions:
 def live_map(options: MapOptions, wards: dict[str, Any] | None = None, *,
              window: str = "24h") -> str:  # fmt: skip
     """The inspectors' live map: ward attainment in ``window``, recent points, outlines."""
-    _check_window(window, LIVE_WINDOWS)
-    return _page("live", options, wards, {"window": window, "windows": list(LIVE_WINDOWS)})
+    _check_window(window, WINDOWS)
+    return _page("live", options, wards, {"window": window, "windows": list(WINDOWS)})
 
 
 def coverage_map(options: MapOptions, wards: dict[str, Any] | None = None, *,

@@ -23,7 +23,9 @@ from zoneinfo import ZoneInfo
 
 from beatlight.reports import charts
 from beatlight.reports.method import BOUNDARY_ATTRIBUTION, Method, notes
-from beatlight.reports.trends import STATUSES, Day, days, parse_as_of, shortfalls, window_for
+from beatlight.reports.trends import STATUSES, Day, days, shortfalls, window_for
+from beatlight.times import parse_time
+from beatlight.windows import window_hours, window_words
 
 __all__ = ["CONTENT_SECURITY_POLICY", "SECTIONS", "build_report"]
 
@@ -44,8 +46,6 @@ SECTIONS = (
     "How the figures are made",
     "Data and attribution",
 )
-_WINDOW_WORDS = {"24h": "24 hours", "7d": "7 days", "28d": "28 days"}
-_WINDOW_HOURS = {"24h": 24, "7d": 168, "28d": 672}
 
 
 def build_report(
@@ -67,12 +67,12 @@ def build_report(
     """
     zone = ZoneInfo(zone) if isinstance(zone, str) else zone
     method = method or Method(slot_seconds=document["slot_seconds"], timezone=zone.key)
-    as_of = parse_as_of(document["as_of"])
+    as_of = parse_time(document["as_of"])
     window = window_for(period_days)
     period = days(history, as_of, period_days, zone)
     force = document.get("force") or {}
     title = f"Visible neighbourhood policing in {force.get('name') or 'the force area'}"
-    words = f"the {_WINDOW_WORDS[window]} to {_local(as_of, zone)}"
+    words = f"the {window_words(window)} to {_local(as_of, zone)}"
     sections = [
         _headline(document, window, words, _revised_note(document, period, zone)),
         _map(document, window, words, outlines, district_outlines),
@@ -105,7 +105,7 @@ def _headline(document: Mapping[str, Any], window: str, words: str, note: str = 
     fair = document["fairness"].get(window, {})
     cards = []
     if force:
-        hours = _WINDOW_HOURS[window]
+        hours = window_hours(window)
         visible = f"out of {hours:,} h, police were visible somewhere in the force area"
         cards.append(_card("Patrol time", _hours(force["patrol_minutes"]), visible))
         foot = force["foot_minutes"] / force["patrol_minutes"] if force["patrol_minutes"] else None
@@ -298,7 +298,7 @@ def _revised_note(document: Mapping[str, Any], period: list[Day], zone: ZoneInfo
         revised = _revised_wards(document)
         names = sorted(w["name"] for w in document["wards"] if w["code"] in revised)
         when = document.get("revised_at")
-        at = _local(parse_as_of(when), zone) if when else None
+        at = _local(parse_time(when), zone) if when else None
         parts.append(
             f"These figures were revised after they were first published (revision "
             f"{document['revision']}{f', made {at}' if at else ''}): pings that devices "

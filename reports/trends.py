@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from beatlight.times import parse_time
+
 __all__ = [
     "MAX_PERIOD_DAYS",
     "STATUSES",
@@ -24,7 +26,6 @@ __all__ = [
     "daily_boundaries",
     "days",
     "is_local_midnight",
-    "parse_as_of",
     "shortfalls",
     "window_for",
 ]
@@ -79,7 +80,7 @@ def days(
     history: Iterable[Mapping[str, Any]], as_of: datetime, period_days: int, zone: ZoneInfo
 ) -> list[Day]:
     """The period's days from the documents at its daily boundaries (others are ignored)."""
-    by_end = {parse_as_of(d["as_of"]): d for d in history}
+    by_end = {parse_time(d["as_of"]): d for d in history}
     out = []
     for end in daily_boundaries(as_of, period_days, zone):
         day = (end.astimezone(zone) - timedelta(hours=12)).date()
@@ -149,11 +150,6 @@ def shortfalls(document: Mapping[str, Any], period: list[Day], window: str) -> l
     order = {status: i for i, status in enumerate(("none", "red", "amber"))}
     out.sort(key=lambda s: (order[s.status], s.attainment or 0.0, -s.days_in_a_row, s.code))
     return out
-
-
-def parse_as_of(text: str) -> datetime:
-    """A document's ``as_of`` (RFC 3339 UTC) as an aware datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:

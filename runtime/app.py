@@ -79,26 +79,29 @@ class _Stopping(Exception):
 
 
 class WorkerConfig(faust.Record, serializer="json"):  # type: ignore[call-arg]
-    """What a worker needs beyond the geography (built from Settings by the CLI)."""
+    """What a worker needs beyond the geography.
+
+    Built from ``Settings`` by :func:`beatlight.configs.worker_config`, where the
+    defaults are declared; only the batching, which is no setting, has its own."""
 
     bootstrap: str
-    partitions: int = 4
-    app_id: str = "beatlight"
-    session_timeout_s: float = 6.0
-    heartbeat_s: float = 1.5
+    partitions: int
+    app_id: str
+    session_timeout_s: float
+    heartbeat_s: float
+    live_seconds: float
+    live_clock: str  # "wall": as of now; "event": as of the latest event time
+    web_port: int
+    web_host: str
+    max_event_bytes: int
+    alert_window: str
+    alert_unvisited_minutes: float
+    checkpoint_seconds: float
+    points_minutes: float  # pings this recent go to visibility.points
+    fetch_wait_ms: int  # longest a fetch waits at the broker (Faust fixes 1,500)
+    compression: str  # of the batches sent: none, gzip, snappy, lz4 or zstd
     batch_size: int = 2000
     batch_seconds: float = 0.2
-    live_seconds: float = 5.0
-    live_clock: str = "wall"  # "wall": as of now; "event": as of the latest event time
-    web_port: int = 6066
-    web_host: str = "127.0.0.1"
-    max_event_bytes: int = 8192
-    alert_window: str = "24h"
-    alert_unvisited_minutes: float = 120.0
-    checkpoint_seconds: float = 300.0
-    points_minutes: float = 15.0  # pings this recent go to visibility.points
-    fetch_wait_ms: int = 100  # longest a fetch waits at the broker (Faust fixes 1,500)
-    compression: str = "zstd"  # of the batches sent: none, gzip, snappy, lz4 or zstd
 
 
 def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConfig) -> faust.App:

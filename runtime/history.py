@@ -11,6 +11,7 @@ import orjson
 from beatlight.errors import BeatlightError
 from beatlight.runtime import topics
 from beatlight.streams.aggregate import document_from_records
+from beatlight.times import format_time
 
 __all__ = ["read_history"]
 
@@ -20,7 +21,7 @@ def read_history(bootstrap: str, hour: datetime, *, timeout_s: float = 30.0) -> 
     from kafka import KafkaConsumer, TopicPartition
     from kafka.errors import KafkaError
 
-    prefix = hour.strftime("%Y-%m-%dT%H:%M:%SZ")
+    prefix = format_time(hour.replace(microsecond=0))
     try:
         consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,

@@ -35,6 +35,7 @@ from beatlight.errors import BeatlightError
 from beatlight.runtime.broker import kafka_errors
 from beatlight.runtime.topics import PRESENCE, PRESENCE_DLQ
 from beatlight.streams.outbound import Outbound, Rejection, encode_event, encode_line
+from beatlight.times import format_time
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -357,7 +358,7 @@ def event_seconds(ts: Any) -> float | None:
 
 def _log_progress(sent: int, elapsed: float, pacer: Pacer, *, done: bool = False) -> None:
     feed = (
-        datetime.fromtimestamp(pacer.feed_ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        format_time(datetime.fromtimestamp(pacer.feed_ts, UTC).replace(microsecond=0))
         if pacer.feed_ts is not None
         else "-"
     )

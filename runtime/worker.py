@@ -26,8 +26,8 @@ from beatlight.geo.geography import Geography
 from beatlight.streams.events import RawEvents, parse_lines
 from beatlight.streams.lane import Lane, LaneConfig, Outcome
 from beatlight.streams.points import point_records
-from beatlight.streams.report import format_ts
 from beatlight.streams.wire import LaneStatus, encode_final, encode_reported, encode_tick
+from beatlight.times import format_us
 
 __all__ = ["Emission", "LaneRunner", "PartitionReader", "Record", "first_publication_us"]
 
@@ -301,7 +301,7 @@ class LaneRunner:
                 "partition %d: %d unit(s) with clocks running up to %.1f h ahead of the "
                 "lane's watermark (%s); their pings count and do not move it (%d so far)",
                 self.partition, ahead, intake.furthest_ahead_us / 3.6e9,
-                format_ts(intake.watermark_us), intake.ahead,
+                format_us(intake.watermark_us), intake.ahead,
             )  # fmt: skip
         self._units_ahead = ahead
 

@@ -35,9 +35,10 @@ import orjson
 from beatlight.geo.areas import Areas
 from beatlight.streams.metrics import figures
 from beatlight.streams.presence import ModelParams, Partial, _concat, _RunStore
-from beatlight.streams.report import format_ts, report_document
+from beatlight.streams.report import report_document
 from beatlight.streams.runs import merge_runs
 from beatlight.streams.wire import LaneStatus, Message, decode
+from beatlight.times import format_us
 
 __all__ = ["Aggregator", "Revision", "Snapshot", "document_from_records", "snapshot_records"]
 
@@ -484,7 +485,7 @@ def _areas_of(document: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
 
 def _time_text(us: int | None) -> str | None:
     """When a revision was made, to the second (RFC 3339 UTC)."""
-    return None if us is None else format_ts(us // 1_000_000 * 1_000_000)
+    return None if us is None else format_us(us // 1_000_000 * 1_000_000)
 
 
 def document_from_records(

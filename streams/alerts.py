@@ -8,8 +8,9 @@ when it is back to ``green``. Pure: it compares each live document with the last
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
+
+from beatlight.times import parse_time
 
 __all__ = ["AlertTracker"]
 
@@ -27,7 +28,7 @@ class AlertTracker:
 
     def update(self, document: dict[str, Any]) -> list[dict[str, Any]]:
         """The alerts that this live document raises (one per area and change)."""
-        as_of = _parse(document["as_of"])
+        as_of = parse_time(document["as_of"])
         raised = []
         for area, level in _areas(document):
             metrics = area["windows"].get(self.window)
@@ -43,7 +44,7 @@ class AlertTracker:
             if status == "green" and previous not in (None, "green"):
                 raised.append({**base, "kind": "green"})
             self._status[code] = status
-            last = _parse(metrics["last_seen"]) if metrics["last_seen"] else None
+            last = parse_time(metrics["last_seen"]) if metrics["last_seen"] else None
             minutes = (as_of - last).total_seconds() / 60 if last else None
             unvisited = minutes is None or minutes >= self.unvisited_minutes
             if unvisited and code not in self._unvisited:
@@ -60,7 +61,3 @@ def _areas(document: dict[str, Any]):  # noqa: ANN202
             yield area, level
     if document.get("force"):
         yield document["force"], "force"
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -28,25 +28,15 @@ __all__ = ["Lane", "LaneConfig", "Outcome"]
 
 @dataclass(frozen=True)
 class LaneConfig:
-    """Admission rules (SPEC "The presence event" and settings) and the model's parameters."""
+    """Admission rules (SPEC "The presence event" and settings) and the model's parameters.
 
-    model: ModelParams = ModelParams()
-    lateness_us: int = 3_600_000_000
-    future_us: int = 300_000_000
-    max_accuracy_m: float = 100.0
+    Built from ``Settings`` by :func:`beatlight.configs.lane_config`, where the defaults
+    are declared."""
 
-    @classmethod
-    def from_settings(cls, settings) -> LaneConfig:  # noqa: ANN001 - beatlight.settings.Settings
-        return cls(
-            model=ModelParams(
-                slot_us=settings.slot_seconds * 1_000_000,
-                gap_us=settings.max_gap_seconds * 1_000_000,
-                koper_slots=_koper_slots(settings.koper_minutes, settings.slot_seconds),
-            ),
-            lateness_us=settings.lateness_seconds * 1_000_000,
-            future_us=settings.future_seconds * 1_000_000,
-            max_accuracy_m=settings.max_accuracy_m,
-        )
+    model: ModelParams
+    lateness_us: int
+    future_us: int
+    max_accuracy_m: float
 
 
 @dataclass
@@ -73,7 +63,7 @@ class Lane:
     def __init__(
         self,
         geography: Geography,
-        config: LaneConfig | None = None,
+        config: LaneConfig,
         *,
         ignore_from_us: int | None = None,
         hourly: bool = False,
@@ -113,7 +103,7 @@ class Lane:
         self.sent_slot: int | None = None
         self._provisional_until: int | None = None
         self._provisional_version = -1
-        self.config = config or LaneConfig()
+        self.config = config
         #: How far behind the watermark a ping may still arrive.
         self.lateness_us = 0 if ordered else self.config.lateness_us
         self.intake = Intake(self.config.lateness_us, ordered=ordered)
@@ -369,9 +359,3 @@ class Lane:
 
 _HOUR_US = 3_600_000_000
 _FINALISE_STEP_US = 600_000_000  # ten minutes of event time
-
-
-def _koper_slots(koper_minutes: float, slot_seconds: int) -> int:
-    """Slots a visit needs to last at least K minutes (rule 6)."""
-    slots = koper_minutes * 60 / slot_seconds
-    return int(np.ceil(slots - 1e-9))

@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 
 from beatlight.streams.events import MODES, ValidEvents
+from beatlight.times import format_us_array
 
 __all__ = ["POINT_FIELDS", "point_records"]
 
@@ -40,7 +41,7 @@ def point_records(
         return []
     ward_codes = [str(code) for code in np.asarray(codes, dtype=object)[ward[rows]]]
     columns = zip(
-        _rfc3339(events.ts_us[rows]),
+        format_us_array(events.ts_us[rows]),
         events.lat[rows].tolist(),
         events.lon[rows].tolist(),
         ward_codes,
@@ -53,13 +54,3 @@ def point_records(
         ))
         for ts, lat, lon, code, mode in columns
     ]  # fmt: skip
-
-
-def _rfc3339(ts_us: np.ndarray) -> list[str]:
-    """As :func:`~beatlight.streams.report.format_ts`, for an array at once."""
-    moments = ts_us.astype("datetime64[us]")
-    stamps = np.datetime_as_string(moments, unit="us").astype(object)
-    whole = ts_us % 1_000_000 == 0
-    if whole.any():
-        stamps[whole] = np.datetime_as_string(moments[whole], unit="s")
-    return (stamps + "Z").tolist()

@@ -31,6 +31,7 @@ import numpy as np
 from beatlight.geo.areas import Areas
 from beatlight.streams.events import FOOT
 from beatlight.streams.runs import group_first, lexsort, merge_later_runs, merge_runs, sorted_unique
+from beatlight.windows import WINDOW_SECONDS
 
 __all__ = ["FinalDelta", "ModelParams", "Partial", "PresenceLane", "unit_slot_runs"]
 
@@ -39,17 +40,15 @@ _NONE = np.iinfo(np.int64).min
 
 @dataclass(frozen=True)
 class ModelParams:
-    """The SPEC's settings that the model needs, in microseconds and slots."""
+    """The SPEC's settings that the model needs, in microseconds and slots.
 
-    slot_us: int = 60_000_000
-    gap_us: int = 300_000_000
-    koper_slots: int = 10
-    windows: tuple[tuple[str, int], ...] = (
-        ("1h", 3600),
-        ("24h", 86_400),
-        ("7d", 7 * 86_400),
-        ("28d", 28 * 86_400),
-    )
+    Built from ``Settings`` by :func:`beatlight.configs.model_params`, where the
+    defaults are declared."""
+
+    slot_us: int
+    gap_us: int
+    koper_slots: int
+    windows: tuple[tuple[str, int], ...] = tuple(WINDOW_SECONDS.items())
 
     @property
     def longest_window_us(self) -> int:
@@ -134,9 +133,9 @@ class FinalDelta:
 class PresenceLane:
     """Accepted pings of a set of units → mergeable figures as of any time."""
 
-    def __init__(self, areas: Areas, params: ModelParams | None = None) -> None:
+    def __init__(self, areas: Areas, params: ModelParams) -> None:
         self.areas = areas
-        self.params = params or ModelParams()
+        self.params = params
         self._units: dict[str, int] = {}
         self._chunks: list[dict[str, np.ndarray]] = []
         self._buffer: dict[str, np.ndarray] = _empty_buffer()

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from beatlight.geo.areas import Areas
 from beatlight.streams.metrics import WindowFigures, fairness
+from beatlight.times import format_us, format_us_array
 
-__all__ = ["CSV_COLUMNS", "csv_rows", "format_ts", "report_document"]
+__all__ = ["CSV_COLUMNS", "csv_rows", "report_document"]
 
-_NONE = np.iinfo(np.int64).min
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: Window metrics in the order the SPEC lists them.
 METRICS = (
@@ -41,27 +39,6 @@ CSV_COLUMNS = (
     "level", "code", "name", "neighbourhood", "district", "area_km2", "population",
     "target_minutes_per_week", "window", *METRICS,
 )  # fmt: skip
-
-
-def format_ts(us: int) -> str:
-    """RFC 3339 UTC with ``Z``; microseconds only when there are some."""
-    moment = _EPOCH + timedelta(microseconds=int(us))
-    # isoformat, not strftime: glibc's %Y writes the year 999 as "999", not "0999".
-    return moment.replace(tzinfo=None).isoformat() + "Z"
-
-
-def format_ts_array(us: np.ndarray) -> list[str | None]:
-    """:func:`format_ts` of each entry (``None`` for the no-time marker), in one NumPy call
-    per precision rather than a ``strftime`` per area."""
-    known = us != _NONE
-    moments = us[known].astype("datetime64[us]")
-    text = np.datetime_as_string(moments, unit="s", timezone="UTC").astype(object)
-    fraction = moments.astype(np.int64) % 1_000_000 != 0
-    if fraction.any():
-        text[fraction] = np.datetime_as_string(moments[fraction], unit="us", timezone="UTC")
-    out = np.full(len(us), None, dtype=object)
-    out[known] = text
-    return out.tolist()
 
 
 def report_document(
@@ -91,7 +68,7 @@ def report_document(
 
     force = level("force")
     return {
-        "as_of": format_ts(as_of_us),
+        "as_of": format_us(as_of_us),
         "slot_seconds": slot_seconds,
         "wards": level("ward"),
         "neighbourhoods": level("neighbourhood"),
@@ -167,7 +144,7 @@ def _window_rows(columns: Mapping[str, list]) -> list[dict[str, Any]]:
 
 def _window_columns(f: WindowFigures) -> dict[str, list]:
     """One window's metrics per area, as JSON-ready lists in :data:`METRICS` order."""
-    last_seen = format_ts_array(np.asarray(f.last_seen_us, dtype=np.int64))
+    last_seen = format_us_array(np.asarray(f.last_seen_us, dtype=np.int64))
     return {
         "patrol_minutes": _floats(f.patrol_minutes),
         "foot_minutes": _floats(f.foot_minutes),

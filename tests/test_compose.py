@@ -36,7 +36,11 @@ INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}"
 # Reachable from outside their containers (the worker's from the compose network only).
 NOT_DEFAULT = {"api_host": "0.0.0.0", "worker_web_host": "0.0.0.0"}
 # What a command reads: its CLI module, and the packages it hands the settings to.
-PACKAGES = {"worker": ("streams", "runtime", "geo"), "api": ("api", "maps", "geo")}
+# The code each command runs, besides its own module: folders, and the config builders.
+PACKAGES = {
+    "worker": ("streams", "runtime", "geo", "beatlight/configs.py"),
+    "api": ("api", "maps", "geo", "beatlight/configs.py"),
+}
 # Settings methods, by the fields they read.
 METHODS = {"store_url": {"database_url", "data_dir"}}
 # Sample values for the ${VAR:?message} a deployment must give.
@@ -81,7 +85,9 @@ def _read_by(name: str, command: click.Command) -> set[str]:
     module = inspect.getmodule(inspect.unwrap(command.callback))  # with its helpers
     sources = [inspect.getsource(module), inspect.getsource(_geography)]
     for package in PACKAGES[name]:
-        sources += [path.read_text() for path in sorted((ROOT / package).rglob("*.py"))]
+        path = ROOT / package
+        files = [path] if path.is_file() else sorted(path.rglob("*.py"))
+        sources += [file.read_text() for file in files]
     read = set()
     for attribute in re.findall(r"settings\.([a-z_]+)", "\n".join(sources)):
         read |= METHODS.get(attribute, {attribute})

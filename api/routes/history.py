@@ -22,7 +22,8 @@ from beatlight.api.deps import (
     session,
 )
 from beatlight.api.publication import samples
-from beatlight.api.schemas import HistoryResponse, Level, MetricName, Window
+from beatlight.api.schemas import HistoryResponse, Level, MetricName
+from beatlight.windows import Window
 
 router = APIRouter(prefix="/history", tags=["history"],
                    dependencies=[requires("inspector", "pcc", "admin")])  # fmt: skip

@@ -14,7 +14,7 @@ the maps' own scripts under ``/static``, so no map needs the internet (issue 5).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -25,6 +25,7 @@ from beatlight.api.deps import AsOfQuery, Services, ServicesDep, hour_boundary
 from beatlight.maps.assets import STATIC_PREFIX, asset_folders, content_security_policy
 from beatlight.maps.builders import MapOptions, coverage_map, live_map, public_map
 from beatlight.maps.signin import signin_page
+from beatlight.windows import CoverageWindow, Window
 
 __all__ = ["mount_assets", "router"]
 
@@ -44,9 +45,7 @@ _GATED = {
 async def live(
     request: Request,
     services: ServicesDep,
-    window: Annotated[
-        Literal["1h", "24h", "7d", "28d"], Query(description="The window shown first.")
-    ] = "24h",
+    window: Annotated[Window, Query(description="The window shown first.")] = "24h",
 ) -> HTMLResponse:
     """Wards coloured by attainment, presence points of the last 15 minutes, refreshed live.
 
@@ -60,7 +59,7 @@ async def live(
 async def coverage(
     request: Request,
     services: ServicesDep,
-    window: Annotated[Literal["7d", "28d"], Query(description="The window shown first.")] = "7d",
+    window: Annotated[CoverageWindow, Query(description="The window shown first.")] = "7d",
     as_of: AsOfQuery = None,
 ) -> HTMLResponse:
     """Attainment over 7 or 28 days, wards missing their target weeks running, fairness.

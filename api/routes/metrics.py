@@ -29,14 +29,7 @@ from beatlight.api.deps import (
     quoted,
     session,
 )
-from beatlight.api.schemas import (
-    WINDOWS,
-    AreaMetrics,
-    FairnessResponse,
-    Level,
-    MetricsResponse,
-    Window,
-)
+from beatlight.api.schemas import AreaMetrics, FairnessResponse, Level, MetricsResponse
 from beatlight.api.snapshots import Document
 from beatlight.api.store import report_document_at
 from beatlight.reports import (
@@ -49,6 +42,7 @@ from beatlight.reports import (
     daily_boundaries,
 )
 from beatlight.streams.report import CSV_COLUMNS, METRICS, csv_rows
+from beatlight.windows import WINDOWS, Window
 
 router = APIRouter(tags=["metrics"], dependencies=[requires("inspector", "pcc", "admin")])
 reports = APIRouter(tags=["report"], dependencies=[requires("pcc", "admin")])

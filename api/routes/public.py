@@ -110,7 +110,7 @@ async def _published(services: Services, period: str, first_day: date | None) ->
         doc = await document(services, end)
     except HTTPException:
         raise HTTPException(404, f"nothing is stored for the {period} of {first_day}") from None
-    window = PERIOD_WINDOWS[period][0]
+    window = PERIOD_WINDOWS[period]
     minimum = services.settings.public_min_units
     return {"period": period, "date": first_day,
             "start": period_start(period, first_day, zone), "end": end,  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from beatlight.api.db import create_engine_for, upgrade
 from beatlight.api.models import Base
+from beatlight.configs import lane_config
 
 #: A server where the tests may create databases (``BEATLIGHT_TEST_POSTGRES_URL``).
 POSTGRES = os.environ.get("BEATLIGHT_TEST_POSTGRES_URL",
@@ -90,7 +91,6 @@ def documents(tmp_path_factory) -> dict[datetime, dict]:
     """Real report documents (batch report over a faulty two-day feed) at ``HOURS``."""
     from beatlight.streams.batch import batch_report
     from beatlight.streams.events import parse_lines
-    from beatlight.streams.lane import LaneConfig
     from tests.streams.test_report_vs_oracle import NOW, _feed, _geography
 
     wards, geography = _geography(tmp_path_factory.mktemp("geo"))
@@ -101,7 +101,7 @@ def documents(tmp_path_factory) -> dict[datetime, dict]:
         as_of_us = (hour - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
         batches = [parse_lines(lines[i:i + 700], max_event_bytes=8192)
                    for i in range(0, len(lines), 700)]  # fmt: skip
-        result[hour] = batch_report(geography, batches, LaneConfig(), now_us=now_us,
+        result[hour] = batch_report(geography, batches, lane_config(), now_us=now_us,
                                     as_of_us=as_of_us)  # fmt: skip
         # A file's events at or after as_of are the file's count; hour snapshots have none.
         del result[hour]["after_as_of"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -22,17 +21,12 @@ from beatlight.runtime.broker import EmbeddedBroker
 from beatlight.streams.simulate import SimulationConfig, simulate_lines
 from tests.conftest import run_cli, wait_until
 from tests.streams.test_stream_e2e import _replay, _same_figures, _stop, _worker
+from tests.support import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 WANTED = [START + timedelta(hours=h) for h in (1, 2)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _api(bootstrap: str, boundaries: Path, database: str, port: int, log: Path):
@@ -64,7 +58,7 @@ def test_the_apis_report_equals_beatlight_report(tmp_path):
     created = run_cli("keys", "create", "--role", "pcc", "--database-url", database)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with EmbeddedBroker() as kafka:
         _replay(kafka.bootstrap, events)

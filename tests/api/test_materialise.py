@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -19,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from beatlight.api.materialise import TOPICS, Materialiser, MaterialiserConfig
 from beatlight.api.store import live_document, read_offsets, report_document_at
-from beatlight.runtime.broker import EmbeddedBroker, _free_port
+from beatlight.configs import materialiser_config
+from beatlight.runtime.broker import EmbeddedBroker
 from beatlight.runtime.topics import (
     VISIBILITY_ALERTS,
     VISIBILITY_HISTORY,
@@ -31,6 +33,7 @@ from beatlight.streams.aggregate import document_from_records, snapshot_records
 from beatlight.streams.alerts import AlertTracker
 from tests.api.conftest import HOURS, dump
 from tests.streams.test_report_vs_oracle import assert_same
+from tests.support import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -100,8 +103,8 @@ def caught_up(expected: dict[str, int]) -> Callable[[Materialiser], bool]:
 
 
 def config(bootstrap: str, **options) -> MaterialiserConfig:
-    return MaterialiserConfig(bootstrap=bootstrap, group_id="test-materialiser",
-                              connect_timeout_s=2, max_backoff_s=2, **options)  # fmt: skip
+    return replace(materialiser_config(None, bootstrap), group_id="test-materialiser",
+                   connect_timeout_s=2, max_backoff_s=2, **options)  # fmt: skip
 
 
 def test_topics_are_stored_exactly_once_and_a_restart_resumes(kafka, engine, documents):
@@ -217,7 +220,7 @@ def test_unreadable_records_are_skipped_and_counted(kafka, engine, documents):
 
 
 def test_a_broker_that_is_not_there_yet_is_waited_for(engine, documents, caplog):
-    port = _free_port()
+    port = free_port()
     caplog.set_level(logging.INFO, logger="beatlight.materialise")
     running = Running(Materialiser(config(f"127.0.0.1:{port}"), engine))
     try:

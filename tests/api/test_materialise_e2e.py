@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from beatlight.api.materialise import Materialiser, MaterialiserConfig
+from beatlight.api.materialise import Materialiser
 from beatlight.api.store import live_document, report_document_at, stored_hours
+from beatlight.configs import materialiser_config
 from beatlight.geo.geography import load_geography
 from beatlight.geo.synthetic import write_synthetic
 from beatlight.runtime.broker import EmbeddedBroker
@@ -34,7 +35,7 @@ def test_the_store_holds_the_workers_hours_equal_to_the_batch_report(engine, tmp
         _replay(kafka.bootstrap, events)
         worker = _worker(kafka.bootstrap, boundaries, tmp_path / "worker.log")
         stop = threading.Event()
-        materialiser = Materialiser(MaterialiserConfig(bootstrap=kafka.bootstrap), engine)
+        materialiser = Materialiser(materialiser_config(None, kafka.bootstrap), engine)
         thread = threading.Thread(target=materialiser.run, args=(stop,))
         thread.start()
         wanted = [START + timedelta(hours=h) for h in (1, 2, 3, 4)]

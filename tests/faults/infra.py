@@ -20,15 +20,11 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["S3Server", "TcpProxy", "free_port", "wait_for_port"]
+from tests.support import free_port
+
+__all__ = ["S3Server", "TcpProxy", "wait_for_port"]
 
 _HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((_HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for_port(port: int, timeout_s: float, process: subprocess.Popen | None = None) -> None:

@@ -27,8 +27,9 @@ from beatlight.runtime.broker import EmbeddedBroker
 from beatlight.streams.simulate import SimulationConfig, simulate_lines
 from tests.api.test_api_e2e import _alive, _api
 from tests.conftest import run_cli, wait_until
-from tests.faults.infra import S3Server, free_port
+from tests.faults.infra import S3Server
 from tests.streams.test_stream_e2e import _expected, _replay, _same_figures, _stop, _worker
+from tests.support import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -25,11 +25,11 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from beatlight.configs import lane_config
 from beatlight.geo.geography import Geography
 from beatlight.runtime.topics import CHECKPOINTS, PRESENCE
 from beatlight.runtime.worker import PartitionReader
 from beatlight.streams.checkpoint import latest_checkpoint, load_lane
-from beatlight.streams.lane import LaneConfig
 from beatlight.streams.simulate import SimulationConfig
 from tests.faults.workers import Progress, Worker, assert_every_version, wait_for
 from tests.streams.e2e_support import (
@@ -190,7 +190,9 @@ def _checkpointed(bootstrap: str, geography: Geography) -> dict[int, int | None]
         for partition in range(PARTITIONS):
             records = [r for chunk in reader.read(partition, 0, None, idle_ms=1000) for r in chunk]
             blob = latest_checkpoint(records, partition)
-            found[partition] = None if blob is None else load_lane(blob, geography, LaneConfig())[1]
+            found[partition] = (
+                None if blob is None else load_lane(blob, geography, lane_config())[1]
+            )
         return found
     finally:
         reader.close()

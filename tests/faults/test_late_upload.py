@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -20,12 +21,12 @@ import pytest
 from sqlalchemy.orm import Session
 
 from beatlight.api.db import create_engine_for, upgrade
-from beatlight.api.materialise import Materialiser, MaterialiserConfig
+from beatlight.api.materialise import Materialiser
 from beatlight.api.store import report_document_at
+from beatlight.configs import lane_config, materialiser_config
 from beatlight.runtime.history import read_history
 from beatlight.streams.batch import batch_report
 from beatlight.streams.events import parse_lines
-from beatlight.streams.lane import LaneConfig
 from beatlight.streams.simulate import SimulationConfig, simulate_lines
 from tests.faults.workers import Worker, wait_for
 from tests.streams.e2e_support import START, replay_lines, same_figures, wait_for_hour
@@ -58,7 +59,7 @@ def test_a_shift_uploaded_eight_hours_late_counts_and_revises_its_hours(
     engine = create_engine_for(f"sqlite:///{tmp_path / 'store.db'}")
     upgrade(str(engine.url))
     stop = threading.Event()
-    materialiser = Materialiser(MaterialiserConfig(bootstrap=kafka), engine)
+    materialiser = Materialiser(materialiser_config(None, kafka), engine)
     thread = threading.Thread(target=materialiser.run, args=(stop,), daemon=True)
     thread.start()
     try:
@@ -130,7 +131,7 @@ def _batch(geography, lines: list[str], hour: datetime) -> dict:
     """``beatlight report --as-of H`` on all the events: every one counts."""
     now_us = (datetime.now(UTC) - _EPOCH) // timedelta(microseconds=1)
     return batch_report(geography, [parse_lines(lines, max_event_bytes=8192)],
-                        LaneConfig(lateness_us=DAY_S * 1_000_000), now_us=now_us,
+                        replace(lane_config(), lateness_us=DAY_S * 1_000_000), now_us=now_us,
                         as_of_us=(hour - _EPOCH) // timedelta(microseconds=1))  # fmt: skip
 
 

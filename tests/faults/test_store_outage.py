@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from beatlight.api.db import create_engine_for, upgrade
 from beatlight.api.materialise import TOPICS
 from beatlight.api.store import report_document_at, stored_hours
+from beatlight.configs import lane_config
 from beatlight.geo.geography import load_geography
 from beatlight.geo.synthetic import write_synthetic
 from beatlight.runtime.broker import EmbeddedBroker
@@ -44,12 +45,12 @@ from beatlight.runtime.topics import topic as topic_spec
 from beatlight.streams.aggregate import snapshot_records
 from beatlight.streams.batch import batch_report
 from beatlight.streams.files import open_events
-from beatlight.streams.lane import LaneConfig
 from beatlight.streams.simulate import SimulationConfig, simulate_lines
 from tests.conftest import run_cli, wait_until
-from tests.faults.infra import TcpProxy, free_port
+from tests.faults.infra import TcpProxy
 from tests.streams.test_report_vs_oracle import assert_same
 from tests.streams.test_stream_e2e import _stop
+from tests.support import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
@@ -94,7 +95,7 @@ def feed(tmp_path: Path) -> tuple[Path, dict[datetime, dict]]:
     documents = {}
     for hour in HOURS:
         batches = (raw for raw, _ in open_events(events).chunks())
-        documents[hour] = batch_report(geography, batches, LaneConfig(), now_us=now_us,
+        documents[hour] = batch_report(geography, batches, lane_config(), now_us=now_us,
                                        as_of_us=_us(hour), partitions=4)  # fmt: skip
     return boundaries, documents
 

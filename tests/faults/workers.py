@@ -18,8 +18,9 @@ from beatlight.runtime.producers import PresenceProducer
 from beatlight.runtime.topics import VISIBILITY_HISTORY, topic
 from beatlight.runtime.worker import PartitionReader
 from beatlight.streams.aggregate import snapshot_records
-from tests.streams.e2e_support import PARTITIONS, free_port, scrape_metrics, start_worker, stop
+from tests.streams.e2e_support import PARTITIONS, scrape_metrics, start_worker, stop
 from tests.streams.test_report_vs_oracle import assert_same
+from tests.support import free_port
 
 __all__ = ["Feeder", "Progress", "Worker", "assert_every_version", "wait_for"]
 

@@ -13,6 +13,7 @@ from beatlight.api.app import create_app
 from beatlight.api.auth import create_key
 from beatlight.api.db import create_engine_for, upgrade
 from beatlight.api.points import Point, RecentPoints
+from beatlight.configs import lane_config
 from beatlight.settings import Settings
 from tests.api.conftest import API_NOW, HOURS, fill, new_database
 from tests.streams.test_report_vs_oracle import NOW, _feed, _geography
@@ -36,14 +37,13 @@ def served(tmp_path_factory) -> Iterator[tuple[Any, dict[str, str]]]:
 
     from beatlight.streams.batch import batch_report
     from beatlight.streams.events import parse_lines
-    from beatlight.streams.lane import LaneConfig
 
     wards, geography = _geography(tmp_path_factory.mktemp("fuzz-geo"))
     lines = _feed(5, wards.geometry.to_frame(), days=2, units=6)
     now_us = int(NOW.timestamp()) * 1_000_000
     batches = [parse_lines(lines[i:i + 700], max_event_bytes=8192)
                for i in range(0, len(lines), 700)]  # fmt: skip
-    documents = {hour: batch_report(geography, batches, LaneConfig(), now_us=now_us,
+    documents = {hour: batch_report(geography, batches, lane_config(), now_us=now_us,
                                     as_of_us=int(hour.timestamp()) * 1_000_000)
                  for hour in HOURS}  # fmt: skip
     for document in documents.values():  # a file's count; hour snapshots have none

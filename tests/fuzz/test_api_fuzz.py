@@ -28,11 +28,12 @@ from hypothesis import strategies as st
 from beatlight.api.app import create_app
 from beatlight.api.db import create_engine_for
 from beatlight.api.routes import health, maps
-from beatlight.api.schemas import LEVELS, WINDOWS
+from beatlight.api.schemas import LEVELS
 from beatlight.geo.attributes import load_attributes
 from beatlight.geo.boundaries import wards_from_frame
 from beatlight.geo.geography import geography_from_wards
 from beatlight.settings import Settings
+from beatlight.windows import WINDOWS
 from tests.api.conftest import HOURS
 from tests.fuzz.events import timestamps
 from tests.fuzz.profiles import fuzz, timeout

@@ -21,11 +21,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from beatlight.configs import lane_config
 from beatlight.geo.geography import Geography, load_geography
 from beatlight.geo.synthetic import write_synthetic
 from beatlight.runtime.worker import LaneRunner, Record
 from beatlight.streams.events import FIELDS, REASONS, parse_lines, validate
-from beatlight.streams.lane import Lane, LaneConfig
+from beatlight.streams.lane import Lane
 from tests import oracle
 from tests.fuzz.events import (
     NOW_US,
@@ -43,7 +44,7 @@ from tests.fuzz.profiles import fuzz, timeout
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(timeout(120))]
 
 MAX_EVENT_BYTES = 8192
-CONFIG = LaneConfig()
+CONFIG = lane_config()
 #: The letter's own keys: anything else would be a field that travelled on.
 LETTER_KEYS = {"reason", "partition", "offset", "event_id", "payload"}
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from beatlight.configs import lane_config
 from beatlight.runtime.worker import LaneRunner, Record
 from beatlight.streams.batch import batch_report
 from beatlight.streams.events import parse_lines, validate
-from beatlight.streams.lane import LaneConfig
 from tests.fuzz.events import IDENTIFYING, NOW_US, good_event, secret_markers
 from tests.fuzz.test_events_fuzz import geography
 
@@ -30,7 +30,7 @@ def _event(**fields) -> bytes:
 @pytest.mark.parametrize("field", ["event_id", "unit", "ts", "lat", "mode", "accuracy_m"])
 @pytest.mark.parametrize("nest", [dict, lambda d: [d]], ids=["object", "array"])
 def test_an_identifying_field_nested_in_a_spec_field_never_reaches_the_dlq(field, nest):
-    runner = LaneRunner(0, geography(), LaneConfig(), max_event_bytes=8192)
+    runner = LaneRunner(0, geography(), lane_config(), max_event_bytes=8192)
     emission = runner.process([Record(0, _event(**{field: nest(IDENTIFYING)}))], now_us=NOW_US)
 
     (key, value), = emission.dlq  # fmt: skip
@@ -55,7 +55,7 @@ def test_the_batch_report_survives_a_ping_just_before_year_1():
     # its time was written out (last_seen).
     lines = [_event(ts="0001-01-01T00:00:00+01:00", event_id="ancient"), _event()]
     document = batch_report(geography(), [parse_lines(lines, max_event_bytes=8192)],
-                            LaneConfig(), now_us=NOW_US)  # fmt: skip
+                            lane_config(), now_us=NOW_US)  # fmt: skip
     assert document["rejected"] == {"bad_timestamp": 1}
 
 
@@ -69,7 +69,7 @@ def test_an_ancient_first_ping_does_not_owe_an_hour_tick_per_hour_since():
     # longest window on): the ones between are empty for it, and skipped.
     from beatlight.streams.wire import decode
 
-    runner = LaneRunner(0, geography(), LaneConfig(), max_event_bytes=8192)
+    runner = LaneRunner(0, geography(), lane_config(), max_event_bytes=8192)
     runner.process([Record(0, _event(ts="1970-01-01T00:00:00Z"))], now_us=NOW_US)
     emission = runner.process([Record(1, _event(event_id="now"))], now_us=NOW_US)
     kinds = [decode(payload).kind for payload in emission.partials]

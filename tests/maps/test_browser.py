@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from beatlight.api.publication import whole_hours
+from beatlight.configs import lane_config
 from beatlight.maps.palette import STATUS_COLOURS
 from tests.api.conftest import HOURS, fill
 from tests.conftest import json_keys
@@ -163,7 +164,6 @@ def _live_after_new_events(tmp_path, geography, code: str) -> dict:
     from beatlight.api.shapes import AreaShapes
     from beatlight.streams.batch import batch_report
     from beatlight.streams.events import parse_lines
-    from beatlight.streams.lane import LaneConfig
     from tests.streams.test_report_vs_oracle import NOW, _feed, _geography
 
     wards, _ = _geography(tmp_path)
@@ -178,7 +178,7 @@ def _live_after_new_events(tmp_path, geography, code: str) -> dict:
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     batches = [parse_lines(lines[i:i + 700], max_event_bytes=8192)
                for i in range(0, len(lines), 700)]  # fmt: skip
-    return batch_report(geography, batches, LaneConfig(),
+    return batch_report(geography, batches, lane_config(),
                         now_us=(NOW - epoch) // timedelta(microseconds=1),
                         as_of_us=(as_of - epoch) // timedelta(microseconds=1))  # fmt: skip
 

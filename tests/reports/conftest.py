@@ -27,10 +27,10 @@ class Run:
 @pytest.fixture(scope="session")
 def run(tmp_path_factory) -> Run:
     from beatlight.api.shapes import AreaShapes
+    from beatlight.configs import lane_config
     from beatlight.reports import is_local_midnight
     from beatlight.streams.batch import batch_reports
     from beatlight.streams.events import parse_lines
-    from beatlight.streams.lane import LaneConfig
     from tests.streams.test_report_vs_oracle import NOW, _feed, _geography
 
     wards, geography = _geography(tmp_path_factory.mktemp("geo-report"))
@@ -38,7 +38,7 @@ def run(tmp_path_factory) -> Run:
     now_us = (NOW - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
     batches = [parse_lines(lines[i : i + 500], max_event_bytes=8192)
                for i in range(0, len(lines), 500)]  # fmt: skip
-    found = batch_reports(geography, batches, LaneConfig(), now_us=now_us,
+    found = batch_reports(geography, batches, lane_config(), now_us=now_us,
                           hours=lambda us: is_local_midnight(us, ZONE))  # fmt: skip
     shapes = AreaShapes(geography)
     return Run(found.document, list(found.hours.values()), shapes.level("ward"),

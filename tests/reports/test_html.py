@@ -15,7 +15,7 @@ from beatlight.reports import SECTIONS, build_report, window_for
 from beatlight.reports.charts import STATUS_WORDS
 from beatlight.reports.html import _hours, _pct
 from beatlight.reports.method import BOUNDARY_ATTRIBUTION, OGL
-from beatlight.reports.trends import parse_as_of
+from beatlight.times import parse_time
 from tests.reports.conftest import ZONE
 
 pytestmark = pytest.mark.unit
@@ -101,7 +101,7 @@ def test_trends_show_each_days_figures_from_the_document_at_its_midnight(run, pa
     trends = page[page.index('<section id="trends">') : page.index('<section id="fairness">')]
     shown = 0
     for document in run.history:
-        day = (parse_as_of(document["as_of"]).astimezone(ZONE) - timedelta(hours=12)).date()
+        day = (parse_time(document["as_of"]).astimezone(ZONE) - timedelta(hours=12)).date()
         row = re.search(rf"<tr><td>{day:%a %d %b %Y}</td>(.*?)</tr>", trends)
         if row is None:
             continue  # before the period
@@ -201,7 +201,7 @@ def test_figures_revised_after_first_publication_are_marked_with_when(run, page)
     assert 'title="Revised after first publication, at 2026-11-23T07:40:12Z">†' in row
     row = re.search(rf"<tr><td>{re.escape(unchanged['name'])}(.*?)</tr>", marked).group(1)
     assert "†" not in row
-    local = (parse_as_of(day["as_of"]).astimezone(ZONE) - timedelta(hours=12)).date()
+    local = (parse_time(day["as_of"]).astimezone(ZONE) - timedelta(hours=12)).date()
     assert re.search(rf"<tr><td>{local:%a %d %b %Y} <abbr[^>]*2026-11-22T09:05:00Z", marked)
     assert "Days marked † in the trends" in headline
     # A report of figures as first published (or from the batch report) marks nothing.

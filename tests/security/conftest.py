@@ -76,8 +76,8 @@ def start_api(folder: Path, env: dict[str, str], *options: str) -> Iterator[Simp
     ``env`` as its only ``BEATLIGHT_*`` variables and ``options`` added to its command line;
     stopped with SIGTERM on leaving. Yields what :func:`running_api` describes."""
     from beatlight.geo.synthetic import write_synthetic
-    from tests.api.test_api_e2e import _free_port
     from tests.conftest import wait_until
+    from tests.support import free_port
 
     boundaries, log = folder / "wards.geojson", folder / "api.log"
     write_synthetic(boundaries)
@@ -86,7 +86,7 @@ def start_api(folder: Path, env: dict[str, str], *options: str) -> Iterator[Simp
     engine = create_engine_for(url)
     with Session(engine) as session, session.begin():
         keys = {role: create_key(session, role, f"running {role}")[1] for role in ROLES}
-    port = _free_port()
+    port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("BEATLIGHT_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "beatlight", "api", "--boundaries", str(boundaries),

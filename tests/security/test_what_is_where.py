@@ -14,8 +14,8 @@ import numpy as np
 import orjson
 import pytest
 
+from beatlight.configs import lane_config
 from beatlight.runtime.worker import LaneRunner, Record
-from beatlight.streams.lane import LaneConfig
 from beatlight.streams.wire import decode
 from tests.fuzz.events import NOW_US, good_event
 from tests.fuzz.test_events_fuzz import geography
@@ -27,7 +27,7 @@ EVENT_ID = "evt-zq-9902"
 
 
 def _runner_after_pings() -> tuple[LaneRunner, list]:
-    runner = LaneRunner(0, geography(), LaneConfig(), max_event_bytes=8192,
+    runner = LaneRunner(0, geography(), lane_config(), max_event_bytes=8192,
                         points_us=3_600_000_000)  # fmt: skip
     pings = [{**good_event(i, 3000 - 60 * i), "unit": UNIT, "event_id": f"{EVENT_ID}-{i}"}
              for i in range(40)]  # fmt: skip

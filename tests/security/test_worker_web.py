@@ -20,7 +20,8 @@ from beatlight.geo.synthetic import write_synthetic
 from beatlight.runtime.broker import EmbeddedBroker
 from beatlight.runtime.topics import ensure_topics
 from tests.faults.infra import wait_for_port
-from tests.streams.e2e_support import PARTITIONS, free_port, start_worker, stop
+from tests.streams.e2e_support import PARTITIONS, start_worker, stop
+from tests.support import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from beatlight.configs import lane_config
 from beatlight.errors import BeatlightError
 from beatlight.geo.geography import Geography, load_geography
 from beatlight.runtime.broker import EmbeddedBroker
@@ -26,7 +26,6 @@ from beatlight.runtime.history import read_history
 from beatlight.runtime.producers import PresenceProducer
 from beatlight.streams.batch import batch_report
 from beatlight.streams.files import open_events
-from beatlight.streams.lane import LaneConfig
 from beatlight.streams.simulate import SimulationConfig, simulate_lines
 from tests.streams.test_report_vs_oracle import assert_same
 
@@ -35,7 +34,6 @@ __all__ = [
     "REVISION_KEYS",
     "START",
     "expected",
-    "free_port",
     "kafka",
     "replay",
     "replay_lines",
@@ -151,7 +149,7 @@ def expected(
     now_us = ((now or datetime.now(UTC)) - _EPOCH) // _MICROSECOND
     as_of_us = (hour - _EPOCH) // _MICROSECOND
     batches = (raw for raw, _ in open_events(events).chunks(keep_text=partitions is None))
-    return batch_report(geography, batches, LaneConfig(), now_us=now_us, as_of_us=as_of_us,
+    return batch_report(geography, batches, lane_config(), now_us=now_us, as_of_us=as_of_us,
                         partitions=partitions)  # fmt: skip
 
 
@@ -181,13 +179,6 @@ def _without_revisions(document: dict) -> dict:
 
 #: What says which publication of an hour a document (or an area in it) is.
 REVISION_KEYS = ("revision", "revised_at")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now (for a worker's /metrics page)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def scrape_metrics(port: int, timeout_s: float = 2.0) -> dict[str, float] | None:

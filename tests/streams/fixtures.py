@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from beatlight.configs import model_params
 from beatlight.geo.areas import Areas, build_areas
 from beatlight.streams.events import MODES, ValidEvents
 from beatlight.streams.metrics import WindowFigures, figures
@@ -65,7 +66,7 @@ def run(
 ) -> tuple[Partial, dict[str, WindowFigures]]:
     """All pings in one go, figures as of ``as_of`` seconds after T0."""
     areas = areas or tiny_areas()
-    params = params or ModelParams()
+    params = params or model_params()
     lane = PresenceLane(areas, params)
     add_pings(lane, pings)
     partial = lane.partial(as_of_us(as_of))

@@ -7,17 +7,18 @@ The same code runs inside the Faust workers (tests/streams/test_worker*.py).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
+from beatlight.configs import lane_config, model_params
 from beatlight.streams.aggregate import Aggregator, document_from_records, snapshot_records
 from beatlight.streams.batch import batch_report
 from beatlight.streams.events import parse_lines
-from beatlight.streams.lane import Lane, LaneConfig
+from beatlight.streams.lane import Lane
 from beatlight.streams.partitioning import partitions_of
-from beatlight.streams.presence import ModelParams
 from beatlight.streams.wire import LaneStatus, decode, encode_final, encode_reported, encode_tick
 from tests.streams.test_report_vs_oracle import NOW, _feed, _geography, assert_same
 
@@ -43,7 +44,7 @@ def stream(geography, lines, partitions, batch=300, config=None, behind=None, wa
     Lane ``behind`` (if any) sends nothing until every record is in, as a lane reading a
     backlog far slower than the others would; ``watch`` is called after every batch.
     """
-    config = config or LaneConfig()
+    config = config or lane_config()
     lanes = [Lane(geography, config, hourly=True) for _ in range(partitions)]
     aggregator = Aggregator(geography.areas, config.model, partitions)
     snapshots = {}
@@ -102,7 +103,7 @@ def test_hour_snapshots_equal_the_batch_report(tmp_path, seed, partitions):
                for i in range(0, len(lines), 1000)]  # fmt: skip
     for hour in sorted(snapshots)[:: max(len(snapshots) // 8, 1)]:
         expected = batch_report(
-            geography, batches, LaneConfig(), now_us=NOW_US, as_of_us=hour, partitions=partitions
+            geography, batches, lane_config(), now_us=NOW_US, as_of_us=hour, partitions=partitions
         )
         got = dict(snapshots[hour])
         # Rejections and duplicates in a snapshot are those counted so far, not the file's.
@@ -143,8 +144,8 @@ def test_a_lane_days_behind_changes_no_figure_and_its_wait_is_held_compressed(tm
 def test_final_runs_no_snapshot_can_reach_are_forgotten(tmp_path):
     """The aggregator's final runs stay bounded: the longest window plus the revisable days."""
     wards, geography = _geography(tmp_path)
-    model = ModelParams(windows=(("1h", 3600), ("6h", 6 * 3600)))
-    config = LaneConfig(model=model)
+    model = replace(model_params(), windows=(("1h", 3600), ("6h", 6 * 3600)))
+    config = replace(lane_config(), model=model)
     lines = _feed(7, wards.geometry.to_frame(), days=5, units=9)
     _, aggregator, snapshots = stream(geography, lines, 2, config=config)
     held = aggregator.held()
@@ -225,7 +226,7 @@ def _same_as_batch(geography, lines, snapshots, hours):
     everything = [parse_lines(lines, max_event_bytes=8192)]
     for hour in hours:
         expected = batch_report(
-            geography, everything, LaneConfig(), now_us=NOW_US, as_of_us=hour, partitions=2
+            geography, everything, lane_config(), now_us=NOW_US, as_of_us=hour, partitions=2
         )
         got = dict(snapshots[hour])
         for key in ("rejected", "duplicates"):
@@ -317,7 +318,7 @@ def test_an_idle_partition_vouches_for_hours_and_revises_them_when_it_wakes(tmp_
     everything = [parse_lines(early + late, max_event_bytes=8192)]
     for hour, document in revised.items():
         expected = batch_report(
-            geography, everything, LaneConfig(), now_us=NOW_US, as_of_us=hour, partitions=2
+            geography, everything, lane_config(), now_us=NOW_US, as_of_us=hour, partitions=2
         )
         got = dict(document)
         for key in ("rejected", "duplicates"):

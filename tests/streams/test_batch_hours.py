@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from beatlight.configs import lane_config
 from beatlight.streams.batch import batch_report, batch_reports
 from beatlight.streams.events import parse_lines
-from beatlight.streams.lane import LaneConfig
 from tests.streams.test_report_vs_oracle import NOW, _feed, _geography, assert_same
 
 pytestmark = pytest.mark.unit
@@ -36,13 +36,13 @@ def test_each_chosen_hour_is_the_batch_report_as_of_that_hour(tmp_path, seed, pa
     wards, geography = _geography(tmp_path)
     lines = _feed(seed, wards.geometry.to_frame(), days=3, units=8)
     batches = _batches(lines)
-    found = batch_reports(geography, batches, LaneConfig(), now_us=NOW_US,
+    found = batch_reports(geography, batches, lane_config(), now_us=NOW_US,
                           partitions=partitions, hours=_every_six_hours)  # fmt: skip
     assert len(found.hours) >= 10
     assert all(_every_six_hours(h) for h in found.hours)
     assert max(found.hours) <= _us(found.document["as_of"])
     for hour, document in found.hours.items():
-        expected = batch_report(geography, batches, LaneConfig(), now_us=NOW_US,
+        expected = batch_report(geography, batches, lane_config(), now_us=NOW_US,
                                 as_of_us=hour, partitions=partitions)  # fmt: skip
         got = dict(document)
         # An hour's rejections and duplicates are those counted when it was settled.
@@ -57,8 +57,8 @@ def test_asking_for_hours_leaves_the_document_unchanged(tmp_path, as_of):
     lines = _feed(3, wards.geometry.to_frame(), days=2, units=6)
     batches = _batches(lines)
     as_of_us = None if as_of is None else _us(as_of)
-    plain = batch_report(geography, batches, LaneConfig(), now_us=NOW_US, as_of_us=as_of_us)
-    found = batch_reports(geography, batches, LaneConfig(), now_us=NOW_US, as_of_us=as_of_us,
+    plain = batch_report(geography, batches, lane_config(), now_us=NOW_US, as_of_us=as_of_us)
+    found = batch_reports(geography, batches, lane_config(), now_us=NOW_US, as_of_us=as_of_us,
                           hours=_every_six_hours)  # fmt: skip
     assert found.document == plain
     if as_of is not None:
@@ -69,7 +69,7 @@ def test_asking_for_hours_leaves_the_document_unchanged(tmp_path, as_of):
 def test_keep_bounds_the_hours_held(tmp_path):
     wards, geography = _geography(tmp_path)
     lines = _feed(4, wards.geometry.to_frame(), days=3, units=5)
-    found = batch_reports(geography, _batches(lines), LaneConfig(), now_us=NOW_US,
+    found = batch_reports(geography, _batches(lines), lane_config(), now_us=NOW_US,
                           hours=_every_six_hours, keep_us=24 * HOUR_US)  # fmt: skip
     hours = sorted(found.hours)
     assert len(hours) == 5 and hours[-1] - hours[0] == 24 * HOUR_US
@@ -90,13 +90,13 @@ def test_hours_past_the_longest_window_are_exact_after_old_runs_are_forgotten(tm
     def weekly(hour_us: int) -> bool:
         return hour_us % (7 * 24 * HOUR_US) == 0
 
-    found = batch_reports(geography, batches, LaneConfig(), now_us=NOW_US,
+    found = batch_reports(geography, batches, lane_config(), now_us=NOW_US,
                           partitions=partitions, hours=weekly)  # fmt: skip
     assert len(found.hours) >= 4
     late = [h for h in found.hours if h > _us("2026-11-30T00:00:00Z")]
     assert late
     for hour in late:
-        expected = batch_report(geography, batches, LaneConfig(), now_us=NOW_US,
+        expected = batch_report(geography, batches, lane_config(), now_us=NOW_US,
                                 as_of_us=hour, partitions=partitions)  # fmt: skip
         got = dict(found.hours[hour])
         for key in ("rejected", "duplicates"):

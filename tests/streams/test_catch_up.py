@@ -20,12 +20,13 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from beatlight.configs import lane_config, worker_config
 from beatlight.geo.geography import Geography, load_geography
 from beatlight.geo.synthetic import write_synthetic
 from beatlight.runtime import topics
-from beatlight.runtime.app import WorkerConfig, _State
+from beatlight.runtime.app import _State
 from beatlight.runtime.worker import Emission, PartitionReader, Record
-from beatlight.streams.lane import LaneConfig
+from beatlight.settings import Settings
 from beatlight.streams.partitioning import partition_of
 from beatlight.streams.simulate import SimulationConfig
 from beatlight.streams.wire import decode
@@ -64,9 +65,9 @@ def test_idle_lanes_vouch_for_hours_only_once_they_have_read_their_partitions_to
     """
     ends = _send_by_partition(kafka, feed)
     assert all(ends[p] > 0 for p in range(PARTITIONS)), ends
-    state = _State(WorkerConfig(bootstrap=kafka, partitions=PARTITIONS, live_clock="event",
-                                live_seconds=1.0), geography, LaneConfig(),
-                   stopping=threading.Event())  # fmt: skip
+    settings = Settings(live_clock="event", live_seconds=1.0)
+    state = _State(worker_config(settings, kafka, partitions=PARTITIONS), geography,
+                   lane_config(), stopping=threading.Event())  # fmt: skip
     published: list[dict] = []
     try:
         for partition in (0, 1):  # what Faust's consumer delivered

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from beatlight.configs import lane_config
 from beatlight.streams.checkpoint import dump_lane, load_lane
 from beatlight.streams.events import parse_lines
-from beatlight.streams.lane import Lane, LaneConfig
+from beatlight.streams.lane import Lane
 from tests.streams.test_aggregate import NOW_US
 from tests.streams.test_report_vs_oracle import _feed, _geography
 
@@ -27,11 +28,11 @@ def test_a_restored_lane_continues_exactly(tmp_path):
     wards, geography = _geography(tmp_path)
     lines = _feed(9, wards.geometry.to_frame(), days=3, units=5)
     half = len(lines) // 2
-    kept = Lane(geography, LaneConfig(), hourly=True)
+    kept = Lane(geography, lane_config(), hourly=True)
     _ingest(kept, lines[:half])
     kept.take_final()
     blob = dump_lane(kept, next_offset=half)
-    restored, offset = load_lane(blob, geography, LaneConfig())
+    restored, offset = load_lane(blob, geography, lane_config())
     assert offset == half
     assert len(blob) < 2_000_000
     assert restored.data_hours == kept.data_hours
@@ -60,7 +61,7 @@ def test_a_restored_lane_continues_exactly(tmp_path):
 
 def test_a_checkpoint_of_other_boundaries_or_garbage_is_ignored(tmp_path):
     wards, geography = _geography(tmp_path)
-    lane = Lane(geography, LaneConfig(), hourly=True)
+    lane = Lane(geography, lane_config(), hourly=True)
     _ingest(lane, _feed(2, wards.geometry.to_frame(), days=1, units=2))
     lane.take_final()
     blob = dump_lane(lane, next_offset=10)
@@ -71,8 +72,8 @@ def test_a_checkpoint_of_other_boundaries_or_garbage_is_ignored(tmp_path):
 
     other_wards = wards_from_frame(synthetic_wards())
     other = geography_from_wards(other_wards, attributes=load_attributes(None, other_wards))
-    assert load_lane(blob, other, LaneConfig()) is None
-    assert load_lane(b"not a checkpoint", geography, LaneConfig()) is None
+    assert load_lane(blob, other, lane_config()) is None
+    assert load_lane(b"not a checkpoint", geography, lane_config()) is None
 
 
 def test_a_checkpoint_from_before_lanes_skipped_empty_hours_owes_every_hour(tmp_path):
@@ -85,7 +86,7 @@ def test_a_checkpoint_from_before_lanes_skipped_empty_hours_owes_every_hour(tmp_
     wards, geography = _geography(tmp_path)
     lines = _feed(9, wards.geometry.to_frame(), days=3, units=5)
     half = len(lines) // 2
-    kept = Lane(geography, LaneConfig(), hourly=True)
+    kept = Lane(geography, lane_config(), hourly=True)
     _ingest(kept, lines[:half])
     data = zlib.decompress(dump_lane(kept, next_offset=half))
     size = int.from_bytes(data[:4], "big")
@@ -93,7 +94,7 @@ def test_a_checkpoint_from_before_lanes_skipped_empty_hours_owes_every_hour(tmp_
     del header["lane"]["data_hours"], header["lane"]["reported_until_us"]
     head = orjson.dumps(header)
     old = zlib.compress(len(head).to_bytes(4, "big") + head + data[4 + size :])
-    restored, _ = load_lane(old, geography, LaneConfig())
+    restored, _ = load_lane(old, geography, lane_config())
     assert restored.data_hours[0] <= kept.data_hours[0]
     assert restored.data_hours[-1] == kept.data_hours[-1]
     later_kept = _ingest(kept, lines[half:])

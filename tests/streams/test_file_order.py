@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from beatlight.configs import lane_config
 from beatlight.streams.batch import batch_reports
 from beatlight.streams.events import parse_lines
-from beatlight.streams.lane import LaneConfig
 from tests.feeds import FastClock, by_time, by_unit, real_feed, shuffled
 from tests.oracle import reference_report
 from tests.streams.test_report_vs_oracle import (
@@ -62,7 +62,7 @@ def _report(geography, lines: list[bytes], *, chunk: int = 700, **options) -> di
         parse_lines(lines[i : i + chunk], max_event_bytes=8192, first_position=i, keep_text=True)
         for i in range(0, len(lines), chunk)
     ]
-    return batch_reports(geography, batches, LaneConfig(), now_us=_NOW_US, **options).document
+    return batch_reports(geography, batches, lane_config(), now_us=_NOW_US, **options).document
 
 
 @pytest.mark.parametrize("seed", range(3))

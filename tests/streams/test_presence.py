@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from beatlight.streams.presence import ModelParams, PresenceLane
+from beatlight.configs import model_params
+from beatlight.streams.presence import PresenceLane
 from tests.streams.fixtures import Ping, S, add_pings, as_of_us, run, tiny_areas
 
 pytestmark = pytest.mark.unit
@@ -191,7 +192,7 @@ def test_finalised_state_gives_the_same_figures_as_one_pass():
         for k in range(3)
         for i in range(400)
     ]
-    params = ModelParams()
+    params = model_params()
     areas = tiny_areas()
     whole = PresenceLane(areas, params)
     add_pings(whole, pings)
@@ -215,7 +216,7 @@ def test_finalised_state_gives_the_same_figures_as_one_pass():
 
 
 def test_adding_a_ping_older_than_the_finalised_horizon_is_refused():
-    lane = PresenceLane(tiny_areas())
+    lane = PresenceLane(tiny_areas(), model_params())
     add_pings(lane, [Ping("u", 10 * HOUR, A)])
     lane.finalise(as_of_us(9 * HOUR))
     with pytest.raises(ValueError, match="finalised horizon"):

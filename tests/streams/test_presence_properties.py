@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from beatlight.configs import model_params
 from beatlight.streams.metrics import figures
-from beatlight.streams.presence import ModelParams, PresenceLane
+from beatlight.streams.presence import PresenceLane
 from tests.streams.fixtures import Ping, add_pings, as_of_us, tiny_areas
 
 pytestmark = pytest.mark.unit
@@ -56,7 +57,7 @@ def _snapshot(lane: PresenceLane, as_of: float):
 
 
 def _one_pass(pings: list[Ping], as_of: float) -> dict:
-    lane = PresenceLane(tiny_areas(), ModelParams())
+    lane = PresenceLane(tiny_areas(), model_params())
     add_pings(lane, pings)
     return _snapshot(lane, as_of)
 
@@ -79,7 +80,7 @@ def test_batches_with_finalisation_equal_one_pass(pings, batch, rnd):
     as_of = max(p.t for p in pings) + 60
     # Deliver roughly in time order, each ping up to 40 minutes late.
     arrival = sorted(pings, key=lambda p: p.t + rnd.uniform(0, 2400))
-    lane = PresenceLane(tiny_areas(), ModelParams())
+    lane = PresenceLane(tiny_areas(), model_params())
     watermark = -np.inf
     delivered: list[Ping] = []
     for start in range(0, len(arrival), batch):
@@ -96,7 +97,7 @@ def test_batches_with_finalisation_equal_one_pass(pings, batch, rnd):
 @given(pings_strategy)
 def test_rollups_are_never_larger_than_the_sum_of_their_wards(pings):
     pings = _with_ids(pings)
-    lane = PresenceLane(tiny_areas(), ModelParams())
+    lane = PresenceLane(tiny_areas(), model_params())
     add_pings(lane, pings)
     as_of = max(p.t for p in pings) + 60
     figs = figures(lane.partial(as_of_us(as_of)), lane.areas, lane.params)
@@ -118,7 +119,7 @@ def test_rollups_are_never_larger_than_the_sum_of_their_wards(pings):
 
 def test_random_rotation_of_pseudonyms_keeps_state_bounded():
     """Units that vanish (pseudonyms rotated by the feed) are forgotten once their runs expire."""
-    lane = PresenceLane(tiny_areas(), ModelParams())
+    lane = PresenceLane(tiny_areas(), model_params())
     rnd = random.Random(3)
     day = 86_400
     for d in range(40):

@@ -17,12 +17,12 @@ import orjson
 import pytest
 from shapely.geometry import MultiPolygon, Polygon, box
 
+from beatlight.configs import lane_config
 from beatlight.geo.attributes import load_attributes
 from beatlight.geo.boundaries import wards_from_frame
 from beatlight.geo.geography import geography_from_wards
 from beatlight.streams.batch import batch_report
 from beatlight.streams.events import parse_lines
-from beatlight.streams.lane import LaneConfig
 from tests.oracle import reference_report
 
 pytestmark = pytest.mark.unit
@@ -206,7 +206,7 @@ def _ours(geography, lines: list[str], as_of: str | None) -> dict:
         parse_lines(lines[i : i + 700], max_event_bytes=8192, first_position=i)
         for i in range(0, len(lines), 700)
     ]
-    return batch_report(geography, batches, LaneConfig(), now_us=now_us, as_of_us=as_of_us)
+    return batch_report(geography, batches, lane_config(), now_us=now_us, as_of_us=as_of_us)
 
 
 def assert_same(ours, theirs, path="report"):
@@ -254,7 +254,7 @@ def test_lanes_per_partition_merge_to_the_single_lane_report(tmp_path):
         batches = [
             parse_lines(lines[i : i + 500], max_event_bytes=8192) for i in range(0, len(lines), 500)
         ]
-        return batch_report(geography, batches, LaneConfig(), now_us=now_us, partitions=partitions)
+        return batch_report(geography, batches, lane_config(), now_us=now_us, partitions=partitions)
 
     single, split = report(1), report(4)
     assert single["accepted"] > 1000 and "too_late" not in single["rejected"]
@@ -288,14 +288,14 @@ def test_a_partitions_own_watermark_decides_lateness(tmp_path):
     one = batch_report(
         geography,
         [parse_lines(lines, max_event_bytes=8192)],
-        LaneConfig(),
+        lane_config(),
         now_us=now_us,
         partitions=1,
     )
     four = batch_report(
         geography,
         [parse_lines(lines, max_event_bytes=8192)],
-        LaneConfig(),
+        lane_config(),
         now_us=now_us,
         partitions=4,
     )

@@ -9,12 +9,14 @@ camera's shift of pings comes eight hours after the shift ended.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import orjson
 import pytest
 
+from beatlight.configs import lane_config, model_params
 from beatlight.runtime.worker import LaneRunner, Record
 from beatlight.streams.aggregate import (
     Aggregator,
@@ -33,7 +35,7 @@ pytestmark = pytest.mark.unit
 
 NOW_US = (NOW - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 HOUR_US = 3_600_000_000
-DAY_LATENESS = LaneConfig(lateness_us=24 * HOUR_US)
+DAY_LATENESS = replace(lane_config(), lateness_us=24 * HOUR_US)
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 T0_US = int(T0.timestamp()) * 1_000_000
 PARTITIONS = 2
@@ -242,12 +244,11 @@ def test_revision_fields_travel_in_the_history_records(tmp_path):
 
 
 def test_hours_stay_revisable_for_the_lateness_and_a_day():
-    from beatlight.streams.presence import ModelParams
 
-    assert Aggregator(None, ModelParams(), 1).revisable_us == 48 * HOUR_US  # type: ignore[arg-type]
-    day = Aggregator(None, ModelParams(), 1, lateness_us=24 * HOUR_US)  # type: ignore[arg-type]
+    assert Aggregator(None, model_params(), 1).revisable_us == 48 * HOUR_US  # type: ignore[arg-type]
+    day = Aggregator(None, model_params(), 1, lateness_us=24 * HOUR_US)  # type: ignore[arg-type]
     assert day.revisable_us == 48 * HOUR_US
-    assert Aggregator(None, ModelParams(), 1,  # type: ignore[arg-type]
+    assert Aggregator(None, model_params(), 1,  # type: ignore[arg-type]
                       lateness_us=40 * HOUR_US).revisable_us == 64 * HOUR_US  # fmt: skip
 
 
@@ -255,7 +256,7 @@ def test_with_the_default_lateness_hours_are_published_once_settled(tmp_path):
     """An hour of lateness: nothing is published early, so nothing is revised."""
     wards, geography = _geography(tmp_path)
     before, shift, _ = _feed(wards)
-    stream = Stream(geography, LaneConfig())
+    stream = Stream(geography, lane_config())
     stream.send(before)
     assert max(stream.newest()) == T0_US + 18 * HOUR_US
     assert stream.send(shift, batch=len(shift)) == []  # too late: rejected, not revised

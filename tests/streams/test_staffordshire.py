@@ -9,10 +9,10 @@ from itertools import islice
 import orjson
 import pytest
 
+from beatlight.configs import lane_config
 from beatlight.geo.geography import load_geography
 from beatlight.streams.batch import batch_report
 from beatlight.streams.events import parse_lines
-from beatlight.streams.lane import LaneConfig
 from beatlight.streams.simulate import SimulationConfig, simulate_lines
 from tests.oracle import reference_report
 from tests.streams.test_report_vs_oracle import assert_same
@@ -40,7 +40,7 @@ def _report(geography, lines, **kwargs):
         parse_lines(lines[i : i + 20_000], max_event_bytes=8192)
         for i in range(0, len(lines), 20_000)
     ]
-    return batch_report(geography, batches, LaneConfig(), now_us=NOW_US, **kwargs)
+    return batch_report(geography, batches, lane_config(), now_us=NOW_US, **kwargs)
 
 
 def test_all_wards_load_with_their_districts(geography):

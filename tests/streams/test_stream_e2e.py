@@ -33,6 +33,7 @@ from tests.streams.e2e_support import (
     wait_for_hour,
     write_simulation,
 )
+from tests.support import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
@@ -149,7 +150,7 @@ def test_a_consumer_behind_the_lanes_checkpoints_is_moved_on_not_fed_again(kafka
         time.sleep(4)  # checkpoints of every lane after its last record
     finally:
         stop(first)
-    port = e2e_support.free_port()
+    port = free_port()
     second = start_worker(kafka, boundaries, log, checkpoint_seconds="1", app_id="second",
                           web_port=str(port))  # fmt: skip
     try:

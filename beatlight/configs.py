@@ -1,0 +1,108 @@
+"""Each component's configuration, built from one :class:`~beatlight.settings.Settings`.
+
+The defaults are declared once, on ``Settings``' fields. The components take plain
+dataclasses with no defaults of their own (the stream core does not import
+pydantic-settings), and this module is where a setting becomes a component's
+parameter: seconds to microseconds, minutes to slots, milliseconds to seconds.
+Without a ``Settings``, a builder uses ``Settings``' defaults and ignores the
+environment (what tests and benchmarks want).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from beatlight.settings import Settings
+from beatlight.streams.lane import LaneConfig
+from beatlight.streams.presence import ModelParams
+
+if TYPE_CHECKING:
+    from beatlight.api.materialise import MaterialiserConfig
+    from beatlight.runtime.app import WorkerConfig
+
+__all__ = [
+    "defaults",
+    "koper_slots",
+    "lane_config",
+    "materialiser_config",
+    "model_params",
+    "worker_config",
+]
+
+_US = 1_000_000
+
+
+def defaults() -> Settings:
+    """``Settings`` with every field at its declared default (no environment, no ``.env``)."""
+    return Settings.model_construct()
+
+
+def model_params(settings: Settings | None = None) -> ModelParams:
+    """The presence model's parameters (SPEC "Metric definitions"), in µs and slots."""
+    settings = settings or defaults()
+    return ModelParams(
+        slot_us=settings.slot_seconds * _US,
+        gap_us=settings.max_gap_seconds * _US,
+        koper_slots=koper_slots(settings.koper_minutes, settings.slot_seconds),
+    )
+
+
+def lane_config(settings: Settings | None = None) -> LaneConfig:
+    """A lane's admission rules and model parameters."""
+    settings = settings or defaults()
+    return LaneConfig(
+        model=model_params(settings),
+        lateness_us=settings.lateness_seconds * _US,
+        future_us=settings.future_seconds * _US,
+        max_accuracy_m=settings.max_accuracy_m,
+    )
+
+
+def worker_config(
+    settings: Settings | None, bootstrap: str, *, partitions: int | None = None
+) -> WorkerConfig:
+    """A stream worker's configuration; ``partitions``: those of the input topic as found
+    (default: ``kafka_partitions``). Needs the ``stream`` extra."""
+    from beatlight.runtime.app import WorkerConfig
+
+    settings = settings or defaults()
+    return WorkerConfig(
+        bootstrap=bootstrap,
+        partitions=settings.kafka_partitions if partitions is None else partitions,
+        app_id=settings.app_id,
+        session_timeout_s=settings.session_timeout_ms / 1000,
+        heartbeat_s=settings.heartbeat_interval_ms / 1000,
+        live_seconds=settings.live_seconds,
+        live_clock=settings.live_clock,
+        web_port=settings.worker_web_port,
+        web_host=settings.worker_web_host,
+        max_event_bytes=settings.max_event_bytes,
+        alert_window=settings.alert_window,
+        alert_unvisited_minutes=settings.alert_unvisited_minutes,
+        checkpoint_seconds=settings.checkpoint_seconds,
+        points_minutes=settings.points_minutes,
+        fetch_wait_ms=settings.fetch_wait_ms,
+        compression=settings.kafka_compression,
+    )
+
+
+def materialiser_config(settings: Settings | None, bootstrap: str) -> MaterialiserConfig:
+    """The API materialiser's configuration (its group is ``<app_id>-materialiser``).
+    Needs the ``api`` extra."""
+    from beatlight.api.materialise import MaterialiserConfig
+
+    settings = settings or defaults()
+    return MaterialiserConfig(
+        bootstrap=bootstrap,
+        group_id=f"{settings.app_id}-materialiser",
+        session_timeout_ms=settings.session_timeout_ms,
+        batch_records=settings.materialise_batch_records,
+        connect_timeout_s=settings.kafka_connect_timeout_s,
+        max_backoff_s=settings.materialise_max_backoff_s,
+    )
+
+
+def koper_slots(koper_minutes: float, slot_seconds: int) -> int:
+    """Slots a visit needs to last at least K minutes (rule 6)."""
+    return math.ceil(koper_minutes * 60 / slot_seconds - 1e-9)
