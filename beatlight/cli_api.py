@@ -49,7 +49,8 @@ def materialise(
     replaying the topics changes nothing.
     """
     from beatlight.api.db import create_engine_for, upgrade
-    from beatlight.api.materialise import Materialiser, MaterialiserConfig
+    from beatlight.api.materialise import Materialiser
+    from beatlight.configs import materialiser_config
 
     _logging(verbose)
     if not verbose:
@@ -64,7 +65,7 @@ def materialise(
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda number, frame: stop.set())
-        materialiser = Materialiser(MaterialiserConfig.from_settings(settings, servers), engine)
+        materialiser = Materialiser(materialiser_config(settings, servers), engine)
         materialiser.run(stop)
     finally:
         engine.dispose()
@@ -117,9 +118,10 @@ def api(
 
     from beatlight.api.app import create_app
     from beatlight.api.db import create_engine_for, reachable, upgrade
-    from beatlight.api.materialise import Materialiser, MaterialiserConfig
+    from beatlight.api.materialise import Materialiser
     from beatlight.api.points import RecentPoints
     from beatlight.api.server import server_options
+    from beatlight.configs import materialiser_config
 
     _logging(verbose)
     if not verbose:
@@ -135,7 +137,7 @@ def api(
     materialiser = points = None
     if settings.kafka_bootstrap:
         if materialise:
-            config = MaterialiserConfig.from_settings(settings, settings.kafka_bootstrap)
+            config = materialiser_config(settings, settings.kafka_bootstrap)
             materialiser = Materialiser(config, engine, registry)
         points = RecentPoints(settings.kafka_bootstrap, settings.points_minutes,
                               settings.live_clock,

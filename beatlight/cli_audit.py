@@ -53,7 +53,7 @@ def audit(
     a key's holder with `beatlight keys list`.
     """
     from beatlight.api.audit import COLUMNS, read_entries
-    from beatlight.api.models import format_time
+    from beatlight.times import format_time
 
     now = datetime.now(UTC)
     start = _moment(since, "--since", now)

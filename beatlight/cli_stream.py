@@ -88,10 +88,10 @@ def worker(
     """
     import faust
 
-    from beatlight.runtime.app import WorkerConfig, create_app
+    from beatlight.configs import lane_config, worker_config
+    from beatlight.runtime.app import create_app
     from beatlight.runtime.malloc import keep_large_blocks_mapped
     from beatlight.runtime.topics import ensure_topics
-    from beatlight.streams.lane import LaneConfig
 
     _logging(verbose)
     keep_large_blocks_mapped()
@@ -101,25 +101,9 @@ def worker(
     servers = _bootstrap(settings)
     geography = _geography(settings, code_column=code_column, crs=boundaries_crs)
     counts = ensure_topics(servers, settings.kafka_partitions)
-    config = WorkerConfig(
-        bootstrap=servers,
-        partitions=counts.get("patrol.presence", settings.kafka_partitions),
-        app_id=settings.app_id,
-        session_timeout_s=settings.session_timeout_ms / 1000,
-        heartbeat_s=settings.heartbeat_interval_ms / 1000,
-        live_seconds=settings.live_seconds,
-        live_clock=settings.live_clock,
-        web_port=settings.worker_web_port,
-        web_host=settings.worker_web_host,
-        max_event_bytes=settings.max_event_bytes,
-        alert_window=settings.alert_window,
-        alert_unvisited_minutes=settings.alert_unvisited_minutes,
-        checkpoint_seconds=settings.checkpoint_seconds,
-        points_minutes=settings.points_minutes,
-        fetch_wait_ms=settings.fetch_wait_ms,
-        compression=settings.kafka_compression,
-    )
-    faust_app = create_app(config, geography, LaneConfig.from_settings(settings))
+    partitions = counts.get("patrol.presence", settings.kafka_partitions)
+    config = worker_config(settings, servers, partitions=partitions)
+    faust_app = create_app(config, geography, lane_config(settings))
     logging.getLogger("beatlight.worker").info(
         "worker %s on %s: %d input partitions, web %s", settings.app_id, servers,
         config.partitions, f"{config.web_host}:{config.web_port}" if config.web_port else "off",
