@@ -26,8 +26,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from beatlight.geo.geography import Geography
+from beatlight.runtime.reader import PartitionReader
 from beatlight.runtime.topics import CHECKPOINTS, PRESENCE
-from beatlight.runtime.worker import PartitionReader
 from beatlight.streams.checkpoint import latest_checkpoint, load_lane
 from beatlight.streams.lane import LaneConfig
 from beatlight.streams.simulate import SimulationConfig

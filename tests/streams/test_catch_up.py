@@ -24,7 +24,8 @@ from beatlight.geo.geography import Geography, load_geography
 from beatlight.geo.synthetic import write_synthetic
 from beatlight.runtime import topics
 from beatlight.runtime.app import WorkerConfig, _State
-from beatlight.runtime.worker import Emission, PartitionReader, Record
+from beatlight.runtime.reader import PartitionReader
+from beatlight.runtime.worker import Emission, Record
 from beatlight.streams.lane import LaneConfig
 from beatlight.streams.partitioning import partition_of
 from beatlight.streams.simulate import SimulationConfig
