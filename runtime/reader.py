@@ -1,11 +1,12 @@
 """Reading Kafka partitions directly: explicit partitions, from offsets their reader keeps.
 
-Every reader of Beatlight's own topics reads this way: a worker's catch-up
-(:class:`PartitionReader`: offset ranges of one partition at a time) and the API's
-materialiser and recent points (:class:`TopicReader`: every partition of some
-topics, polled). None joins a consumer group or commits offsets: the owner knows
-where it is (a lane's next offset, the store's offsets), and Tansu completes a
-group join only after about half the session timeout (SPEC "Known pitfalls").
+Every reader of Beatlight's topics apart from Faust's consumer reads this way: a
+worker's catch-up (:class:`PartitionReader`: offset ranges of one partition at a
+time), and the API's materialiser and recent points and ``beatlight snapshots``
+(:class:`TopicReader`: every partition of some topics, polled). None joins a
+consumer group or commits offsets: the owner knows where it is (a lane's next
+offset, the store's offsets), and Tansu completes a group join only after about
+half the session timeout (SPEC "Known pitfalls").
 Tansu 0.6 also answers ListOffsets for a partition's end short of it, so a read
 trusts the high watermark of Fetch responses for the end (see
 :meth:`PartitionReader._read_past`), and a polling reader tells its lag and a
