@@ -8,8 +8,9 @@ the two cannot lose or repeat a record, and a replay of the topics changes nothi
 anyway (the upserts are idempotent). A snapshot is stored only once its summary,
 written after its areas, has arrived: the store holds whole snapshots only.
 
-Partitions are assigned by hand, not by a group join: each topic has one partition,
-and Tansu completes a join only after about half the session timeout (SPEC "Known
+It reads through a :class:`~beatlight.runtime.reader.TopicReader`: partitions
+assigned by hand, not by a group join (each topic has one partition, and Tansu
+completes a join only after about half the session timeout, SPEC "Known
 pitfalls"). Lag is the high watermark of Fetch responses minus the stored offset,
 not ``end_offsets()``, which Tansu 0.6 answers wrongly.
 
@@ -30,19 +31,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from beatlight.api._kafka import OUTAGE_S, Backoff, ConnectionWatch, describe, kafka_error
 from beatlight.api.db import StoreUnreachable, display_url
 from beatlight.api.store import Changes, apply, read_offsets
 from beatlight.errors import BeatlightError
+from beatlight.runtime.outage import OUTAGE_S, Backoff, describe, kafka_error
+from beatlight.runtime.reader import TopicReader
+from beatlight.runtime.topics import VISIBILITY_ALERTS, VISIBILITY_HISTORY, VISIBILITY_LIVE
 
 __all__ = ["TOPICS", "Materialiser", "MaterialiserConfig"]
 
 log = logging.getLogger("beatlight.materialise")
 
-VISIBILITY_HISTORY = "visibility.history"
-VISIBILITY_LIVE = "visibility.live"
-VISIBILITY_ALERTS = "visibility.alerts"
-#: The topics stored, as named in :mod:`beatlight.runtime.topics`.
+#: The topics stored.
 TOPICS = (VISIBILITY_HISTORY, VISIBILITY_LIVE, VISIBILITY_ALERTS)
 
 
@@ -73,12 +73,16 @@ class Materialiser:
     def __init__(self, config: MaterialiserConfig, engine: Engine, registry: Any = None) -> None:
         self.config = config
         self.engine = engine
-        self._consumer: Any = None
+        self._reader = TopicReader(
+            config.bootstrap, config.topics, client_id=config.group_id,
+            group_id=config.group_id, connect_timeout_s=config.connect_timeout_s,
+            max_backoff_s=config.max_backoff_s, session_timeout_ms=config.session_timeout_ms,
+            max_poll_records=config.batch_records,
+        )  # fmt: skip
         self._next: dict[Any, int] = {}  # TopicPartition -> next offset stored
         self._backoff = Backoff(0.5, config.max_backoff_s)
         self._failing: str | None = None  # the error being retried, logged once
         self._topics_checked = 0.0
-        self._connection = ConnectionWatch()
         self._pending: dict[Any, list[Any]] = {}  # records after the last summary, per partition
         self.stored = {topic: 0 for topic in config.topics}
         self._metrics = _Metrics(registry) if registry is not None else None
@@ -101,19 +105,19 @@ class Materialiser:
 
     def step(self, timeout_ms: int = 500) -> int:
         """Poll once and store what came; return the number of records stored."""
-        consumer = self._ensure_consumer()
+        self._reader.open()
         if len(self._next) < len(self.config.topics) and self._topics_due():
-            self._assign(consumer)
+            self._assign()
         if not self._next:  # no topic yet: no worker has run against this Kafka
             time.sleep(min(timeout_ms, 1000) / 1000)
             return 0
-        polled = consumer.poll(timeout_ms=timeout_ms, max_records=self.config.batch_records)
+        polled = self._reader.poll(timeout_ms, self.config.batch_records)
         stored = self._store(polled) if polled else 0
         if self._failing is not None:
             log.info("materialiser: working again after: %s", self._failing)
             self._failing = None
         self._backoff.reset()
-        self._restart_recreated(consumer)
+        self._restart_recreated()
         self._update_lag()
         self._watch_connection()
         return stored
@@ -123,15 +127,7 @@ class Materialiser:
 
         ``None`` for a topic not yet assigned or fetched from (no watermark yet).
         """
-        result: dict[str, int | None] = {topic: None for topic in self.config.topics}
-        if self._consumer is None:
-            return result
-        for tp, stored in self._next.items():
-            high = self._consumer.highwater(tp)
-            if high is None:
-                continue
-            result[tp.topic] = (result[tp.topic] or 0) + max(high - stored, 0)
-        return result
+        return self._reader.lag(self._next)
 
     @property
     def kafka_lost(self) -> bool:
@@ -140,40 +136,16 @@ class Materialiser:
         kafka-python reconnects by itself and polls simply return nothing meanwhile,
         so neither an error nor the lag would show the outage.
         """
-        return self._connection.lost
+        return self._reader.lost
 
     def close(self) -> None:
         """Close the Kafka client (the store's rows and offsets are already committed)."""
-        consumer, self._consumer = self._consumer, None
         self._next = {}
         self._pending = {}
         self._topics_checked = 0.0
-        if consumer is not None:
-            consumer.close(autocommit=False)
+        self._reader.close()
 
     # -- internals ----------------------------------------------------------------------
-
-    def _ensure_consumer(self) -> Any:
-        if self._consumer is not None:
-            return self._consumer
-        from kafka import KafkaConsumer
-
-        from beatlight.runtime.broker import kafka_errors
-
-        with kafka_errors(self.config.bootstrap):
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=self.config.bootstrap,
-                group_id=self.config.group_id,
-                client_id=self.config.group_id,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                session_timeout_ms=self.config.session_timeout_ms,
-                bootstrap_timeout_ms=int(self.config.connect_timeout_s * 1000),
-                reconnect_backoff_ms=100,
-                reconnect_backoff_max_ms=int(self.config.max_backoff_s * 1000),
-                max_poll_records=self.config.batch_records,
-            )
-        return self._consumer
 
     def _topics_due(self) -> bool:
         """Look for missing topics at most every 2 s (a metadata request each time)."""
@@ -183,23 +155,15 @@ class Materialiser:
         self._topics_checked = now
         return True
 
-    def _assign(self, consumer: Any) -> None:
-        from kafka import TopicPartition
-
-        known = consumer.topics()
-        tps = [TopicPartition(topic, p) for topic in self.config.topics if topic in known
-               for p in sorted(consumer.partitions_for_topic(topic))]  # fmt: skip
+    def _assign(self) -> None:
+        tps, missing = self._reader.partitions()
         if len(tps) == len(self._next):
             return
         with Session(self.engine) as session:
             offsets = read_offsets(session)
-        consumer.assign(tps)
         # An explicit position for every partition: no committed offsets are ever fetched.
-        self._next = {}
-        for tp in tps:
-            self._next[tp] = offsets.get((tp.topic, tp.partition), 0)
-            consumer.seek(tp, self._next[tp])
-        missing = [t for t in self.config.topics if t not in known]
+        self._next = {tp: offsets.get((tp.topic, tp.partition), 0) for tp in tps}
+        self._reader.assign(self._next)
         log.info("materialiser assigned %s%s", ", ".join(f"{tp.topic}[{tp.partition}]@"
                  f"{self._next[tp]}" for tp in tps),
                  f"; waiting for {', '.join(missing)}" if missing else "")  # fmt: skip
@@ -274,10 +238,8 @@ class Materialiser:
     def _rewind(self) -> None:
         """Back to the last stored offsets, so records not stored are fetched again."""
         self._pending = {}
-        if self._consumer is None:
-            return
         for tp, offset in self._next.items():
-            self._consumer.seek(tp, offset)
+            self._reader.seek(tp, offset)
 
     def _retry_after(self, error: BaseException, stop: threading.Event) -> None:
         delay = self._backoff.next()
@@ -291,26 +253,24 @@ class Materialiser:
             self.close()  # a fresh client after a Kafka failure
         stop.wait(delay)
 
-    def _restart_recreated(self, consumer: Any) -> None:
-        """A partition that ends before the stored offset was recreated: read it again.
+    def _restart_recreated(self) -> None:
+        """A partition that ends before the stored offset was recreated: store it again.
 
-        Kafka answers a fetch past the end with OffsetOutOfRange and the client
-        starts from the earliest record (``auto_offset_reset``); Tansu's memory
-        storage starts empty after a restart and answers with nothing. Either way
-        the records are new, and storing a record again changes nothing.
+        Its records are new (see :meth:`TopicReader.recreated
+        <beatlight.runtime.reader.TopicReader.recreated>`), and storing a record again
+        changes nothing.
         """
-        for tp, stored in list(self._next.items()):
-            high = consumer.highwater(tp)
-            if high is not None and high < stored:
-                log.warning("%s[%d] ends at offset %d, before the %d already stored: the topic "
-                            "was recreated; storing it again from the start", tp.topic,
-                            tp.partition, high, stored)  # fmt: skip
-                consumer.seek_to_beginning(tp)
-                self._next[tp] = 0
+        for tp, high in self._reader.recreated(self._next):
+            stored = self._next[tp]
+            log.warning("%s[%d] ends at offset %d, before the %d already stored: the topic "
+                        "was recreated; storing it again from the start", tp.topic,
+                        tp.partition, high, stored)  # fmt: skip
+            self._reader.seek(tp, 0)
+            self._next[tp] = 0
 
     def _watch_connection(self) -> None:
         """Log one line when the partition leaders stop answering, and one when they are back."""
-        change = self._connection.update(self._consumer, self._next)
+        change = self._reader.watch()
         if change == "back":
             log.info("materialiser: Kafka at %s is back (lag %s)", self.config.bootstrap,
                      self.lag())  # fmt: skip

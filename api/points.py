@@ -6,11 +6,12 @@ API does not materialise ``visibility.points``: a :class:`RecentPoints` reads it
 thread of its own and keeps, in memory, the points of the last ``minutes`` (pruned on
 arrival and on every read). Nothing here imports the store.
 
-The topic is small (kept an hour), so it is read from its start, with every
-partition assigned by hand: no consumer group (Tansu completes a join only after
-about half the session timeout) and no ``end_offsets()`` or ListOffsets (unreliable
-on Tansu 0.6, see :class:`beatlight.runtime.worker.PartitionReader`). A point carries the
-time, position, ward and mode of a ping and nothing else (:mod:`beatlight.streams.points`).
+The topic is small (kept an hour), so it is read from its start through a
+:class:`~beatlight.runtime.reader.TopicReader`, with every partition assigned by
+hand: no consumer group (Tansu completes a join only after about half the session
+timeout) and no ``end_offsets()`` or ListOffsets (unreliable on Tansu 0.6). A point
+carries the time, position, ward and mode of a ping and nothing else
+(:mod:`beatlight.streams.points`).
 
 Points are best-effort live data: a restarted worker sends again the points it
 still finds recent, and this reader reads the topic again from its start after
@@ -38,16 +39,16 @@ from typing import Any, Literal
 
 import orjson
 
-from beatlight.api._kafka import OUTAGE_S, Backoff, ConnectionWatch, describe, kafka_error
 from beatlight.errors import BeatlightError
+from beatlight.runtime.outage import OUTAGE_S, Backoff, describe, kafka_error
+from beatlight.runtime.reader import TopicReader
+from beatlight.runtime.topics import VISIBILITY_POINTS
 from beatlight.times import format_time
 
-__all__ = ["MAX_MINUTES", "Point", "RecentPoints", "VISIBILITY_POINTS", "feature_collection"]
+__all__ = ["MAX_MINUTES", "Point", "RecentPoints", "feature_collection"]
 
 log = logging.getLogger("beatlight.points")
 
-#: The topic read, as named in :mod:`beatlight.runtime.topics`.
-VISIBILITY_POINTS = "visibility.points"
 #: Inspectors see the last 15 minutes of points, no more (SPEC "Privacy and publication rules").
 MAX_MINUTES = 15
 
@@ -106,14 +107,14 @@ class RecentPoints:
         self._newest: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # The reading thread's own: its client, the partitions it has assigned, and the next
-        # offset of each partition.
-        self._consumer: Any = None
-        self._assigned: list[Any] = []  # TopicPartition
+        # The reading thread's own: its reader (with the partitions it has assigned), and the
+        # next offset of each partition.
+        self._reader = TopicReader(bootstrap, (topic,), client_id="beatlight-points",
+                                   connect_timeout_s=connect_timeout_s,
+                                   max_backoff_s=max_backoff_s)  # fmt: skip
         self._next: dict[int, int] = {}
         self._assigned_at = 0.0
         self._failing: str | None = None
-        self._connection = ConnectionWatch()
 
     # -- the public side -----------------------------------------------------------------
 
@@ -205,13 +206,13 @@ class RecentPoints:
             log.info("stopped reading recent points")
 
     def _step(self) -> None:
-        consumer = self._ensure_consumer()
+        self._reader.open()
         if time.monotonic() - self._assigned_at > _CHECK_TOPIC_S:
-            self._assign(consumer)
-        if not self._assigned:  # no topic yet: no worker has run against this Kafka
+            self._assign()
+        if not self._reader.assigned:  # no topic yet: no worker has run against this Kafka
             self._stop.wait(0.5)
             return
-        polled = consumer.poll(timeout_ms=500, max_records=5000)
+        polled = self._reader.poll(500, 5000)
         for tp, records in polled.items():
             self.add([point for point in map(_point, records) if point is not None])
             if records:
@@ -219,64 +220,38 @@ class RecentPoints:
         if self._failing is not None:
             log.info("recent points: reading again after: %s", self._failing)
             self._failing = None
-        self._restart_recreated(consumer)
+        self._restart_recreated()
         self._watch_connection()
 
-    def _ensure_consumer(self) -> Any:
-        if self._consumer is None:
-            from kafka import KafkaConsumer
-
-            from beatlight.runtime.broker import kafka_errors
-
-            with kafka_errors(self.bootstrap):
-                self._consumer = KafkaConsumer(
-                    bootstrap_servers=self.bootstrap,
-                    group_id=None,
-                    client_id="beatlight-points",
-                    enable_auto_commit=False,
-                    # Past the log's start (retention deleted it): from its first record.
-                    auto_offset_reset="earliest",
-                    bootstrap_timeout_ms=int(self.connect_timeout_s * 1000),
-                    reconnect_backoff_ms=100,
-                    reconnect_backoff_max_ms=int(self.max_backoff_s * 1000),
-                )
-        return self._consumer
-
-    def _assign(self, consumer: Any) -> None:
+    def _assign(self) -> None:
         """Every partition of the topic, each from the start (or where it was read to)."""
-        from kafka import TopicPartition
-
         self._assigned_at = time.monotonic()
-        partitions = sorted(consumer.partitions_for_topic(self.topic) or ())
-        if len(partitions) == len(self._assigned):
+        tps, _ = self._reader.partitions()
+        if len(tps) == len(self._reader.assigned):
             return
-        tps = [TopicPartition(self.topic, p) for p in partitions]
-        consumer.assign(tps)
-        self._assigned = tps
         # An explicit position for each: no committed offsets, and no ListOffsets.
-        for tp in tps:
-            consumer.seek(tp, self._next.setdefault(tp.partition, 0))
+        self._reader.assign({tp: self._next.setdefault(tp.partition, 0) for tp in tps})
+        partitions = [tp.partition for tp in tps]
         log.info("recent points: reading %s partitions %s from offsets %s", self.topic,
                  partitions, [self._next[p] for p in partitions])  # fmt: skip
 
-    def _restart_recreated(self, consumer: Any) -> None:
+    def _restart_recreated(self) -> None:
         """A partition that ends before what was read was recreated (a Tansu restart)."""
-        for tp in self._assigned:
-            high, read_to = consumer.highwater(tp), self._next[tp.partition]
-            if high is not None and high < read_to:
-                log.warning("%s[%d] ends at %d, before the %d read: the topic was recreated; "
-                            "reading it again", tp.topic, tp.partition, high, read_to)  # fmt: skip
-                consumer.seek(tp, 0)
-                self._next[tp.partition] = 0
+        read = {tp: self._next[tp.partition] for tp in self._reader.assigned}
+        for tp, high in self._reader.recreated(read):
+            log.warning("%s[%d] ends at %d, before the %d read: the topic was recreated; "
+                        "reading it again", tp.topic, tp.partition, high, read[tp])  # fmt: skip
+            self._reader.seek(tp, 0)
+            self._next[tp.partition] = 0
 
     def _watch_connection(self) -> None:
         """One log line when the partition leaders stop answering, one when they are back."""
-        change = self._connection.update(self._consumer, self._assigned)
+        change = self._reader.watch()
         if change == "back":
             log.info("recent points: Kafka at %s is back; reading %s again from its start",
                      self.bootstrap, self.topic)  # fmt: skip
-            for tp in self._assigned:  # it may have restarted empty (Tansu memory storage)
-                self._consumer.seek(tp, 0)
+            for tp in self._reader.assigned:  # it may have restarted empty (Tansu memory storage)
+                self._reader.seek(tp, 0)
                 self._next[tp.partition] = 0
         elif change == "lost":
             log.warning("recent points: lost Kafka at %s for %.0f s; reconnecting with backoff "
@@ -293,13 +268,11 @@ class RecentPoints:
         self._stop.wait(delay)
 
     def _close_consumer(self) -> None:
-        consumer, self._consumer = self._consumer, None
-        self._assigned, self._assigned_at = [], 0.0
-        if consumer is not None:
-            try:
-                consumer.close(autocommit=False)
-            except Exception as error:  # noqa: BLE001 - closing a broken client
-                log.debug("closing the points consumer: %s", error)
+        self._assigned_at = 0.0
+        try:
+            self._reader.close()
+        except Exception as error:  # noqa: BLE001 - closing a broken client
+            log.debug("closing the points consumer: %s", error)
 
 
 def feature_collection(points: list[Point]) -> dict[str, Any]:

@@ -14,8 +14,8 @@ import typer
 
 from beatlight.cli import VerboseOpt, _logging, _settings, _user_errors, app, err
 from beatlight.errors import BeatlightError
+from beatlight.runtime.broker import resolve_bootstrap
 from beatlight.runtime.topics import PRESENCE
-from beatlight.settings import Settings
 
 if TYPE_CHECKING:
     from beatlight.runtime.replay import ReplayStats
@@ -31,16 +31,6 @@ BootstrapOpt = Annotated[
         show_default=False,
     ),
 ]
-
-
-def resolve_bootstrap(settings: Settings) -> str:
-    """The Kafka to talk to: --bootstrap, else BEATLIGHT_KAFKA_BOOTSTRAP, else a clear error."""
-    if settings.kafka_bootstrap:
-        return settings.kafka_bootstrap
-    raise BeatlightError(
-        "no Kafka given: start one with `beatlight broker` and pass the address it prints "
-        "with --bootstrap, or set BEATLIGHT_KAFKA_BOOTSTRAP"
-    )
 
 
 @app.command()

@@ -26,21 +26,13 @@ from beatlight.cli import (
     parse_time,
 )
 from beatlight.errors import BeatlightError
+from beatlight.runtime.broker import resolve_bootstrap as _bootstrap
 
 BootstrapOpt = Annotated[
     str | None,
     typer.Option("--bootstrap", help="Kafka bootstrap servers (host:port[,host:port]). "
                  "Env BEATLIGHT_KAFKA_BOOTSTRAP.", show_default=False),
 ]  # fmt: skip
-
-
-def _bootstrap(settings) -> str:  # noqa: ANN001
-    if not settings.kafka_bootstrap:
-        raise BeatlightError(
-            "no Kafka to talk to: pass --bootstrap or set BEATLIGHT_KAFKA_BOOTSTRAP "
-            "(for a local one: beatlight broker)"
-        )
-    return settings.kafka_bootstrap
 
 
 @app.command()

@@ -42,11 +42,11 @@ from faust.types import TP
 from beatlight.geo.geography import Geography
 from beatlight.runtime import faust_driver, topics
 from beatlight.runtime.observe import Metrics
+from beatlight.runtime.reader import PartitionReader
 from beatlight.runtime.worker import (
     Emission,
     GapError,
     LaneRunner,
-    PartitionReader,
     Record,
     first_publication_us,
 )

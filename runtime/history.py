@@ -10,6 +10,7 @@ import orjson
 
 from beatlight.errors import BeatlightError
 from beatlight.runtime import topics
+from beatlight.runtime.reader import TopicReader
 from beatlight.streams.aggregate import document_from_records
 from beatlight.times import format_time
 
@@ -18,26 +19,19 @@ __all__ = ["read_history"]
 
 def read_history(bootstrap: str, hour: datetime, *, timeout_s: float = 30.0) -> dict[str, Any]:
     """The report document the stream published for ``hour`` (compacted: last record wins)."""
-    from kafka import KafkaConsumer, TopicPartition
     from kafka.errors import KafkaError
 
     prefix = format_time(hour.replace(microsecond=0))
+    reader = TopicReader(bootstrap, (topics.VISIBILITY_HISTORY,), client_id="beatlight-history",
+                         connect_timeout_s=30.0, request_timeout_ms=15_000)  # fmt: skip
     try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            request_timeout_ms=15_000,
-        )
-    except KafkaError as error:
-        raise BeatlightError(f"cannot reach Kafka at {bootstrap}: {error}") from None
-    try:
-        partitions = consumer.partitions_for_topic(topics.VISIBILITY_HISTORY) or set()
-        tps = [TopicPartition(topics.VISIBILITY_HISTORY, p) for p in sorted(partitions)]
+        try:
+            tps, _ = reader.partitions()
+        except KafkaError as error:
+            raise BeatlightError(f"cannot reach Kafka at {bootstrap}: {error}") from None
         if not tps:
             raise BeatlightError(f"no topic {topics.VISIBILITY_HISTORY} yet: is a worker running?")
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
+        reader.assign(dict.fromkeys(tps, 0))
         latest: dict[str, dict] = {}
         deadline = time.monotonic() + timeout_s
         quiet_since = time.monotonic()
@@ -45,7 +39,7 @@ def read_history(bootstrap: str, hour: datetime, *, timeout_s: float = 30.0) -> 
         while time.monotonic() - quiet_since < 1.5:
             if time.monotonic() > deadline:
                 raise BeatlightError(f"timed out reading {topics.VISIBILITY_HISTORY}")
-            polled = consumer.poll(timeout_ms=300)
+            polled = reader.poll(300, 500)
             if polled:
                 quiet_since = time.monotonic()
             for records in polled.values():
@@ -54,7 +48,7 @@ def read_history(bootstrap: str, hour: datetime, *, timeout_s: float = 30.0) -> 
                     if key.startswith(prefix + "|") and record.value:
                         latest[key] = orjson.loads(record.value)
     finally:
-        consumer.close()
+        reader.close()
     document = document_from_records(latest.items(), prefix)
     if document is None:
         raise BeatlightError(

@@ -2,6 +2,8 @@
 
 The stream keeps one watermark per input partition, so the batch report can
 reproduce a stream exactly by splitting events the same way (``--partitions N``).
+The hash is written out here, not imported from a Kafka client: the stream model
+imports none.
 """
 
 from __future__ import annotations
@@ -11,7 +13,40 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["partition_of", "partitions_of"]
+__all__ = ["murmur2", "partition_of", "partitions_of"]
+
+_M = 0x5BD1E995
+_SEED = 0x9747B28C
+_MASK = 0xFFFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """MurmurHash2 of ``data`` as Kafka's default partitioner computes it (unsigned 32 bits).
+
+    The Java client's ``Utils.murmur2``: 32-bit arithmetic, seed ``0x9747b28c``, the
+    bytes taken four at a time little-endian, then the 1 to 3 left over.
+    """
+    length = len(data)
+    h = (_SEED ^ length) & _MASK
+    whole = length - length % 4
+    for i in range(0, whole, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * _M) & _MASK
+        k ^= k >> 24
+        k = (k * _M) & _MASK
+        h = ((h * _M) & _MASK) ^ k
+    extra = length - whole
+    if extra == 3:
+        h ^= data[whole + 2] << 16
+    if extra >= 2:
+        h ^= data[whole + 1] << 8
+    if extra >= 1:
+        h ^= data[whole]
+        h = (h * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    h ^= h >> 15
+    return h
 
 
 def partition_of(unit: Any, partitions: int) -> int:
@@ -20,8 +55,6 @@ def partition_of(unit: Any, partitions: int) -> int:
         # A keyless message goes to a random partition; it can only be rejected
         # (no unit), and rejections do not depend on the partition.
         return 0
-    from kafka.partitioner.default import murmur2  # the Java client's hash
-
     return (murmur2(unit.encode()) & 0x7FFFFFFF) % partitions
 
 

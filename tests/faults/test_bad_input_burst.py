@@ -20,8 +20,8 @@ import psutil
 import pytest
 
 from beatlight.runtime.producers import PresenceProducer
+from beatlight.runtime.reader import PartitionReader
 from beatlight.runtime.topics import PRESENCE_DLQ, topic
-from beatlight.runtime.worker import PartitionReader
 from beatlight.streams.events import FIELDS
 from beatlight.streams.partitioning import partition_of
 from beatlight.streams.simulate import SimulationConfig, simulate

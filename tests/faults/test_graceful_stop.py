@@ -27,8 +27,8 @@ from kafka.structs import OffsetAndMetadata
 
 from beatlight.configs import lane_config
 from beatlight.geo.geography import Geography
+from beatlight.runtime.reader import PartitionReader
 from beatlight.runtime.topics import CHECKPOINTS, PRESENCE
-from beatlight.runtime.worker import PartitionReader
 from beatlight.streams.checkpoint import latest_checkpoint, load_lane
 from beatlight.streams.simulate import SimulationConfig
 from tests.faults.workers import Progress, Worker, assert_every_version, wait_for

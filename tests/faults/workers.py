@@ -15,8 +15,8 @@ from pathlib import Path
 import orjson
 
 from beatlight.runtime.producers import PresenceProducer
+from beatlight.runtime.reader import PartitionReader
 from beatlight.runtime.topics import VISIBILITY_HISTORY, topic
-from beatlight.runtime.worker import PartitionReader
 from beatlight.streams.aggregate import snapshot_records
 from tests.streams.e2e_support import PARTITIONS, scrape_metrics, start_worker, stop
 from tests.streams.test_report_vs_oracle import assert_same

@@ -18,13 +18,16 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 
+from beatlight.errors import BeatlightError
 from beatlight.runtime.broker import (
     BrokerStartError,
     EmbeddedBroker,
     KafkaUnreachable,
     fetch_metadata,
+    resolve_bootstrap,
 )
 from beatlight.runtime.topics import PRESENCE, TOPICS, ensure_topics, topic, topics_markdown
+from beatlight.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -132,6 +135,15 @@ def test_an_unreachable_bootstrap_is_one_clear_error():
         f"cannot reach Kafka at {address}: is the broker running? "
         "(beatlight broker, or set BEATLIGHT_KAFKA_BOOTSTRAP)"
     )
+
+
+def test_the_kafka_given_is_the_one_talked_to_and_none_given_says_how_to_get_one():
+    assert resolve_bootstrap(Settings(kafka_bootstrap="k1:9092,k2:9092")) == "k1:9092,k2:9092"
+    with pytest.raises(BeatlightError) as raised:
+        resolve_bootstrap(Settings(kafka_bootstrap=None))
+    message = str(raised.value)
+    assert "--bootstrap" in message and "BEATLIGHT_KAFKA_BOOTSTRAP" in message
+    assert "beatlight broker" in message
 
 
 # --- topics --------------------------------------------------------------------------------

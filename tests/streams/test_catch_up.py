@@ -25,7 +25,8 @@ from beatlight.geo.geography import Geography, load_geography
 from beatlight.geo.synthetic import write_synthetic
 from beatlight.runtime import topics
 from beatlight.runtime.app import _State
-from beatlight.runtime.worker import Emission, PartitionReader, Record
+from beatlight.runtime.reader import PartitionReader
+from beatlight.runtime.worker import Emission, Record
 from beatlight.settings import Settings
 from beatlight.streams.partitioning import partition_of
 from beatlight.streams.simulate import SimulationConfig

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beatlight.streams.report import format_ts
 from beatlight.streams.schedule import ScheduleError, parse_schedule, to_utc_us
+from beatlight.times import format_us as format_ts
 
 pytestmark = pytest.mark.unit
 

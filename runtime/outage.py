@@ -1,4 +1,8 @@
-"""What the API's Kafka readers (materialiser, recent points) share: backoff and errors."""
+"""Riding out a Kafka outage: backoff between tries, and one log line per outage.
+
+Shared by the readers that keep going while Kafka is away (the API's materialiser
+and recent points, through :class:`~beatlight.runtime.reader.TopicReader`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 
 from beatlight.errors import BeatlightError
 
-__all__ = ["Backoff", "ConnectionWatch", "describe", "kafka_error"]
+__all__ = ["OUTAGE_S", "Backoff", "ConnectionWatch", "describe", "kafka_error"]
 
 #: Disconnected this long counts as an outage, not a blip.
 OUTAGE_S = 3.0
