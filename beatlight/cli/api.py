@@ -27,6 +27,8 @@ from beatlight.cli.options import (
 )
 from beatlight.settings import Settings
 
+__all__ = ["api", "materialise"]
+
 log = logging.getLogger("beatlight.api")
 
 

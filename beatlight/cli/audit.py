@@ -24,6 +24,8 @@ from beatlight.cli.options import (
 )
 from beatlight.errors import BeatlightError
 
+__all__ = ["audit"]
+
 _AGO = re.compile(r"(\d{1,5})([dhm])")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 

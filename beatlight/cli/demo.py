@@ -20,6 +20,8 @@ from beatlight.cli.options import (
     user_errors,
 )
 
+__all__ = ["demo"]
+
 
 @user_errors
 def demo(

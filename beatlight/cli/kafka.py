@@ -24,6 +24,8 @@ from beatlight.runtime.topics import PRESENCE
 if TYPE_CHECKING:
     from beatlight.runtime.replay import ReplayStats
 
+__all__ = ["broker", "replay"]
+
 log = logging.getLogger("beatlight.kafka")
 
 # replay says where a local Kafka comes from; the stream commands' is options.BootstrapOpt.

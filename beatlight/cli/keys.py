@@ -11,6 +11,8 @@ from rich.table import Table
 
 from beatlight.cli.options import DatabaseUrlOpt, VerboseOpt, err, store_session, user_errors
 
+__all__ = ["KEYS_HELP", "create", "list_", "revoke"]
+
 KEYS_HELP = (
     "Manage the API keys of the inspector and PCC views. Keys are stored hashed: "
     "a key is shown once, when it is created."

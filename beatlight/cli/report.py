@@ -31,6 +31,8 @@ from beatlight.cli.options import (
 from beatlight.errors import BeatlightError
 from beatlight.settings import Settings
 
+__all__ = ["report"]
+
 
 @user_errors
 def report(

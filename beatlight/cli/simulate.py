@@ -27,6 +27,8 @@ from beatlight.cli.options import (
 from beatlight.errors import BeatlightError
 from beatlight.runtime.topics import PRESENCE
 
+__all__ = ["simulate"]
+
 log = logging.getLogger("beatlight.kafka")
 
 

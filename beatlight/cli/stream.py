@@ -28,6 +28,8 @@ from beatlight.cli.options import (
 )
 from beatlight.errors import BeatlightError
 
+__all__ = ["snapshots", "worker"]
+
 
 @user_errors
 def worker(
