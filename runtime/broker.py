@@ -5,7 +5,6 @@
 ``127.0.0.1``. Production runs Apache Kafka instead (``docker-compose.yml``);
 nothing else in Beatlight knows the difference.
 
-:func:`resolve_bootstrap` says which Kafka a command talks to, and
 :func:`kafka_errors` turns kafka-python's failure to bootstrap into
 :class:`KafkaUnreachable`, the one-line error a user can act on.
 """
@@ -24,12 +23,9 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from beatlight.errors import BeatlightError
-
-if TYPE_CHECKING:
-    from beatlight.settings import Settings
 
 __all__ = [
     "MEMORY_STORAGE",
@@ -38,7 +34,6 @@ __all__ = [
     "KafkaUnreachable",
     "fetch_metadata",
     "kafka_errors",
-    "resolve_bootstrap",
 ]
 
 log = logging.getLogger("beatlight.broker")
@@ -62,19 +57,6 @@ class KafkaUnreachable(BeatlightError):
 
 class BrokerStartError(BeatlightError):
     """The embedded broker could not be started."""
-
-
-def resolve_bootstrap(settings: Settings) -> str:
-    """The Kafka to talk to: ``--bootstrap``, else ``BEATLIGHT_KAFKA_BOOTSTRAP``, else an error.
-
-    ``settings.kafka_bootstrap`` holds either, as ``host:port[,host:port]``.
-    """
-    if settings.kafka_bootstrap:
-        return settings.kafka_bootstrap
-    raise BeatlightError(
-        "no Kafka given: start one with `beatlight broker` and pass the address it prints "
-        "with --bootstrap, or set BEATLIGHT_KAFKA_BOOTSTRAP"
-    )
 
 
 @contextlib.contextmanager

@@ -16,7 +16,8 @@ import typer
 import yaml
 
 from beatlight.api.routes import health
-from beatlight.cli import _geography, app
+from beatlight.cli import app
+from beatlight.cli.options import geography_for, require_bootstrap
 from beatlight.runtime.topics import TOPICS
 from beatlight.settings import Settings
 
@@ -83,7 +84,8 @@ def _command(service: dict) -> tuple[str, click.Command, list[str]]:
 def _read_by(name: str, command: click.Command) -> set[str]:
     """The settings a command's code reads (``settings.<field>`` or a method reading fields)."""
     module = inspect.getmodule(inspect.unwrap(command.callback))  # with its helpers
-    sources = [inspect.getsource(module), inspect.getsource(_geography)]
+    sources = [inspect.getsource(module)]
+    sources += [inspect.getsource(helper) for helper in (geography_for, require_bootstrap)]
     for package in PACKAGES[name]:
         path = ROOT / package
         files = [path] if path.is_file() else sorted(path.rglob("*.py"))

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 
+from beatlight.cli.options import require_bootstrap
 from beatlight.errors import BeatlightError
 from beatlight.runtime.broker import (
     BrokerStartError,
     EmbeddedBroker,
     KafkaUnreachable,
     fetch_metadata,
-    resolve_bootstrap,
 )
 from beatlight.runtime.topics import PRESENCE, TOPICS, ensure_topics, topic, topics_markdown
 from beatlight.settings import Settings
@@ -138,9 +138,9 @@ def test_an_unreachable_bootstrap_is_one_clear_error():
 
 
 def test_the_kafka_given_is_the_one_talked_to_and_none_given_says_how_to_get_one():
-    assert resolve_bootstrap(Settings(kafka_bootstrap="k1:9092,k2:9092")) == "k1:9092,k2:9092"
+    assert require_bootstrap(Settings(kafka_bootstrap="k1:9092,k2:9092")) == "k1:9092,k2:9092"
     with pytest.raises(BeatlightError) as raised:
-        resolve_bootstrap(Settings(kafka_bootstrap=None))
+        require_bootstrap(Settings(kafka_bootstrap=None))
     message = str(raised.value)
     assert "--bootstrap" in message and "BEATLIGHT_KAFKA_BOOTSTRAP" in message
     assert "beatlight broker" in message

@@ -9,21 +9,21 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from beatlight.cli import (
+from beatlight.cli.options import (
     AttributesOpt,
     BoundariesOpt,
     VerboseOpt,
-    _geography,
-    _logging,
-    _settings,
-    _user_errors,
-    app,
+    build_settings,
+    configure_logging,
     err,
+    geography_for,
+    user_errors,
 )
 
+__all__ = ["demo"]
 
-@app.command()
-@_user_errors
+
+@user_errors
 def demo(
     boundaries: BoundariesOpt = None,
     attributes: AttributesOpt = None,
@@ -94,18 +94,18 @@ def demo(
     """
     from beatlight.demo import DemoOptions, find_reference_boundaries, run_demo
 
-    _logging(verbose)
+    configure_logging(verbose)
     if not verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's own polling
         # kafka-python warns of every slow send while the history is sent flat out.
         logging.getLogger("kafka").setLevel(logging.ERROR)
-    chosen = boundaries or _settings().boundaries or find_reference_boundaries()
-    settings = _settings(boundaries=chosen, attributes=attributes)
+    chosen = boundaries or build_settings().boundaries or find_reference_boundaries()
+    settings = build_settings(boundaries=chosen, attributes=attributes)
     if chosen is None:
         logging.getLogger("beatlight.demo").info(
             "no --boundaries and no ../shared/data: the demo runs on the SYNTHETIC wards"
         )
-    geography = _geography(settings)
+    geography = geography_for(settings)
     options = DemoOptions(
         boundaries=settings.boundaries, attributes=settings.attributes, units=units, port=port,
         speed=speed, catch_up_minutes=catch_up_minutes, history_hours=history_hours,

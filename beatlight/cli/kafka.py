@@ -1,28 +1,35 @@
-"""``beatlight`` commands that talk to Kafka: broker, replay, simulate --kafka."""
+"""``beatlight broker`` and ``beatlight replay``: a local Kafka, and an events file sent to it."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
-from collections.abc import Iterable, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from beatlight.cli import VerboseOpt, _logging, _settings, _user_errors, app, err
+from beatlight.cli.options import (
+    VerboseOpt,
+    build_settings,
+    configure_logging,
+    err,
+    require_bootstrap,
+    user_errors,
+)
 from beatlight.errors import BeatlightError
-from beatlight.runtime.broker import resolve_bootstrap
 from beatlight.runtime.topics import PRESENCE
 
 if TYPE_CHECKING:
     from beatlight.runtime.replay import ReplayStats
 
+__all__ = ["broker", "replay"]
+
 log = logging.getLogger("beatlight.kafka")
 
-BootstrapOpt = Annotated[
+# replay says where a local Kafka comes from; the stream commands' is options.BootstrapOpt.
+ReplayBootstrapOpt = Annotated[
     str | None,
     typer.Option(
         "--bootstrap",
@@ -33,8 +40,7 @@ BootstrapOpt = Annotated[
 ]
 
 
-@app.command()
-@_user_errors
+@user_errors
 def broker(
     port: Annotated[
         int | None,
@@ -68,8 +74,8 @@ def broker(
     from beatlight.runtime.broker import EmbeddedBroker
     from beatlight.runtime.topics import ensure_topics
 
-    _logging(verbose)
-    settings = _settings(kafka_partitions=partitions)
+    configure_logging(verbose)
+    settings = build_settings(kafka_partitions=partitions)
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -97,8 +103,7 @@ def broker(
     log.info("broker stopped")
 
 
-@app.command()
-@_user_errors
+@user_errors
 def replay(
     file: Annotated[
         Path,
@@ -107,7 +112,7 @@ def replay(
             show_default=False,
         ),
     ],
-    bootstrap: BootstrapOpt = None,
+    bootstrap: ReplayBootstrapOpt = None,
     topic: Annotated[str, typer.Option(help="Topic to send to.")] = PRESENCE,
     keep_order: Annotated[
         bool,
@@ -132,12 +137,12 @@ def replay(
     from beatlight.runtime.replay import replay_file
     from beatlight.streams.files import open_events
 
-    _logging(verbose)
+    configure_logging(verbose)
     if not verbose:  # kafka-python's notes on its own event loop's timing, at every burst
         logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
-    settings = _settings(kafka_bootstrap=bootstrap)
+    settings = build_settings(kafka_bootstrap=bootstrap)
     source = open_events(file, max_event_bytes=settings.max_event_bytes)  # file errors first
-    address = resolve_bootstrap(settings)
+    address = require_bootstrap(settings)
     bar = _progress_bar(enabled=progress and err.is_terminal)
     tasks: dict[str, Any] = {}
 
@@ -196,28 +201,3 @@ def _summary(stats: ReplayStats, topic: str, address: str, *, table: bool) -> No
         for reason, n in sorted(stats.rejected.items()):
             summary.add_row(f"rejected here: {reason}", f"{n:,}")
         err.print(summary)
-
-
-def simulate_to_kafka(
-    events: Iterable[Mapping[str, Any] | str],
-    *,
-    bootstrap: str | None,
-    speed: float,
-    start: datetime,
-    limit: int | None,
-) -> int:
-    """``beatlight simulate --kafka``: send the simulation paced at ``speed`` × real time."""
-    from beatlight.runtime.producers import send_simulation
-
-    if speed < 0:
-        raise BeatlightError("--speed must be 0 (as fast as possible) or positive")
-    settings = _settings(kafka_bootstrap=bootstrap)
-    address = resolve_bootstrap(settings)
-    log.info(
-        "sending the simulation to %s at %s, %s",
-        PRESENCE, address, f"{speed:g} × real time" if speed else "as fast as possible",
-    )  # fmt: skip
-    return send_simulation(
-        events, address, speed, anchor=start, limit=limit,
-        connect_timeout_s=settings.kafka_connect_timeout_s,
-    )  # fmt: skip

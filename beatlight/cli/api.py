@@ -1,4 +1,5 @@
-"""``beatlight materialise``: the stream's snapshot topics into the API's store."""
+"""``beatlight materialise`` and ``beatlight api``: the stream's topics into the API's store,
+and the API over it."""
 
 from __future__ import annotations
 
@@ -10,33 +11,28 @@ from typing import Annotated
 
 import typer
 
-from beatlight.cli import (
+from beatlight.cli.options import (
     AttributesOpt,
+    BootstrapOpt,
     BoundariesOpt,
     CodeColumnOpt,
     CrsOpt,
+    DatabaseUrlOpt,
     VerboseOpt,
-    _geography,
-    _logging,
-    _settings,
-    _user_errors,
-    app,
+    build_settings,
+    configure_logging,
+    geography_for,
+    require_bootstrap,
+    user_errors,
 )
-from beatlight.cli_stream import BootstrapOpt, _bootstrap
 from beatlight.settings import Settings
+
+__all__ = ["api", "materialise"]
 
 log = logging.getLogger("beatlight.api")
 
-DatabaseUrlOpt = Annotated[
-    str | None,
-    typer.Option("--database-url", help="The store's SQLAlchemy URL (postgresql://… or "
-                 "sqlite:///…). Env BEATLIGHT_DATABASE_URL. Default: a SQLite file "
-                 "beatlight.db in the data directory.", show_default=False),
-]  # fmt: skip
 
-
-@app.command()
-@_user_errors
+@user_errors
 def materialise(
     bootstrap: BootstrapOpt = None,
     database_url: DatabaseUrlOpt = None,
@@ -52,13 +48,13 @@ def materialise(
     from beatlight.api.materialise import Materialiser
     from beatlight.configs import materialiser_config
 
-    _logging(verbose)
+    configure_logging(verbose)
     if not verbose:
         # kafka-python logs every reconnection attempt at ERROR during an outage; the
         # materialiser says once that Kafka is gone and once that it is back.
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    settings = _settings(kafka_bootstrap=bootstrap, database_url=database_url)
-    servers = _bootstrap(settings)
+    settings = build_settings(kafka_bootstrap=bootstrap, database_url=database_url)
+    servers = require_bootstrap(settings)
     engine = create_engine_for(settings.store_url())
     try:
         upgrade(engine)
@@ -70,11 +66,9 @@ def materialise(
     finally:
         engine.dispose()
     log.info("stopped cleanly")
-    logging.getLogger("beatlight.materialise").info("stopped cleanly")
 
 
-@app.command()
-@_user_errors
+@user_errors
 def api(
     host: Annotated[
         str | None,
@@ -123,13 +117,13 @@ def api(
     from beatlight.api.server import server_options
     from beatlight.configs import materialiser_config
 
-    _logging(verbose)
+    configure_logging(verbose)
     if not verbose:
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    settings = _settings(api_host=host, api_port=port, boundaries=boundaries,
-                         attributes=attributes, kafka_bootstrap=bootstrap,
-                         database_url=database_url)  # fmt: skip
-    geography = _geography(settings, code_column=code_column, crs=boundaries_crs)
+    settings = build_settings(api_host=host, api_port=port, boundaries=boundaries,
+                              attributes=attributes, kafka_bootstrap=bootstrap,
+                              database_url=database_url)  # fmt: skip
+    geography = geography_for(settings, code_column=code_column, crs=boundaries_crs)
     engine = create_engine_for(settings.store_url())
     reachable(engine)
     upgrade(engine)

@@ -11,32 +11,27 @@ from typing import Annotated
 import orjson
 import typer
 
-from beatlight.cli import (
+from beatlight.cli.options import (
     AttributesOpt,
+    BootstrapOpt,
     BoundariesOpt,
     CodeColumnOpt,
     CrsOpt,
     VerboseOpt,
-    _geography,
-    _logging,
-    _settings,
-    _user_errors,
-    _write,
-    app,
+    build_settings,
+    configure_logging,
+    geography_for,
     parse_time,
+    require_bootstrap,
+    user_errors,
+    write_output,
 )
 from beatlight.errors import BeatlightError
-from beatlight.runtime.broker import resolve_bootstrap as _bootstrap
 
-BootstrapOpt = Annotated[
-    str | None,
-    typer.Option("--bootstrap", help="Kafka bootstrap servers (host:port[,host:port]). "
-                 "Env BEATLIGHT_KAFKA_BOOTSTRAP.", show_default=False),
-]  # fmt: skip
+__all__ = ["snapshots", "worker"]
 
 
-@app.command()
-@_user_errors
+@user_errors
 def worker(
     boundaries: BoundariesOpt = None,
     attributes: AttributesOpt = None,
@@ -85,13 +80,14 @@ def worker(
     from beatlight.runtime.malloc import keep_large_blocks_mapped
     from beatlight.runtime.topics import ensure_topics
 
-    _logging(verbose)
+    configure_logging(verbose)
     keep_large_blocks_mapped()
-    settings = _settings(boundaries=boundaries, attributes=attributes, kafka_bootstrap=bootstrap,
-                         kafka_partitions=partitions, worker_web_port=web_port,
-                         worker_web_host=web_host, live_clock=live_clock)  # fmt: skip
-    servers = _bootstrap(settings)
-    geography = _geography(settings, code_column=code_column, crs=boundaries_crs)
+    settings = build_settings(boundaries=boundaries, attributes=attributes,
+                              kafka_bootstrap=bootstrap, kafka_partitions=partitions,
+                              worker_web_port=web_port, worker_web_host=web_host,
+                              live_clock=live_clock)  # fmt: skip
+    servers = require_bootstrap(settings)
+    geography = geography_for(settings, code_column=code_column, crs=boundaries_crs)
     counts = ensure_topics(servers, settings.kafka_partitions)
     partitions = counts.get("patrol.presence", settings.kafka_partitions)
     config = worker_config(settings, servers, partitions=partitions)
@@ -105,8 +101,7 @@ def worker(
     ).execute_from_commandline()
 
 
-@app.command()
-@_user_errors
+@user_errors
 def snapshots(
     as_of: Annotated[
         str, typer.Option("--as-of", help="Hour boundary H (RFC 3339).", show_default=False)
@@ -124,19 +119,19 @@ def snapshots(
     from beatlight.runtime.history import read_history
     from beatlight.streams.report import CSV_COLUMNS, csv_rows
 
-    _logging(verbose)
+    configure_logging(verbose)
     if format not in ("json", "csv"):
         raise BeatlightError(f"--format must be json or csv, not {format!r}")
-    settings = _settings(kafka_bootstrap=bootstrap)
+    settings = build_settings(kafka_bootstrap=bootstrap)
     hour = parse_time(as_of, "--as-of")
     if hour.minute or hour.second or hour.microsecond:
         raise BeatlightError(f"--as-of: {as_of} is not an hour boundary (snapshots are hourly)")
-    document = read_history(_bootstrap(settings), hour, timeout_s=timeout)
+    document = read_history(require_bootstrap(settings), hour, timeout_s=timeout)
     if format == "json":
-        _write(out, orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+        write_output(out, orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS))
         writer.writeheader()
         writer.writerows(csv_rows(document))
-        _write(out, buffer.getvalue().encode())
+        write_output(out, buffer.getvalue().encode())

@@ -13,17 +13,24 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from beatlight.cli import VerboseOpt, _settings, _user_errors, app, err, parse_time
-from beatlight.cli_api import DatabaseUrlOpt
-from beatlight.cli_keys import _session
+from beatlight.cli.options import (
+    DatabaseUrlOpt,
+    VerboseOpt,
+    build_settings,
+    err,
+    parse_time,
+    store_session,
+    user_errors,
+)
 from beatlight.errors import BeatlightError
+
+__all__ = ["audit"]
 
 _AGO = re.compile(r"(\d{1,5})([dhm])")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
 
-@app.command()
-@_user_errors
+@user_errors
 def audit(
     since: Annotated[
         str | None,
@@ -58,8 +65,8 @@ def audit(
     now = datetime.now(UTC)
     start = _moment(since, "--since", now)
     end = _moment(until, "--until", now)
-    retention = timedelta(days=_settings(database_url=database_url).audit_retention_days)
-    with _session(database_url, verbose) as session:
+    retention = timedelta(days=build_settings(database_url=database_url).audit_retention_days)
+    with store_session(database_url, verbose) as session:
         page = read_entries(session.connection(), now=now, retention=retention, since=start,
                             until=end, limit=limit)  # fmt: skip
     if as_csv:

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from beatlight.cli import VerboseOpt, _logging, _settings, _user_errors, app, err
-from beatlight.cli_api import DatabaseUrlOpt
+from beatlight.cli.options import DatabaseUrlOpt, VerboseOpt, err, store_session, user_errors
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+__all__ = ["KEYS_HELP", "create", "list_", "revoke"]
 
-keys = typer.Typer(
-    name="keys",
-    help="Manage the API keys of the inspector and PCC views. Keys are stored hashed: "
-    "a key is shown once, when it is created.",
-    no_args_is_help=True,
+KEYS_HELP = (
+    "Manage the API keys of the inspector and PCC views. Keys are stored hashed: "
+    "a key is shown once, when it is created."
 )
-app.add_typer(keys)
 
 
-@keys.command()
-@_user_errors
+@user_errors
 def create(
     role: Annotated[
         str,
@@ -48,7 +39,7 @@ def create(
     """
     from beatlight.api.auth import create_key
 
-    with _session(database_url, verbose) as session:
+    with store_session(database_url, verbose) as session:
         key, plaintext = create_key(session, role, label)
         prefix, role = key.prefix, key.role
         session.commit()
@@ -57,8 +48,7 @@ def create(
               highlight=False, soft_wrap=True)  # fmt: skip
 
 
-@keys.command("list")
-@_user_errors
+@user_errors
 def list_(
     database_url: DatabaseUrlOpt = None,
     verbose: VerboseOpt = False,
@@ -66,7 +56,7 @@ def list_(
     """List the keys: prefix, role, label and dates (never a key or its hash)."""
     from beatlight.api.auth import list_keys
 
-    with _session(database_url, verbose) as session:
+    with store_session(database_url, verbose) as session:
         found = list_keys(session)
         table = Table()
         table.add_column("prefix", no_wrap=True)  # copied to revoke a key: never cut
@@ -82,8 +72,7 @@ def list_(
     Console(soft_wrap=True).print(table)
 
 
-@keys.command()
-@_user_errors
+@user_errors
 def revoke(
     prefix: Annotated[
         str,
@@ -97,32 +86,11 @@ def revoke(
     """Revoke a key: the API refuses it within auth_cache_seconds (default 5 s)."""
     from beatlight.api.auth import revoke_key
 
-    with _session(database_url, verbose) as session:
+    with store_session(database_url, verbose) as session:
         key = revoke_key(session, prefix)
         described = f"{key.prefix} ({key.role}{', ' + key.label if key.label else ''})"
         session.commit()
     err.print(f"revoked key {described}", highlight=False, soft_wrap=True)
-
-
-@contextmanager
-def _session(database_url: str | None, verbose: bool) -> Iterator[Session]:
-    """A session on the store, migrated first (as `beatlight materialise` does)."""
-    from sqlalchemy.orm import Session
-
-    from beatlight.api.db import connect, create_engine_for, upgrade
-
-    _logging(verbose)
-    if not verbose:
-        for noisy in ("alembic", "beatlight.store", "beatlight.auth"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = _settings(database_url=database_url)
-    engine = create_engine_for(settings.store_url())
-    try:
-        upgrade(engine)
-        with connect(engine) as connection, Session(bind=connection) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def _when(moment: datetime | None) -> str:
