@@ -52,7 +52,7 @@ def test_a_restored_lane_continues_exactly(tmp_path):
         "ward_last_seen",
     ):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
-    for x, y in zip(a.present + a.foot, b.present + b.foot, strict=True):
+    for x, y in zip((*a.present, *a.foot), (*b.present, *b.foot), strict=True):
         assert np.array_equal(x, y)
     assert (a.outside, a.accepted) == (b.outside, b.accepted)
     assert kept.rejected == restored.rejected and kept.duplicates == restored.duplicates
