@@ -40,6 +40,7 @@ import orjson
 
 from beatlight.api._kafka import OUTAGE_S, Backoff, ConnectionWatch, describe, kafka_error
 from beatlight.errors import BeatlightError
+from beatlight.streams.events import MODES
 
 __all__ = ["MAX_MINUTES", "Point", "RecentPoints", "VISIBILITY_POINTS", "feature_collection"]
 
@@ -318,7 +319,7 @@ def feature_collection(points: list[Point]) -> dict[str, Any]:
 
 _TS = attrgetter("ts")
 _CHECK_TOPIC_S = 2.0  # look for the topic (or new partitions) this often
-_MODES = frozenset(("unknown", "foot", "cycle", "vehicle"))
+_MODES = frozenset(MODES)
 
 
 def _point(record: Any) -> Point | None:
