@@ -43,6 +43,7 @@ from beatlight.errors import BeatlightError
 from beatlight.runtime.outage import OUTAGE_S, Backoff, describe, kafka_error
 from beatlight.runtime.reader import TopicReader
 from beatlight.runtime.topics import VISIBILITY_POINTS
+from beatlight.streams.events import MODES
 from beatlight.times import format_time
 
 __all__ = ["MAX_MINUTES", "Point", "RecentPoints", "feature_collection"]
@@ -292,7 +293,7 @@ def feature_collection(points: list[Point]) -> dict[str, Any]:
 
 _TS = attrgetter("ts")
 _CHECK_TOPIC_S = 2.0  # look for the topic (or new partitions) this often
-_MODES = frozenset(("unknown", "foot", "cycle", "vehicle"))
+_MODES = frozenset(MODES)
 
 
 def _point(record: Any) -> Point | None:

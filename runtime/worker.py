@@ -24,9 +24,9 @@ import orjson
 
 from beatlight.geo.geography import Geography
 from beatlight.streams.events import RawEvents, parse_lines
-from beatlight.streams.lane import Lane, LaneConfig, Outcome
+from beatlight.streams.lane import Lane, LaneConfig, Outcome, SkippedSpan
 from beatlight.streams.points import point_records
-from beatlight.streams.wire import LaneStatus, encode_final, encode_reported, encode_tick
+from beatlight.streams.wire import Kind, LaneStatus, encode_final, encode_reported, encode_tick
 from beatlight.times import format_us
 
 __all__ = ["Emission", "LaneRunner", "Record", "first_publication_us"]
@@ -174,7 +174,7 @@ class LaneRunner:
             outcome.events, outcome.ward, self.lane.geography.wards.codes, now - self.points_us
         )
         status = self.status()
-        emission.partials += [encode_tick("hour", status, h) for h in outcome.hours]
+        emission.partials += [encode_tick(Kind.HOUR, status, h) for h in outcome.hours]
         emission.partials += self._early_hours(outcome, status)
         emission.partials += self._reported(status)
         if outcome.final is not None:
@@ -230,10 +230,10 @@ class LaneRunner:
         owed_from = (lane.data_hours[0] + 1) * _HOUR_US if lane.data_hours else last + _HOUR_US
         if start < owed_from:
             skipped = min(owed_from - _HOUR_US, last)
-            counts = lane.presence.counts_before(start)
-            messages.append(encode_reported(status, skipped, [[start, skipped, *counts]]))
+            span = SkippedSpan(start, skipped, *lane.presence.counts_before(start))
+            messages.append(encode_reported(status, skipped, [span]))
             start = skipped + _HOUR_US
-        return messages + [encode_tick("provisional", status, lane.partial(hour, complete=False))
+        return messages + [encode_tick(Kind.PROVISIONAL, status, lane.partial(hour, complete=False))
                            for hour in range(start, last + 1, _HOUR_US)]  # fmt: skip
 
     def _reported(self, status: LaneStatus) -> list[bytes]:
@@ -265,7 +265,7 @@ class LaneRunner:
         """Hour figures an idle lane can vouch for (see :meth:`Lane.provisional_hours`)."""
         with self._lock:
             status = self.status()
-            ticks = [encode_tick("provisional", status, h)
+            ticks = [encode_tick(Kind.PROVISIONAL, status, h)
                      for h in self.lane.provisional_hours(until_us)]  # fmt: skip
             return ticks + self._reported(status)
 
@@ -275,7 +275,9 @@ class LaneRunner:
             floor = self.lane.presence.earliest_admissible_us
             if floor is not None:
                 as_of_us = max(as_of_us, floor)
-            return encode_tick("live", self.status(), self.lane.partial(as_of_us, complete=False))
+            return encode_tick(
+                Kind.LIVE, self.status(), self.lane.partial(as_of_us, complete=False)
+            )
 
     def _dead_letters(self, raw: RawEvents, reasons: np.ndarray, emission: Emission) -> None:
         """Rejected events to the DLQ: reason, where it was, and only the SPEC's fields."""

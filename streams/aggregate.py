@@ -27,20 +27,29 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import numpy as np
 import orjson
 
 from beatlight.geo.areas import Areas
+from beatlight.streams.lane import SkippedSpan
 from beatlight.streams.metrics import figures
-from beatlight.streams.presence import ModelParams, Partial, _concat, _RunStore
+from beatlight.streams.presence import ModelParams, Partial
 from beatlight.streams.report import report_document
-from beatlight.streams.runs import merge_runs
-from beatlight.streams.wire import LaneStatus, Message, decode
+from beatlight.streams.runs import AreaRuns, RunStore
+from beatlight.streams.wire import Kind, LaneStatus, Message, decode
 from beatlight.times import format_us
 
-__all__ = ["Aggregator", "Revision", "Snapshot", "document_from_records", "snapshot_records"]
+__all__ = [
+    "Aggregator",
+    "Revision",
+    "Snapshot",
+    "SnapshotKind",
+    "document_from_records",
+    "snapshot_records",
+]
 
 log = logging.getLogger("beatlight.aggregate")
 
@@ -65,11 +74,18 @@ class Revision:
     areas: dict[str, tuple[int, int | None]]
 
 
+class SnapshotKind(Enum):
+    """Which figures a snapshot holds: an hour's (exact, revisable) or the live ones."""
+
+    HOUR = "hour"
+    LIVE = "live"
+
+
 @dataclass
 class Snapshot:
     """Figures of every area as of one time, as the SPEC's report document."""
 
-    kind: str  # "hour" or "live"
+    kind: SnapshotKind
     as_of_us: int
     document: dict[str, Any]
     revision: Revision | None = None  # hour snapshots only
@@ -88,13 +104,13 @@ class Aggregator:
         self.params = params
         self.partitions = partitions
         self.revisable_us = max(_KEEP_REVISABLE_US, lateness_us + _DAY_US)
-        self._present = {p: _RunStore(with_unit=False) for p in range(partitions)}
-        self._foot = {p: _RunStore(with_unit=False) for p in range(partitions)}
+        self._present = {p: RunStore(AreaRuns.empty()) for p in range(partitions)}
+        self._foot = {p: RunStore(AreaRuns.empty()) for p in range(partitions)}
         self._status: dict[int, LaneStatus] = {}
         #: Per lane: every hour up to this one it has sent, or skipped as empty for it;
         #: and the hours it skipped, with its counts then and its status.
         self._reported: dict[int, int] = {}
-        self._skipped: dict[int, list[tuple[int, int, int, int, LaneStatus]]] = {}
+        self._skipped: dict[int, list[_Skip]] = {}
         # Hours waiting for slower lanes, and published hours a late lane may still revise,
         # are held as the lanes' wire bytes where they came from Kafka (see _hold).
         self._hours: dict[int, dict[int, tuple[_Held, LaneStatus]]] = {}
@@ -118,29 +134,28 @@ class Aggregator:
         if not 0 <= lane < self.partitions:
             raise ValueError(f"lane {lane} outside the {self.partitions} partitions")
         self._status[lane] = status
-        if message.kind == "final":
+        if message.kind is Kind.FINAL:
             assert message.final is not None
             self._present[lane].append(message.final.present)
             self._foot[lane].append(message.final.foot)
             return []
-        if message.kind == "reported":
+        if message.kind is Kind.REPORTED:
             until = status.reported_until_us
             if until is not None and until > self._reported.get(lane, until - 1):
                 self._reported[lane] = until
             skipped = self._skipped.setdefault(lane, [])
-            skipped += [(first, last, outside, accepted, status)
-                        for first, last, outside, accepted in status.skipped]  # fmt: skip
+            skipped += [_Skip(span, status) for span in status.skipped]
             done = self._complete_hours(now_us)
             if self.published_hour_us is not None:  # no snapshot to come can be that old
                 cut = self.published_hour_us - self.revisable_us
-                skipped[:] = [gap for gap in skipped if gap[1] >= cut]
+                skipped[:] = [skip for skip in skipped if skip.span.last_us >= cut]
             return done
-        if message.kind == "live":
+        if message.kind is Kind.LIVE:
             assert message.partial is not None
             self._live[lane] = (message.partial, status)
             return self._complete_hours(now_us)
         hour = message.as_of_us
-        settled = message.kind == "hour"
+        settled = message.kind is Kind.HOUR
         if not settled and lane in self._settled.get(hour, ()):
             return []  # a provisional figure never replaces a settled one
         if settled:
@@ -164,7 +179,7 @@ class Aggregator:
             if revision is None:
                 return []  # no figure changed: nothing to publish again
             self.revisions += 1
-            return [Snapshot("hour", hour, document, revision)]
+            return [Snapshot(SnapshotKind.HOUR, hour, document, revision)]
         self._hours.setdefault(hour, {})[lane] = (_hold(message), status)
         return self._complete_hours(now_us)
 
@@ -174,7 +189,7 @@ class Aggregator:
             return None
         as_of = max(_unhold(held).as_of_us for held, _ in self._live.values())
         merged = self._merge(self._live, as_of)
-        return Snapshot("live", as_of, self._document(merged, self._live.values()))
+        return Snapshot(SnapshotKind.LIVE, as_of, self._document(merged, self._live.values()))
 
     def waiting_for(self, hour_us: int) -> list[int]:
         """Lanes whose figures for ``hour_us`` have not arrived (and may hold pings before it)."""
@@ -225,7 +240,8 @@ class Aggregator:
             ticks = self._hours.pop(hour)
             merged = self._merge(ticks, hour)
             document = self._document(merged, self._with_skipped(ticks, hour))
-            done.append(Snapshot("hour", hour, document, self._first(hour, document, now_us)))
+            revision = self._first(hour, document, now_us)
+            done.append(Snapshot(SnapshotKind.HOUR, hour, document, revision))
             if self.published_hour_us is None or hour > self.published_hour_us:
                 self.published_hour_us = hour  # (an hour no lane had figures for comes late)
             self._published[hour] = ticks
@@ -287,7 +303,8 @@ class Aggregator:
         n_windows = len(self.params.windows)
         n_pairs = len(self.areas.ward_cell_keys)
         empty = np.empty(0, dtype=np.int64)
-        present, foot = [], []
+        present: list[AreaRuns] = []
+        foot: list[AreaRuns] = []
         held = {lane: _unhold(h) for lane, (h, _) in ticks.items()}
         parts = list(held.values())
         skipped = self._skipped_at(as_of_us, ticks)
@@ -295,8 +312,9 @@ class Aggregator:
             present.append(partial.present)
             foot.append(partial.foot)
             if partial.final_slot is not None:
-                present.append(_before(self._present[lane].runs(), partial.final_slot))
-                foot.append(_before(self._foot[lane].runs(), partial.final_slot))
+                # The final runs that were final when the tick was taken.
+                present.append(self._present[lane].runs().before(partial.final_slot))
+                foot.append(self._foot[lane].runs().before(partial.final_slot))
         zeros = np.zeros((n_windows, len(self.areas)), dtype=np.int64)
         covered = np.zeros((n_windows, n_pairs), dtype=bool)
         last_seen = np.full(self.areas.n_wards, np.iinfo(np.int64).min, dtype=np.int64)
@@ -309,35 +327,33 @@ class Aggregator:
             distinct_units=sum((p.distinct_units for p in parts), zeros),
             visits=sum((p.visits for p in parts), zeros),
             koper_visits=sum((p.koper_visits for p in parts), zeros),
-            present=merge_runs(*_concat((empty, empty, empty), *present)),
-            foot=merge_runs(*_concat((empty, empty, empty), *foot)),
+            present=AreaRuns.concat(present).merged(),
+            foot=AreaRuns.concat(foot).merged(),
             covered=covered,
             stray=tuple(
                 np.unique(np.concatenate([empty, *(p.stray[w] for p in parts)]))
                 for w in range(n_windows)
             ),
             ward_last_seen=last_seen,
-            outside=sum(p.outside for p in parts) + sum(gap[2] for gap in skipped),
-            accepted=sum(p.accepted for p in parts) + sum(gap[3] for gap in skipped),
+            outside=sum(p.outside for p in parts) + sum(s.span.outside for s in skipped),
+            accepted=sum(p.accepted for p in parts) + sum(s.span.accepted for s in skipped),
         )
 
     def _with_skipped(
         self, ticks: dict[int, tuple[_Held, LaneStatus]], hour_us: int
     ) -> list[tuple[_Held | None, LaneStatus]]:
         """Each lane's status for the hour: with its figures, or with its skip."""
-        return [*ticks.values(), *((None, gap[4]) for gap in self._skipped_at(hour_us, ticks))]
+        return [*ticks.values(), *((None, s.status) for s in self._skipped_at(hour_us, ticks))]
 
-    def _skipped_at(
-        self, hour_us: int, ticks: dict[int, tuple[_Held, LaneStatus]]
-    ) -> list[tuple[int, int, int, int, LaneStatus]]:
+    def _skipped_at(self, hour_us: int, ticks: dict[int, tuple[_Held, LaneStatus]]) -> list[_Skip]:
         """The skip covering ``hour_us`` of each lane without figures for it (the latest)."""
         found = []
-        for lane, gaps in self._skipped.items():
+        for lane, skips in self._skipped.items():
             if lane in ticks:
                 continue
-            for gap in reversed(gaps):
-                if gap[0] <= hour_us <= gap[1]:
-                    found.append(gap)
+            for skip in reversed(skips):
+                if skip.span.covers(hour_us):
+                    found.append(skip)
                     break
         return found
 
@@ -362,6 +378,14 @@ class Aggregator:
 
 
 _NO_TIME = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True, slots=True)
+class _Skip:
+    """Hours a lane skipped as empty, with its status when it said so."""
+
+    span: SkippedSpan
+    status: LaneStatus
 
 
 @dataclass
@@ -425,14 +449,6 @@ def _unhold(held: _Held) -> Partial:
         assert partial is not None
         return partial
     return held
-
-
-def _before(runs: tuple[np.ndarray, ...], final_slot: int) -> tuple[np.ndarray, ...]:
-    """Runs clipped to the slots before ``final_slot``: what was final when the tick was taken."""
-    area, start, end = runs
-    end = np.minimum(end, final_slot)
-    keep = end > start
-    return area[keep], start[keep], end[keep]
 
 
 # -- snapshot documents as topic records ----------------------------------------------------

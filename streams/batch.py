@@ -22,7 +22,7 @@ from beatlight.streams.partitioning import partitions_of
 from beatlight.streams.presence import Partial
 from beatlight.streams.report import report_document
 from beatlight.streams.sorted_events import SortedEvents, robust_latest
-from beatlight.streams.wire import LaneStatus, Message
+from beatlight.streams.wire import Kind, LaneStatus, Message
 
 __all__ = ["BatchReports", "NoValidEvents", "Progress", "batch_report", "batch_reports"]
 
@@ -297,10 +297,10 @@ class _Hours:
         # Hour figures before the final runs they were taken before (as the workers send).
         for hour in outcome.hours:
             if self.wanted(hour.as_of_us):
-                self._take(Message("hour", status, partial=hour))
+                self._take(Message(Kind.HOUR, status, partial=hour))
         self._reported(lane, status)
         if outcome.final is not None:
-            self._take(Message("final", status, final=outcome.final))
+            self._take(Message(Kind.FINAL, status, final=outcome.final))
 
     def expire(self, lanes: list[Lane]) -> None:
         """Let the aggregator forget final runs that no hour still to come can reach.
@@ -319,20 +319,22 @@ class _Hours:
             status = _status(p, lane, caught_up=True)
             for hour in lane.provisional_hours(as_of_us):
                 if self.wanted(hour.as_of_us):
-                    self._take(Message("provisional", status, partial=hour))
+                    self._take(Message(Kind.PROVISIONAL, status, partial=hour))
             self._reported(lane, status)
             if not lane.intake.has_watermark:
                 # A lane that accepted nothing vouches that it holds nothing, as an idle
                 # worker's live tick does; without it every hour would wait for it.
-                self._take(Message("live", status, partial=lane.partial(as_of_us, complete=False)))
+                self._take(
+                    Message(Kind.LIVE, status, partial=lane.partial(as_of_us, complete=False))
+                )
         return {h: doc for h, doc in sorted(self.found.items()) if h <= as_of_us}
 
     def _reported(self, lane: Lane, status: LaneStatus) -> None:
         reported = lane.take_reported()
         if reported is not None:
             until, skipped = reported
-            self._take(Message("reported", replace(status, reported_until_us=until,
-                                                   skipped=skipped)))  # fmt: skip
+            self._take(Message(Kind.REPORTED, replace(status, reported_until_us=until,
+                                                      skipped=skipped)))  # fmt: skip
 
     def _take(self, message: Message) -> None:
         for snapshot in self.aggregator.receive(message):

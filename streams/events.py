@@ -31,9 +31,13 @@ import orjson
 import pandas as pd
 
 __all__ = [
+    "CYCLE",
     "FIELDS",
+    "FOOT",
     "MODES",
     "REASONS",
+    "UNKNOWN",
+    "VEHICLE",
     "RawEvents",
     "ValidEvents",
     "parse_lines",
@@ -45,9 +49,10 @@ __all__ = [
 #: The SPEC's fields, in the SPEC's order. Anything else is dropped on arrival.
 FIELDS = ("event_id", "unit", "ts", "lat", "lon", "mode", "accuracy_m")
 REQUIRED = ("event_id", "unit", "ts", "lat", "lon")
-#: Mode codes: the index is what the presence model stores.
+#: Mode codes, the one home of them: the index is what the presence model stores, and
+#: the simulator, the points topic and the API's points name modes by it.
 MODES = ("unknown", "foot", "cycle", "vehicle")
-FOOT = MODES.index("foot")
+UNKNOWN, FOOT, CYCLE, VEHICLE = range(len(MODES))
 _MODE_CODE = {name: code for code, name in enumerate(MODES)}
 
 #: Every rejection reason, in the order the checks run.

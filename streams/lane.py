@@ -14,16 +14,17 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from beatlight.geo.geography import Geography
 from beatlight.streams.events import RawEvents, ValidEvents, validate
 from beatlight.streams.intake import Intake
-from beatlight.streams.presence import FinalDelta, ModelParams, Partial, PresenceLane, _concat
-from beatlight.streams.runs import merge_runs
+from beatlight.streams.presence import FinalDelta, ModelParams, Partial, PresenceLane
+from beatlight.streams.runs import AreaRuns
 
-__all__ = ["Lane", "LaneConfig", "Outcome"]
+__all__ = ["Lane", "LaneConfig", "Outcome", "SkippedSpan"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,21 @@ class LaneConfig:
     lateness_us: int
     future_us: int
     max_accuracy_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedSpan:
+    """Hour boundaries ``first_us`` to ``last_us`` (both included) that a lane skipped as
+    empty: none of its pings reaches them. ``outside`` and ``accepted`` are the lane's
+    counts of pings before them, the same at each (see :meth:`Lane.take_reported`)."""
+
+    first_us: int
+    last_us: int
+    outside: int
+    accepted: int
+
+    def covers(self, hour_us: int) -> bool:
+        return self.first_us <= hour_us <= self.last_us
 
 
 @dataclass
@@ -93,9 +109,8 @@ class Lane:
         #: Every hour boundary up to this one has had its figures sent, or was empty here.
         self.reported_until_us: int | None = None
         self._reported_sent_us: int | None = None
-        #: Hours skipped since the last :meth:`take_reported`: ``[first, last, outside,
-        #: accepted]``, the counts being the lane's (constant over the skipped hours).
-        self.skipped: list[list[int]] = []
+        #: Hours skipped since the last :meth:`take_reported`.
+        self.skipped: list[SkippedSpan] = []
         self.hours_skipped = 0  # in all
         self._version = 0  # bumped whenever a ping is accepted
         #: Final runs not yet handed out, and the slot up to which they were.
@@ -176,14 +191,8 @@ class Lane:
     def resend_final(self) -> None:
         """Queue every final run for sending again (after a restore: the aggregator may
         have missed the last ones; it takes unions, so repeats change nothing)."""
-        area, _, start, end = self.presence._present.runs()
-        foot = self.presence._foot.runs()
-        final_slot = self.presence._final_slot
-        self._unsent = (
-            []
-            if final_slot is None
-            else [FinalDelta(None, final_slot, merge_runs(area, start, end), foot)]
-        )
+        final = self.presence.final_runs()
+        self._unsent = [] if final is None else [final]
         self.sent_slot = None
 
     def take_final(self, at_least_slots: int = 0) -> FinalDelta | None:
@@ -201,12 +210,73 @@ class Lane:
         merged = FinalDelta(
             from_slot=first.from_slot,
             to_slot=last.to_slot,
-            present=merge_runs(*_concat(*(d.present for d in self._unsent))),
-            foot=merge_runs(*_concat(*(d.foot for d in self._unsent))),
+            present=AreaRuns.concat(d.present for d in self._unsent).merged(),
+            foot=AreaRuns.concat(d.foot for d in self._unsent).merged(),
         )
         self._unsent = []
         self.sent_slot = merged.to_slot
         return merged
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Everything needed to resume (checkpoints): a JSON-ready header and named arrays.
+
+        Hand out the unsent final runs first (:meth:`take_final`): they are not kept.
+        """
+        if self._unsent:
+            raise ValueError("send the lane's final runs (take_final) before checkpointing it")
+        presence, arrays = self.presence.state()
+        header = {
+            "intake": self.intake.state(),
+            "lane": {
+                "rejected": dict(self.rejected),
+                "duplicates": self.duplicates,
+                "max_accepted_us": self.max_accepted_us,
+                "first_hour_us": self.first_hour_us,
+                "next_hour_us": self._next_hour_us,
+                "version": self._version,
+                "provisional_until": self._provisional_until,
+                "provisional_version": self._provisional_version,
+                "sent_slot": self.sent_slot,
+                "data_hours": self.data_hours,
+                "reported_until_us": self.reported_until_us,
+            },
+            "presence": presence,
+        }
+        return header, arrays
+
+    @classmethod
+    def from_state(
+        cls,
+        geography: Geography,
+        config: LaneConfig,
+        header: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+    ) -> Lane:
+        """The hourly lane :meth:`state` described (with the same geography and config)."""
+        lane = cls(geography, config, hourly=True)
+        lane.intake = Intake.from_state(config.lateness_us, header["intake"])
+        meta = header["lane"]
+        lane.rejected = Counter(meta["rejected"])
+        lane.duplicates = meta["duplicates"]
+        lane.max_accepted_us = meta["max_accepted_us"]
+        lane.first_hour_us = meta["first_hour_us"]
+        lane._next_hour_us = meta["next_hour_us"]
+        lane._version = meta["version"]
+        lane._provisional_until = meta["provisional_until"]
+        lane._provisional_version = meta["provisional_version"]
+        lane.sent_slot = meta["sent_slot"]
+        if "data_hours" in meta:
+            lane.data_hours = meta["data_hours"]
+            lane.reported_until_us = meta["reported_until_us"]
+        elif lane.max_accepted_us is not None and lane._next_hour_us is not None:
+            # A state from before lanes skipped empty hours: owe every hour up to the
+            # latest ping's reach, as that worker would have.
+            lane.data_hours = list(range((lane._next_hour_us - lane._reach_us) // _HOUR_US - 1,
+                                         lane.max_accepted_us // _HOUR_US + 1))  # fmt: skip
+        lane.presence = PresenceLane.from_state(
+            geography.areas, config.model, header["presence"], arrays
+        )
+        return lane
 
     @property
     def settled_until_us(self) -> int | None:
@@ -244,7 +314,7 @@ class Lane:
             self._report(last)
         return hours
 
-    def take_reported(self) -> tuple[int, list[list[int]]] | None:
+    def take_reported(self) -> tuple[int, list[SkippedSpan]] | None:
         """The hour up to which this lane has newly reported (sent or found empty), and the
         hours it skipped on the way (see :attr:`skipped`), once; ``None`` if it skipped none.
 
@@ -308,7 +378,8 @@ class Lane:
         """Skip the hours from ``hour_us`` (not owed) to the next owed one; return that."""
         following = self._next_owed(hour_us, end_us)
         self.hours_skipped += (following - hour_us) // _HOUR_US
-        self.skipped.append([hour_us, following - _HOUR_US, *self.presence.counts_before(hour_us)])
+        outside, accepted = self.presence.counts_before(hour_us)
+        self.skipped.append(SkippedSpan(hour_us, following - _HOUR_US, outside, accepted))
         return following
 
     def _note_data_hours(self, ts_us: np.ndarray) -> None:

@@ -25,17 +25,28 @@ and levels off as time passes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from beatlight.geo.areas import Areas
 from beatlight.streams.events import FOOT
-from beatlight.streams.runs import group_first, lexsort, merge_later_runs, merge_runs, sorted_unique
+from beatlight.streams.runs import (
+    AreaRuns,
+    RunStore,
+    UnitRuns,
+    group_first,
+    lexsort,
+    sorted_unique,
+    union_later,
+)
 from beatlight.windows import WINDOW_SECONDS
 
 __all__ = ["FinalDelta", "ModelParams", "Partial", "PresenceLane", "unit_slot_runs"]
 
 _NONE = np.iinfo(np.int64).min
+#: The buffer's numeric columns, as :meth:`PresenceLane.state` names its arrays.
+_BUFFER_NUMERIC = ("unit", "ts", "ward", "mode", "cell", "final")
 
 
 @dataclass(frozen=True)
@@ -72,8 +83,8 @@ class Partial:
     distinct_units: np.ndarray  # int64 (windows, areas)
     visits: np.ndarray  # int64 (windows, areas)
     koper_visits: np.ndarray  # int64 (windows, areas)
-    present: tuple[np.ndarray, np.ndarray, np.ndarray]  # (area, start, end) merged per area
-    foot: tuple[np.ndarray, np.ndarray, np.ndarray]  # (area, start, end) merged per area
+    present: AreaRuns  # merged per area
+    foot: AreaRuns  # merged per area
     covered: np.ndarray  # bool (windows, ward-cell pairs): a ping of the ward in that cell
     stray: tuple[np.ndarray, ...]  # per window: ward * n_cells + cell keys outside the ward's cells
     ward_last_seen: np.ndarray  # int64 per ward, _NONE when never
@@ -107,8 +118,8 @@ class Partial:
             distinct_units=sum(p.distinct_units for p in parts),
             visits=sum(p.visits for p in parts),
             koper_visits=sum(p.koper_visits for p in parts),
-            present=merge_runs(*_concat(*(p.present for p in parts))),
-            foot=merge_runs(*_concat(*(p.foot for p in parts))),
+            present=AreaRuns.concat(p.present for p in parts).merged(),
+            foot=AreaRuns.concat(p.foot for p in parts).merged(),
             covered=np.logical_or.reduce([p.covered for p in parts]),
             stray=tuple(
                 sorted_unique(np.concatenate(keys))
@@ -126,8 +137,8 @@ class FinalDelta:
 
     from_slot: int | None  # None: from the beginning
     to_slot: int
-    present: tuple[np.ndarray, np.ndarray, np.ndarray]  # (area, start, end)
-    foot: tuple[np.ndarray, np.ndarray, np.ndarray]
+    present: AreaRuns
+    foot: AreaRuns
 
 
 class PresenceLane:
@@ -142,8 +153,8 @@ class PresenceLane:
         n_wards = areas.n_wards
         # Final tier.
         self._final_slot: int | None = None  # slots < this are final
-        self._present = _RunStore(with_unit=True)  # (area, unit, start, end) per visit
-        self._foot = _RunStore(with_unit=False)  # (area, start, end)
+        self._present = RunStore(UnitRuns.empty())  # one run per visit
+        self._foot = RunStore(AreaRuns.empty())
         self._expired_slot: int | None = None
         self._ward_cell_keys = areas.ward_cell_keys
         self._cell_latest = np.full(len(self._ward_cell_keys), _NONE, dtype=np.int64)
@@ -207,13 +218,13 @@ class PresenceLane:
         area, unit, start, end, foot = _area_runs(
             self.areas, unit_slot_runs(buf, self.params, lo=lo, hi=new_final)
         )
-        self._present.append((area, unit, start, end))
-        self._foot.append((area[foot], start[foot], end[foot]))
+        self._present.append(UnitRuns(area, unit, start, end))
+        self._foot.append(AreaRuns(area[foot], start[foot], end[foot]))
         delta = FinalDelta(
             from_slot=lo,
             to_slot=new_final,
-            present=merge_runs(area, start, end),
-            foot=merge_runs(area[foot], start[foot], end[foot]),
+            present=AreaRuns(area, start, end).merged(),
+            foot=AreaRuns(area[foot], start[foot], end[foot]).merged(),
         )
 
         old = (buf["ts"] < new_final * slot_us) & ~buf["final"]
@@ -268,8 +279,9 @@ class PresenceLane:
         area, unit, start, end, is_foot = _area_runs(
             self.areas, unit_slot_runs(recent, params, lo=self._final_slot, hi=None)
         )
-        present = _union_later(self._present.runs(), (area, unit, start, end))
-        foot = _concat(self._foot.runs(), (area[is_foot], start[is_foot], end[is_foot]))
+        present = union_later(self._present.runs(), UnitRuns(area, unit, start, end))
+        foot = AreaRuns.concat((self._foot.runs(), AreaRuns(area[is_foot], start[is_foot],
+                                                            end[is_foot])))  # fmt: skip
 
         windows = params.window_slots(as_of_us)
         n_areas = len(self.areas)
@@ -300,7 +312,7 @@ class PresenceLane:
             horizon = max(horizon, sent_slot)
         # Only runs reaching past the horizon travel: cutting first spares merging the
         # weeks of final runs that an incomplete partial leaves to the aggregator.
-        merged = merge_runs(*_clip_runs((area, start, end), horizon))
+        merged = present.by_area().clipped(horizon).merged()
         latest, stray_keys, stray_latest = self._cells_as_of(recent)
         starts = np.array([lo * params.slot_us for _, lo, _ in windows], dtype=np.int64)
         ward_last = self._ward_last.copy()
@@ -314,7 +326,7 @@ class PresenceLane:
             visits=visits,
             koper_visits=koper,
             present=merged,
-            foot=merge_runs(*_clip_runs(foot, horizon)),
+            foot=foot.clipped(horizon).merged(),
             covered=latest[None, :] >= starts[:, None],
             stray=tuple(stray_keys[stray_latest >= start] for start in starts),
             ward_last_seen=ward_last,
@@ -342,6 +354,56 @@ class PresenceLane:
             "foot_runs": self._foot.rows,
             "stray_cells": len(self._stray_cells),
         }
+
+    def final_runs(self) -> FinalDelta | None:
+        """Every final run held, merged per area (``None`` while no slot is final)."""
+        if self._final_slot is None:
+            return None
+        present = self._present.runs().by_area().merged()
+        return FinalDelta(None, self._final_slot, present, self._foot.runs())
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Everything needed to resume (checkpoints): a JSON-ready header and named arrays."""
+        buffer = self._sorted_buffer()
+        header = {
+            "units": self._units,
+            "final_slot": self._final_slot,
+            "expired_slot": self._expired_slot,
+            "outside": self._outside,
+            "accepted": self._accepted,
+            "stray": [[int(k), int(v)] for k, v in self._stray_cells.items()],
+            "buffer_eid": buffer["eid"].tolist(),
+        }
+        arrays = {f"buffer_{k}": buffer[k] for k in _BUFFER_NUMERIC}
+        arrays |= {f"present_{i}": column for i, column in enumerate(self._present.runs())}
+        arrays |= {f"foot_{i}": column for i, column in enumerate(self._foot.runs())}
+        arrays |= {"cell_latest": self._cell_latest, "ward_last": self._ward_last}
+        return header, arrays
+
+    @classmethod
+    def from_state(
+        cls,
+        areas: Areas,
+        params: ModelParams,
+        header: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+    ) -> PresenceLane:
+        """The lane :meth:`state` described (for the same areas and parameters)."""
+        lane = cls(areas, params)
+        lane._units = dict(header["units"])
+        lane._final_slot = header["final_slot"]
+        lane._expired_slot = header["expired_slot"]
+        lane._outside = header["outside"]
+        lane._accepted = header["accepted"]
+        lane._stray_cells = {k: v for k, v in header["stray"]}
+        buffer = {k: arrays[f"buffer_{k}"] for k in _BUFFER_NUMERIC}
+        buffer["eid"] = np.array(header["buffer_eid"], dtype=object)
+        lane._buffer = buffer
+        lane._present.replace(UnitRuns(*(arrays[f"present_{i}"] for i in range(4))))
+        lane._foot.replace(AreaRuns(*(arrays[f"foot_{i}"] for i in range(3))))
+        lane._cell_latest = arrays["cell_latest"]
+        lane._ward_last = arrays["ward_last"]
+        return lane
 
     # -- internals ----------------------------------------------------------------------
 
@@ -403,7 +465,7 @@ class PresenceLane:
     def _forget_idle_units(self) -> None:
         """Renumber units so pseudonyms rotated away by the feed do not pile up."""
         self._sorted_buffer()
-        in_use = sorted_unique(np.concatenate([self._buffer["unit"], self._present.runs()[1]]))
+        in_use = sorted_unique(np.concatenate([self._buffer["unit"], self._present.runs().unit]))
         if len(in_use) == len(self._units):
             return
         names = np.empty(len(self._units), dtype=object)
@@ -414,7 +476,7 @@ class PresenceLane:
         self._units = {names[old]: new for new, old in enumerate(in_use.tolist())}
         self._buffer["unit"] = renumber[self._buffer["unit"]]
         a, u, s, e = self._present.runs()
-        self._present.replace((a, renumber[u], s, e))
+        self._present.replace(UnitRuns(a, renumber[u], s, e))
 
 
 def unit_slot_runs(
@@ -469,75 +531,6 @@ def _area_runs(areas: Areas, runs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, 
     )
 
 
-def _union_later(final: tuple[np.ndarray, ...], new: tuple[np.ndarray, ...]) -> tuple:
-    """Final runs united with newer ones: one run per visit (rule 6).
-
-    Runs are ``(area, unit, start, end)`` or ``(area, start, end)``, the final ones
-    merged and sorted; the new ones usually start where the final ones stop, and are
-    then placed without sorting the weeks of final runs again (:func:`merge_later_runs`).
-    """
-    if len(new[0]) == 0:
-        return final
-    if len(final) == 3:
-        return merge_later_runs(final, new)
-    (fa, fu, fs, fe), (na, nu, ns, ne) = final, new
-    width = np.int64(max(int(fu.max(initial=0)), int(nu.max()), 0) + 1)
-    g, s, e = merge_later_runs((fa * width + fu, fs, fe), (na * width + nu, ns, ne))
-    return g // width, g % width, s, e
-
-
-def _concat(*parts: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-    return tuple(np.concatenate(columns) for columns in zip(*parts, strict=True))
-
-
-class _RunStore:
-    """Append-only final runs, merged whenever they have doubled since the last merge."""
-
-    def __init__(self, *, with_unit: bool) -> None:
-        self._with_unit = with_unit
-        self._parts: list[tuple[np.ndarray, ...]] = [_empty_runs(with_unit=with_unit)]
-        self._compacted = 0
-
-    @property
-    def rows(self) -> int:
-        return sum(len(p[0]) for p in self._parts)
-
-    def append(self, runs: tuple[np.ndarray, ...]) -> None:
-        if len(runs[0]):
-            self._parts.append(runs)
-        if self.rows > 2 * self._compacted + 10_000:
-            self.replace(self.runs())
-
-    def earliest_end(self) -> int | None:
-        """The earliest end slot of any run held (without merging them)."""
-        ends = [int(p[-1].min()) for p in self._parts if len(p[-1])]
-        return min(ends, default=None)
-
-    def runs(self) -> tuple[np.ndarray, ...]:
-        """All runs, merged (sorted by area[, unit], start)."""
-        if len(self._parts) > 1:
-            merged = _union_later(self._parts[0], _concat(*self._parts[1:]))
-            self._parts = [merged]
-            self._compacted = len(merged[0])
-        return self._parts[0]
-
-    def replace(self, runs: tuple[np.ndarray, ...]) -> None:
-        self._parts = [runs]
-        self._compacted = len(runs[0])
-        self.runs()
-
-    def drop_before(self, cut: int) -> None:
-        runs = self.runs()
-        live = runs[-1] >= cut
-        self.replace(tuple(column[live] for column in runs))
-
-
-def _clip_runs(runs: tuple[np.ndarray, ...], lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    area, start, end = runs[0], runs[-2], runs[-1]
-    keep = end > lo
-    return area[keep], np.maximum(start[keep], lo), end[keep]
-
-
 def _time_order(unit: np.ndarray, ts: np.ndarray, eid: np.ndarray) -> np.ndarray:
     """Sort order by unit, ts, then event_id (string order) for equal timestamps."""
     order = lexsort((ts, unit))
@@ -566,8 +559,3 @@ def _empty_buffer() -> dict[str, np.ndarray]:
         "cell": np.empty(0, dtype=np.int64),
         "final": np.empty(0, dtype=bool),
     }
-
-
-def _empty_runs(*, with_unit: bool) -> tuple[np.ndarray, ...]:
-    n = 4 if with_unit else 3
-    return tuple(np.empty(0, dtype=np.int64) for _ in range(n))

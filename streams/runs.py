@@ -2,16 +2,23 @@
 
 Presence is stored as runs, not as one row per slot: a foot officer who stays in a
 ward for two hours is one run, not 120 rows. Every function here takes and
-returns parallel NumPy arrays and loops over nothing in Python.
+returns parallel NumPy arrays and loops over nothing in Python. :class:`AreaRuns`
+and :class:`UnitRuns` name those arrays; :class:`RunStore` keeps final runs as they
+accumulate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
 __all__ = [
+    "AreaRuns",
+    "RunStore",
+    "UnitRuns",
     "group_first",
     "lexsort",
     "longest_gaps",
@@ -21,6 +28,151 @@ __all__ = [
     "overlap",
     "sorted_unique",
 ]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AreaRuns:
+    """Runs of slots ``[start, end)`` per area: parallel int64 arrays.
+
+    Merged (:meth:`merged`), they are disjoint and sorted by area, then start. They
+    unpack as ``area, start, end``.
+    """
+
+    area: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.area, self.start, self.end))
+
+    @property
+    def rows(self) -> int:
+        return len(self.area)
+
+    @classmethod
+    def empty(cls) -> AreaRuns:
+        return cls(*_empty(3))
+
+    @classmethod
+    def concat(cls, parts: Iterable[AreaRuns]) -> AreaRuns:
+        """The runs of every part, one after the other (not merged)."""
+        return cls(*_concat((cls.empty(), *parts)))
+
+    def merged(self) -> AreaRuns:
+        """The union of each area's runs (see :func:`merge_runs`)."""
+        return AreaRuns(*merge_runs(self.area, self.start, self.end))
+
+    def where(self, keep: np.ndarray) -> AreaRuns:
+        return AreaRuns(self.area[keep], self.start[keep], self.end[keep])
+
+    def clipped(self, lo: int) -> AreaRuns:
+        """The runs' slots from ``lo`` on."""
+        keep = self.end > lo
+        return AreaRuns(self.area[keep], np.maximum(self.start[keep], lo), self.end[keep])
+
+    def before(self, hi: int) -> AreaRuns:
+        """The runs' slots before ``hi``."""
+        end = np.minimum(self.end, hi)
+        keep = end > self.start
+        return AreaRuns(self.area[keep], self.start[keep], end[keep])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class UnitRuns:
+    """Runs of slots ``[start, end)`` per area and unit: one run per visit (SPEC rule 6).
+
+    Merged, they are sorted by area, unit, then start. They unpack as
+    ``area, unit, start, end``.
+    """
+
+    area: np.ndarray
+    unit: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.area, self.unit, self.start, self.end))
+
+    @property
+    def rows(self) -> int:
+        return len(self.area)
+
+    @classmethod
+    def empty(cls) -> UnitRuns:
+        return cls(*_empty(4))
+
+    @classmethod
+    def concat(cls, parts: Iterable[UnitRuns]) -> UnitRuns:
+        return cls(*_concat((cls.empty(), *parts)))
+
+    def where(self, keep: np.ndarray) -> UnitRuns:
+        return UnitRuns(self.area[keep], self.unit[keep], self.start[keep], self.end[keep])
+
+    def by_area(self) -> AreaRuns:
+        """The same runs without their units (not merged)."""
+        return AreaRuns(self.area, self.start, self.end)
+
+
+#: Either kind of runs: a function taking ``R`` returns the kind it was given.
+R = TypeVar("R", AreaRuns, UnitRuns)
+
+
+def union_later(final: R, new: R) -> R:
+    """Merged final runs united with newer ones: one run per visit (rule 6).
+
+    The new runs usually start where the final ones stop, and are then placed without
+    sorting the weeks of final runs again (:func:`merge_later_runs`).
+    """
+    if new.rows == 0:
+        return final
+    if isinstance(final, AreaRuns):
+        return AreaRuns(*merge_later_runs((final.area, final.start, final.end),
+                                          (new.area, new.start, new.end)))  # fmt: skip
+    (fa, fu, fs, fe), (na, nu, ns, ne) = final, new
+    width = np.int64(max(int(fu.max(initial=0)), int(nu.max()), 0) + 1)
+    g, s, e = merge_later_runs((fa * width + fu, fs, fe), (na * width + nu, ns, ne))
+    return UnitRuns(g // width, g % width, s, e)
+
+
+class RunStore(Generic[R]):
+    """Append-only final runs, merged whenever they have doubled since the last merge."""
+
+    def __init__(self, empty: R) -> None:
+        self._parts: list[R] = [empty]
+        self._compacted = 0
+
+    @property
+    def rows(self) -> int:
+        return sum(p.rows for p in self._parts)
+
+    def append(self, runs: R) -> None:
+        if runs.rows:
+            self._parts.append(runs)
+        if self.rows > 2 * self._compacted + 10_000:
+            self.replace(self.runs())
+
+    def earliest_end(self) -> int | None:
+        """The earliest end slot of any run held (without merging them)."""
+        ends = [int(p.end.min()) for p in self._parts if p.rows]
+        return min(ends, default=None)
+
+    def runs(self) -> R:
+        """All runs, merged (sorted by area[, unit], start)."""
+        if len(self._parts) > 1:
+            first = self._parts[0]
+            merged = union_later(first, type(first).concat(self._parts[1:]))
+            self._parts = [merged]
+            self._compacted = merged.rows
+        return self._parts[0]
+
+    def replace(self, runs: R) -> None:
+        self._parts = [runs]
+        self._compacted = runs.rows
+        self.runs()
+
+    def drop_before(self, cut: int) -> None:
+        runs = self.runs()
+        self.replace(runs.where(runs.end >= cut))
 
 
 def merge_runs(
@@ -170,3 +322,11 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     first = np.ones(ordered.size, dtype=bool)
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
     return ordered[first]
+
+
+def _concat(parts: Iterable[Iterable[np.ndarray]]) -> tuple[np.ndarray, ...]:
+    return tuple(np.concatenate(columns) for columns in zip(*parts, strict=True))
+
+
+def _empty(columns: int) -> tuple[np.ndarray, ...]:
+    return tuple(np.empty(0, dtype=np.int64) for _ in range(columns))

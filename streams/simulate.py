@@ -37,6 +37,7 @@ import pyproj
 import shapely
 
 from beatlight.errors import BeatlightError
+from beatlight.streams.events import CYCLE, FOOT, MODES, UNKNOWN, VEHICLE
 
 __all__ = [
     "FAULTS",
@@ -70,12 +71,10 @@ IDENTIFYING_FIELDS = ("officer_name", "collar_number", "badge_id", "radio_id")
 Event = dict[str, Any]
 Labelled = tuple[Event | str, frozenset[str]]
 
-_MODES = ("foot", "cycle", "vehicle")
-_FOOT, _CYCLE, _VEHICLE = range(3)
 _SHIFT_NAMES = ("early", "late", "night")
 _SHIFT_START_H = np.array([7.0, 15.0, 22.0])  # nominal starts (UTC), staggered per shift
 # Shift mix per mode: small hours get fewer units, and few of them on foot.
-_SHIFT_MIX = {_FOOT: (0.5, 0.45, 0.05), _CYCLE: (0.6, 0.4, 0.0), _VEHICLE: (0.35, 0.35, 0.3)}
+_SHIFT_MIX = {FOOT: (0.5, 0.45, 0.05), CYCLE: (0.6, 0.4, 0.0), VEHICLE: (0.35, 0.35, 0.3)}
 _REST_DAY_P = 0.25
 _MAX_OFF = 4  # off-air intervals per shift: one break and up to three radio silences
 # Units move in ticks; pings fall between tick positions (interpolated), so the
@@ -232,7 +231,7 @@ def plan_units(wards: WardsLike, config: SimulationConfig) -> tuple[UnitPlan, ..
     _, roster, _, _ = _setup(wards, config)
     codes = [str(c) for c in wards.codes]
     return tuple(
-        UnitPlan(name, _MODES[mode], _SHIFT_NAMES[shift], tuple(codes[w] for w in beat[:length]))
+        UnitPlan(name, MODES[mode], _SHIFT_NAMES[shift], tuple(codes[w] for w in beat[:length]))
         for name, mode, shift, beat, length in zip(
             roster.names,
             roster.mode.tolist(),
@@ -344,28 +343,28 @@ def _plan_roster(
     n = config.units if config.units is not None else max(6, math.ceil(n_wards / 2))
     n_foot = round(n * config.foot_share)
     n_cycle = min(round(n * config.cycle_share), n - n_foot)
-    mode = np.array([_FOOT] * n_foot + [_CYCLE] * n_cycle + [_VEHICLE] * (n - n_foot - n_cycle))
+    mode = np.array([FOOT] * n_foot + [CYCLE] * n_cycle + [VEHICLE] * (n - n_foot - n_cycle))
     # Rostered, not drawn: each mode's shifts follow its mix as closely as counts allow.
     shift = np.zeros(n, np.int64)
-    for m in (_FOOT, _CYCLE, _VEHICLE):
+    for m in (FOOT, CYCLE, VEHICLE):
         units = np.nonzero(mode == m)[0]
         share = np.array(_SHIFT_MIX[m]) * units.size
         quota = np.floor(share).astype(np.int64)
         quota[np.argsort(quota - share, kind="stable")[: units.size - quota.sum()]] += 1
         shift[units] = rng.permutation(np.repeat(np.arange(3), quota))
     beats: list[list[int]] = [[] for _ in range(n)]
-    for u, group in zip(np.nonzero(mode == _FOOT)[0], _split_beats(patrolled, n_foot), strict=True):
+    for u, group in zip(np.nonzero(mode == FOOT)[0], _split_beats(patrolled, n_foot), strict=True):
         beats[u] = rng.permutation(group).tolist()
     # Cycle beats: a few neighbouring wards, mostly in town (small wards).
     urban = 1.0 / area.area_m2[patrolled]
-    for u in np.nonzero(mode == _CYCLE)[0]:
+    for u in np.nonzero(mode == CYCLE)[0]:
         first = rng.choice(patrolled.size, p=urban / urban.sum())
         beats[u] = patrolled[first : first + _CYCLE_BEAT].tolist()
     # Stations spread out along the curve, one per dozen wards or so.
     groups = np.array_split(order, max(1, round(n_wards / 12)))
     stations = [g[np.argmax(area.demand[g])] for g in groups]
     station_ward = np.array(stations)[rng.permutation(n) % len(stations)]
-    for vehicle in np.nonzero(mode == _VEHICLE)[0].tolist():
+    for vehicle in np.nonzero(mode == VEHICLE)[0].tolist():
         beats[vehicle] = [int(station_ward[vehicle])]
     width = max(len(b) for b in beats)
     beat = np.full((n, width), -1, np.int64)
@@ -437,8 +436,8 @@ class _Patrol:
         self.end = self.begin + config.duration.total_seconds()
         self.interval = config.ping_seconds
         n = len(roster.names)
-        self.foot = roster.mode == _FOOT
-        self.vehicle = roster.mode == _VEHICLE
+        self.foot = roster.mode == FOOT
+        self.vehicle = roster.mode == VEHICLE
         self.speed = np.where(self.foot, rng.normal(1.4, 0.15, n), rng.normal(4.0, 0.4, n))
         self.x, self.y = np.zeros(n), np.zeros(n)
         self.tx, self.ty = np.zeros(n), np.zeros(n)
@@ -685,13 +684,14 @@ class _Feed:
             noise = rng.normal(0.0, 1.0, (2, n)) * accuracy / 2
             lon, lat = self.to_wgs84.transform(pings.x[order] + noise[0], pings.y[order] + noise[1])
             mode_draw = rng.random(n)
-            modes = np.array([*_MODES, "unknown", ""], dtype=object)[
+            modes = np.array([*MODES, ""], dtype=object)[
                 np.where(
                     mode_draw < _MODE_MISSING_P,
-                    4,
-                    np.where(mode_draw < _MODE_MISSING_P + _MODE_UNKNOWN_P, 3, self.modes[unit]),
+                    len(MODES),  # ""
+                    np.where(mode_draw < _MODE_MISSING_P + _MODE_UNKNOWN_P, UNKNOWN,
+                             self.modes[unit]),
                 )
-            ]
+            ]  # fmt: skip
             names = self.names
             rows = zip(
                 range(n),

@@ -1,6 +1,7 @@
 """Messages between the stream's two stages, on the internal topic ``beatlight.partials``.
 
-Stage 1 (one lane per input partition) sends the aggregator three kinds of message:
+Stage 1 (one lane per input partition) sends the aggregator these kinds of message
+(:class:`Kind`):
 
 * ``final``: per-area runs of slots that just became final (:class:`FinalDelta`),
   sent once; the aggregator keeps them, so ticks never carry 28 days of runs;
@@ -8,7 +9,9 @@ Stage 1 (one lane per input partition) sends the aggregator three kinds of messa
   can change them (:class:`~beatlight.streams.presence.Partial` without final runs);
 * ``provisional``: the same from an idle lane, whose own watermark cannot settle
   H; replaced by a later ``hour`` or ``provisional`` figure for H;
-* ``live``: the same as of "now", every few seconds, plus the lane's status.
+* ``live``: the same as of "now", every few seconds, plus the lane's status;
+* ``reported``: the hours a lane skipped as empty (:class:`~beatlight.streams.lane.SkippedSpan`),
+  so the aggregator does not wait for its figures for them.
 
 Every message carries the lane's :class:`LaneStatus`. The header is JSON and
 lists the arrays (name, dtype, shape); the body is their raw bytes, one after the
@@ -23,13 +26,43 @@ import io
 import math
 import zlib
 from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
 
 import numpy as np
 import orjson
 
+from beatlight.streams.lane import SkippedSpan
 from beatlight.streams.presence import FinalDelta, Partial
+from beatlight.streams.runs import AreaRuns
 
-__all__ = ["LaneStatus", "Message", "decode", "encode_final", "encode_reported", "encode_tick"]
+__all__ = [
+    "Kind",
+    "LaneStatus",
+    "Message",
+    "decode",
+    "encode_final",
+    "encode_reported",
+    "encode_tick",
+]
+
+
+class Kind(Enum):
+    """What a message holds; the value is its ``kind`` on the wire."""
+
+    FINAL = "final"  # final runs (a FinalDelta)
+    HOUR = "hour"  # settled figures as of an hour boundary
+    PROVISIONAL = "provisional"  # an idle lane's figures for an hour it cannot settle
+    LIVE = "live"  # figures as of "now"
+    REPORTED = "reported"  # hours skipped as empty
+
+    @property
+    def is_tick(self) -> bool:
+        """A lane's figures as of some time (a Partial)."""
+        return self in _TICKS
+
+
+_TICKS = frozenset((Kind.HOUR, Kind.PROVISIONAL, Kind.LIVE))
 
 _RUNS = ("area", "start", "end")
 
@@ -46,14 +79,23 @@ class LaneStatus:
     rejected: dict[str, int] = field(default_factory=dict)  # cumulative
     duplicates: int = 0  # cumulative
     #: In a ``reported`` message only: every hour up to this one has been sent, or was
-    #: empty for this lane (see :meth:`beatlight.streams.lane.Lane.take_reported`), and the hours
-    #: it skipped as empty: ``[first_us, last_us, outside, accepted]``.
+    #: empty for this lane (see :meth:`beatlight.streams.lane.Lane.take_reported`), and the
+    #: hours it skipped as empty (``[first_us, last_us, outside, accepted]`` on the wire).
     reported_until_us: int | None = None
-    skipped: list[list[int]] = field(default_factory=list)
+    skipped: list[SkippedSpan] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The status as the wire's JSON header holds it."""
+        return asdict(self) | {"skipped": [_span_json(span) for span in self.skipped]}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> LaneStatus:
+        skipped = [SkippedSpan(*span) for span in value.get("skipped", ())]
+        return cls(**value | {"skipped": skipped})
 
 
 class Message:
-    """A decoded message: ``final`` holds a delta, ``hour``/``live`` hold a partial.
+    """A decoded message: ``final`` holds a delta, a tick (:attr:`Kind.is_tick`) a partial.
 
     A tick read off the wire keeps its bytes and decodes its partial only when asked
     (:attr:`partial`), and once: the aggregator holds hours waiting for slower lanes,
@@ -65,7 +107,7 @@ class Message:
 
     def __init__(
         self,
-        kind: str,
+        kind: Kind,
         status: LaneStatus,
         final: FinalDelta | None = None,
         partial: Partial | None = None,
@@ -100,21 +142,21 @@ class Message:
 
 def encode_final(status: LaneStatus, delta: FinalDelta) -> bytes:
     arrays = _runs("present", delta.present) | _runs("foot", delta.foot)
-    header = {"kind": "final", "status": asdict(status), "from_slot": delta.from_slot,
+    header = {"kind": Kind.FINAL.value, "status": status.to_json(), "from_slot": delta.from_slot,
               "to_slot": delta.to_slot}  # fmt: skip
     return _pack(header, arrays)
 
 
-def encode_reported(status: LaneStatus, until_us: int, skipped: list[list[int]]) -> bytes:
+def encode_reported(status: LaneStatus, until_us: int, skipped: list[SkippedSpan]) -> bytes:
     """A lane's word that it has reported every hour up to ``until_us``, and which hours
     it skipped as empty (no figures: see :class:`LaneStatus`)."""
-    reported = {"reported_until_us": until_us, "skipped": skipped}
-    return _pack({"kind": "reported", "status": asdict(status) | reported}, {})
+    reported = {"reported_until_us": until_us, "skipped": [_span_json(s) for s in skipped]}
+    return _pack({"kind": Kind.REPORTED.value, "status": status.to_json() | reported}, {})
 
 
-def encode_tick(kind: str, status: LaneStatus, partial: Partial) -> bytes:
-    if kind not in ("hour", "provisional", "live"):
-        raise ValueError(f"unknown tick kind {kind!r}")
+def encode_tick(kind: Kind, status: LaneStatus, partial: Partial) -> bytes:
+    if not kind.is_tick:
+        raise ValueError(f"{kind} is not a tick")
     arrays = _runs("present", partial.present) | _runs("foot", partial.foot)
     arrays |= {
         "unit_slots": partial.unit_slots.astype(np.int32),
@@ -126,8 +168,8 @@ def encode_tick(kind: str, status: LaneStatus, partial: Partial) -> bytes:
     }
     arrays |= {f"stray_{i}": keys for i, keys in enumerate(partial.stray)}
     header = {
-        "kind": kind,
-        "status": asdict(status),
+        "kind": kind.value,
+        "status": status.to_json(),
         "as_of_us": partial.as_of_us,
         "final_slot": partial.final_slot,
         "outside": partial.outside,
@@ -141,13 +183,18 @@ def encode_tick(kind: str, status: LaneStatus, partial: Partial) -> bytes:
 def decode(payload: bytes) -> Message:
     """Bytes from ``beatlight.partials`` back into a :class:`Message` (its partial lazily)."""
     header, body_at = _header(payload)
-    status = LaneStatus(**header["status"])
-    if header["kind"] == "final":
+    status = LaneStatus.from_json(header["status"])
+    kind = Kind(header["kind"])
+    if kind is Kind.FINAL:
         arrays = _unpack(header, payload[body_at:])
         delta = FinalDelta(header["from_slot"], header["to_slot"], _unruns("present", arrays),
                            _unruns("foot", arrays))  # fmt: skip
-        return Message("final", status, final=delta)
-    return Message(header["kind"], status, payload=payload, header=header)
+        return Message(kind, status, final=delta)
+    return Message(kind, status, payload=payload, header=header)
+
+
+def _span_json(span: SkippedSpan) -> list[int]:
+    return [span.first_us, span.last_us, span.outside, span.accepted]
 
 
 def _header(payload: bytes) -> tuple[dict, int]:
@@ -182,13 +229,13 @@ def _decode_partial(header: dict, body: bytes) -> Partial:
     )
 
 
-def _runs(prefix: str, runs: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+def _runs(prefix: str, runs: AreaRuns) -> dict[str, np.ndarray]:
     return {f"{prefix}_{name}": np.asarray(column, dtype=np.int64)
-            for name, column in zip(_RUNS, runs[-3:], strict=True)}  # fmt: skip
+            for name, column in zip(_RUNS, runs, strict=True)}  # fmt: skip
 
 
-def _unruns(prefix: str, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-    return tuple(arrays[f"{prefix}_{name}"] for name in _RUNS)
+def _unruns(prefix: str, arrays: dict[str, np.ndarray]) -> AreaRuns:
+    return AreaRuns(*(arrays[f"{prefix}_{name}"] for name in _RUNS))
 
 
 def _pack(header: dict, arrays: dict[str, np.ndarray]) -> bytes:

@@ -67,15 +67,15 @@ def test_an_ancient_first_ping_does_not_owe_an_hour_tick_per_hour_since():
     # figures for every hour since 1970 (~500,000) once a current ping arrived, which
     # stalled the worker. A lane now owes figures only for the hours its pings reach (the
     # longest window on): the ones between are empty for it, and skipped.
-    from beatlight.streams.wire import decode
+    from beatlight.streams.wire import Kind, decode
 
     runner = LaneRunner(0, geography(), lane_config(), max_event_bytes=8192)
     runner.process([Record(0, _event(ts="1970-01-01T00:00:00Z"))], now_us=NOW_US)
     emission = runner.process([Record(1, _event(event_id="now"))], now_us=NOW_US)
     kinds = [decode(payload).kind for payload in emission.partials]
-    assert 28 * 24 <= kinds.count("hour") <= 29 * 24  # the 1970 ping's 28 days
+    assert 28 * 24 <= kinds.count(Kind.HOUR) <= 29 * 24  # the 1970 ping's 28 days
     assert runner.lane.hours_skipped > 400_000
-    reported = decode(next(p for p in emission.partials if decode(p).kind == "reported"))
-    first, last, _, accepted = reported.status.skipped[-1]  # the years between
-    assert (last - first) // HOUR_US + 1 > 400_000 and last <= NOW_US
-    assert accepted == 1  # the 1970 ping is counted in each of them, as the batch report does
+    reported = decode(next(p for p in emission.partials if decode(p).kind is Kind.REPORTED))
+    span = reported.status.skipped[-1]  # the years between
+    assert (span.last_us - span.first_us) // HOUR_US + 1 > 400_000 and span.last_us <= NOW_US
+    assert span.accepted == 1  # the 1970 ping is counted in each of them, as the batch report does

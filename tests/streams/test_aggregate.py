@@ -19,7 +19,14 @@ from beatlight.streams.batch import batch_report
 from beatlight.streams.events import parse_lines
 from beatlight.streams.lane import Lane
 from beatlight.streams.partitioning import partitions_of
-from beatlight.streams.wire import LaneStatus, decode, encode_final, encode_reported, encode_tick
+from beatlight.streams.wire import (
+    Kind,
+    LaneStatus,
+    decode,
+    encode_final,
+    encode_reported,
+    encode_tick,
+)
 from tests.streams.test_report_vs_oracle import NOW, _feed, _geography, assert_same
 
 pytestmark = pytest.mark.unit
@@ -60,7 +67,7 @@ def stream(geography, lines, partitions, batch=300, config=None, behind=None, wa
                 outcome = lane.ingest(raw.take(rows), now_us=NOW_US)
                 offsets[p] += len(rows)
                 status = _status(p, lane, offsets[p])
-                messages = [encode_tick("hour", status, h) for h in outcome.hours]
+                messages = [encode_tick(Kind.HOUR, status, h) for h in outcome.hours]
                 if (reported := lane.take_reported()) is not None:
                     messages.append(encode_reported(status, *reported))
                 if outcome.final is not None:
@@ -71,7 +78,7 @@ def stream(geography, lines, partitions, batch=300, config=None, behind=None, wa
             as_of = lane.settled_until_us or 0
             messages.append(
                 encode_tick(
-                    "live",
+                    Kind.LIVE,
                     status,
                     lane.partial(
                         max(as_of + 3_600_000_000, lane.presence.earliest_admissible_us or 0),
@@ -267,19 +274,19 @@ def test_a_lane_idle_for_days_that_wakes_up_does_not_stop_history(tmp_path):
     early.sort(key=lambda text: text.split('"ts":"')[1])
     lanes, aggregator, snapshots = stream(geography, early, 2)
     idle, busy_lane = lanes[quiet_lane], lanes[1 - quiet_lane]
-    snapshots |= _send(aggregator, idle, quiet_lane, "provisional",
+    snapshots |= _send(aggregator, idle, quiet_lane, Kind.PROVISIONAL,
                        idle.provisional_hours(busy_lane.settled_until_us))  # fmt: skip
     published = max(snapshots)
 
     woken = [line(quiet, 100, 4 * 1440 - 10)]  # four days on
     outcome = idle.ingest(parse_lines(woken, max_event_bytes=8192), now_us=NOW_US)
-    _send(aggregator, idle, quiet_lane, "hour", outcome.hours, 30)
+    _send(aggregator, idle, quiet_lane, Kind.HOUR, outcome.hours, 30)
     assert aggregator.too_old > 0 and aggregator.held()["waiting_hours"] == 0
 
     later = [line(busy, 10_000 + i, 4 * 1440 + i) for i in range(0, 1440, 5)]
     outcome = busy_lane.ingest(parse_lines(later, max_event_bytes=8192), now_us=NOW_US)
-    new = _send(aggregator, busy_lane, 1 - quiet_lane, "hour", outcome.hours, 2000)
-    new |= _send(aggregator, idle, quiet_lane, "provisional",
+    new = _send(aggregator, busy_lane, 1 - quiet_lane, Kind.HOUR, outcome.hours, 2000)
+    new |= _send(aggregator, idle, quiet_lane, Kind.PROVISIONAL,
                  idle.provisional_hours(busy_lane.settled_until_us), 30)  # fmt: skip
     assert new and min(new) > published  # history goes on
     _same_as_batch(geography, early + woken + later, new, sorted(new)[::6])
@@ -300,7 +307,7 @@ def test_an_idle_partition_vouches_for_hours_and_revises_them_when_it_wakes(tmp_
     settled = lanes[1 - quiet_lane].settled_until_us
     for partial in lanes[quiet_lane].provisional_hours(settled):
         status = _status(quiet_lane, lanes[quiet_lane], 29)
-        for snap in aggregator.receive(decode(encode_tick("provisional", status, partial))):
+        for snap in aggregator.receive(decode(encode_tick(Kind.PROVISIONAL, status, partial))):
             snapshots[snap.as_of_us] = snap.document
     published = sorted(snapshots)
     assert published[-1] == settled // 3_600_000_000 * 3_600_000_000
@@ -312,7 +319,7 @@ def test_an_idle_partition_vouches_for_hours_and_revises_them_when_it_wakes(tmp_
     revised = {}
     for partial in lanes[quiet_lane].provisional_hours(settled):
         status = _status(quiet_lane, lanes[quiet_lane], 49)
-        for snap in aggregator.receive(decode(encode_tick("provisional", status, partial))):
+        for snap in aggregator.receive(decode(encode_tick(Kind.PROVISIONAL, status, partial))):
             revised[snap.as_of_us] = snap.document
     assert aggregator.revisions > 0 and revised
     everything = [parse_lines(early + late, max_event_bytes=8192)]

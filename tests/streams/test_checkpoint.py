@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from beatlight.configs import lane_config
-from beatlight.streams.checkpoint import dump_lane, load_lane
+from beatlight.streams.checkpoint import FORMAT, dump_lane, load_lane
 from beatlight.streams.events import parse_lines
 from beatlight.streams.lane import Lane
 from tests.streams.test_aggregate import NOW_US
@@ -53,7 +53,7 @@ def test_a_restored_lane_continues_exactly(tmp_path):
         "ward_last_seen",
     ):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
-    for x, y in zip(a.present + a.foot, b.present + b.foot, strict=True):
+    for x, y in zip((*a.present, *a.foot), (*b.present, *b.foot), strict=True):
         assert np.array_equal(x, y)
     assert (a.outside, a.accepted) == (b.outside, b.accepted)
     assert kept.rejected == restored.rejected and kept.duplicates == restored.duplicates
@@ -101,3 +101,68 @@ def test_a_checkpoint_from_before_lanes_skipped_empty_hours_owes_every_hour(tmp_
     later_restored = _ingest(restored, lines[half:])
     hours = [h.as_of_us for o in later_kept for h in o.hours]
     assert hours and hours == [h.as_of_us for o in later_restored for h in o.hours]
+
+
+def _header_and_arrays(blob):
+    import io
+    import zlib
+
+    import orjson
+
+    data = zlib.decompress(blob)
+    size = int.from_bytes(data[:4], "big")
+    with np.load(io.BytesIO(data[4 + size :]), allow_pickle=False) as archive:
+        names = list(archive.files)
+    return orjson.loads(data[4 : 4 + size]), names, data, size
+
+
+def test_a_format_2_checkpoint_keeps_its_layout(tmp_path):
+    """Checkpoints outlive the worker that wrote them: what the lane's state() writes is
+    FORMAT 2's layout; a change to it must come with a new FORMAT."""
+    wards, geography = _geography(tmp_path)
+    lane = Lane(geography, lane_config(), hourly=True)
+    _ingest(lane, _feed(2, wards.geometry.to_frame(), days=1, units=2))
+    lane.take_final()
+    header, names, _, _ = _header_and_arrays(dump_lane(lane, next_offset=10))
+    assert header["format"] == FORMAT == 2
+    assert list(header) == ["format", "geography", "next_offset", "intake", "lane", "presence"]
+    assert list(header["intake"]) == [
+        "watermark_us", "ahead", "seen", "forget_before_us", "latest", "recent", "stalled",
+        "pending", "ahead_units",
+    ]  # fmt: skip
+    assert list(header["lane"]) == [
+        "rejected", "duplicates", "max_accepted_us", "first_hour_us", "next_hour_us",
+        "version", "provisional_until", "provisional_version", "sent_slot", "data_hours",
+        "reported_until_us",
+    ]  # fmt: skip
+    assert list(header["presence"]) == ["units", "final_slot", "expired_slot", "outside",
+                                        "accepted", "stray", "buffer_eid"]  # fmt: skip
+    assert names == [
+        *(f"buffer_{k}" for k in ("unit", "ts", "ward", "mode", "cell", "final")),
+        *(f"present_{i}" for i in range(4)), *(f"foot_{i}" for i in range(3)),
+        "cell_latest", "ward_last",
+    ]  # fmt: skip
+
+
+def test_a_checkpoint_of_another_format_is_ignored(tmp_path):
+    import zlib
+
+    import orjson
+
+    wards, geography = _geography(tmp_path)
+    lane = Lane(geography, lane_config(), hourly=True)
+    _ingest(lane, _feed(2, wards.geometry.to_frame(), days=1, units=2))
+    lane.take_final()
+    header, _, data, size = _header_and_arrays(dump_lane(lane, next_offset=10))
+    head = orjson.dumps(header | {"format": FORMAT + 1})
+    other = zlib.compress(len(head).to_bytes(4, "big") + head + data[4 + size :])
+    assert load_lane(other, geography, lane_config()) is None
+
+
+def test_a_lane_with_unsent_final_runs_has_no_state_to_take(tmp_path):
+    wards, geography = _geography(tmp_path)
+    lane = Lane(geography, lane_config(), hourly=True)
+    _ingest(lane, _feed(9, wards.geometry.to_frame(), days=3, units=5))
+    lane.resend_final()
+    with pytest.raises(ValueError, match="take_final"):
+        lane.state()

@@ -211,3 +211,18 @@ def test_unusable_files_get_a_clear_error(tmp_path, name, content, message):
         path.write_text(content)
     with pytest.raises(EventsFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
         open_events(path)
+
+
+def test_mode_codes_have_one_home():
+    """The code a mode is stored as is its index in MODES, wherever modes are named."""
+    from beatlight.maps.palette import MODE_COLOURS
+    from beatlight.streams.events import CYCLE, FOOT, MODES, UNKNOWN, VEHICLE
+
+    assert [MODES[code] for code in (UNKNOWN, FOOT, CYCLE, VEHICLE)] == [
+        "unknown", "foot", "cycle", "vehicle"
+    ]  # fmt: skip
+    assert set(MODE_COLOURS) == set(MODES)
+    events = parse_lines([orjson.dumps({"event_id": "e", "unit": "u", "ts": "2026-11-23T06:00:00Z",
+                                        "lat": 52.8, "lon": -2.1, "mode": "cycle"}).decode()],
+                         max_event_bytes=8192)  # fmt: skip
+    assert validate(events, now_us=2**62).mode.tolist() == [CYCLE]
