@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from beatlight.geo.geography import Geography, load_geography
 from beatlight.geo.synthetic import write_synthetic
-from beatlight.runtime.worker import LaneRunner, Record
 from beatlight.streams.events import FIELDS, REASONS, parse_lines, validate
 from beatlight.streams.lane import Lane, LaneConfig
+from beatlight.streams.runner import LaneRunner, Record
 from tests import oracle
 from tests.fuzz.events import (
     NOW_US,

@@ -14,8 +14,8 @@ import numpy as np
 import orjson
 import pytest
 
-from beatlight.runtime.worker import LaneRunner, Record
 from beatlight.streams.lane import LaneConfig
+from beatlight.streams.runner import LaneRunner, Record
 from beatlight.streams.wire import decode
 from tests.fuzz.events import NOW_US, good_event
 from tests.fuzz.test_events_fuzz import geography

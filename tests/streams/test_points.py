@@ -31,9 +31,9 @@ from beatlight.runtime.broker import EmbeddedBroker, _free_port
 from beatlight.runtime.producers import PresenceProducer
 from beatlight.runtime.topics import PRESENCE_DLQ, VISIBILITY_POINTS, ensure_topics
 from beatlight.runtime.topics import topic as topic_spec
-from beatlight.runtime.worker import LaneRunner, Record
 from beatlight.streams.lane import LaneConfig
 from beatlight.streams.points import POINT_FIELDS
+from beatlight.streams.runner import LaneRunner, Record
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
