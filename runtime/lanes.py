@@ -3,11 +3,11 @@
 Each input partition the worker is assigned has a :class:`LaneRunner`. The consumer
 feeds it (:meth:`Lanes.records`); a lane that finds a gap before the records it is
 given, or that the consumer has not fed lately, reads its partition from Kafka itself
-(:meth:`Lanes.catch_up`), and notes how far it got (:meth:`Lanes.take_read_ahead`) so
-that the consumer can be moved past it. A lane new to this worker resumes from its
-latest checkpoint on ``beatlight.checkpoints``, and writes one every
-``checkpoint_seconds`` and on stop. Every method but :meth:`Lanes.records_now` runs on
-the work thread (:mod:`beatlight.runtime.work`).
+(:mod:`beatlight.runtime.catch_up`), and notes how far it got
+(:meth:`Lanes.take_read_ahead`) so that the consumer can be moved past it. A lane new
+to this worker resumes from its latest checkpoint on ``beatlight.checkpoints``, and
+writes one every ``checkpoint_seconds`` and on stop. Every method but
+:meth:`Lanes.records_now` runs on the work thread (:mod:`beatlight.runtime.work`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 
 from beatlight.geo.geography import Geography
 from beatlight.runtime import topics
+from beatlight.runtime.catch_up import catch_up
 from beatlight.runtime.observe import Metrics
 from beatlight.runtime.worker import PartitionReader
 from beatlight.streams.checkpoint import checkpoint_records, latest_checkpoint, load_lane
 from beatlight.streams.lane import Lane, LaneConfig
-from beatlight.streams.runner import Emission, GapError, LaneRunner, Record, first_publication_us
+from beatlight.streams.runner import Emission, LaneRunner, Record, first_publication_us
 
 if TYPE_CHECKING:
     from beatlight.runtime.app import WorkerConfig
@@ -270,46 +271,9 @@ class Lanes:
         self, runner: LaneRunner, stop: int | None, idle_ms: int = 1500,
         budget_s: float | None = None,
     ) -> tuple[Emission, bool]:  # fmt: skip
-        """Read the records this lane has not seen (up to ``stop``) straight from Kafka.
-
-        Without ``stop``, to the partition's end, or until it is quiet for ``idle_ms``
-        short of it, or until ``budget_s`` of reading has passed; the flag says whether it
-        got to the end, which only the broker's word can tell (see
-        :meth:`PartitionReader.read`): a lane that counts as caught up vouches for hours.
-        The worker stopping ends it too, after the chunk in hand: what the lane processed
-        is in the emission (to be sent before its checkpoint), the rest is left.
-        """
-        started, begin = time.perf_counter(), runner.next_offset
-        emission = Emission()
-        reader = self._reader()
-        # Smaller chunks when the read has a budget, so that it can stop near it.
-        chunks = reader.read(runner.partition, runner.next_offset, stop, idle_ms=idle_ms,
-                             batch=20_000 if budget_s is None else 2_000,
-                             cancel=self.stopping)  # fmt: skip
-        reached_end = True
-        for chunk in chunks:
-            try:
-                emission.extend(runner.process(chunk, now_us=time.time_ns() // 1000))
-            except GapError as gap:  # records deleted by retention: start where the log starts
-                log.warning("%s; continuing from %d", gap, gap.got)
-                runner.next_offset = gap.got
-                emission.extend(runner.process(chunk, now_us=time.time_ns() // 1000))
-            over_budget = budget_s is not None and time.perf_counter() - started >= budget_s
-            if over_budget or self.stopping.is_set():
-                chunks.close()
-                reached_end = False
-                break
-        if self.stopping.is_set() or (stop is None and not reader.at_end):
-            reached_end = False  # the reader ended before the end: stopping, or quiet
-        if runner.next_offset - begin > 1000:
-            log.info(
-                "lane %d: read %d records from Kafka in %.1f s%s",
-                runner.partition,
-                runner.next_offset - begin,
-                time.perf_counter() - started,
-                "" if reached_end else " (more to read)",
-            )
-        return emission, reached_end
+        """:func:`beatlight.runtime.catch_up.catch_up` of this lane, ended by a stop."""
+        return catch_up(self._reader(), runner, stop, idle_ms=idle_ms, budget_s=budget_s,
+                        cancel=self.stopping)  # fmt: skip
 
     def _reader(self) -> PartitionReader:
         if self._presence_reader is None:

@@ -21,13 +21,10 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
-import orjson
 
 from beatlight.geo.geography import Geography
-from beatlight.streams.events import RawEvents, parse_lines
+from beatlight.streams.dead_letters import dead_letters
+from beatlight.streams.events import parse_lines
 from beatlight.streams.lane import Lane, LaneConfig, Outcome
 from beatlight.streams.points import point_records
 from beatlight.streams.report import format_ts
@@ -172,7 +169,8 @@ class LaneRunner:
             duplicates=int(outcome.duplicate.sum()),
             seen=len(records) - len(fresh),
         )
-        self._dead_letters(raw, outcome.events.reason, emission)
+        emission.dlq, emission.rejected = dead_letters(raw, outcome.events.reason,
+                                                       self.partition)  # fmt: skip
         now = max(self.lane.intake.watermark_us, now_us) if self.event_clock else now_us
         emission.points = point_records(
             outcome.events, outcome.ward, self.lane.geography.wards.codes, now - self.points_us
@@ -280,35 +278,6 @@ class LaneRunner:
             if floor is not None:
                 as_of_us = max(as_of_us, floor)
             return encode_tick("live", self.status(), self.lane.partial(as_of_us, complete=False))
-
-    def _dead_letters(self, raw: RawEvents, reasons: np.ndarray, emission: Emission) -> None:
-        """Rejected events to the DLQ: reason, where it was, and only the SPEC's fields."""
-        for i in np.flatnonzero(~np.equal(reasons, None)).tolist():
-            reason = reasons[i]
-            emission.rejected[reason] = emission.rejected.get(reason, 0) + 1
-            letter: dict[str, Any] = {"reason": reason, "partition": self.partition,
-                                      "offset": raw.position[i]}  # fmt: skip
-            record = raw.record(i)
-            if "event_id" in record and isinstance(record["event_id"], str):
-                letter["event_id"] = record["event_id"]
-            if reason not in ("malformed_json", "too_large"):
-                # Only the SPEC's fields, as they came; unreadable payloads are not copied,
-                # since they cannot be stripped of identifying fields. Nor are objects or
-                # arrays where a SPEC value belongs: they can nest any field (an officer's
-                # name), so only their kind is kept.
-                letter["payload"] = {name: _flat(value) for name, value in record.items()}
-            unit = record.get("unit")
-            key = unit.encode() if isinstance(unit, str) else None
-            emission.dlq.append((key, orjson.dumps(letter, default=str)))
-
-
-def _flat(value: Any) -> Any:
-    """A SPEC field's value for a dead letter: a scalar as it came, else its JSON kind."""
-    if isinstance(value, dict):
-        return "<object>"
-    if isinstance(value, list):
-        return "<array>"
-    return value
 
 
 class GapError(RuntimeError):
