@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollecto
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 if TYPE_CHECKING:
-    from beatlight.runtime.worker import Emission, LaneRunner
+    from beatlight.streams.runner import Emission, LaneRunner
 
 __all__ = ["Metrics"]
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from beatlight.runtime.outage import ConnectionWatch
-from beatlight.runtime.worker import Record
+from beatlight.streams.runner import Record
 
 __all__ = ["PartitionReader", "Record", "TopicReader"]
 

@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from beatlight.configs import lane_config
 from beatlight.geo.geography import Geography, load_geography
 from beatlight.geo.synthetic import write_synthetic
-from beatlight.runtime.worker import LaneRunner, Record
 from beatlight.streams.events import FIELDS, REASONS, parse_lines, validate
 from beatlight.streams.lane import Lane
+from beatlight.streams.runner import LaneRunner, Record
 from tests import oracle
 from tests.fuzz.events import (
     NOW_US,

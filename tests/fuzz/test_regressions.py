@@ -9,9 +9,9 @@ import orjson
 import pytest
 
 from beatlight.configs import lane_config
-from beatlight.runtime.worker import LaneRunner, Record
 from beatlight.streams.batch import batch_report
 from beatlight.streams.events import parse_lines, validate
+from beatlight.streams.runner import LaneRunner, Record
 from tests.fuzz.events import IDENTIFYING, NOW_US, good_event, secret_markers
 from tests.fuzz.test_events_fuzz import geography
 

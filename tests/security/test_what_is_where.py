@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from beatlight.configs import lane_config
-from beatlight.runtime.worker import LaneRunner, Record
+from beatlight.streams.runner import LaneRunner, Record
 from beatlight.streams.wire import decode
 from tests.fuzz.events import NOW_US, good_event
 from tests.fuzz.test_events_fuzz import geography

@@ -4,8 +4,9 @@ An idle lane vouches for the hours other lanes have settled (README "The stream"
 aggregator publishes an hour once every lane has sent its figures for it, or is caught up
 with nothing before it. A lane that counted itself caught up with records of its partition
 still unread would let an hour be published without them, a figure the batch report does
-not have. These tests drive a worker's lanes and aggregator (``beatlight.runtime.app``'s work-thread
-state, no Faust) against a real broker, with the records a slow consumer left unfed.
+not have. These tests drive a worker's lanes and aggregator (``beatlight.runtime.lanes`` and
+``beatlight.runtime.aggregation``, no Faust) against a real broker, with the records a slow
+consumer left unfed.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ from beatlight.configs import lane_config, worker_config
 from beatlight.geo.geography import Geography, load_geography
 from beatlight.geo.synthetic import write_synthetic
 from beatlight.runtime import topics
-from beatlight.runtime.app import _State
+from beatlight.runtime.aggregation import Aggregation
+from beatlight.runtime.lanes import Lanes
+from beatlight.runtime.observe import Metrics
+from beatlight.runtime.pacing import live_tick
 from beatlight.runtime.reader import PartitionReader
-from beatlight.runtime.worker import Emission, Record
 from beatlight.settings import Settings
 from beatlight.streams.partitioning import partition_of
+from beatlight.streams.runner import Emission, Record
 from beatlight.streams.simulate import SimulationConfig
 from beatlight.streams.wire import decode
 from tests.streams import e2e_support
@@ -38,7 +42,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 kafka = e2e_support.kafka  # a fresh broker per test
 
-#: How long a lane goes unfed before the live tick reads Kafka for it (``_IDLE_AFTER_S``).
+#: How long a lane goes unfed before the live tick reads Kafka for it (``IDLE_AFTER_S``).
 IDLE_S = 5.2
 
 
@@ -67,31 +71,33 @@ def test_idle_lanes_vouch_for_hours_only_once_they_have_read_their_partitions_to
     ends = _send_by_partition(kafka, feed)
     assert all(ends[p] > 0 for p in range(PARTITIONS)), ends
     settings = Settings(live_clock="event", live_seconds=1.0)
-    state = _State(worker_config(settings, kafka, partitions=PARTITIONS), geography,
-                   lane_config(), stopping=threading.Event())  # fmt: skip
+    config = worker_config(settings, kafka, partitions=PARTITIONS)
+    stopping, metrics = threading.Event(), Metrics()
+    lanes = Lanes(config, geography, lane_config(), stopping=stopping, metrics=metrics)
+    aggregation = Aggregation(config, geography, lane_config(), local=lanes, stopping=stopping,
+                              metrics=metrics)  # fmt: skip
     published: list[dict] = []
     try:
         for partition in (0, 1):  # what Faust's consumer delivered
             records = _records(kafka, partition, ends[partition])
-            published += _aggregate(state, state.lane_records(partition, records))
-        lanes = list(range(PARTITIONS))
-        published += _tick(state, lanes)  # makes lanes 2 and 3, unfed since
+            published += _aggregate(aggregation, lanes.records(partition, records))
+        partitions = list(range(PARTITIONS))
+        published += _tick(lanes, aggregation, partitions)  # makes lanes 2 and 3, unfed since
         for _ in range(4):
             time.sleep(IDLE_S)
-            published += _tick(state, lanes)
-            for partition, runner in state.lanes.items():
+            published += _tick(lanes, aggregation, partitions)
+            for partition, runner in lanes.runners.items():
                 if runner.caught_up:
                     assert runner.next_offset == ends[partition], (
                         f"lane {partition} counts as caught up at offset {runner.next_offset} "
                         f"of {ends[partition]}"
                     )
-            if (all(r.caught_up for r in state.lanes.values())
-                    and not state.aggregator.held()["waiting_hours"]):  # fmt: skip
+            if (all(r.caught_up for r in lanes.runners.values())
+                    and not aggregation.aggregator.held()["waiting_hours"]):  # fmt: skip
                 break  # every lane has read to its end, and no hour waits for one
     finally:
-        for reader in (state._presence_reader, state._checkpoint_reader):
-            if reader is not None:
-                reader.close()
+        lanes.close()
+        aggregation.close()
     hours = Counter(document["as_of"] for document in published)
     assert len(hours) >= 2, f"hours published: {hours}"
     wanted = {as_of: expected(geography, feed, _hour(as_of)) for as_of in hours}
@@ -156,14 +162,15 @@ def _records(bootstrap: str, partition: int, end: int) -> list[Record]:
         reader.close()
 
 
-def _tick(state: _State, lanes: list[int]) -> list[dict]:
+def _tick(lanes: Lanes, aggregation: Aggregation, partitions: list[int]) -> list[dict]:
     """One live tick on the worker holding the aggregator; the hour documents it publishes."""
-    emission, hours, _ = state.tick(lanes, time.time_ns() // 1000, aggregating=True)
-    return hours + _aggregate(state, emission)
+    emission, hours, _, _ = live_tick(lanes, aggregation, partitions, time.time_ns() // 1000,
+                                      aggregating=True)  # fmt: skip
+    return [snap.document for snap in hours] + _aggregate(aggregation, emission)
 
 
-def _aggregate(state: _State, emission: Emission) -> list[dict]:
+def _aggregate(aggregation: Aggregation, emission: Emission) -> list[dict]:
     """The lanes' hour figures and final runs through the aggregator, as
     ``beatlight.partials`` would carry them; the hour documents they complete."""
     return [snap.document for payload in emission.partials
-            for snap in state.aggregator.receive(decode(payload))]  # fmt: skip
+            for snap in aggregation.aggregator.receive(decode(payload))]  # fmt: skip

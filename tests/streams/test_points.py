@@ -32,8 +32,8 @@ from beatlight.runtime.broker import EmbeddedBroker
 from beatlight.runtime.producers import PresenceProducer
 from beatlight.runtime.topics import PRESENCE_DLQ, VISIBILITY_POINTS, ensure_topics
 from beatlight.runtime.topics import topic as topic_spec
-from beatlight.runtime.worker import LaneRunner, Record
 from beatlight.streams.points import POINT_FIELDS
+from beatlight.streams.runner import LaneRunner, Record
 from tests.support import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]

@@ -1,7 +1,7 @@
 """Late uploads (SPEC "Late uploads"): with 24 h of lateness, hours are published an hour
 behind the feed, and published again as numbered revisions when late pings change them.
 
-Lanes run as the workers run them (:class:`beatlight.runtime.worker.LaneRunner`, records in
+Lanes run as the workers run them (:class:`beatlight.streams.runner.LaneRunner`, records in
 offset order) and feed the aggregator through the wire, with no broker: a body-worn
 camera's shift of pings comes eight hours after the shift ended.
 """
@@ -17,7 +17,6 @@ import orjson
 import pytest
 
 from beatlight.configs import lane_config, model_params
-from beatlight.runtime.worker import LaneRunner, Record
 from beatlight.streams.aggregate import (
     Aggregator,
     Snapshot,
@@ -28,6 +27,7 @@ from beatlight.streams.batch import batch_report
 from beatlight.streams.events import parse_lines
 from beatlight.streams.lane import LaneConfig
 from beatlight.streams.partitioning import partition_of
+from beatlight.streams.runner import LaneRunner, Record
 from beatlight.streams.wire import decode
 from tests.streams.test_report_vs_oracle import NOW, _geography, assert_same
 

@@ -1,13 +1,17 @@
-"""What a stream worker does with records, apart from Faust: lanes per partition, gap filling.
+"""A lane run over one partition's records: offset bookkeeping, dead letters, early hours.
 
 Faust delivers records at least once and may hand a partition to another worker
 at any time. A :class:`LaneRunner` keeps its lane exact regardless: it knows the
-next offset it expects, reads any gap straight from the partition
-(:class:`~beatlight.runtime.reader.PartitionReader`), and skips records it has already seen.
-Its state is therefore always a pure function of the partition's first N records,
-which is what makes a restarted, a re-assigned or a second worker change no
-figure (SPEC). Kafka, not a local file, is the system of record: a new owner
-rebuilds the lane from the topic (retention covers the longest window).
+next offset it expects, refuses records past a gap (:class:`GapError`, for the
+runtime to read the gap from the partition first), and skips records it has
+already seen. Its state is therefore always a pure function of the partition's
+first N records, which is what makes a restarted, a re-assigned or a second
+worker change no figure (SPEC). Kafka, not a local file, is the system of
+record: a new owner rebuilds the lane from the topic (retention covers the
+longest window).
+
+The stream core: no Kafka, no Faust, no clock of its own beyond timing its work
+(``beatlight.runtime`` reads the partitions and publishes the :class:`Emission`).
 """
 
 from __future__ import annotations
@@ -17,19 +21,16 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
-import orjson
 
 from beatlight.geo.geography import Geography
-from beatlight.streams.events import RawEvents, parse_lines
+from beatlight.streams.dead_letters import dead_letters
+from beatlight.streams.events import parse_lines
 from beatlight.streams.lane import Lane, LaneConfig, Outcome, SkippedSpan
 from beatlight.streams.points import point_records
 from beatlight.streams.wire import Kind, LaneStatus, encode_final, encode_reported, encode_tick
 from beatlight.times import format_us
 
-__all__ = ["Emission", "LaneRunner", "Record", "first_publication_us"]
+__all__ = ["Emission", "GapError", "LaneRunner", "Record", "first_publication_us"]
 
 log = logging.getLogger("beatlight.worker")
 
@@ -65,7 +66,7 @@ class Emission:
     accepted: int = 0
     duplicates: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
-    #: Records skipped because the lane had read them already (see ``beatlight.runtime.app``).
+    #: Records skipped because the lane had read them already (see ``beatlight.runtime.lanes``).
     seen: int = 0
 
     def extend(self, other: Emission) -> None:
@@ -168,7 +169,8 @@ class LaneRunner:
             duplicates=int(outcome.duplicate.sum()),
             seen=len(records) - len(fresh),
         )
-        self._dead_letters(raw, outcome.events.reason, emission)
+        emission.dlq, emission.rejected = dead_letters(raw, outcome.events.reason,
+                                                       self.partition)  # fmt: skip
         now = max(self.lane.intake.watermark_us, now_us) if self.event_clock else now_us
         emission.points = point_records(
             outcome.events, outcome.ward, self.lane.geography.wards.codes, now - self.points_us
@@ -278,35 +280,6 @@ class LaneRunner:
             return encode_tick(
                 Kind.LIVE, self.status(), self.lane.partial(as_of_us, complete=False)
             )
-
-    def _dead_letters(self, raw: RawEvents, reasons: np.ndarray, emission: Emission) -> None:
-        """Rejected events to the DLQ: reason, where it was, and only the SPEC's fields."""
-        for i in np.flatnonzero(~np.equal(reasons, None)).tolist():
-            reason = reasons[i]
-            emission.rejected[reason] = emission.rejected.get(reason, 0) + 1
-            letter: dict[str, Any] = {"reason": reason, "partition": self.partition,
-                                      "offset": raw.position[i]}  # fmt: skip
-            record = raw.record(i)
-            if "event_id" in record and isinstance(record["event_id"], str):
-                letter["event_id"] = record["event_id"]
-            if reason not in ("malformed_json", "too_large"):
-                # Only the SPEC's fields, as they came; unreadable payloads are not copied,
-                # since they cannot be stripped of identifying fields. Nor are objects or
-                # arrays where a SPEC value belongs: they can nest any field (an officer's
-                # name), so only their kind is kept.
-                letter["payload"] = {name: _flat(value) for name, value in record.items()}
-            unit = record.get("unit")
-            key = unit.encode() if isinstance(unit, str) else None
-            emission.dlq.append((key, orjson.dumps(letter, default=str)))
-
-
-def _flat(value: Any) -> Any:
-    """A SPEC field's value for a dead letter: a scalar as it came, else its JSON kind."""
-    if isinstance(value, dict):
-        return "<object>"
-    if isinstance(value, list):
-        return "<array>"
-    return value
 
 
 class GapError(RuntimeError):
