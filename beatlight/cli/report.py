@@ -102,11 +102,11 @@ def report(
     """
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
+    from beatlight.configs import lane_config
     from beatlight.reports import MAX_PERIOD_DAYS
     from beatlight.streams.batch import Progress as Passes
     from beatlight.streams.batch import batch_reports
     from beatlight.streams.files import open_events
-    from beatlight.streams.lane import LaneConfig
     from beatlight.streams.report import CSV_COLUMNS, csv_rows
 
     configure_logging(verbose)
@@ -155,7 +155,7 @@ def report(
 
         # HTML: the documents at local midnights too (trends), in the same pass.
         found = batch_reports(
-            geography, batches(), LaneConfig.from_settings(settings), now_us=now_us,
+            geography, batches(), lane_config(settings), now_us=now_us,
             as_of_us=as_of_us, partitions=partitions, progress=Passes(counted=counted),
             **_trend_hours(format, settings, period),
         )  # fmt: skip
