@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from beatlight.runtime.producers import event_seconds
+from beatlight.runtime.paced_feed import event_seconds
 
 __all__ = ["Feed", "FeedPlan", "default_history_start", "due"]
 

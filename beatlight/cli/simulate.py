@@ -149,7 +149,7 @@ def _to_kafka(
     limit: int | None,
 ) -> int:
     """``beatlight simulate --kafka``: send the simulation paced at ``speed`` × real time."""
-    from beatlight.runtime.producers import send_simulation
+    from beatlight.runtime.paced_feed import send_simulation
 
     if speed < 0:
         raise BeatlightError("--speed must be 0 (as fast as possible) or positive")

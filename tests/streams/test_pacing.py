@@ -1,4 +1,4 @@
-"""Pacing a simulated feed by event time (``runtime.producers.Pacer``), with a fake clock."""
+"""Pacing a simulated feed by event time (``runtime.paced_feed.Pacer``), with a fake clock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from beatlight.errors import BeatlightError
-from beatlight.runtime.producers import Pacer, event_seconds
+from beatlight.runtime.paced_feed import Pacer, event_seconds
 
 pytestmark = pytest.mark.unit
 

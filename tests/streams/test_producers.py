@@ -13,7 +13,8 @@ import orjson
 import pytest
 
 from beatlight.runtime.broker import KafkaUnreachable
-from beatlight.runtime.producers import PresenceProducer, send_simulation
+from beatlight.runtime.paced_feed import send_simulation
+from beatlight.runtime.producers import PresenceProducer
 from beatlight.runtime.replay import replay_file
 from beatlight.runtime.topics import PRESENCE, PRESENCE_DLQ
 
