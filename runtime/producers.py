@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from beatlight.errors import BeatlightError
-from beatlight.runtime.broker import kafka_errors
+from beatlight.runtime.reach import kafka_errors
 from beatlight.runtime.topics import PRESENCE, PRESENCE_DLQ
 from beatlight.streams.outbound import Outbound, Rejection, encode_event, encode_line
 
@@ -60,7 +60,7 @@ class PresenceProducer:
 
     ``bootstrap`` is Kafka's ``host:port[,host:port]``; ``options`` are
     kafka-python ``KafkaProducer`` options overriding :data:`DEFAULT_OPTIONS`.
-    Raises :class:`~beatlight.runtime.broker.KafkaUnreachable` when no broker answers
+    Raises :class:`~beatlight.runtime.reach.KafkaUnreachable` when no broker answers
     within ``connect_timeout_s``.
 
     A bad event never stops a feed: one that cannot travel (see

@@ -209,12 +209,12 @@ class TopicReader:
         return self._consumer is not None
 
     def open(self) -> None:
-        """Connect, if not connected (:class:`~beatlight.runtime.broker.KafkaUnreachable`)."""
+        """Connect, if not connected (:class:`~beatlight.runtime.reach.KafkaUnreachable`)."""
         if self._consumer is not None:
             return
         from kafka import KafkaConsumer
 
-        from beatlight.runtime.broker import kafka_errors
+        from beatlight.runtime.reach import kafka_errors
 
         with kafka_errors(self.bootstrap):
             self._consumer = KafkaConsumer(**self._options)

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from beatlight.errors import BeatlightError
-from beatlight.runtime.broker import kafka_errors
+from beatlight.runtime.reach import kafka_errors
 
 __all__ = [
     "PARTIALS",

@@ -20,12 +20,8 @@ from kafka import KafkaAdminClient, KafkaConsumer
 
 from beatlight.cli.options import require_bootstrap
 from beatlight.errors import BeatlightError
-from beatlight.runtime.broker import (
-    BrokerStartError,
-    EmbeddedBroker,
-    KafkaUnreachable,
-    fetch_metadata,
-)
+from beatlight.runtime.broker import BrokerStartError, EmbeddedBroker
+from beatlight.runtime.reach import KafkaUnreachable, fetch_metadata
 from beatlight.runtime.topics import PRESENCE, TOPICS, ensure_topics, topic, topics_markdown
 from beatlight.settings import Settings
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from beatlight.runtime.broker import KafkaUnreachable
 from beatlight.runtime.paced_feed import send_simulation
 from beatlight.runtime.producers import PresenceProducer
+from beatlight.runtime.reach import KafkaUnreachable
 from beatlight.runtime.replay import replay_file
 from beatlight.runtime.topics import PRESENCE, PRESENCE_DLQ
 
