@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 
 from beatlight.runtime.producers import PresenceProducer
-from beatlight.streams.events import timestamps_us
 from beatlight.streams.files import EventsFile, open_events
 from beatlight.streams.outbound import Outbound, Rejection, encode_event
+from beatlight.streams.timestamps import timestamps_us
 
 __all__ = ["Progress", "ReplayStats", "replay_file"]
 
