@@ -31,15 +31,8 @@ import numpy as np
 
 from beatlight.geo.areas import Areas
 from beatlight.streams.events import FOOT
-from beatlight.streams.runs import (
-    AreaRuns,
-    RunStore,
-    UnitRuns,
-    group_first,
-    lexsort,
-    sorted_unique,
-    union_later,
-)
+from beatlight.streams.runs import AreaRuns, RunStore, UnitRuns, union_later
+from beatlight.streams.sorting import group_first, lexsort, sorted_unique
 from beatlight.windows import WINDOW_SECONDS
 
 __all__ = ["FinalDelta", "ModelParams", "Partial", "PresenceLane", "unit_slot_runs"]

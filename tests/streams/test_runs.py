@@ -8,14 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from beatlight.streams.runs import (
-    group_first,
-    lexsort,
-    merge_later_runs,
-    merge_runs,
-    merge_sorted_runs,
-    sorted_unique,
-)
+from beatlight.streams.runs import merge_later_runs, merge_runs, merge_sorted_runs
+from beatlight.streams.sorting import group_first, lexsort, sorted_unique
 
 pytestmark = pytest.mark.unit
 
