@@ -6,7 +6,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +14,14 @@ import numpy as np
 
 from beatlight.errors import BeatlightError
 from beatlight.geo.geography import Geography
-from beatlight.streams.aggregate import Aggregator
+from beatlight.streams.batch_hours import BatchHours
 from beatlight.streams.events import RawEvents
-from beatlight.streams.lane import Lane, LaneConfig, Outcome
+from beatlight.streams.lane import Lane, LaneConfig
 from beatlight.streams.metrics import figures
 from beatlight.streams.partitioning import partitions_of
 from beatlight.streams.presence import Partial
 from beatlight.streams.report import report_document
 from beatlight.streams.sorted_events import SortedEvents, robust_latest
-from beatlight.streams.wire import Kind, LaneStatus, Message
 
 __all__ = ["BatchReports", "NoValidEvents", "Progress", "batch_report", "batch_reports"]
 
@@ -156,10 +155,10 @@ def _count(
     hours: Callable[[int], bool] | None,
     keep_us: int | None,
     progress: Progress,
-) -> tuple[Lane, _Hours | None, int, int]:
+) -> tuple[Lane, BatchHours | None, int, int]:
     """One lane over the sorted events: the lane, the trend hours, duplicates and events
     at or after ``as_of``."""
-    trend = None if hours is None else _Hours(geography, config, 1, as_of_us, hours, keep_us)
+    trend = None if hours is None else BatchHours(geography, config, 1, as_of_us, hours, keep_us)
     lane = Lane(geography, config, ignore_from_us=as_of_us, hourly=hours is not None,
                 hours=None if trend is None else trend.wanted, ordered=True)  # fmt: skip
     duplicates = after = counted = 0
@@ -192,7 +191,7 @@ def _in_arrival_order(
     """The events as ``partitions`` stream lanes would receive them (lateness applies)."""
     started = time.perf_counter()
     hourly = hours is not None
-    trend = _Hours(geography, config, partitions, as_of_us, hours, keep_us) if hourly else None
+    trend = BatchHours(geography, config, partitions, as_of_us, hours, keep_us) if hourly else None
     lanes = [Lane(geography, config, ignore_from_us=as_of_us, hourly=hourly,
                   hours=None if trend is None else trend.wanted)
              for _ in range(partitions)]  # fmt: skip
@@ -269,92 +268,3 @@ def _log_done(
 
 
 _ROWS = 50_000  # events handed to the lane at a time
-
-
-class _Hours:
-    """The chosen hour documents, from the lanes' hour figures (as stage 2 of the stream)."""
-
-    def __init__(
-        self,
-        geography: Geography,
-        config: LaneConfig,
-        partitions: int,
-        as_of_us: int | None,
-        chosen: Callable[[int], bool],
-        keep_us: int | None,
-    ) -> None:
-        self.aggregator = Aggregator(geography.areas, config.model, partitions)
-        self.as_of_us = as_of_us
-        self.chosen = chosen
-        self.keep_us = keep_us
-        self.found: dict[int, dict[str, Any]] = {}
-
-    def wanted(self, hour_us: int) -> bool:
-        return (self.as_of_us is None or hour_us <= self.as_of_us) and self.chosen(hour_us)
-
-    def receive(self, p: int, lane: Lane, outcome: Outcome) -> None:
-        status = _status(p, lane, caught_up=False)
-        # Hour figures before the final runs they were taken before (as the workers send).
-        for hour in outcome.hours:
-            if self.wanted(hour.as_of_us):
-                self._take(Message(Kind.HOUR, status, partial=hour))
-        self._reported(lane, status)
-        if outcome.final is not None:
-            self._take(Message(Kind.FINAL, status, final=outcome.final))
-
-    def expire(self, lanes: list[Lane]) -> None:
-        """Let the aggregator forget final runs that no hour still to come can reach.
-
-        Once every lane has a watermark, no lane can send an hour before its settled
-        time any more (older pings are too late), so a long file keeps bounded state.
-        """
-        settled = [lane.settled_until_us for lane in lanes]
-        if all(s is not None for s in settled):
-            self.aggregator.expire(min(settled) - _HOUR_US)  # type: ignore[type-var]
-
-    def finish(self, lanes: list[Lane], as_of_us: int) -> dict[int, dict[str, Any]]:
-        """Hours no lane could settle (too near the end of the file): their exact figures."""
-        self.as_of_us = as_of_us
-        for p, lane in enumerate(lanes):
-            status = _status(p, lane, caught_up=True)
-            for hour in lane.provisional_hours(as_of_us):
-                if self.wanted(hour.as_of_us):
-                    self._take(Message(Kind.PROVISIONAL, status, partial=hour))
-            self._reported(lane, status)
-            if not lane.intake.has_watermark:
-                # A lane that accepted nothing vouches that it holds nothing, as an idle
-                # worker's live tick does; without it every hour would wait for it.
-                self._take(
-                    Message(Kind.LIVE, status, partial=lane.partial(as_of_us, complete=False))
-                )
-        return {h: doc for h, doc in sorted(self.found.items()) if h <= as_of_us}
-
-    def _reported(self, lane: Lane, status: LaneStatus) -> None:
-        reported = lane.take_reported()
-        if reported is not None:
-            until, skipped = reported
-            self._take(Message(Kind.REPORTED, replace(status, reported_until_us=until,
-                                                      skipped=skipped)))  # fmt: skip
-
-    def _take(self, message: Message) -> None:
-        for snapshot in self.aggregator.receive(message):
-            self.found[snapshot.as_of_us] = snapshot.document
-        if self.keep_us is not None and self.found:
-            latest = max(self.found)
-            for old in [h for h in self.found if h < latest - self.keep_us]:
-                del self.found[old]
-
-
-_HOUR_US = 3_600_000_000
-
-
-def _status(p: int, lane: Lane, *, caught_up: bool) -> LaneStatus:
-    return LaneStatus(
-        lane=p,
-        watermark_us=lane.intake.watermark_us if lane.intake.has_watermark else None,
-        first_hour_us=lane.first_hour_us,
-        offset=-1,
-        caught_up=caught_up,
-        rejected=dict(lane.rejected),
-        duplicates=lane.duplicates,
-    )
