@@ -19,6 +19,10 @@ settling an hour it published early, a restarted lane) publish nothing.
 
 Pure: no Kafka, no clock (the caller says what time it is). :mod:`beatlight.runtime.app` feeds it
 and publishes what it returns.
+
+Long because the :class:`Aggregator` is one state machine over every lane's messages,
+whose publish-once and revision rules share one ledger; the record form of its snapshots
+sits beside it.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ A :class:`Lane` chains the steps a ping walks through, in the SPEC's order:
 cell?) → :class:`beatlight.streams.presence.PresenceLane` (which unit-slots?). The batch
 report drives one lane over a whole file; each stream worker drives one lane per
 Kafka partition. Same code, same figures.
+
+Long because :class:`Lane` is one state machine: admitting pings, settling final runs
+and owing, sending or skipping hour figures share the intake's watermark and the hours kept.
 """
 
 from __future__ import annotations

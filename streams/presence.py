@@ -20,6 +20,9 @@ point before which no accepted ping can alter a slot. :meth:`PresenceLane.expire
 forgets runs older than the longest window. Memory is therefore of the order of
 units × recent pings plus areas × units × visits-in-28-days plus wards × cells,
 and levels off as time passes.
+
+Long because :class:`PresenceLane` is one state machine: adding, finalising, expiring
+and answering all keep the same two tiers consistent, so they read best together.
 """
 
 from __future__ import annotations
