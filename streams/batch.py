@@ -283,7 +283,7 @@ class _Hours:
         chosen: Callable[[int], bool],
         keep_us: int | None,
     ) -> None:
-        self.aggregator = Aggregator(geography.areas, config.model, partitions)
+        self.aggregator = Aggregator(geography.areas, config, partitions)
         self.as_of_us = as_of_us
         self.chosen = chosen
         self.keep_us = keep_us
