@@ -29,7 +29,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
-    "METRICS",
     "Alert",
     "ApiKey",
     "Area",
@@ -43,13 +42,6 @@ __all__ = [
     "MaterialiserOffset",
     "UTCDateTime",
 ]
-
-#: The SPEC's window metrics, in its order (the report document's ``windows`` entries).
-METRICS = (
-    "patrol_minutes", "foot_minutes", "unit_minutes", "longest_gap_minutes",
-    "distinct_units", "visits", "koper_visits", "coverage", "last_seen",
-    "target_minutes", "attainment", "status",
-)  # fmt: skip
 
 
 class UTCDateTime(sa.types.TypeDecorator):

@@ -25,7 +25,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from beatlight.api.models import (
-    METRICS,
     Alert,
     Area,
     History,
@@ -35,6 +34,7 @@ from beatlight.api.models import (
     LiveSummary,
     MaterialiserOffset,
 )
+from beatlight.streams.report import METRICS
 from beatlight.times import format_time, parse_time
 
 __all__ = [

@@ -14,18 +14,24 @@ import math
 from typing import TYPE_CHECKING
 
 from beatlight.settings import Settings
+from beatlight.streams.alerts import AlertTracker
 from beatlight.streams.lane import LaneConfig
 from beatlight.streams.presence import ModelParams
 
 if TYPE_CHECKING:
     from beatlight.api.materialise import MaterialiserConfig
+    from beatlight.maps.builders import MapOptions
+    from beatlight.reports.method import Method
     from beatlight.runtime.app import WorkerConfig
 
 __all__ = [
+    "alert_tracker",
     "defaults",
     "koper_slots",
     "lane_config",
+    "map_options",
     "materialiser_config",
+    "method",
     "model_params",
     "worker_config",
 ]
@@ -100,6 +106,48 @@ def materialiser_config(settings: Settings | None, bootstrap: str) -> Materialis
         batch_records=settings.materialise_batch_records,
         connect_timeout_s=settings.kafka_connect_timeout_s,
         max_backoff_s=settings.materialise_max_backoff_s,
+    )
+
+
+def alert_tracker(settings: Settings | WorkerConfig | None = None) -> AlertTracker:
+    """A fresh tracker of live status changes, with the alert window and unvisited time of
+    ``settings``, or of a worker's config (built from them by :func:`worker_config`)."""
+    settings = settings or defaults()
+    return AlertTracker(
+        window=settings.alert_window, unvisited_minutes=settings.alert_unvisited_minutes
+    )
+
+
+def map_options(settings: Settings | None = None) -> MapOptions:
+    """What the maps need besides their figures: tiles, attributions, refresh, K, zone."""
+    from beatlight.maps.builders import MapOptions
+
+    settings = settings or defaults()
+    return MapOptions(
+        tiles=settings.tiles,
+        tiles_attribution=settings.tiles_attribution,
+        boundary_attribution=settings.boundary_attribution,
+        refresh_seconds=settings.map_refresh_seconds,
+        missed_weeks=settings.map_missed_weeks,
+        koper_minutes=settings.koper_minutes,
+        timezone=settings.timezone,
+    )
+
+
+def method(settings: Settings | None = None) -> Method:
+    """The settings a report's method notes state (SPEC "Metric definitions")."""
+    from beatlight.reports.method import Method
+
+    settings = settings or defaults()
+    return Method(
+        slot_seconds=settings.slot_seconds,
+        max_gap_seconds=settings.max_gap_seconds,
+        koper_minutes=settings.koper_minutes,
+        cell_m=settings.cell_m,
+        target_minutes_per_week=settings.target_minutes_per_week,
+        lateness_seconds=settings.lateness_seconds,
+        max_accuracy_m=settings.max_accuracy_m,
+        timezone=settings.timezone,
     )
 
 

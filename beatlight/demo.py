@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 
 from beatlight.errors import BeatlightError
+from beatlight.processes import free_port
 from beatlight.settings import Settings
 
 __all__ = ["DemoOptions", "find_reference_boundaries", "run_demo"]
@@ -99,7 +100,7 @@ class _Run:
         self.out, self.err = out, err
         self.base = f"http://{_HOST}:{api_port}"
         self.api_port = api_port
-        self.web_port = _free_port()
+        self.web_port = free_port(_HOST)
         self.broker: Any = None
         self.children: list[Any] = []  # beatlight.processes.Child, in start order
         self.feed: Any = None
@@ -374,19 +375,13 @@ def _is_demo(pid: int) -> bool:
 
 def _api_port(requested: int | None) -> int:
     if requested == 0:
-        return _free_port()
+        return free_port(_HOST)
     if requested is None:
-        return _PREFERRED_PORT if _port_free(_PREFERRED_PORT) else _free_port()
+        return _PREFERRED_PORT if _port_free(_PREFERRED_PORT) else free_port(_HOST)
     if not _port_free(requested):
         raise BeatlightError(f"port {requested} is in use: choose another with --port "
                              "(--port 0 takes any free one)")  # fmt: skip
     return requested
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((_HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def _port_free(port: int) -> bool:

@@ -5,7 +5,8 @@ starts in a new session (so a Ctrl-C at the terminal reaches the demo alone, whi
 then stops the children in the right order) and, on Linux, is told by the kernel to
 stop if the demo dies without stopping it (``PR_SET_PDEATHSIG``). Stopping sends
 SIGTERM to the child's whole process group, waits, then SIGKILLs the group, so
-neither the child nor anything it started outlives it.
+neither the child nor anything it started outlives it. :func:`free_port` finds a
+port for a child's server (the embedded broker's, the demo's worker and API).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Child", "spawn"]
+__all__ = ["Child", "free_port", "spawn"]
 
 log = logging.getLogger("beatlight.processes")
 
@@ -104,6 +106,13 @@ def spawn(
         )
     log.debug("started %s (pid %d): %s", name, process.pid, " ".join(argv))
     return Child(name, process, log_path, stop_timeout_s)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on now (for a server a child starts)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -18,13 +18,16 @@ from typing import Any
 
 import faust
 
+from beatlight.runtime.broker import faust_brokers
+from beatlight.runtime.topics import PRESENCE
+
 
 def main(argv: list[str]) -> None:
     bootstrap, n, app_id, partitions, datadir = argv
     total, parts = int(n), int(partitions)
     app = faust.App(
         app_id,
-        broker=",".join(f"kafka://{host}" for host in bootstrap.split(",")),
+        broker=faust_brokers(bootstrap),
         store="memory://",
         autodiscover=False,
         datadir=datadir,
@@ -38,7 +41,7 @@ def main(argv: list[str]) -> None:
         processing_guarantee="at_least_once",
         web_enabled=False,
     )
-    topic = app.topic("patrol.presence", partitions=parts,
+    topic = app.topic(PRESENCE, partitions=parts,
                       key_serializer="raw", value_serializer="raw")  # fmt: skip
     seen = 0
 

@@ -39,23 +39,22 @@ _CENTRE, _ZOOM = (52.8, -1.8), 7
 
 @dataclass(frozen=True)
 class MapOptions:
-    """What a map needs besides its figures (the API builds it from its settings)."""
+    """What a map needs besides its figures.
 
-    tiles: str | None = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-    tiles_attribution: str = (
-        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
-    )
-    boundary_attribution: str = (
-        "Boundaries: contains OS data &copy; Crown copyright and database right; contains "
-        "National Statistics data &copy; Crown copyright; Open Government Licence v3.0"
-    )
+    Built from ``Settings`` by :func:`beatlight.configs.map_options`, where the defaults
+    of the settings are declared; only where the page finds the API and its assets,
+    which are no settings, have their own."""
+
+    tiles: str | None
+    tiles_attribution: str
+    boundary_attribution: str
+    refresh_seconds: float
+    missed_weeks: int
+    koper_minutes: float
+    timezone: str
     #: Where the page fetches figures (``None``: only the embedded ``wards``).
     api: str | None = "/api/v1"
     static: str = STATIC_PREFIX
-    refresh_seconds: float = 10.0
-    missed_weeks: int = 2
-    koper_minutes: float = 10.0
-    timezone: str = "Europe/London"
 
 
 def live_map(options: MapOptions, wards: dict[str, Any] | None = None, *,

@@ -55,18 +55,19 @@ def build_report(
     outlines: Mapping[str, Mapping[str, Any]] | None = None,
     district_outlines: Mapping[str, Mapping[str, Any]] | None = None,
     period_days: int = 7,
-    zone: ZoneInfo | str = "Europe/London",
-    method: Method | None = None,
+    method: Method,
+    zone: ZoneInfo | str | None = None,
     attribution: str = BOUNDARY_ATTRIBUTION,
 ) -> str:
     """The report for the ``period_days`` days to ``document["as_of"]``.
 
     ``history``: documents at the period's local midnights (others are ignored; a
     missing day shows as "no data"). ``outlines``: GeoJSON geometry (WGS84) of each
-    ward by code, and ``district_outlines`` of each district, for the map.
+    ward by code, and ``district_outlines`` of each district, for the map. ``method``:
+    the settings the figures were computed with (:func:`beatlight.configs.method`);
+    ``zone``: where days are local (default: the method's time zone).
     """
-    zone = ZoneInfo(zone) if isinstance(zone, str) else zone
-    method = method or Method(slot_seconds=document["slot_seconds"], timezone=zone.key)
+    zone = ZoneInfo(zone or method.timezone) if isinstance(zone, str | None) else zone
     as_of = parse_time(document["as_of"])
     window = window_for(period_days)
     period = days(history, as_of, period_days, zone)

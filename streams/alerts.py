@@ -19,12 +19,17 @@ _LEVELS = (("wards", "ward"), ("neighbourhoods", "neighbourhood"), ("districts",
 
 @dataclass
 class AlertTracker:
-    """Remembers each area's last live status and whether it was flagged unvisited."""
+    """Remembers each area's last live status and whether it was flagged unvisited.
 
-    window: str = "24h"
-    unvisited_minutes: float = 120.0
-    _status: dict[str, str] = field(default_factory=dict)
-    _unvisited: set[str] = field(default_factory=set)
+    ``window``: the window whose status raises alerts; ``unvisited_minutes``: how long
+    nobody may be seen before an area is flagged. Built from ``Settings`` by
+    :func:`beatlight.configs.alert_tracker`, where their defaults are declared.
+    """
+
+    window: str
+    unvisited_minutes: float
+    _status: dict[str, str] = field(default_factory=dict, init=False)
+    _unvisited: set[str] = field(default_factory=set, init=False)
 
     def update(self, document: dict[str, Any]) -> list[dict[str, Any]]:
         """The alerts that this live document raises (one per area and change)."""

@@ -31,7 +31,7 @@ class BatchHours:
         chosen: Callable[[int], bool],
         keep_us: int | None,
     ) -> None:
-        self.aggregator = Aggregator(geography.areas, config.model, partitions)
+        self.aggregator = Aggregator(geography.areas, config, partitions)
         self.as_of_us = as_of_us
         self.chosen = chosen
         self.keep_us = keep_us

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from beatlight.api.deps import AsOfQuery, Services, ServicesDep, hour_boundary
+from beatlight.configs import map_options
 from beatlight.maps.assets import STATIC_PREFIX, asset_folders, content_security_policy
 from beatlight.maps.builders import MapOptions, coverage_map, live_map, public_map
 from beatlight.maps.signin import signin_page
@@ -117,21 +118,8 @@ def _page(request: Request, services: Services, key: tuple[str, ...],
         pages = request.app.state.map_pages = {}
     html = pages.get(key)
     if html is None:
-        html = pages[key] = build(_options(services))
+        html = pages[key] = build(map_options(services.settings))
     return _html(html, services)
-
-
-def _options(services: Services) -> MapOptions:
-    settings = services.settings
-    return MapOptions(
-        tiles=settings.tiles,
-        tiles_attribution=settings.tiles_attribution,
-        boundary_attribution=settings.boundary_attribution,
-        refresh_seconds=settings.map_refresh_seconds,
-        missed_weeks=settings.map_missed_weeks,
-        koper_minutes=settings.koper_minutes,
-        timezone=settings.timezone,
-    )
 
 
 def _presented(request: Request) -> str | None:

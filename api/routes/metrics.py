@@ -32,12 +32,12 @@ from beatlight.api.deps import (
 from beatlight.api.schemas import AreaMetrics, FairnessResponse, Level, MetricsResponse
 from beatlight.api.snapshots import Document
 from beatlight.api.store import report_document_at
+from beatlight.configs import method
 from beatlight.reports import (
     BOUNDARY_ATTRIBUTION,
     CONTENT_SECURITY_POLICY,
     MAX_PERIOD_DAYS,
     SYNTHETIC_ATTRIBUTION,
-    Method,
     build_report,
     daily_boundaries,
 )
@@ -171,7 +171,7 @@ def _pcc_report(services: Services, doc: Document, period_days: int) -> bytes:
         return build_report(
             doc.body, history=history, outlines=services.shapes.level("ward"),
             district_outlines=services.shapes.level("district"), period_days=period_days,
-            zone=services.zone, method=Method.from_settings(services.settings),
+            zone=services.zone, method=method(services.settings),
             attribution=SYNTHETIC_ATTRIBUTION if boundaries is None else BOUNDARY_ATTRIBUTION,
         ).encode()  # fmt: skip
 

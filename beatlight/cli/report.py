@@ -192,12 +192,13 @@ def _trend_hours(format: str, settings: Settings, period_days: int) -> dict[str,
 def _pcc_report(found: Any, geography: Any, settings: Settings, period_days: int) -> str:
     """The PCC report's HTML from one batch run (``streams.batch.BatchReports``)."""
     from beatlight.api.shapes import AreaShapes
-    from beatlight.reports import BOUNDARY_ATTRIBUTION, SYNTHETIC_ATTRIBUTION, Method, build_report
+    from beatlight.configs import method
+    from beatlight.reports import BOUNDARY_ATTRIBUTION, SYNTHETIC_ATTRIBUTION, build_report
 
     shapes = AreaShapes(geography)
     return build_report(
         found.document, history=found.hours.values(), outlines=shapes.level("ward"),
         district_outlines=shapes.level("district"), period_days=period_days,
-        zone=settings.timezone, method=Method.from_settings(settings),
+        zone=settings.timezone, method=method(settings),
         attribution=SYNTHETIC_ATTRIBUTION if settings.boundaries is None else BOUNDARY_ATTRIBUTION,
     )  # fmt: skip

@@ -78,7 +78,7 @@ def worker(
     from beatlight.configs import lane_config, worker_config
     from beatlight.runtime.app import create_app
     from beatlight.runtime.malloc import keep_large_blocks_mapped
-    from beatlight.runtime.topics import ensure_topics
+    from beatlight.runtime.topics import PRESENCE, ensure_topics
 
     configure_logging(verbose)
     keep_large_blocks_mapped()
@@ -89,7 +89,7 @@ def worker(
     servers = require_bootstrap(settings)
     geography = geography_for(settings, code_column=code_column, crs=boundaries_crs)
     counts = ensure_topics(servers, settings.kafka_partitions)
-    partitions = counts.get("patrol.presence", settings.kafka_partitions)
+    partitions = counts.get(PRESENCE, settings.kafka_partitions)
     config = worker_config(settings, servers, partitions=partitions)
     faust_app = create_app(config, geography, lane_config(settings))
     logging.getLogger("beatlight.worker").info(

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from beatlight.api.materialise import TOPICS, Materialiser, MaterialiserConfig
 from beatlight.api.store import live_document, read_offsets, report_document_at
-from beatlight.configs import materialiser_config
+from beatlight.configs import alert_tracker, materialiser_config
 from beatlight.runtime.broker import EmbeddedBroker
 from beatlight.runtime.topics import (
     VISIBILITY_ALERTS,
@@ -30,7 +30,6 @@ from beatlight.runtime.topics import (
 )
 from beatlight.runtime.topics import topic as topic_spec
 from beatlight.streams.aggregate import document_from_records, snapshot_records
-from beatlight.streams.alerts import AlertTracker
 from tests.api.conftest import HOURS, dump
 from tests.streams.test_report_vs_oracle import assert_same
 from tests.support import free_port
@@ -49,7 +48,7 @@ def kafka() -> Iterator[str]:
 def worker_records(documents: dict) -> list[tuple[str, str, dict]]:
     """(topic, key, value) as a worker publishes them: hour snapshots, live ones, alerts."""
     records = []
-    tracker = AlertTracker()
+    tracker = alert_tracker()
     for document in documents.values():
         for key, value in snapshot_records(document, prefix=document["as_of"]):
             records.append((VISIBILITY_HISTORY, key, value))

@@ -21,8 +21,8 @@ from beatlight.api.store import (
     report_document_at,
     stored_hours,
 )
+from beatlight.configs import alert_tracker
 from beatlight.streams.aggregate import document_from_records, snapshot_records
-from beatlight.streams.alerts import AlertTracker
 from tests.api.conftest import HOURS, dump, new_database
 from tests.streams.test_report_vs_oracle import assert_same
 
@@ -136,7 +136,7 @@ def test_live_document_round_trips_and_never_goes_back_in_time(engine, documents
 def test_storing_the_same_records_twice_changes_nothing(engine, documents):
     def everything() -> Changes:
         changes = Changes()
-        tracker = AlertTracker()
+        tracker = alert_tracker()
         for n, document in enumerate(documents.values()):
             for key, value in snapshot_records(document, prefix=document["as_of"]):
                 changes.add_history(key, value)

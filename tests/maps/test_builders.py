@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
 
+from beatlight.configs import map_options
 from beatlight.maps import MapOptions, coverage_map, live_map, public_map, signin_page
 from beatlight.maps.assets import (
     STATIC_PREFIX,
@@ -19,6 +21,12 @@ from beatlight.maps.assets import (
 from beatlight.maps.palette import STATUS_COLOURS, STATUS_LABELS
 
 pytestmark = pytest.mark.unit
+
+
+def _options(**changes) -> MapOptions:
+    """The maps' options from the default settings, with ``changes``."""
+    return replace(map_options(), **changes)
+
 
 BUILDERS = {"live": live_map, "coverage": coverage_map, "public": public_map}
 WARD = {"type": "Feature", "id": "E05000001",
@@ -54,7 +62,7 @@ def _parse(html: str) -> _Links:
 
 @pytest.mark.parametrize("kind", sorted(BUILDERS))
 def test_pages_link_only_this_apis_assets_and_every_one_exists(kind):
-    html = BUILDERS[kind](MapOptions())
+    html = BUILDERS[kind](_options())
     links = _parse(html).links
     assert links and all(link.startswith(f"{STATIC_PREFIX}/") for link in links), links
     folders = asset_folders()
@@ -75,7 +83,7 @@ def test_leaflets_own_css_images_are_served_with_it():
 
 @pytest.mark.parametrize("kind", sorted(BUILDERS))
 def test_without_wards_a_page_carries_no_figure(kind):
-    config = json.loads(_parse(BUILDERS[kind](MapOptions())).config)
+    config = json.loads(_parse(BUILDERS[kind](_options())).config)
     assert config["wards"] is None
     assert config["kind"] == kind and config["api"] == "/api/v1"
     assert config["palette"] == STATUS_COLOURS
@@ -84,31 +92,31 @@ def test_without_wards_a_page_carries_no_figure(kind):
 
 def test_given_wards_are_embedded_safely():
     wards = {"type": "FeatureCollection", "features": [WARD]}
-    html = live_map(MapOptions(api=None), wards)
+    html = live_map(_options(api=None), wards)
     assert "</script><script>alert" not in html
     config = json.loads(_parse(html).config)
     assert config["wards"] == wards and config["api"] is None
 
 
 def test_the_live_map_has_the_specs_windows_and_refreshes():
-    config = json.loads(_parse(live_map(MapOptions(refresh_seconds=3), window="1h")).config)
+    config = json.loads(_parse(live_map(_options(refresh_seconds=3), window="1h")).config)
     assert config["windows"] == ["1h", "24h", "7d", "28d"]
     assert config["window"] == "1h" and config["refresh_seconds"] == 3
-    coverage = json.loads(_parse(coverage_map(MapOptions(missed_weeks=4))).config)
+    coverage = json.loads(_parse(coverage_map(_options(missed_weeks=4))).config)
     assert coverage["windows"] == ["7d", "28d"] and coverage["missed_weeks"] == 4
-    assert json.loads(_parse(public_map(MapOptions())).config)["refresh_seconds"] == 0
+    assert json.loads(_parse(public_map(_options())).config)["refresh_seconds"] == 0
 
 
 def test_an_unknown_window_is_refused():
     with pytest.raises(ValueError, match="window must be one of 7d, 28d"):
-        coverage_map(MapOptions(), window="1h")
+        coverage_map(_options(), window="1h")
 
 
 def test_tiles_are_configurable_and_attributed():
-    html = live_map(MapOptions(tiles="https://tiles.example.org/{z}/{x}/{y}.png",
+    html = live_map(_options(tiles="https://tiles.example.org/{z}/{x}/{y}.png",
                                tiles_attribution="Tiles by Example"))  # fmt: skip
     assert "https://tiles.example.org/{z}/{x}/{y}.png" in html and "Tiles by Example" in html
-    assert "L.tileLayer" not in live_map(MapOptions(tiles="none"))
+    assert "L.tileLayer" not in live_map(_options(tiles="none"))
     assert "Open Government Licence" in json.loads(_parse(html).config)["boundary_attribution"]
 
 

@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from beatlight.configs import method
 from beatlight.reports import SECTIONS, build_report, window_for
 from beatlight.reports.charts import STATUS_WORDS
 from beatlight.reports.html import _hours, _pct
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.unit
 def page(run) -> str:
     return build_report(
         run.document, history=run.history, outlines=run.outlines,
-        district_outlines=run.district_outlines, period_days=7, zone=ZONE,
+        district_outlines=run.district_outlines, period_days=7, zone=ZONE, method=method(),
     )  # fmt: skip
 
 
@@ -165,12 +166,14 @@ def test_names_are_escaped(run):
     document["wards"][0]["name"] = "<script>Tom & Jerry</script>"
     for ward in document["wards"]:
         ward["windows"][window_for(7)]["status"] = "red"
-    page = build_report(document, history=run.history, outlines=run.outlines, zone=ZONE)
+    page = build_report(
+        document, history=run.history, outlines=run.outlines, zone=ZONE, method=method()
+    )
     assert "<script>" not in page and "&lt;script&gt;Tom &amp; Jerry" in page
 
 
 def test_without_outlines_or_history_every_section_is_still_there(run):
-    page = build_report(run.document, period_days=28, zone=ZONE)
+    page = build_report(run.document, period_days=28, zone=ZONE, method=method())
     outline = _outline(page)
     assert outline.h2 == list(SECTIONS)
     assert "No ward outlines" in outline.text["map"]
@@ -191,7 +194,9 @@ def test_figures_revised_after_first_publication_are_marked_with_when(run, page)
     history = copy.deepcopy(run.history)
     day = next(d for d in history if d["accepted"])
     day |= {"revision": 1, "revised_at": "2026-11-22T09:05:00Z"}
-    marked = build_report(document, history=history, outlines=run.outlines, zone=ZONE)
+    marked = build_report(
+        document, history=history, outlines=run.outlines, zone=ZONE, method=method()
+    )
     outline = _outline(marked)
     headline = outline.text["headline"]
     assert "revised after they were first published (revision 2, made Monday 23 November " \

@@ -53,7 +53,7 @@ def stream(geography, lines, partitions, batch=300, config=None, behind=None, wa
     """
     config = config or lane_config()
     lanes = [Lane(geography, config, hourly=True) for _ in range(partitions)]
-    aggregator = Aggregator(geography.areas, config.model, partitions)
+    aggregator = Aggregator(geography.areas, config, partitions)
     snapshots = {}
     held_back = []
     offsets = [-1] * partitions

@@ -16,7 +16,7 @@ from itertools import count
 import orjson
 import pytest
 
-from beatlight.configs import lane_config, model_params
+from beatlight.configs import lane_config
 from beatlight.streams.aggregate import (
     Aggregator,
     Snapshot,
@@ -47,8 +47,7 @@ class Stream:
     def __init__(self, geography, config: LaneConfig = DAY_LATENESS) -> None:
         self.runners = [LaneRunner(p, geography, config, max_event_bytes=8192)
                         for p in range(PARTITIONS)]  # fmt: skip
-        self.aggregator = Aggregator(geography.areas, config.model, PARTITIONS,
-                                     lateness_us=config.lateness_us)  # fmt: skip
+        self.aggregator = Aggregator(geography.areas, config, PARTITIONS)
         self.clock = count(NOW_US, 1_000_000)
         self.published: list[Snapshot] = []
 
@@ -245,11 +244,11 @@ def test_revision_fields_travel_in_the_history_records(tmp_path):
 
 def test_hours_stay_revisable_for_the_lateness_and_a_day():
 
-    assert Aggregator(None, model_params(), 1).revisable_us == 48 * HOUR_US  # type: ignore[arg-type]
-    day = Aggregator(None, model_params(), 1, lateness_us=24 * HOUR_US)  # type: ignore[arg-type]
+    assert Aggregator(None, lane_config(), 1).revisable_us == 48 * HOUR_US  # type: ignore[arg-type]
+    day = Aggregator(None, DAY_LATENESS, 1)  # type: ignore[arg-type]
     assert day.revisable_us == 48 * HOUR_US
-    assert Aggregator(None, model_params(), 1,  # type: ignore[arg-type]
-                      lateness_us=40 * HOUR_US).revisable_us == 64 * HOUR_US  # fmt: skip
+    forty = replace(lane_config(), lateness_us=40 * HOUR_US)
+    assert Aggregator(None, forty, 1).revisable_us == 64 * HOUR_US  # type: ignore[arg-type]
 
 
 def test_with_the_default_lateness_hours_are_published_once_settled(tmp_path):
