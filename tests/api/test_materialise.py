@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session
 
+from beatlight.api.documents import live_document, report_document_at
 from beatlight.api.materialise import TOPICS, Materialiser, MaterialiserConfig
-from beatlight.api.store import live_document, read_offsets, report_document_at
+from beatlight.api.store import read_offsets
 from beatlight.configs import materialiser_config
 from beatlight.runtime.broker import EmbeddedBroker
 from beatlight.runtime.topics import (
