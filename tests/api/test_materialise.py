@@ -1,4 +1,8 @@
-"""The materialiser against a real broker: topics → store exactly once, resumed, lag, outages."""
+"""The materialiser against a real broker: topics → store exactly once, resumed, lag, outages.
+
+Long because its cases are one contract, the store follows the topics exactly once, and
+share the broker fixture and the record helpers defined here.
+"""
 
 from __future__ import annotations
 
