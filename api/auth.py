@@ -1,23 +1,15 @@
-"""API keys and roles: who may see the inspector and PCC views.
-
-SPEC "Privacy and publication rules": the inspector and PCC views need an API key
-with the role ``inspector``, ``pcc`` or ``admin``, and keys are stored hashed. A key
-is ``bl_<prefix>_<secret>``: the prefix (8 characters) is not secret and finds the
-key's row; the secret is 32 random bytes. The store keeps the SHA-256 of the whole
-key, so neither the store nor the logs ever hold a key that works.
+"""Who may see the inspector and PCC views: the API key on each request, checked.
 
 Routes declare the roles they need with :func:`requires`; the app keeps one
-:class:`Authenticator` at ``app.state.auth``.
+:class:`Authenticator` at ``app.state.auth``, which checks presented keys against
+the store and remembers its answers for a few seconds. Keys themselves (their form,
+their roles, making and revoking them) are :mod:`beatlight.api.keys`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
-import re
-import secrets
-import string
 import threading
 import time
 from collections.abc import Callable
@@ -32,31 +24,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from beatlight.api.db import StoreUnreachable, connect, display_url
+from beatlight.api.keys import check_roles, key_prefix, key_sha256
 from beatlight.api.models import ApiKey
-from beatlight.errors import BeatlightError
 
-__all__ = [
-    "ROLES",
-    "Authenticator",
-    "Principal",
-    "create_key",
-    "key_prefix",
-    "list_keys",
-    "requires",
-    "revoke_key",
-]
+__all__ = ["Authenticator", "Principal", "requires"]
 
 log = logging.getLogger("beatlight.auth")
 
-#: The roles a key can have (SPEC "Privacy and publication rules"); none implies another.
-ROLES = ("inspector", "pcc", "admin")
-
-_PREFIX_ALPHABET = string.ascii_lowercase + string.digits
-_KEY = re.compile(r"(bl_[a-z0-9]{8})_[A-Za-z0-9_-]{43}")
-_PREFIX = re.compile(r"(?:bl_)?([a-z0-9]{8})")
 # last_used_at is bookkeeping for people pruning keys: a minute's precision saves a
 # write on nearly every cache miss.
 _USE_RESOLUTION = timedelta(minutes=1)
@@ -86,56 +62,6 @@ class Principal:
     prefix: str
     role: str
     label: str
-
-
-def create_key(session: Session, role: str, label: str = "") -> tuple[ApiKey, str]:
-    """A new key with ``role``: its row (added and flushed; the caller commits) and the key.
-
-    The key itself is returned this once and stored nowhere.
-    """
-    _check_roles((role,))
-    while True:
-        prefix = "bl_" + "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(8))
-        if session.scalar(sa.select(ApiKey.id).where(ApiKey.prefix == prefix)) is None:
-            break
-    plaintext = f"{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(prefix=prefix, key_sha256=_sha256(plaintext), role=role, label=label,
-                 created_at=datetime.now(UTC))  # fmt: skip
-    session.add(key)
-    session.flush()
-    log.info("created API key %s (%s)", prefix, role)
-    return key, plaintext
-
-
-def list_keys(session: Session) -> list[ApiKey]:
-    """Every key, revoked ones included, oldest first."""
-    return list(session.scalars(sa.select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
-
-
-def revoke_key(session: Session, prefix_or_id: str | int) -> ApiKey:
-    """Revoke the key with this prefix (``bl_abcd1234`` or ``abcd1234``) or id.
-
-    API servers stop accepting it within their ``auth_cache_seconds``.
-    """
-    key = _find(session, str(prefix_or_id).strip())
-    if key is None:
-        raise BeatlightError(f"no API key {prefix_or_id!r}: give a prefix such as bl_abcd1234 "
-                             "or an id (`beatlight keys list` shows them)")  # fmt: skip
-    if key.revoked_at is not None:
-        raise BeatlightError(f"API key {key.prefix} was already revoked at "
-                             f"{key.revoked_at:%Y-%m-%d %H:%M:%S} UTC")  # fmt: skip
-    key.revoked_at = datetime.now(UTC)
-    session.flush()
-    log.info("revoked API key %s (%s)", key.prefix, key.role)
-    return key
-
-
-def key_prefix(presented: str | None) -> str | None:
-    """The prefix of a well-formed key (``bl_abcd1234``), else None; nothing is looked up."""
-    if not presented:
-        return None
-    match = _KEY.fullmatch(presented.strip())
-    return match.group(1) if match else None
 
 
 class Authenticator:
@@ -176,7 +102,7 @@ class Authenticator:
         prefix = key_prefix(presented)
         if prefix is None:
             return None
-        digest = _sha256(presented.strip())  # type: ignore[union-attr]
+        digest = key_sha256(presented.strip())  # type: ignore[union-attr]
         with self._lock:
             if digest in self._refused:
                 return None
@@ -207,7 +133,7 @@ class Authenticator:
         if key_prefix(presented) is None:
             return None
         with self._lock:
-            return self._valid.get(_sha256(presented.strip()))  # type: ignore[union-attr]
+            return self._valid.get(key_sha256(presented.strip()))  # type: ignore[union-attr]
 
     def bucket(self, presented: str | None) -> str | None:
         """The rate-limit bucket of a key found valid in the last hour, else None.
@@ -218,7 +144,7 @@ class Authenticator:
         if key_prefix(presented) is None:
             return None
         with self._lock:
-            prefix = self._vouched.get(_sha256(presented.strip()))  # type: ignore[union-attr]
+            prefix = self._vouched.get(key_sha256(presented.strip()))  # type: ignore[union-attr]
         return f"key:{prefix}" if prefix is not None else None
 
     def _lookup(self, prefix: str, digest: str) -> Principal | None:
@@ -265,7 +191,7 @@ def requires(*roles: str) -> Any:
     """
     if not roles:
         raise ValueError("requires() needs at least one role")
-    _check_roles(roles)
+    check_roles(roles)
     allowed = frozenset(roles)
     needed = _either(roles)
 
@@ -298,35 +224,12 @@ def requires(*roles: str) -> Any:
     return Depends(principal)
 
 
-def _find(session: Session, wanted: str) -> ApiKey | None:
-    match = _PREFIX.fullmatch(wanted) or _KEY.fullmatch(wanted)
-    if match:
-        prefix = match.group(1) if match.group(1).startswith("bl_") else f"bl_{match.group(1)}"
-        key = session.scalar(sa.select(ApiKey).where(ApiKey.prefix == prefix))
-        if key is not None:
-            return key
-    if wanted.isdigit():
-        return session.get(ApiKey, int(wanted))
-    return None
-
-
-def _check_roles(roles: tuple[str, ...]) -> None:
-    unknown = [role for role in roles if role not in ROLES]
-    if unknown:
-        raise BeatlightError(f"unknown role {unknown[0]!r}: a key's role is one of "
-                             f"{', '.join(ROLES)}")  # fmt: skip
-
-
 def _either(roles: tuple[str, ...]) -> str:
     return roles[0] if len(roles) == 1 else f"{', '.join(roles[:-1])} or {roles[-1]}"
 
 
 def _unauthorised(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
-
-
-def _sha256(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _reason(error: Exception) -> str:

@@ -16,6 +16,10 @@ not ``end_offsets()``, which Tansu 0.6 answers wrongly.
 
 A broker or store that goes away is retried with exponential backoff, logged once
 per outage; :meth:`Materialiser.run` keeps going until it is told to stop.
+
+Long because :class:`Materialiser` is one loop whose parts share its state: the offsets
+stored with each batch, the records waiting for their snapshot's summary, and the outage
+being ridden out.
 """
 
 from __future__ import annotations

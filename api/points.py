@@ -23,6 +23,10 @@ mode in the same ward show as one point, which on a map they are anyway.
 A broker that goes away is retried with exponential backoff, logged once when it
 goes and once when it is back; meanwhile :meth:`RecentPoints.recent` serves what
 it holds, still pruned by the clock.
+
+Long because :class:`RecentPoints` is one object that a reading thread fills and the
+routes read under one lock: how the thread recovers (a recreated topic, a broker that
+comes back empty) decides what the window may keep.
 """
 
 from __future__ import annotations

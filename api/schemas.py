@@ -3,6 +3,9 @@
 Every response is one of these pydantic models, so what leaves the API is exactly
 what is declared here: no field a feed sent, no unit pseudonym, nothing finer than
 an area (except :class:`PointFeature`, for inspectors only).
+
+Long because these are the OpenAPI models, one per response shape with its example:
+together they are the API's declared contract, read side by side.
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from beatlight.api.db import connect
+from beatlight.api.documents import live_document, report_document_at
 from beatlight.api.models import LiveSummary
-from beatlight.api.store import live_document, report_document_at
 from beatlight.times import parse_time
 
 __all__ = ["Document", "Snapshots"]

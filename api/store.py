@@ -1,11 +1,10 @@
-"""Writing topic records into the store idempotently, and reading report documents back.
+"""Writing topic records into the store idempotently.
 
 :class:`Changes` collects the records of one batch (pure: no database), keeping
 the last record per key as a compacted topic would. :func:`apply` upserts them
 with ``INSERT … ON CONFLICT`` (PostgreSQL and SQLite), so storing the same
-records again changes nothing. :func:`report_document_at` rebuilds the batch
-report's document for an hour boundary (SPEC "Batch report contract"), equal to
-what :func:`beatlight.streams.aggregate.document_from_records` gives for the same records.
+records again changes nothing. Reading report documents back is
+:mod:`beatlight.api.documents`.
 
 Hours come with their revision (SPEC "Late uploads"): a record of a newer or the same
 revision replaces the stored one, an older one (a replay of the topic) changes
@@ -17,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,19 +34,11 @@ from beatlight.api.models import (
     MaterialiserOffset,
 )
 from beatlight.streams.report import METRICS
-from beatlight.times import format_time, parse_time
+from beatlight.times import parse_time
 
-__all__ = [
-    "Changes",
-    "apply",
-    "live_document",
-    "read_offsets",
-    "report_document_at",
-    "stored_hours",
-]
+__all__ = ["Changes", "apply", "read_offsets"]
 
 _SUMMARY = ("slot_seconds", "fairness", "outside", "accepted", "rejected", "duplicates")
-_LEVELS = (("ward", "wards"), ("neighbourhood", "neighbourhoods"), ("district", "districts"))
 
 
 @dataclass
@@ -161,37 +152,6 @@ def read_offsets(session: Session) -> dict[tuple[str, int], int]:
     return {(row.topic, row.partition): row.next_offset for row in rows}
 
 
-def report_document_at(session: Session, hour: datetime) -> dict[str, Any] | None:
-    """The report document of the snapshot at ``hour`` (``None`` if it is not stored)."""
-    summary = session.get(HourSummary, hour)
-    if summary is None:
-        return None
-    columns = _metric_columns(History, revised=True).where(History.hour == hour)
-    rows = session.connection().execute(columns).all()
-    document = _document(summary.hour, summary, rows, _areas(session), revised=True)
-    if summary.revision is not None:
-        document["revision"] = summary.revision
-        document["revised_at"] = _format_or_none(summary.revised_at)
-    return document
-
-
-def live_document(session: Session) -> dict[str, Any] | None:
-    """The latest live snapshot as a report document (``None`` before the first one)."""
-    summary = session.get(LiveSummary, 1)
-    if summary is None:
-        return None
-    rows = session.connection().execute(_metric_columns(LiveMetric)).all()
-    return _document(summary.as_of, summary, rows, _areas(session))
-
-
-def stored_hours(session: Session, since: datetime | None = None) -> list[datetime]:
-    """The hour boundaries with a stored snapshot, oldest first."""
-    query = sa.select(HourSummary.hour).order_by(HourSummary.hour)
-    if since is not None:
-        query = query.where(HourSummary.hour >= since)
-    return list(session.execute(query).scalars())
-
-
 # -- internals ---------------------------------------------------------------------------
 
 
@@ -236,10 +196,6 @@ def _revision(row: dict[str, Any]) -> int:
     return -1 if row["revision"] is None else row["revision"]
 
 
-def _format_or_none(moment: datetime | None) -> str | None:
-    return None if moment is None else format_time(moment)
-
-
 def _upsert(
     session: Session,
     model: type,
@@ -270,100 +226,3 @@ def _metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
 def _time_or_none(text: str | None) -> datetime | None:
     return None if text is None else parse_time(text)
-
-
-def _metric_columns(model: type, *, revised: bool = False) -> sa.Select:
-    # Plain columns, not ORM objects: a stored hour is thousands of rows (63,000 for
-    # England). last_seen comes as the driver gives it, for _document to format once per
-    # distinct moment: aware on PostgreSQL, naive UTC on SQLite.
-    table = model.__table__  # type: ignore[attr-defined]
-    names = (*METRICS, *_REVISED) if revised else METRICS
-    columns = [sa.type_coerce(table.c[name], sa.DateTime()) if name in _TIMES
-               else table.c[name] for name in names]  # fmt: skip
-    return sa.select(table.c.level, table.c.code, table.c.window, *columns)
-
-
-_REVISED = ("revision", "revised_at")
-_TIMES = ("last_seen", "revised_at")
-
-
-def _areas(session: Session) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every stored area's entry (without windows), read once per document.
-
-    Plain rows rather than ORM objects: for England that is 15,700 areas, and the ORM's
-    identity map alone cost a third of a second a document.
-    """
-    table = Area.__table__
-    return {(area.level, area.code): _area_entry(area)
-            for area in session.connection().execute(sa.select(table)).all()}  # fmt: skip
-
-
-def _document(
-    as_of: datetime,
-    summary: Any,
-    rows: Iterable[Any],
-    areas: dict[tuple[str, str], dict[str, Any]],
-    *,
-    revised: bool = False,
-) -> dict[str, Any]:
-    entries: dict[tuple[str, str], dict[str, Any]] = {}
-    times: dict[datetime, str] = {}  # an area's windows mostly share one last_seen
-    for level, code, window, *values in rows:
-        entry = entries.get((level, code))
-        if entry is None:
-            if (level, code) not in areas:
-                continue  # figures of an area not stored (yet): like the inner join did
-            entry = entries[level, code] = {**areas[level, code], "windows": {}}
-        if revised:
-            revision, revised_at = values[-2:]
-            values = values[:-2]
-            if revision:  # changed after the hour was first published: say so, and when
-                entry["revision"] = revision
-                entry["revised_at"] = _format_or_none(None if revised_at is None
-                                                      else _utc(revised_at))  # fmt: skip
-        figures = dict(zip(METRICS, values, strict=True))
-        last_seen = figures["last_seen"]
-        if last_seen is not None:
-            text = times.get(last_seen)
-            figures["last_seen"] = text if text is not None else times.setdefault(
-                last_seen, format_time(_utc(last_seen)))  # fmt: skip
-        entry["windows"][window] = figures
-    order = sorted({w for e in entries.values() for w in e["windows"]}, key=_seconds)
-    for entry in entries.values():  # windows shortest first, as the report has them
-        windows = entry["windows"]
-        entry["windows"] = {w: windows[w] for w in order if w in windows}
-    document: dict[str, Any] = {"as_of": format_time(as_of), "slot_seconds": summary.slot_seconds}
-    for level, key in _LEVELS:
-        document[key] = sorted((e for (lv, _), e in entries.items() if lv == level),
-                               key=lambda e: e["code"])  # fmt: skip
-    forces = [e for (level, _), e in entries.items() if level == "force"]
-    document["force"] = forces[0] if forces else {}
-    for key in ("fairness", "outside", "accepted", "rejected", "duplicates"):
-        document[key] = getattr(summary, key)
-    return document
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _area_entry(area: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"code": area.code, "name": area.name}
-    if area.level == "ward":
-        entry["neighbourhood"] = area.neighbourhood
-        entry["district"] = area.district
-    else:
-        entry["wards"] = list(area.wards or [])
-    entry["area_km2"] = area.area_km2
-    entry["population"] = area.population
-    entry["target_minutes_per_week"] = area.target_minutes_per_week
-    return entry
-
-
-def _seconds(window: str) -> float:
-    """``1h`` → 3600: windows in the report's order, shortest first."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-    try:
-        return float(window[:-1]) * units[window[-1]]
-    except (KeyError, ValueError):
-        return float("inf")

@@ -3,6 +3,10 @@
 Every value can be set by an environment variable ``BEATLIGHT_<NAME>`` (or a
 ``.env`` file); the CLI's options override them. Domain code never reads the
 environment: it receives the values it needs.
+
+Long because Settings is one class: every value Beatlight can be given, each declared
+once with its default and description, from which the components' configs and
+docs/configuration.md are built.
 """
 
 from __future__ import annotations

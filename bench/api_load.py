@@ -111,8 +111,8 @@ def main() -> None:
 
 def _fill(url: str, args: argparse.Namespace) -> tuple[str, list[datetime], list[str]]:
     """Migrate and fill the store at ``url``: an inspector key, the hours, the ward codes."""
-    from beatlight.api.auth import create_key
     from beatlight.api.db import create_engine_for, upgrade
+    from beatlight.api.keys import create_key
     from beatlight.geo.geography import load_geography
 
     say(f"loading {args.boundaries}")

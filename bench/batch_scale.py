@@ -47,9 +47,9 @@ The last line is the ratio for the fastest file format (target >= 0.5). Other wo
 the machine slows both sides, so the load average is printed, and the same ratio by
 CPU time beside it. Every child process is stopped on the way out.
 
-One file over 300 lines: the three steps above and their summary are one question
-(the report against the baseline on the same points), and each step is only used
-here; what other benchmarks share lives in ``bench/_run.py``.
+Long because the three steps above and their summary are one question (the report
+against the baseline on the same points), and each step is only used here; what other
+benchmarks share lives in ``bench/_run.py``.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ baseline, the delay of one hop through the same broker for a consumer that waits
 to 1,500 ms in Fetch (Faust's fixed value) and one that waits 50 ms.
 
 The last line printed is the latency summary.
+
+Long because the measurement and its baseline (one hop through the same broker) are read
+together; what other benchmarks share is in bench/_stream.py and bench/_run.py.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ processes in one group, against one worker. (b') is the worker with no live tick
 during the run (BEATLIGHT_LIVE_SECONDS=600), so every record comes through Faust.
 
 The last line printed is the ratio b/a.
+
+Long because the two runs it compares, the no-op agent and the worker, are read side by
+side with how each rate is timed; what other benchmarks share is in bench/_stream.py and
+bench/_run.py.
 """
 
 from __future__ import annotations

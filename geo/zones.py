@@ -11,8 +11,7 @@ Schedules are parsed by the caller's ``parse_schedule`` (in the app,
 :func:`beatlight.streams.schedule.parse_schedule`): geo imports no other layer,
 and a schedule is about time, not geography.
 
-Shapefile field names hold at most 10 characters, so the first 10 characters of
-a column name (``target_min``, ``session_ta``, ``max_gap_mi``) stand for it.
+The columns and cells are checked in :mod:`beatlight.geo._zone_rows`.
 """
 
 from __future__ import annotations
@@ -27,35 +26,28 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import shapely
 from pyproj import Transformer
 
 from beatlight.geo._crs import WGS84, declare_crs, metric_crs_of, to_metric, to_wgs84
 from beatlight.geo._files import read_boundary_file
-from beatlight.geo._geometry import geometry_type, repair_polygons
+from beatlight.geo._zone_rows import (
+    MINUTE_COLUMNS,
+    cell_minutes,
+    cell_public,
+    cell_schedule,
+    cell_text,
+    check_codes,
+    check_geometry,
+    frozen,
+    read_columns,
+    repaired,
+)
 from beatlight.geo.exceptions import BoundaryError
 
-__all__ = ["ZONE_COLUMNS", "ZoneHits", "Zones", "load_zones", "zones_from_frame"]
+__all__ = ["ZoneHits", "Zones", "load_zones", "zones_from_frame"]
 
 log = logging.getLogger("beatlight.geo")
-
-#: The columns of a zones file (SPEC); ``code`` and ``name`` are required.
-ZONE_COLUMNS = (
-    "code",
-    "name",
-    "kind",
-    "target_minutes_per_week",
-    "schedule",
-    "session_target_minutes",
-    "max_gap_minutes",
-    "public",
-)
-_REQUIRED = ("code", "name")
-_MINUTES = ("target_minutes_per_week", "session_target_minutes", "max_gap_minutes")
-_TRUE = {"true", "yes", "1"}
-_FALSE = {"false", "no", "0", ""}
-_POLYGONAL = ("Polygon", "MultiPolygon", "GeometryCollection")
 
 
 @dataclass(frozen=True)
@@ -178,9 +170,9 @@ def zones_from_frame(
     if len(frame) == 0:
         raise BoundaryError(f"{source} has no zones: give at least one zone, or no zones file")
     metric = metric_crs_of(metric_crs)
-    columns = _columns([c for c in frame.columns if c != frame.geometry.name], source)
-    codes = np.asarray([_text(v) for v in frame[columns["code"]]], dtype=object)
-    _check_codes(codes, source)
+    columns = read_columns([c for c in frame.columns if c != frame.geometry.name], source)
+    codes = np.asarray([cell_text(v) for v in frame[columns["code"]]], dtype=object)
+    check_codes(codes, source)
     order = np.argsort(codes.astype(str), kind="stable")
     frame = frame.iloc[order].reset_index(drop=True)
     codes = codes[order]
@@ -188,22 +180,25 @@ def zones_from_frame(
     def column(name: str) -> list[Any]:
         return list(frame[columns[name]]) if name in columns else [None] * len(frame)
 
-    names = [_text(v) for v in column("name")]
+    names = [cell_text(v) for v in column("name")]
     for code, name in zip(codes, names, strict=True):
         if not name:
             raise BoundaryError(f"{source}: zone {code} has no name: give it one in column name")
-    _check_geometry(np.asarray(frame.geometry.values), codes, source)
+    check_geometry(np.asarray(frame.geometry.values), codes, source)
     declared = declare_crs(frame, crs, source)
-    wgs84 = _repaired(shapely.force_2d(to_wgs84(declared, codes, source)), codes, source)
-    projected = _repaired(shapely.force_2d(to_metric(declared, metric, source)), codes, source)
+    wgs84 = repaired(shapely.force_2d(to_wgs84(declared, codes, source)), codes, source)
+    projected = repaired(shapely.force_2d(to_metric(declared, metric, source)), codes, source)
 
     minutes = {
         name: np.asarray(
-            [_minutes(v, code, name, source) for v, code in zip(column(name), codes, strict=True)]
+            [
+                cell_minutes(v, code, name, source)
+                for v, code in zip(column(name), codes, strict=True)
+            ]
         )
-        for name in _MINUTES
+        for name in MINUTE_COLUMNS
     }
-    texts = [_text(v) or None for v in column("schedule")]
+    texts = [cell_text(v) or None for v in column("schedule")]
     for name in ("session_target_minutes", "max_gap_minutes"):
         for code, text, value in zip(codes, texts, minutes[name], strict=True):
             if text is None and not math.isnan(value):
@@ -212,20 +207,20 @@ def zones_from_frame(
                     "(e.g. 'Fri,Sat 20:00-02:00') or leave that column blank"
                 )
     zones = Zones(
-        codes=_frozen(codes),
-        names=_frozen(np.asarray(names, dtype=object)),
-        kinds=_frozen(np.asarray([_text(v) or None for v in column("kind")], dtype=object)),
-        target_minutes_per_week=_frozen(minutes["target_minutes_per_week"].astype(np.float64)),
-        schedule_texts=_frozen(np.asarray(texts, dtype=object)),
+        codes=frozen(codes),
+        names=frozen(np.asarray(names, dtype=object)),
+        kinds=frozen(np.asarray([cell_text(v) or None for v in column("kind")], dtype=object)),
+        target_minutes_per_week=frozen(minutes["target_minutes_per_week"].astype(np.float64)),
+        schedule_texts=frozen(np.asarray(texts, dtype=object)),
         schedules=tuple(
-            _schedule(text, code, parse_schedule, source)
+            cell_schedule(text, code, parse_schedule, source)
             for code, text in zip(codes, texts, strict=True)
         ),
-        session_target_minutes=_frozen(minutes["session_target_minutes"].astype(np.float64)),
-        max_gap_minutes=_frozen(minutes["max_gap_minutes"].astype(np.float64)),
-        public=_frozen(
+        session_target_minutes=frozen(minutes["session_target_minutes"].astype(np.float64)),
+        max_gap_minutes=frozen(minutes["max_gap_minutes"].astype(np.float64)),
+        public=frozen(
             np.asarray(
-                [_public(v, c, source) for v, c in zip(column("public"), codes, strict=True)],
+                [cell_public(v, c, source) for v, c in zip(column("public"), codes, strict=True)],
                 dtype=bool,
             )
         ),  # fmt: skip
@@ -241,136 +236,3 @@ def zones_from_frame(
         source,
     )
     return zones
-
-
-def _columns(found: list[str], source: str) -> dict[str, str]:
-    """{SPEC column: the file's column}, refusing unknown and missing columns."""
-    aliases = {name: name for name in ZONE_COLUMNS} | {name[:10]: name for name in ZONE_COLUMNS}
-    columns: dict[str, str] = {}
-    for column in found:
-        name = aliases.get(str(column).strip().lower())
-        if name is None:
-            raise BoundaryError(
-                f"{source} has an unknown column {column!r}: zones files have the columns "
-                f"{', '.join(ZONE_COLUMNS)}; rename or remove it"
-            )
-        if name in columns:
-            raise BoundaryError(
-                f"{source} has two columns for {name} ({columns[name]!r} and {column!r}): keep one"
-            )
-        columns[name] = str(column)
-    missing = [name for name in _REQUIRED if name not in columns]
-    if missing:
-        raise BoundaryError(
-            f"{source} has no {' and no '.join(missing)} column: every zone needs a code and a "
-            f"name (its columns are {', '.join(map(str, found)) or 'none besides the geometry'})"
-        )
-    return columns
-
-
-def _check_codes(codes: np.ndarray, source: str) -> None:
-    blank = np.flatnonzero(codes == "")
-    if blank.size:
-        raise BoundaryError(
-            f"{source}: the zone in row {blank[0]} (counting from 0) has no code: "
-            "give every zone a unique code"
-        )
-    unique, counts = np.unique(codes.astype(str), return_counts=True)
-    if (counts > 1).any():
-        code = unique[counts > 1][0]
-        raise BoundaryError(
-            f"{source}: zone code {code} appears {counts[counts > 1][0]} times: codes must be "
-            "unique (join the parts of one zone into one multi-polygon, or give each its own code)"
-        )
-
-
-def _check_geometry(geometry: np.ndarray, codes: np.ndarray, source: str) -> None:
-    """Refuse missing, empty and non-polygonal geometries, naming the first such zone."""
-    for code, shape in zip(codes, geometry, strict=True):
-        if shape is None or shapely.is_missing(shape) or shapely.is_empty(shape):
-            raise BoundaryError(
-                f"{source}: zone {code} has no geometry (empty or missing): "
-                "give it a polygon or remove the row"
-            )
-        kind = geometry_type(shape)
-        if kind not in _POLYGONAL:
-            hint = (
-                " (buffer a point into a circle, e.g. 75 m for a 150 m hot spot)"
-                if "Point" in kind
-                else ""
-            )
-            raise BoundaryError(f"{source}: zone {code} is a {kind}: zones must be polygons{hint}")
-
-
-def _repaired(geometry: np.ndarray, codes: np.ndarray, source: str) -> np.ndarray:
-    """Invalid zones made valid one by one, so that a refusal names its zone."""
-    geometry = geometry.copy()
-    broken = ~shapely.is_valid(geometry) | (shapely.get_type_id(geometry) == 7)
-    for i in np.flatnonzero(broken):
-        try:
-            fixed, reasons = repair_polygons(geometry[i : i + 1], codes[i : i + 1], source)
-        except BoundaryError as exc:
-            raise BoundaryError(
-                f"{source}: zone {codes[i]} has no polygonal area once repaired "
-                "(only lines or points): fix its polygon or remove the row"
-            ) from exc
-        geometry[i] = fixed[0]
-        log.warning("repaired the invalid geometry of zone %s in %s: %s", codes[i], source,
-                    "; ".join(reasons.values()))  # fmt: skip
-    if shapely.is_empty(geometry).any():
-        code = codes[shapely.is_empty(geometry)][0]
-        raise BoundaryError(f"{source}: zone {code} has no area: fix its polygon or remove the row")
-    return geometry
-
-
-def _minutes(value: Any, code: str, column: str, source: str) -> float:
-    """A positive number of minutes, or NaN for a blank cell."""
-    text = _text(value)
-    if text == "":
-        return math.nan
-    try:
-        number = math.nan if isinstance(value, bool | np.bool_) else float(text)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number) or number <= 0:
-        raise BoundaryError(
-            f"{source}: zone {code} has {column} {text!r}: give a number of minutes "
-            "greater than 0, or leave it blank for none"
-        )
-    return number
-
-
-def _public(value: Any, code: str, source: str) -> bool:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    text = _text(value).lower()
-    if text in _TRUE or text in _FALSE:
-        return text in _TRUE
-    raise BoundaryError(
-        f"{source}: zone {code} has public {_text(value)!r}: write true or false "
-        "(blank is false: hot-spot locations are not published by default)"
-    )
-
-
-def _schedule(text: str | None, code: str, parse: Callable[[str], Any], source: str) -> Any:
-    if text is None:
-        return None
-    try:
-        return parse(text)
-    except ValueError as exc:
-        raise BoundaryError(f"{source}: zone {code} has a bad schedule: {exc}") from exc
-
-
-def _text(value: Any) -> str:
-    """A cell as stripped text ('' for missing); whole floats without '.0'."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _frozen(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values)
-    values.flags.writeable = False
-    return values

@@ -8,11 +8,14 @@ no broker, no database, no clock.
 * :mod:`reports.trends`: the period, its days, and the wards below target for how long;
 * :mod:`reports.charts`: the ward map and charts as inline SVG;
 * :mod:`reports.method`: the SPEC's definitions in plain words, and attribution;
+* :mod:`reports.sections`: the report's seven sections, and
+  :mod:`reports.formatting`: how they write figures and times;
 * :mod:`reports.html`: :func:`build_report`, the page.
 """
 
-from beatlight.reports.html import CONTENT_SECURITY_POLICY, SECTIONS, build_report
+from beatlight.reports.html import CONTENT_SECURITY_POLICY, build_report
 from beatlight.reports.method import BOUNDARY_ATTRIBUTION, SYNTHETIC_ATTRIBUTION, Method
+from beatlight.reports.sections import SECTIONS
 from beatlight.reports.trends import (
     MAX_PERIOD_DAYS,
     daily_boundaries,

@@ -11,6 +11,10 @@ Representation choices (for exactness, not speed):
 * every timestamp is an ``int`` number of microseconds since the Unix epoch, UTC;
 * presence is a plain ``dict`` keyed by ``(unit, ward_code, slot)``;
 * every ping is located with one shapely ``covers`` call per ward.
+
+Long because the oracle is one independent reference of the whole metric contract, read
+top to bottom against the SPEC; split into modules, it would invite sharing code with
+what it checks.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ Geometry: two 1 km squares in EPSG:27700 sharing the edge x = 401100,
 transformed to EPSG:4326 for the oracle. Their edges lie mid-cell on the 200 m
 grid, so each ward has 6 x 6 = 36 cells and the two share the column ix = 2005
 (force: 11 x 6 = 66 cells). Times are on 2026-11-23 (slot = minute).
+
+Long because every example is computed by hand on the two wards above, one section per
+SPEC rule: they are checked against that one geometry, read once.
 """
 
 from __future__ import annotations

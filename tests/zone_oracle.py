@@ -31,6 +31,9 @@ and ``geo/zones.py`` document):
    with start < as_of < end; by start. ``met`` is the conjunction of the
    conditions that are set (true when neither target is set), null while open.
 7. ``kind`` is null when blank; a zone's entry has exactly Z4's keys.
+
+Long because it is one independent reference of Z1-Z4, read against the SPEC's text in
+one place together with the decisions listed above.
 """
 
 from __future__ import annotations

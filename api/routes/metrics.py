@@ -29,9 +29,9 @@ from beatlight.api.deps import (
     quoted,
     session,
 )
+from beatlight.api.documents import report_document_at
 from beatlight.api.schemas import AreaMetrics, FairnessResponse, Level, MetricsResponse
 from beatlight.api.snapshots import Document
-from beatlight.api.store import report_document_at
 from beatlight.configs import method
 from beatlight.reports import (
     BOUNDARY_ATTRIBUTION,

@@ -37,7 +37,7 @@ def create(
 
     The key cannot be shown again: only its hash is stored.
     """
-    from beatlight.api.auth import create_key
+    from beatlight.api.keys import create_key
 
     with store_session(database_url, verbose) as session:
         key, plaintext = create_key(session, role, label)
@@ -54,7 +54,7 @@ def list_(
     verbose: VerboseOpt = False,
 ) -> None:
     """List the keys: prefix, role, label and dates (never a key or its hash)."""
-    from beatlight.api.auth import list_keys
+    from beatlight.api.keys import list_keys
 
     with store_session(database_url, verbose) as session:
         found = list_keys(session)
@@ -84,7 +84,7 @@ def revoke(
     verbose: VerboseOpt = False,
 ) -> None:
     """Revoke a key: the API refuses it within auth_cache_seconds (default 5 s)."""
-    from beatlight.api.auth import revoke_key
+    from beatlight.api.keys import revoke_key
 
     with store_session(database_url, verbose) as session:
         key = revoke_key(session, prefix)

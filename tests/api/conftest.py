@@ -149,7 +149,7 @@ def api(engine, documents, report_geography):
     from sqlalchemy.orm import Session
 
     from beatlight.api.app import create_app
-    from beatlight.api.auth import create_key
+    from beatlight.api.keys import create_key
     from beatlight.settings import Settings
 
     fill(engine, documents, live=documents[HOURS[2]])

@@ -179,7 +179,7 @@ def test_a_read_that_cannot_be_recorded_is_not_served(tmp_path, report_geography
     from sqlalchemy.orm import Session
 
     from beatlight.api.app import create_app
-    from beatlight.api.auth import create_key
+    from beatlight.api.keys import create_key
 
     url = f"sqlite:///{tmp_path / 'store.db'}"
     upgrade(url)

@@ -15,7 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from beatlight.api.auth import Authenticator, Principal, create_key, requires
+from beatlight.api.auth import Authenticator, Principal, requires
+from beatlight.api.keys import create_key
 from beatlight.api.limits import RequestLimits, TokenBuckets, install_limits
 from tests.conftest import run_async
 

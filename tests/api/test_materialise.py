@@ -1,4 +1,8 @@
-"""The materialiser against a real broker: topics → store exactly once, resumed, lag, outages."""
+"""The materialiser against a real broker: topics → store exactly once, resumed, lag, outages.
+
+Long because its cases are one contract, the store follows the topics exactly once, and
+share the broker fixture and the record helpers defined here.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +22,9 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session
 
+from beatlight.api.documents import live_document, report_document_at
 from beatlight.api.materialise import TOPICS, Materialiser, MaterialiserConfig
-from beatlight.api.store import live_document, read_offsets, report_document_at
+from beatlight.api.store import read_offsets
 from beatlight.configs import alert_tracker, materialiser_config
 from beatlight.runtime.broker import EmbeddedBroker
 from beatlight.runtime.topics import (

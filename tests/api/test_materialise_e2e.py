@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from beatlight.api.documents import live_document, report_document_at, stored_hours
 from beatlight.api.materialise import Materialiser
-from beatlight.api.store import live_document, report_document_at, stored_hours
 from beatlight.configs import materialiser_config
 from beatlight.geo.geography import load_geography
 from beatlight.geo.synthetic import write_synthetic

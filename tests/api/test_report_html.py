@@ -7,7 +7,7 @@ import re
 import pytest
 
 from beatlight.reports import SECTIONS
-from beatlight.reports.html import _hours
+from beatlight.reports.formatting import hours
 from tests.api.conftest import HOURS
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -24,12 +24,12 @@ def test_pcc_gets_the_printable_report_with_every_section(api, documents):
     page = response.text
     assert re.findall(r"<h2>(.*?)</h2>", page) == list(SECTIONS)
     force = documents[MONDAY]["force"]["windows"]["7d"]
-    assert _hours(force["patrol_minutes"]) in page
+    assert hours(force["patrol_minutes"]) in page
     # Trends from the stored local midnights of the week: 3 November is the day that
     # ends at 2026-11-04T00:00Z; the days without a stored snapshot have no data.
     day = documents[HOURS[3]]["force"]["windows"]["24h"]
     row = re.search(r"<tr><td>Tue 03 Nov 2026</td>(.*?)</tr>", page)
-    assert row and _hours(day["patrol_minutes"]) in row.group(1)
+    assert row and hours(day["patrol_minutes"]) in row.group(1)
     assert page.count("no data for this day") == 5
     assert "<script" not in page and "<link" not in page
 

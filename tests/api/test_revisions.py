@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session
 
+from beatlight.api.documents import report_document_at
 from beatlight.api.models import HourRevision
-from beatlight.api.store import Changes, apply, report_document_at
+from beatlight.api.store import Changes, apply
 from beatlight.streams.aggregate import Revision, snapshot_records
 from tests.api.conftest import HOURS, dump
 from tests.streams.test_report_vs_oracle import assert_same

@@ -70,7 +70,7 @@ def test_role_matrix(client, path, who):
     elif who == "revoked":
         from sqlalchemy.orm import Session
 
-        from beatlight.api.auth import create_key, revoke_key
+        from beatlight.api.keys import create_key, revoke_key
 
         engine = client.app.state.services.engine
         with Session(engine) as session, session.begin():

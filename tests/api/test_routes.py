@@ -235,7 +235,7 @@ def test_a_store_with_every_connection_busy_is_a_503_not_a_crash(
     under load did this): 503 with Retry-After, never a 500. (``engine`` empties the store.)"""
     from sqlalchemy.orm import Session
 
-    from beatlight.api.auth import create_key
+    from beatlight.api.keys import create_key
 
     small = create_engine_for(store_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
     try:

@@ -30,8 +30,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy.orm import Session
 
 from beatlight.api.app import create_app
-from beatlight.api.auth import create_key
 from beatlight.api.db import create_engine_for, upgrade
+from beatlight.api.keys import create_key
 from beatlight.api.points import Point, RecentPoints
 from beatlight.geo.attributes import load_attributes
 from beatlight.geo.boundaries import wards_from_frame

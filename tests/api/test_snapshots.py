@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from beatlight.api.documents import report_document_at
 from beatlight.api.snapshots import Snapshots
-from beatlight.api.store import report_document_at
 from tests.api.conftest import HOURS, fill
 
 

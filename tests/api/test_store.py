@@ -12,15 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from beatlight.api.db import StoreUnreachable, create_engine_for, reachable, upgrade
+from beatlight.api.documents import live_document, report_document_at, stored_hours
 from beatlight.api.models import Base
-from beatlight.api.store import (
-    Changes,
-    apply,
-    live_document,
-    read_offsets,
-    report_document_at,
-    stored_hours,
-)
+from beatlight.api.store import Changes, apply, read_offsets
 from beatlight.configs import alert_tracker
 from beatlight.streams.aggregate import document_from_records, snapshot_records
 from tests.api.conftest import HOURS, dump, new_database

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from beatlight.reports import SECTIONS
-from beatlight.reports.html import _hours
+from beatlight.reports.formatting import hours
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration
@@ -51,7 +51,7 @@ def test_the_html_report_has_every_section_and_the_documents_figures(events, rep
     document = json.loads(run_cli("report", "--events", str(events)).stdout)
     force = document["force"]["windows"]["7d"]
     assert document["as_of"] in page
-    assert _hours(force["patrol_minutes"]) in page
+    assert hours(force["patrol_minutes"]) in page
     assert "synthetic demonstration wards" in page  # no boundaries given: no OS/ONS data
 
 
@@ -64,8 +64,8 @@ def test_each_day_is_the_report_as_of_its_midnight(events, report):
         day = json.loads(result.stdout)["force"]["windows"]["24h"]
         row = re.search(rf"<tr><td>{label}</td>(.*?)</tr>", page)
         assert row, label
-        assert _hours(day["patrol_minutes"]) in row.group(1)
-        assert _hours(day["foot_minutes"]) in row.group(1)
+        assert hours(day["patrol_minutes"]) in row.group(1)
+        assert hours(day["foot_minutes"]) in row.group(1)
 
 
 def test_the_report_goes_to_stdout_without_out(events):

@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from beatlight.api.db import create_engine_for, upgrade
+from beatlight.api.documents import report_document_at
 from beatlight.api.materialise import Materialiser
-from beatlight.api.store import report_document_at
 from beatlight.configs import lane_config, materialiser_config
 from beatlight.runtime.history import read_history
 from beatlight.streams.batch import batch_report
@@ -144,7 +144,7 @@ def _check_api(engine, geography, revised: dict[datetime, dict], camera_wards: s
     from fastapi.testclient import TestClient
 
     from beatlight.api.app import create_app
-    from beatlight.api.auth import create_key
+    from beatlight.api.keys import create_key
     from beatlight.settings import Settings
 
     with Session(engine) as session, session.begin():

@@ -29,8 +29,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from beatlight.api.db import create_engine_for, upgrade
+from beatlight.api.documents import report_document_at, stored_hours
 from beatlight.api.materialise import TOPICS
-from beatlight.api.store import report_document_at, stored_hours
 from beatlight.configs import lane_config
 from beatlight.geo.geography import load_geography
 from beatlight.geo.synthetic import write_synthetic

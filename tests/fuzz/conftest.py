@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from beatlight.api.app import create_app
-from beatlight.api.auth import create_key
 from beatlight.api.db import create_engine_for, upgrade
+from beatlight.api.keys import create_key
 from beatlight.api.points import Point, RecentPoints
 from beatlight.configs import lane_config
 from beatlight.settings import Settings

@@ -99,8 +99,8 @@ def _site(documents, geography, tmp_path_factory, *, points: bool) -> Iterator[S
     from sqlalchemy.orm import Session
 
     from beatlight.api.app import create_app
-    from beatlight.api.auth import create_key
     from beatlight.api.db import create_engine_for, upgrade
+    from beatlight.api.keys import create_key
     from beatlight.api.points import Point, RecentPoints
     from beatlight.settings import Settings
 

@@ -1,7 +1,12 @@
 """The maps in real headless Chromium, offline: each loads with no console error and no
 request leaving the machine but tiles (which fail), draws one polygon per ward, shows
 its legend, scale bar and attributions; the live map follows new figures without a
-reload; the public map shows and fetches nothing the publication rules forbid."""
+reload; the public map shows and fetches nothing the publication rules forbid.
+
+Long because every map is driven through the page helpers at its top, against the one
+browser and served API of tests/maps/conftest.py; each map's checks sit beside the
+publication rules they pin.
+"""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import pytest
 from beatlight.configs import method
 from beatlight.reports import SECTIONS, build_report, window_for
 from beatlight.reports.charts import STATUS_WORDS
-from beatlight.reports.html import _hours, _pct
+from beatlight.reports.formatting import hours, pct
 from beatlight.reports.method import BOUNDARY_ATTRIBUTION, OGL
 from beatlight.times import parse_time
 from tests.reports.conftest import ZONE
@@ -77,12 +77,12 @@ def test_headline_figures_are_the_documents(run, page):
     statuses = Counter(w["windows"][window]["status"] for w in run.document["wards"])
     fair = run.document["fairness"][window]
     text = _outline(page).text["headline"]
-    assert _hours(force["patrol_minutes"]) in text
-    assert _pct(force["foot_minutes"] / force["patrol_minutes"]) in text
-    assert _pct(force["coverage"]) in text
+    assert hours(force["patrol_minutes"]) in text
+    assert pct(force["foot_minutes"] / force["patrol_minutes"]) in text
+    assert pct(force["coverage"]) in text
     assert f"{statuses['green']} of {len(run.document['wards'])}" in text
     assert f"{statuses['red']} below target, {statuses['none']} with nobody seen" in text
-    assert _pct(fair["share_residents_red"]) in text
+    assert pct(fair["share_residents_red"]) in text
 
 
 def test_the_wards_below_target_are_those_not_green(run, page):
@@ -108,8 +108,8 @@ def test_trends_show_each_days_figures_from_the_document_at_its_midnight(run, pa
             continue  # before the period
         force = document["force"]["windows"]["24h"]
         if document["accepted"]:
-            assert _hours(force["patrol_minutes"]) in row.group(1)
-            assert _hours(force["foot_minutes"]) in row.group(1)
+            assert hours(force["patrol_minutes"]) in row.group(1)
+            assert hours(force["foot_minutes"]) in row.group(1)
             shown += 1
         else:
             assert "no data" in row.group(1)
@@ -131,7 +131,7 @@ def test_fairness_gives_the_ginis_and_shares(run, page):
     fair = run.document["fairness"][window_for(7)]
     text = _outline(page).text["fairness"]
     assert f"{fair['gini_minutes_per_km2']:.2f}" in text
-    assert _pct(fair["share_wards_red"]) in text
+    assert pct(fair["share_wards_red"]) in text
 
 
 def test_method_notes_state_the_settings(page):

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from beatlight.api.app import create_app
-from beatlight.api.auth import ROLES, create_key
 from beatlight.api.db import create_engine_for, upgrade
+from beatlight.api.keys import ROLES, create_key
 from beatlight.geo.attributes import load_attributes
 from beatlight.geo.boundaries import wards_from_frame
 from beatlight.geo.geography import geography_from_wards

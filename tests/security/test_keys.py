@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from beatlight.api.auth import Authenticator, revoke_key
+from beatlight.api.auth import Authenticator
+from beatlight.api.keys import revoke_key
 from tests.conftest import run_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

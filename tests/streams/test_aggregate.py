@@ -3,6 +3,9 @@
 This pins the streaming logic without a broker: each hour snapshot the aggregator
 publishes must equal ``batch_report(as_of=H, partitions=N)`` figure for figure.
 The same code runs inside the Faust workers (tests/streams/test_worker*.py).
+
+Long because every case drives the same two-stage harness (:func:`stream`, defined here)
+over its feeds and compares it with the batch report.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ event-time order"; security findings 2, 3 and 4 of issue 19, in SECURITY.md).
 
 Each file has a name of its own: the dead letters of every test go to the session
 broker's one ``patrol.presence.dlq``, and a test reads back the letters of its file.
+
+Long because its three parts read back the same replays, dead letters and event helpers
+defined at its top.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Feeds with every fault a real feed has (duplicates, late and out-of-order pings,
 bad coordinates, missing fields, inaccurate fixes, identifying extras, pings on
 shared edges and vertices) over small real geometries, through the whole
 pipeline: file → validation → intake → geo → presence → report.
+
+Long because its feeds and geometries (:func:`_feed`, :func:`_geography`, also used by
+tests/reports/conftest.py) belong beside the comparison they were built for.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The patrol simulator: seeded, realistic, faulty in the ways the SPEC expects, streaming."""
+"""The patrol simulator: seeded, realistic, faulty in the ways the SPEC expects, streaming.
+
+Long because it pins one generator from every side (determinism, events, faults,
+realism, streaming, configuration) over the same small wards and rosters defined at its
+top.
+"""
 
 from __future__ import annotations
 
