@@ -7,8 +7,11 @@ image or style sheet from anywhere, so it opens and prints offline. It is pure: 
 CLI (``beatlight report --format html``) and the API (``/report?format=html``) fetch
 the documents and outlines, and get the same page.
 
-Nothing finer than a ward is shown, and no unit: the documents hold none. Figures the
-stream published again after late uploads (SPEC "Late uploads") are marked, with when.
+Nothing finer than a ward is shown, bar the zones the force has committed to patrol
+at set times (SPEC "Zones and scheduled commitments"; their section is
+:mod:`beatlight.reports.hotspots`, present only when the document has zones), and no
+unit: the documents hold none. Figures the stream published again after late uploads
+(SPEC "Late uploads") are marked, with when.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from beatlight.reports import charts
-from beatlight.reports.method import BOUNDARY_ATTRIBUTION, Method, notes
+from beatlight.reports import charts, hotspots
+from beatlight.reports.commitments import zone_records
+from beatlight.reports.method import BOUNDARY_ATTRIBUTION, Method, notes, zone_notes
 from beatlight.reports.trends import STATUSES, Day, days, shortfalls, window_for
 from beatlight.times import parse_time
 from beatlight.windows import window_hours, window_words
@@ -36,7 +40,8 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
-#: Every section's heading, in order (the tests look for each in the printed PDF).
+#: Every section's heading, in order (the tests look for each in the printed PDF). With
+#: zones, :data:`beatlight.reports.hotspots.HEADING` comes after the trends.
 SECTIONS = (
     "Headline figures",
     "Map of wards",
@@ -65,12 +70,15 @@ def build_report(
     missing day shows as "no data"). ``outlines``: GeoJSON geometry (WGS84) of each
     ward by code, and ``district_outlines`` of each district, for the map. ``method``:
     the settings the figures were computed with (:func:`beatlight.configs.method`);
-    ``zone``: where days are local (default: the method's time zone).
+    ``zone``: where days are local (default: the method's time zone). With ``zones`` in
+    the document, the zones' sessions come from it and from ``history``.
     """
     zone = ZoneInfo(zone or method.timezone) if isinstance(zone, str | None) else zone
     as_of = parse_time(document["as_of"])
     window = window_for(period_days)
+    history = list(history)
     period = days(history, as_of, period_days, zone)
+    zones = zone_records(document, history, period_days, zone)
     force = document.get("force") or {}
     title = f"Visible neighbourhood policing in {force.get('name') or 'the force area'}"
     words = f"the {window_words(window)} to {_local(as_of, zone)}"
@@ -79,14 +87,15 @@ def build_report(
         _map(document, window, words, outlines, district_outlines),
         _below(document, window, words, period),
         _trends(document, period, zone),
+        *([hotspots.section(zones, zone)] if zones else []),
         _fairness(document, window, words),
-        _method(document, method),
-        _attribution(document, attribution),
+        _method(document, method, zones=bool(zones)),
+        _attribution(document, attribution, zones=bool(zones)),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en-GB">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{escape(title)} — {escape(document['as_of'])}</title>\n"
-        f"<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<style>{_CSS}{hotspots.CSS if zones else ''}</style>\n</head>\n<body>\n"
         f'<header class="cover"><p class="kicker">Beatlight · report for the Police and '
         f"Crime Commissioner</p><h1>{escape(title)}</h1><p class=\"period\">"
         f"{escape(words[0].upper() + words[1:])}, with daily trends over the "
@@ -269,8 +278,9 @@ def _district_row(district: Mapping[str, Any], wards: list[Mapping[str, Any]], w
     )
 
 
-def _method(document: Mapping[str, Any], method: Method) -> str:
-    terms = "".join(f"<dt>{escape(t)}</dt><dd>{escape(d)}</dd>" for t, d in notes(method))
+def _method(document: Mapping[str, Any], method: Method, *, zones: bool = False) -> str:
+    pairs = notes(method) + (zone_notes() if zones else [])
+    terms = "".join(f"<dt>{escape(t)}</dt><dd>{escape(d)}</dd>" for t, d in pairs)
     reasons = document.get("rejected", {}).items()
     rejected = ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in reasons) or "none"
     data = (f"For this report: {document.get('accepted', 0):,} pings were accepted, "
@@ -279,7 +289,7 @@ def _method(document: Mapping[str, Any], method: Method) -> str:
     return _section("method", 5, f"<dl>{terms}</dl><p>{escape(data)}</p>")
 
 
-def _attribution(document: Mapping[str, Any], attribution: str) -> str:
+def _attribution(document: Mapping[str, Any], attribution: str, *, zones: bool = False) -> str:
     body = (
         f"<p>{escape(attribution)}</p>"
         "<p>Patrol presence: anonymised positions from the force's radios, vehicles and "
@@ -287,8 +297,10 @@ def _attribution(document: Mapping[str, Any], attribution: str) -> str:
         f"{escape(document['as_of'])}, the same as <code>beatlight report --as-of "
         f"{escape(document['as_of'])}</code> on the same events.</p>"
         "<p>Beatlight measures places, not people: this report names no officer and no "
-        "device, and shows nothing finer than a ward.</p>"
-    )
+        "device, and shows nothing finer than a ward"
+        + (", apart from the places the force has committed to patrol at set times"
+           if zones else "") + ".</p>"
+    )  # fmt: skip
     return _section("attribution", 6, body)
 
 
