@@ -98,7 +98,7 @@ def _zone(record: ZoneRecord, zone: ZoneInfo) -> str:
         parts = [f"last {'7' if w == '7d' else '28'} days {hours(p)} of {hours(t)} "
                  f"({pct(a, floor=True)})" for w, (p, t, a) in record.target.items()]  # fmt: skip
         target = f"<p>Weekly patrol target: {escape('; '.join(parts))}.</p>"
-    cells = "".join(_cell(d, record.name, zone) for d in record.days)
+    cells = "".join(_cell(d, record.name, zone, first=i == 0) for i, d in enumerate(record.days))
     label = f"{record.name}: sessions day by day, {_day(record.days[0].day)} to " \
             f"{_day(record.days[-1].day)}"  # fmt: skip
     return (
@@ -109,19 +109,17 @@ def _zone(record: ZoneRecord, zone: ZoneInfo) -> str:
     )
 
 
-def _cell(day: ZoneDay, name: str, zone: ZoneInfo) -> str:
+def _cell(day: ZoneDay, name: str, zone: ZoneInfo, *, first: bool = False) -> str:
     state = day.state
-    if state == "unknown":
-        what = DAY_WORDS["unknown"]
-    elif not day.sessions:
-        what = DAY_WORDS["none"]
-    else:
-        what = "; ".join(_session_words(s, zone) for s in day.sessions)
-    words = f"{name}, {_day(day.day)}: {what}"
-    marks = "".join(_SESSION_MARKS[s.state] for s in day.sessions) or DAY_MARKS[state]
+    what = [_session_words(s, zone) for s in day.sessions]
+    if state == "unknown":  # the sessions some document lists, maybe not all of the day's
+        what.insert(0, DAY_WORDS["unknown"] + (", some sessions listed" if what else ""))
+    words = f"{name}, {_day(day.day)}: {'; '.join(what) or DAY_WORDS['none']}"
+    marks = "".join(_SESSION_MARKS[s.state] for s in day.sessions)
+    marks = DAY_MARKS["unknown"] + marks if state == "unknown" else marks or DAY_MARKS[state]
     return (
         f'<li class="day {state}" role="img" title="{escape(words)}" '
-        f'aria-label="{escape(words)}"><span class="date">{day.day.day}</span>'
+        f'aria-label="{escape(words)}"><span class="date">{_date(day.day, first)}</span>'
         f'<span class="mark">{escape(marks)}</span></li>'
     )
 
@@ -147,6 +145,11 @@ def _kind(kind: str | None) -> str:
     return (kind or "zone").replace("_", " ")
 
 
+def _date(day: date, first: bool) -> str:
+    """A cell's date: the day of the month, with the month on the first cell and each 1st."""
+    return f"{day.day} {day:%b}" if first or day.day == 1 else str(day.day)
+
+
 def _day(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
@@ -162,12 +165,12 @@ ol.strip { list-style: none; padding: 0; margin: 3pt 0; display: flex; flex-wrap
 .day { display: inline-flex; flex-direction: column; align-items: center; justify-content: center;
   width: 7.2mm; height: 8.4mm; border: 1px solid #999; font-size: 7.5pt; line-height: 1.05;
   background: #fff; color: #1a1a1a; }
-.day .date { font-size: 6.5pt; }
+.day .date { font-size: 6.5pt; white-space: nowrap; }
 .day .mark { font-weight: bold; font-size: 9pt; min-height: 1em; }
 .day.met { background: #009E73; border-color: #00684c; color: #fff; }
-.day.missed { background: repeating-linear-gradient(45deg, #D55E00 0 2.5px, #f0b48a 2.5px 4.5px);
+.day.missed { background: repeating-linear-gradient(45deg, #D55E00 0 2px, #f6c9a8 2px 4.5px);
   border: 1.5px solid #1a1a1a; color: #1a1a1a; }
-.day.missed .mark { background: #fff; border-radius: 2px; padding: 0 1px; }
+.day.missed .mark, .day.missed .date { background: #fff; border-radius: 2px; padding: 0 1px; }
 .day.open { background: #fff; border: 1.5px dashed #0072B2; color: #0072B2; }
 .day.unknown { background: #e6e6e6; border-style: dotted; color: #555; }
 .strip-legend .day { width: 5mm; height: 5mm; margin-right: 4pt; vertical-align: -2pt;
