@@ -6,6 +6,7 @@ in the stated order, no unit, nothing fetched; and no such section without zones
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from datetime import date, timedelta
 from html.parser import HTMLParser
@@ -18,6 +19,7 @@ from beatlight.reports.formatting import hours, pct
 from beatlight.reports.hotspots import DAY_MARKS, HEADING
 from beatlight.reports.method import OGL
 from beatlight.times import parse_time
+from tests.cli.test_report_html import _chromium, chromium  # noqa: F401 (chromium: a fixture)
 from tests.reports.conftest import ZONE
 from tests.reports.zone_documents import PERIOD_DAYS
 
@@ -237,3 +239,22 @@ def test_without_zones_there_is_no_such_section(zone_run, run):
     document = {k: v for k, v in zone_run.document.items() if k != "zones"}
     page = build_report(document, history=zone_run.history, zone=ZONE, method=method())
     assert _zones(page).h2 == list(SECTIONS) and "strip" not in page
+
+
+@pytest.mark.e2e
+def test_the_section_prints_in_a_real_chromium_offline(zone_run, page, chromium, tmp_path):  # noqa: F811
+    """The page with zones printed to PDF as tests/cli/test_report_html.py prints the CLI's:
+    the section's heading, every zone's name and the strip's legend are in the PDF."""
+    from pypdf import PdfReader
+
+    html = tmp_path / "report.html"
+    html.write_text(page, encoding="utf-8")
+    pdf = tmp_path / "report.pdf"
+    printed = _chromium(chromium, tmp_path / "profile", "--no-pdf-header-footer",
+                        f"--print-to-pdf={pdf}", html.resolve().as_uri())  # fmt: skip
+    assert pdf.exists(), printed.stderr[-2000:]
+    text = " ".join(re.sub(r"\s+", " ", unicodedata.normalize("NFKC", p.extract_text()))
+                    for p in PdfReader(pdf).pages)  # fmt: skip
+    assert HEADING in text and "Furthest behind" in text and "a session missed" in text
+    for zone in zone_run.document["zones"]:
+        assert zone["name"] in text
