@@ -7,8 +7,11 @@ image or style sheet from anywhere, so it opens and prints offline. It is pure: 
 CLI (``beatlight report --format html``) and the API (``/report?format=html``) fetch
 the documents and outlines, and get the same page.
 
-Nothing finer than a ward is shown, and no unit: the documents hold none. The sections
-are :mod:`beatlight.reports.sections`; this module is the page around them and its style.
+Nothing finer than a ward is shown, bar the zones the force has committed to patrol
+at set times (SPEC "Zones and scheduled commitments"; their section is
+:mod:`beatlight.reports.hotspots`, present only when the document has zones), and no
+unit: the documents hold none. The sections are :mod:`beatlight.reports.sections`; this
+module is the page around them and its style.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from beatlight.reports import hotspots
+from beatlight.reports.commitments import zone_records
 from beatlight.reports.formatting import local_time
 from beatlight.reports.method import BOUNDARY_ATTRIBUTION, Method
 from beatlight.reports.sections import build_sections
@@ -52,23 +57,27 @@ def build_report(
     missing day shows as "no data"). ``outlines``: GeoJSON geometry (WGS84) of each
     ward by code, and ``district_outlines`` of each district, for the map. ``method``:
     the settings the figures were computed with (:func:`beatlight.configs.method`);
-    ``zone``: where days are local (default: the method's time zone).
+    ``zone``: where days are local (default: the method's time zone). With ``zones`` in
+    the document, the zones' sessions come from it and from ``history``.
     """
     zone = ZoneInfo(zone or method.timezone) if isinstance(zone, str | None) else zone
     as_of = parse_time(document["as_of"])
     window = window_for(period_days)
+    history = list(history)
     period = days(history, as_of, period_days, zone)
+    zones = zone_records(document, history, period_days, zone)
     force = document.get("force") or {}
     title = f"Visible neighbourhood policing in {force.get('name') or 'the force area'}"
     words = f"the {window_words(window)} to {local_time(as_of, zone)}"
     sections = build_sections(
         document, window=window, words=words, period=period, zone=zone, outlines=outlines,
         district_outlines=district_outlines, method=method, attribution=attribution,
+        zones=zones,
     )  # fmt: skip
     return (
         '<!DOCTYPE html>\n<html lang="en-GB">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{escape(title)} — {escape(document['as_of'])}</title>\n"
-        f"<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<style>{_CSS}{hotspots.CSS if zones else ''}</style>\n</head>\n<body>\n"
         f'<header class="cover"><p class="kicker">Beatlight · report for the Police and '
         f"Crime Commissioner</p><h1>{escape(title)}</h1><p class=\"period\">"
         f"{escape(words[0].upper() + words[1:])}, with daily trends over the "

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BOUNDARY_ATTRIBUTION", "OGL", "SYNTHETIC_ATTRIBUTION", "Method", "notes"]
+__all__ = [
+    "BOUNDARY_ATTRIBUTION",
+    "OGL",
+    "SYNTHETIC_ATTRIBUTION",
+    "Method",
+    "notes",
+    "zone_notes",
+]
 
 OGL = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
 #: The reference ward boundaries' attribution (their README: any report must carry it).
@@ -99,6 +106,33 @@ def notes(method: Method) -> list[tuple[str, str]]:
          "No officer, device or crew appears anywhere: Beatlight measures places, not people, "
          "and no figure is finer than a ward. The devices' pseudonyms never leave the "
          "processing pipeline."),
+    ]  # fmt: skip
+
+
+def zone_notes() -> list[tuple[str, str]]:
+    """``(term, explanation)`` pairs for the zones' section (SPEC Z1-Z4), after :func:`notes`."""
+    return [
+        ("Zones and sessions",
+         "Besides wards, the force names places it has committed to patrol: hot spots "
+         "(often 150 m across), town centres, parks. They may overlap wards and each other; "
+         "a ping counts in every zone it falls in, and gaps are filled only between two "
+         "pings of a device that are both in the zone. A session is one of the times a "
+         "zone's schedule names, such as Friday 20:00 to 02:00, in local time; a session "
+         "that runs past midnight belongs to the day it starts."),
+        ("Sessions met and missed",
+         "A session is met when its patrol time reached the minutes promised for it and "
+         "the longest stretch with nobody in the zone was no longer than allowed (each "
+         "only where the zone sets one). A session not yet over is still on and counts "
+         "neither way. Each day's square shows the sessions that started on it; a session "
+         "is counted with the figures of the latest report document that lists it."),
+        ("Zones furthest behind",
+         "Zones with at least one session missed in the period, in this order: the lowest "
+         "share of ended sessions met first, then the most sessions missed, then the least "
+         "patrol time in sessions. Up to five are listed."),
+        ("Zones' weekly targets",
+         "A zone with a weekly commitment of patrol time shows its patrol time in the last "
+         "7 and 28 days against that commitment, as wards do. Zone figures describe the "
+         "place and its scheduled times, never who patrolled it."),
     ]  # fmt: skip
 
 

@@ -13,11 +13,11 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from beatlight.reports import charts
-from beatlight.reports.formatting import card, hours, local_time, number, pct, table
-from beatlight.reports.method import Method, notes
+from beatlight.reports import charts, hotspots
+from beatlight.reports.formatting import card, hours, number, pct, table
+from beatlight.reports.method import Method, notes, zone_notes
+from beatlight.reports.revisions import mark, revised_note, revised_wards
 from beatlight.reports.trends import STATUSES, Day, shortfalls
-from beatlight.times import parse_time
 from beatlight.windows import window_hours
 
 __all__ = ["SECTIONS", "build_sections"]
@@ -45,16 +45,20 @@ def build_sections(
     district_outlines: Mapping[str, Mapping[str, Any]] | None,
     method: Method,
     attribution: str,
+    zones: list[Any] | None = None,
 ) -> list[str]:
-    """Every section of the report on ``window`` (``words`` says it in prose), in order."""
+    """Every section of the report on ``window`` (``words`` says it in prose), in order;
+    with ``zones`` (:func:`beatlight.reports.commitments.zone_records`), their section
+    after the trends."""
     return [
-        _headline(document, window, words, _revised_note(document, period, zone)),
+        _headline(document, window, words, revised_note(document, period, zone)),
         _map(document, window, words, outlines, district_outlines),
         _below(document, window, words, period),
         _trends(document, period, zone),
+        *([hotspots.section(zones, zone)] if zones else []),
         _fairness(document, window, words),
-        _method(document, method),
-        _attribution(document, attribution),
+        _method(document, method, zones=bool(zones)),
+        _attribution(document, attribution, zones=bool(zones)),
     ]
 
 
@@ -124,12 +128,12 @@ def _below(document: Mapping[str, Any], window: str, words: str, period: list[Da
              f"{words}, the furthest below first. “Days in a row” counts the latest days "
              f"running on which the ward missed its daily share of its weekly target; “days "
              f"below”, all such days of the {known} with figures.")  # fmt: skip
-    revised = _revised_wards(document)
+    revised = revised_wards(document)
     rows = []
     for s in short:
         since = "" if s.since is None else f" since {s.since:%a %d %b}"
         rows.append(
-            f"<tr><td>{escape(s.name)}{_mark(revised.get(s.code))}"
+            f"<tr><td>{escape(s.name)}{mark(revised.get(s.code))}"
             f'<span class="code">{escape(s.code)}</span></td>'
             f"<td>{escape(s.district or '')}</td>"
             f'<td class="status"><span class="swatch" '
@@ -150,7 +154,7 @@ def _trends(document: Mapping[str, Any], period: list[Day], zone: ZoneInfo) -> s
     n = len(document["wards"])
     rows = []
     for d in period:
-        cells = [f"<td>{d.day:%a %d %b %Y}{_mark(d.revised_at)}</td>"]
+        cells = [f"<td>{d.day:%a %d %b %Y}{mark(d.revised_at)}</td>"]
         if d.force is None:
             cells.append('<td colspan="8">no data for this day</td>')
         else:
@@ -228,8 +232,9 @@ def _district_row(district: Mapping[str, Any], wards: list[Mapping[str, Any]], w
     )
 
 
-def _method(document: Mapping[str, Any], method: Method) -> str:
-    terms = "".join(f"<dt>{escape(t)}</dt><dd>{escape(d)}</dd>" for t, d in notes(method))
+def _method(document: Mapping[str, Any], method: Method, *, zones: bool = False) -> str:
+    pairs = notes(method) + (zone_notes() if zones else [])
+    terms = "".join(f"<dt>{escape(t)}</dt><dd>{escape(d)}</dd>" for t, d in pairs)
     reasons = document.get("rejected", {}).items()
     rejected = ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in reasons) or "none"
     data = (f"For this report: {document.get('accepted', 0):,} pings were accepted, "
@@ -238,7 +243,7 @@ def _method(document: Mapping[str, Any], method: Method) -> str:
     return _section("method", 5, f"<dl>{terms}</dl><p>{escape(data)}</p>")
 
 
-def _attribution(document: Mapping[str, Any], attribution: str) -> str:
+def _attribution(document: Mapping[str, Any], attribution: str, *, zones: bool = False) -> str:
     body = (
         f"<p>{escape(attribution)}</p>"
         "<p>Patrol presence: anonymised positions from the force's radios, vehicles and "
@@ -246,49 +251,11 @@ def _attribution(document: Mapping[str, Any], attribution: str) -> str:
         f"{escape(document['as_of'])}, the same as <code>beatlight report --as-of "
         f"{escape(document['as_of'])}</code> on the same events.</p>"
         "<p>Beatlight measures places, not people: this report names no officer and no "
-        "device, and shows nothing finer than a ward.</p>"
-    )
+        "device, and shows nothing finer than a ward"
+        + (", apart from the places the force has committed to patrol at set times"
+           if zones else "") + ".</p>"
+    )  # fmt: skip
     return _section("attribution", 6, body)
-
-
-def _revised_note(document: Mapping[str, Any], period: list[Day], zone: ZoneInfo) -> str:
-    """Says which figures changed after they were first published, and when (or nothing)."""
-    parts = []
-    if document.get("revision"):
-        revised = _revised_wards(document)
-        names = sorted(w["name"] for w in document["wards"] if w["code"] in revised)
-        when = document.get("revised_at")
-        at = local_time(parse_time(when), zone) if when else None
-        parts.append(
-            f"These figures were revised after they were first published (revision "
-            f"{document['revision']}{f', made {at}' if at else ''}): pings that devices "
-            "uploaded late, such as body-worn cameras docking after a shift, were counted."
-            + (f" Wards whose figures changed are marked {_MARK}: {', '.join(names)}."
-               if names else "")
-        )  # fmt: skip
-    days_revised = [d for d in period if d.revised_at]
-    if days_revised:
-        parts.append(f"Days marked {_MARK} in the trends had their figures revised after "
-                     "they were first published, for the same reason.")  # fmt: skip
-    if not parts:
-        return ""
-    return f'<p class="revised" role="note"><strong>Revised.</strong> {escape(" ".join(parts))}</p>'
-
-
-def _revised_wards(document: Mapping[str, Any]) -> dict[str, str | None]:
-    """Wards whose figures changed after first publication, with when."""
-    return {w["code"]: w.get("revised_at") for w in document["wards"] if w.get("revision")}
-
-
-def _mark(revised_at: str | None) -> str:
-    """The marker of a revised figure, saying when in its tooltip."""
-    if revised_at is None:
-        return ""
-    return (f' <abbr class="revised-mark" title="Revised after first publication, at '
-            f'{escape(revised_at)}">{_MARK}</abbr>')  # fmt: skip
-
-
-_MARK = "†"
 
 
 _STATUS_SHORT = {"green": "On target", "amber": "Close", "red": "Below", "none": "Nobody seen"}

@@ -43,3 +43,11 @@ def run(tmp_path_factory) -> Run:
     shapes = AreaShapes(geography)
     return Run(found.document, list(found.hours.values()), shapes.level("ward"),
                shapes.level("district"), {f"u{i}" for i in range(6)})  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def zone_run(tmp_path_factory):
+    """Documents with zones from the oracles (tests/reports/zone_documents.py); ~20 s."""
+    from tests.reports.zone_documents import zone_run
+
+    return zone_run(tmp_path_factory.mktemp("zones-report"))
