@@ -17,6 +17,9 @@ ping. Units never span lanes, so lanes' results concatenate (:meth:`ZoneRuns.mer
 
 :meth:`ZoneModel.finish` gives :class:`ZoneRuns`; :mod:`beatlight.streams.zone_figures`
 turns them into the figures of windows, sessions and periods.
+
+Long because :class:`ZoneModel` is one state machine: holding back the latest slot,
+carrying each unit's last ping and its zones, and compacting runs share that state.
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ class ZoneModel:
         self.params = params
         self.from_us = from_us
         self._to_metric = Transformer.from_crs("EPSG:4326", zones.metric_crs, always_xy=True)
+        self._near = _near_cells(zones)
         self._units: dict[str, int] = {}
         self._pending = _empty_pings()
         # Each unit's last ping handled: time, mode and zones (padded with -1).
@@ -242,6 +246,8 @@ class ZoneModel:
             rows = rows[pings["ts"] >= self.from_us]
         if not len(rows) or not len(self.zones):
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        # Only pings in a grid cell near some zone are projected and matched.
+        rows = rows[_is_near(self._near, pings["lon"][rows], pings["lat"][rows])]
         x, y = self._to_metric.transform(pings["lon"][rows], pings["lat"][rows])
         hits = self.zones.match(x, y)
         return rows[hits.points()], hits.zones.astype(np.int64)
@@ -284,6 +290,27 @@ class ZoneModel:
         group //= 2
         self._runs = [(group // units, group % units, start, end, foot)]
         self._rows = len(start)
+
+
+_CELL_DEG = 0.002  # about 140 m north-south: the prefilter's grid in EPSG:4326
+
+
+def _near_cells(zones: Zones) -> np.ndarray:
+    """Sorted keys of the lon/lat grid cells within one cell of a zone's bounding box."""
+    keys = []
+    for x0, y0, x1, y1 in zones.geometry.bounds.to_numpy():
+        cx = np.arange(np.floor(x0 / _CELL_DEG) - 1, np.floor(x1 / _CELL_DEG) + 2)
+        cy = np.arange(np.floor(y0 / _CELL_DEG) - 1, np.floor(y1 / _CELL_DEG) + 2)
+        gx, gy = np.meshgrid(cx.astype(np.int64), cy.astype(np.int64))
+        keys.append((gx * 1_000_000 + gy).ravel())
+    return np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
+
+
+def _is_near(near: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    key = (np.floor(lon / _CELL_DEG).astype(np.int64) * 1_000_000
+           + np.floor(lat / _CELL_DEG).astype(np.int64))  # fmt: skip
+    at = np.minimum(np.searchsorted(near, key), max(len(near) - 1, 0))
+    return (near[at] == key) if len(near) else np.zeros(len(key), dtype=bool)
 
 
 def _empty_pings() -> dict[str, np.ndarray]:
