@@ -168,3 +168,17 @@ def test_any_permutation_of_the_lines_gives_the_identical_zones(city, feed, data
     order = data.draw(st.permutations(range(len(lines))), label="order")
     document = report(city, [lines[i] for i in order], chunk=chunk, spill_rows=spill_rows)
     assert orjson.dumps(document) == expected
+
+
+def test_staffordshire_zones_give_the_oracles_figures(staffordshire):
+    from beatlight.geo.geography import load_geography
+    from tests.zones_city import staffordshire_zones
+
+    frame = staffordshire_zones()
+    zones = zones_from_frame(frame, parse_schedule=parse_schedule, source="staffordshire")
+    city = (load_geography(staffordshire), zones, frame)
+    lines = messy(frame, 2)
+    document = report(city, shuffled(lines, 2))
+    oracle = reference_zones([x.decode() for x in lines], oracle_zones(frame),
+                             as_of=document["as_of"], now=NOW)  # fmt: skip
+    assert_zones_equal(document["zones"], oracle)
