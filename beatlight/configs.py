@@ -17,6 +17,7 @@ from beatlight.settings import Settings
 from beatlight.streams.alerts import AlertTracker
 from beatlight.streams.lane import LaneConfig
 from beatlight.streams.presence import ModelParams
+from beatlight.streams.zones import ZoneConfig
 
 if TYPE_CHECKING:
     from beatlight.api.materialise import MaterialiserConfig
@@ -34,6 +35,7 @@ __all__ = [
     "method",
     "model_params",
     "worker_config",
+    "zone_config",
 ]
 
 _US = 1_000_000
@@ -63,6 +65,12 @@ def lane_config(settings: Settings | None = None) -> LaneConfig:
         future_us=settings.future_seconds * _US,
         max_accuracy_m=settings.max_accuracy_m,
     )
+
+
+def zone_config(settings: Settings | None = None) -> ZoneConfig:
+    """The zones' model parameters and the time zone of their schedules and returns."""
+    settings = settings or defaults()
+    return ZoneConfig(model=model_params(settings), timezone=settings.timezone)
 
 
 def worker_config(

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
         None, description="Ward boundary file (GeoJSON, GPKG, SHP, zip)."
     )
     attributes: Path | None = Field(None, description="Optional ward attributes CSV (SPEC §13).")
+    zones: Path | None = Field(
+        None,
+        description="Optional zones file (SPEC Z1-Z6: hot spots, town centres; any format "
+        "boundaries accept) with columns code, name and optionally kind, "
+        "target_minutes_per_week, schedule, session_target_minutes, max_gap_minutes, public. "
+        "Schedules are in the time zone of `timezone`.",
+    )
     metric_crs: str = Field("EPSG:27700", description="Projected CRS for areas and grid cells.")
     cell_m: float = Field(200.0, gt=0, description="Grid cell side C in metres.")
     force_name: str = Field("Force area", description="Name of the force-level roll-up.")

@@ -1,29 +1,44 @@
-"""The batch report: one lane driven over a whole events file (SPEC "Batch report contract")."""
+"""The batch report: one lane driven over a whole events file (SPEC "Batch report contract").
+
+With zones (:class:`Zoning`), the pings the lane accepts before ``as_of`` also feed a
+:class:`~beatlight.streams.zones.ZoneModel`, so zones and wards count the same pings.
+
+Long because the two ways through a file (a complete record in time order, or arrival
+order per partition) share their options, their document and the zones' feed.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from beatlight.errors import BeatlightError
 from beatlight.geo.geography import Geography
 from beatlight.streams.batch_hours import BatchHours
-from beatlight.streams.events import RawEvents
-from beatlight.streams.lane import Lane, LaneConfig
+from beatlight.streams.events import RawEvents, ValidEvents
+from beatlight.streams.lane import Lane, LaneConfig, Outcome
 from beatlight.streams.metrics import figures
 from beatlight.streams.partitioning import partitions_of
 from beatlight.streams.presence import Partial
 from beatlight.streams.report import report_document
 from beatlight.streams.sorted_events import SortedEvents, robust_latest
+from beatlight.streams.zone_figures import SESSIONS_BACK_US, zone_entries
+from beatlight.streams.zones import ZoneConfig, ZoneModel, ZoneRuns
 
-__all__ = ["BatchReports", "NoValidEvents", "Progress", "batch_report", "batch_reports"]
+if TYPE_CHECKING:
+    from beatlight.geo.zones import Zones
+
+__all__ = [
+    "BatchReports", "NoValidEvents", "Progress", "Zoning", "batch_report", "batch_reports",
+]  # fmt: skip
 
 log = logging.getLogger("beatlight.report")
 
@@ -41,6 +56,7 @@ def batch_report(
     as_of_us: int | None = None,
     partitions: int | None = None,
     progress: Progress | None = None,
+    zoning: Zoning | None = None,
 ) -> dict[str, Any]:
     """Every figure of the SPEC for the events in ``batches``.
 
@@ -56,7 +72,7 @@ def batch_report(
     """
     return batch_reports(
         geography, batches, config, now_us=now_us, as_of_us=as_of_us,
-        partitions=partitions, progress=progress,
+        partitions=partitions, progress=progress, zoning=zoning,
     ).document  # fmt: skip
 
 
@@ -68,6 +84,29 @@ class BatchReports:
     #: ``{hour_us: document}`` at each chosen hour boundary up to ``as_of`` that is not
     #: before the first accepted event's hour (earlier hours have no figures to show).
     hours: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: With zones: their presence, and the earliest accepted ping before ``as_of``.
+    zone_runs: ZoneRuns | None = None
+    first_us: int | None = None
+
+
+@dataclass(frozen=True)
+class Zoning:
+    """Zones to report on (SPEC Z1-Z4) and their configuration.
+
+    ``history``: keep the zones' presence from the first event on (for funders'
+    returns); otherwise only what the document's windows and sessions can see."""
+
+    zones: Zones
+    config: ZoneConfig
+    history: bool = False
+
+    def model(self, as_of_us: int) -> ZoneModel:
+        model = self.config.model
+        # A listed session ends after as_of - 28 d and lasts at most a day and the hour
+        # the clocks go back; gap fill reaches G back from its first slot.
+        reach = SESSIONS_BACK_US + 2 * 86_400_000_000 + model.gap_us + 2 * model.slot_us
+        earliest = max(reach, model.longest_window_us + model.gap_us + 2 * model.slot_us)
+        return ZoneModel(self.zones, model, from_us=None if self.history else as_of_us - earliest)
 
 
 @dataclass
@@ -91,6 +130,7 @@ def batch_reports(
     keep_us: int | None = None,
     spill_dir: str | Path | None = None,
     spill_rows: int = 400_000,
+    zoning: Zoning | None = None,
 ) -> BatchReports:
     """:func:`batch_report`, plus the documents at the hour boundaries H where ``hours(H)``,
     in the same single pass over the events (for trends: e.g. every local midnight).
@@ -101,13 +141,14 @@ def batch_reports(
     them. ``keep_us``: keep only the hours within this span before the latest one,
     so a long file costs bounded memory (documents are a few hundred kB each).
     ``spill_dir``: where a file larger than memory is sorted (default: the system's
-    temporary folder), in runs of ``spill_rows`` valid events.
+    temporary folder), in runs of ``spill_rows`` valid events. ``zoning``: add the
+    document's ``zones`` (SPEC Z4), from exactly the pings the wards count.
     """
     progress = progress or Progress()
     if partitions is not None:
         return _in_arrival_order(geography, batches, config, now_us=now_us, as_of_us=as_of_us,
                                  partitions=partitions, progress=progress, hours=hours,
-                                 keep_us=keep_us)  # fmt: skip
+                                 keep_us=keep_us, zoning=zoning)  # fmt: skip
     started = time.perf_counter()
     hourly = hours is not None
     checker = Lane(geography, config)
@@ -124,19 +165,34 @@ def batch_reports(
         if as_of_us is None:  # from every copy; checked against the copies that count below
             as_of_us = _default_as_of(events.latest_copies, config)
         while True:
-            counted = _count(geography, config, events, as_of_us, hours, keep_us, progress)
+            counted = _count(geography, config, events, as_of_us, hours, keep_us, progress,
+                             zoning)  # fmt: skip
             if given or (exact := _default_as_of(events.latest, config)) == as_of_us:
                 break
             log.info("a later copy of an event moved the default as_of: counting again")
             as_of_us = exact
-        lane, trend, duplicates, after = counted
+        lane, trend, duplicates, after, model = counted
         rejected = events.rejected
     lane.duplicates = duplicates
     document = _document(geography, config, [lane], as_of_us, rejected, duplicates)
     document["after_as_of"] = after
     found = {} if trend is None else trend.finish([lane], as_of_us)
     _log_done(document, rows, duplicates, found if hourly else None, started)
-    return BatchReports(document, found)
+    return _with_zones(BatchReports(document, found), zoning, model, as_of_us)
+
+
+def _with_zones(
+    found: BatchReports, zoning: Zoning | None, model: ZoneModel | None, as_of_us: int
+) -> BatchReports:
+    """The zones' figures added to the document (SPEC Z4), after its ward figures."""
+    if zoning is None or model is None:
+        return found
+    started = time.perf_counter()
+    runs = model.finish()
+    found.document["zones"] = zone_entries(zoning.zones, runs, zoning.config, as_of_us)
+    found.zone_runs, found.first_us = runs, model.first_us
+    log.info("figures of %d zones in %.1f s", len(zoning.zones), time.perf_counter() - started)
+    return found
 
 
 def _default_as_of(latest: dict[str, int], config: LaneConfig) -> int:
@@ -155,25 +211,40 @@ def _count(
     hours: Callable[[int], bool] | None,
     keep_us: int | None,
     progress: Progress,
-) -> tuple[Lane, BatchHours | None, int, int]:
-    """One lane over the sorted events: the lane, the trend hours, duplicates and events
-    at or after ``as_of``."""
+    zoning: Zoning | None,
+) -> tuple[Lane, BatchHours | None, int, int, ZoneModel | None]:
+    """One lane over the sorted events: the lane, the trend hours, duplicates, events
+    at or after ``as_of`` and the zones' model fed the same accepted pings."""
     trend = None if hours is None else BatchHours(geography, config, 1, as_of_us, hours, keep_us)
     lane = Lane(geography, config, ignore_from_us=as_of_us, hourly=hours is not None,
                 hours=None if trend is None else trend.wanted, ordered=True)  # fmt: skip
+    model = None if zoning is None else zoning.model(as_of_us)
     duplicates = after = counted = 0
     for part in events.sorted():
         duplicates += part.duplicates
         after += int(np.count_nonzero(part.events.ts_us >= as_of_us))
         for start in range(0, len(part.events), _ROWS):
             outcome = lane.admit(part.events.take(slice(start, start + _ROWS)))
+            if model is not None:
+                _feed(model, outcome, as_of_us)
             if trend is not None:
                 trend.receive(0, lane, outcome)
                 trend.expire([lane])
         counted += len(part.events) + part.duplicates
         if progress.counted is not None:
             progress.counted(counted, len(events))
-    return lane, trend, duplicates, after
+    return lane, trend, duplicates, after, model
+
+
+def _feed(model: ZoneModel, outcome: Outcome, as_of_us: int | None) -> None:
+    """The pings a lane accepted (before ``as_of``) into the zones' model."""
+    e = outcome.events
+    rows = np.flatnonzero(outcome.accepted)
+    if as_of_us is not None:
+        rows = rows[e.ts_us[rows] < as_of_us]
+    if len(rows):
+        model.add(e.unit[rows], e.ts_us[rows], e.event_id[rows], e.mode[rows], e.lon[rows],
+                  e.lat[rows])  # fmt: skip
 
 
 def _in_arrival_order(
@@ -187,8 +258,12 @@ def _in_arrival_order(
     progress: Progress,
     hours: Callable[[int], bool] | None,
     keep_us: int | None,
+    zoning: Zoning | None,
 ) -> BatchReports:
-    """The events as ``partitions`` stream lanes would receive them (lateness applies)."""
+    """The events as ``partitions`` stream lanes would receive them (lateness applies).
+
+    With zones, each lane's accepted pings are kept and fed to the zones' model in
+    time order once ``as_of`` is known."""
     started = time.perf_counter()
     hourly = hours is not None
     trend = BatchHours(geography, config, partitions, as_of_us, hours, keep_us) if hourly else None
@@ -196,6 +271,7 @@ def _in_arrival_order(
                   hours=None if trend is None else trend.wanted)
              for _ in range(partitions)]  # fmt: skip
     rows = 0
+    accepted: list[Outcome] = []
     for raw in batches:
         rows += len(raw)
         if partitions == 1:
@@ -206,6 +282,8 @@ def _in_arrival_order(
             parts = [(p, lane, raw.take(c.tolist())) for p, lane, c in chosen if len(c)]
         for p, lane, part in parts:
             outcome = lane.ingest(part, now_us=now_us)
+            if zoning is not None:
+                accepted.append(_accepted_only(outcome))
             if trend is not None:
                 trend.receive(p, lane, outcome)
         if trend is not None:
@@ -221,7 +299,27 @@ def _in_arrival_order(
     document = _document(geography, config, lanes, as_of_us, rejected, duplicates)
     found = {} if trend is None else trend.finish(lanes, as_of_us)
     _log_done(document, rows, duplicates, found if hourly else None, started)
-    return BatchReports(document, found)
+    model = None
+    if zoning is not None:
+        model = zoning.model(as_of_us)
+        every = _concat([o.events for o in accepted]) if accepted else None
+        if every is not None and len(every):
+            every = every.take(np.argsort(every.ts_us, kind="stable"))
+            ok = np.ones(len(every), dtype=bool)
+            _feed(model, Outcome(every, ok, ~ok, np.full(len(every), -1)), as_of_us)
+    return _with_zones(BatchReports(document, found), zoning, model, as_of_us)
+
+
+def _concat(parts: list[ValidEvents]) -> ValidEvents:
+    return ValidEvents(*(np.concatenate([getattr(p, f.name) for p in parts])
+                         for f in dataclasses.fields(ValidEvents)))  # fmt: skip
+
+
+def _accepted_only(outcome: Outcome) -> Outcome:
+    rows = np.flatnonzero(outcome.accepted)
+    events = outcome.events.take(rows)
+    ok = np.ones(len(rows), dtype=bool)
+    return Outcome(events, ok, ~ok, outcome.ward[rows])
 
 
 def _document(

@@ -15,7 +15,7 @@ from beatlight.geo.areas import Areas
 from beatlight.streams.presence import ModelParams, Partial
 from beatlight.streams.runs import longest_gaps, overlap
 
-__all__ = ["STATUSES", "WindowFigures", "figures", "fairness", "gini"]
+__all__ = ["STATUSES", "WindowFigures", "fairness", "figures", "gini", "statuses"]
 
 STATUSES = ("green", "amber", "red", "none")
 _NONE = np.iinfo(np.int64).min
@@ -72,7 +72,7 @@ def figures(partial: Partial, areas: Areas, params: ModelParams) -> dict[str, Wi
             last_seen_us=last_seen,
             target_minutes=target,
             attainment=attainment,
-            status=_status(patrol_minutes, attainment),
+            status=statuses(patrol_minutes, attainment),
         )
     return out
 
@@ -119,7 +119,7 @@ def gini(values: np.ndarray) -> float | None:
     return float((2.0 * np.sum(rank * x) / (n * total)) - (n + 1) / n)
 
 
-def _status(patrol_minutes: np.ndarray, attainment: np.ndarray) -> np.ndarray:
+def statuses(patrol_minutes: np.ndarray, attainment: np.ndarray) -> np.ndarray:
     """Rule 10: green ≥ 1, amber ≥ 0.75, red below; none when nobody was there."""
     with np.errstate(invalid="ignore"):
         status = np.where(

@@ -38,7 +38,7 @@ from beatlight.streams.runs import AreaRuns, RunStore, UnitRuns, union_later
 from beatlight.streams.sorting import group_first, lexsort, sorted_unique
 from beatlight.windows import WINDOW_SECONDS
 
-__all__ = ["FinalDelta", "ModelParams", "Partial", "PresenceLane", "unit_slot_runs"]
+__all__ = ["FinalDelta", "ModelParams", "Partial", "PresenceLane", "time_order", "unit_slot_runs"]
 
 _NONE = np.iinfo(np.int64).min
 #: The buffer's numeric columns, as :meth:`PresenceLane.state` names its arrays.
@@ -409,7 +409,7 @@ class PresenceLane:
             parts = [self._buffer, *self._chunks]
             buf = {k: np.concatenate([p[k] for p in parts]) for k in self._buffer}
             self._chunks = []
-            order = _time_order(buf["unit"], buf["ts"], buf["eid"])
+            order = time_order(buf["unit"], buf["ts"], buf["eid"])
             self._buffer = {k: v[order] for k, v in buf.items()}
         return self._buffer
 
@@ -527,7 +527,7 @@ def _area_runs(areas: Areas, runs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, 
     )
 
 
-def _time_order(unit: np.ndarray, ts: np.ndarray, eid: np.ndarray) -> np.ndarray:
+def time_order(unit: np.ndarray, ts: np.ndarray, eid: np.ndarray) -> np.ndarray:
     """Sort order by unit, ts, then event_id (string order) for equal timestamps."""
     order = lexsort((ts, unit))
     u, t = unit[order], ts[order]

@@ -17,7 +17,10 @@ from beatlight.geo.areas import Areas
 from beatlight.streams.metrics import WindowFigures, fairness
 from beatlight.times import format_us, format_us_array
 
-__all__ = ["CSV_COLUMNS", "csv_rows", "report_document"]
+__all__ = [
+    "CSV_COLUMNS", "SESSION_COLUMNS", "csv_rows", "report_document", "session_rows",
+    "zone_csv_rows",
+]  # fmt: skip
 
 
 #: Window metrics in the order the SPEC lists them.
@@ -104,6 +107,47 @@ def csv_rows(
                 }
                 row.update({m: "" if metrics[m] is None else metrics[m] for m in METRICS})
                 yield row
+
+
+#: The sessions CSV (``--sessions-out``): one row per zone session of the document.
+SESSION_COLUMNS = (
+    "code", "name", "kind", "start", "end", "open", "patrol_minutes", "unit_minutes",
+    "visits", "koper_visits", "longest_gap_minutes", "met",
+)  # fmt: skip
+
+
+def zone_csv_rows(document: Mapping[str, Any]) -> Iterator[dict]:
+    """One row per zone and window, in :data:`CSV_COLUMNS` (level ``zone``).
+
+    A zone has no neighbourhood, district, area, population or coverage: those cells
+    are empty, as are attainment and status without a weekly target."""
+    for zone in document.get("zones", []):
+        weekly = zone["windows"]["7d"]["target_minutes"]
+        for window, metrics in zone["windows"].items():
+            row = {
+                "level": "zone", "code": zone["code"], "name": zone["name"],
+                "neighbourhood": "", "district": "", "area_km2": "", "population": "",
+                "target_minutes_per_week": "" if weekly is None else weekly, "window": window,
+            }  # fmt: skip
+            row.update({m: _cell(metrics.get(m)) for m in METRICS})
+            yield row
+
+
+def session_rows(document: Mapping[str, Any]) -> Iterator[dict]:
+    """One row per listed session of each zone, in :data:`SESSION_COLUMNS`."""
+    for zone in document.get("zones", []):
+        for session in zone["sessions"]:
+            head = {"code": zone["code"], "name": zone["name"], "kind": _cell(zone["kind"])}
+            yield head | {k: _cell(v) for k, v in session.items()}
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: empty for null, ``true``/``false`` for booleans."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 class _Described:

@@ -19,6 +19,7 @@ from beatlight.configs import (
     method,
     model_params,
     worker_config,
+    zone_config,
 )
 from beatlight.maps.builders import MapOptions
 from beatlight.reports.method import Method
@@ -28,13 +29,15 @@ from beatlight.streams.aggregate import Aggregator
 from beatlight.streams.alerts import AlertTracker
 from beatlight.streams.lane import LaneConfig
 from beatlight.streams.presence import ModelParams
+from beatlight.streams.zones import ZoneConfig
 
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Fields that are no setting, so a component may give them a default.
 NOT_SETTINGS = {"windows", "topics", "batch_size", "batch_seconds", "api", "static"}
-CONFIGS = (ModelParams, LaneConfig, MaterialiserConfig, MapOptions, Method, AlertTracker)
+CONFIGS = (ModelParams, LaneConfig, MaterialiserConfig, MapOptions, Method, AlertTracker,
+           ZoneConfig)  # fmt: skip
 
 
 @pytest.mark.parametrize("config", CONFIGS)
@@ -106,6 +109,7 @@ def test_the_builders_take_every_value_from_the_settings():
     assert map_options(settings) == MapOptions(
         tiles="none", tiles_attribution="t", boundary_attribution="b", refresh_seconds=3.0,
         missed_weeks=4, koper_minutes=5.0, timezone="Europe/Dublin")  # fmt: skip
+    assert zone_config(settings) == ZoneConfig(model=lane.model, timezone="Europe/Dublin")
     for source in (settings, worker_config(settings, "k:9092")):
         tracker = alert_tracker(source)
         assert (tracker.window, tracker.unvisited_minutes) == ("1h", 30.0)

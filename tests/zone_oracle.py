@@ -91,8 +91,14 @@ def reference_zones(
     future_seconds: float = 300,
     max_accuracy_m: float = 100.0,
     max_event_bytes: int = 8192,
+    periods: list[tuple[int, int]] = (),
 ) -> list[dict]:
     """The ``zones`` list of the batch document (Z4) for raw NDJSON ``lines``.
+
+    ``periods`` (UTC microseconds, for returns, Z6): each zone also gets
+    ``periods``, rule 4-6's figures over each [start, end) cut at as_of, and
+    ``all_sessions``: every session of ``naive_sessions`` starting before as_of,
+    listed or not, as the document lists them plus ``start_us``.
 
     A zone is a dict: ``code``, ``name``, ``geometry`` (shapely, in ``crs``,
     default EPSG:4326) and optionally ``crs``, ``kind``,
@@ -220,10 +226,11 @@ def reference_zones(
                 if target is None
                 else status_of(f["patrol_minutes"], target, attainment),
             }
-        sessions = []
+        sessions, every = [], []
         for start_us, end_us in naive_sessions(z.get("schedule"), as_of_us, tz):
             is_open = start_us < as_of_us < end_us
-            if not (is_open or as_of_us - SESSIONS_BACK_S * US < end_us <= as_of_us):
+            listed = is_open or as_of_us - SESSIONS_BACK_S * US < end_us <= as_of_us
+            if not listed and not (periods and start_us < as_of_us):
                 continue
             f = figures(code, slots_between(start_us, min(end_us, as_of_us)))
             met = None
@@ -233,8 +240,7 @@ def reference_zones(
                     met = met and f["patrol_minutes"] >= z["session_target_minutes"]
                 if z.get("max_gap_minutes") is not None:
                     met = met and f["longest_gap_minutes"] <= z["max_gap_minutes"]
-            sessions.append(
-                {
+            entry = {
                     "start": format_ts(start_us),
                     "end": format_ts(end_us),
                     "open": is_open,
@@ -244,17 +250,21 @@ def reference_zones(
                     "koper_visits": f["koper_visits"],
                     "longest_gap_minutes": f["longest_gap_minutes"],
                     "met": met,
-                }
-            )
-        docs.append(
-            {
-                "code": code,
-                "name": z["name"],
-                "kind": z.get("kind") or None,
-                "windows": windows,
-                "sessions": sessions,
-            }
-        )
+                }  # fmt: skip
+            if listed:
+                sessions.append(entry)
+            every.append({**entry, "start_us": start_us})
+        doc = {
+            "code": code,
+            "name": z["name"],
+            "kind": z.get("kind") or None,
+            "windows": windows,
+            "sessions": sessions,
+        }
+        if periods:
+            doc["periods"] = [figures(code, slots_between(a, min(b, as_of_us))) for a, b in periods]
+            doc["all_sessions"] = every
+        docs.append(doc)
     return docs
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from beatlight.cli import api, audit, demo, kafka, keys, report, simulate, stream
+from beatlight.cli import api, audit, demo, kafka, keys, report, returns, simulate, stream
 from beatlight.cli.options import needs
 
 __all__ = ["app"]
@@ -26,6 +26,7 @@ app = typer.Typer(
 # The base install. `simulate --kafka` and `report --format html` name the extra they
 # need if it is missing when they come to it.
 app.command()(report.report)
+app.command()(returns.returns)
 app.command()(simulate.simulate)
 
 app.command()(needs("stream")(kafka.broker))

@@ -41,6 +41,7 @@ __all__ = [
     "DistrictColumnOpt",
     "NameColumnOpt",
     "VerboseOpt",
+    "ZonesOpt",
     "build_settings",
     "configure_logging",
     "err",
@@ -53,6 +54,7 @@ __all__ = [
     "to_us",
     "user_errors",
     "write_output",
+    "zoning_for",
 ]
 
 err = Console(stderr=True)
@@ -75,6 +77,17 @@ AttributesOpt = Annotated[
         "-a",
         help="Ward attributes CSV: code, neighbourhood, district, "
         "population, target_minutes_per_week. Env BEATLIGHT_ATTRIBUTES.",
+        show_default=False,
+    ),
+]
+ZonesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--zones",
+        "-z",
+        help="Zones file (hot spots, town centres; any format boundaries accept) with "
+        "code, name and optionally kind, target_minutes_per_week, schedule, "
+        "session_target_minutes, max_gap_minutes, public. Env BEATLIGHT_ZONES.",
         show_default=False,
     ),
 ]
@@ -218,6 +231,21 @@ def geography_for(
         force_name=settings.force_name,
         cache_dir=settings.geo_cache_dir if settings.geo_cache else None,
     )
+
+
+def zoning_for(settings: Settings, *, history: bool = False) -> Any:
+    """The zones of --zones / BEATLIGHT_ZONES with their configuration
+    (``streams.batch.Zoning``), or None when there is no zones file."""
+    if settings.zones is None:
+        return None
+    from beatlight.configs import zone_config
+    from beatlight.geo.zones import load_zones
+    from beatlight.streams.batch import Zoning
+    from beatlight.streams.schedule import parse_schedule
+
+    zones = load_zones(settings.zones, parse_schedule=parse_schedule,
+                       metric_crs=settings.metric_crs)  # fmt: skip
+    return Zoning(zones, zone_config(settings), history=history)
 
 
 def require_bootstrap(settings: Settings) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from beatlight.cli.options import (
     DistrictColumnOpt,
     NameColumnOpt,
     VerboseOpt,
+    ZonesOpt,
     build_settings,
     configure_logging,
     err,
@@ -27,6 +29,7 @@ from beatlight.cli.options import (
     to_us,
     user_errors,
     write_output,
+    zoning_for,
 )
 from beatlight.errors import BeatlightError
 from beatlight.settings import Settings
@@ -47,6 +50,7 @@ def report(
     ],
     boundaries: BoundariesOpt = None,
     attributes: AttributesOpt = None,
+    zones: ZonesOpt = None,
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -58,6 +62,15 @@ def report(
     format: Annotated[str, typer.Option("--format", "-f", help="json, csv or html.")] = "json",
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")
+    ] = None,
+    sessions_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--sessions-out",
+            help="With --zones: also write the zones' sessions as CSV here, one row per "
+            "session ending in the 28 days before --as-of or still open.",
+            show_default=False,
+        ),
     ] = None,
     partitions: Annotated[
         int | None,
@@ -98,7 +111,9 @@ def report(
     The file is a complete record: every valid event before --as-of counts, once per
     event_id, whatever the order of its lines (files larger than memory are sorted on
     disk). --format json or csv writes the figures; --format html writes the printable
-    PCC report for the --period-days before --as-of.
+    PCC report for the --period-days before --as-of. With --zones, the document gains
+    the zones' figures (windows and scheduled sessions), the CSV one row per zone and
+    window (level `zone`), and --sessions-out writes the sessions.
     """
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
@@ -107,7 +122,13 @@ def report(
     from beatlight.streams.batch import Progress as Passes
     from beatlight.streams.batch import batch_reports
     from beatlight.streams.files import open_events
-    from beatlight.streams.report import CSV_COLUMNS, csv_rows
+    from beatlight.streams.report import (
+        CSV_COLUMNS,
+        SESSION_COLUMNS,
+        csv_rows,
+        session_rows,
+        zone_csv_rows,
+    )
 
     configure_logging(verbose)
     if format not in ("json", "csv", "html"):
@@ -121,7 +142,10 @@ def report(
     unknown = set(chosen) - {"wards", "neighbourhoods", "districts", "force"}
     if unknown:
         raise BeatlightError(f"--levels: unknown level(s) {', '.join(sorted(unknown))}")
-    settings = build_settings(boundaries=boundaries, attributes=attributes)
+    settings = build_settings(boundaries=boundaries, attributes=attributes, zones=zones)
+    if sessions_out is not None and settings.zones is None:
+        raise BeatlightError("--sessions-out needs zones: give --zones FILE or BEATLIGHT_ZONES")
+    zoning = zoning_for(settings)
     as_of_us = to_us(parse_time(as_of, "--as-of")) if as_of else None
     source = open_events(events, max_event_bytes=settings.max_event_bytes)
     geography = geography_for(
@@ -157,7 +181,7 @@ def report(
         found = batch_reports(
             geography, batches(), lane_config(settings), now_us=now_us,
             as_of_us=as_of_us, partitions=partitions, progress=Passes(counted=counted),
-            **_trend_hours(format, settings, period),
+            zoning=zoning, **_trend_hours(format, settings, period),
         )  # fmt: skip
     document = found.document
 
@@ -165,14 +189,21 @@ def report(
         payload = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
         write_output(out, payload)
     elif format == "csv":
-        rows = list(csv_rows(document, levels=chosen))
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS))
-        writer.writeheader()
-        writer.writerows(rows)
-        write_output(out, buffer.getvalue().encode())
+        rows = [*csv_rows(document, levels=chosen), *zone_csv_rows(document)]
+        write_output(out, csv_text(CSV_COLUMNS, rows).encode())
     else:
         write_output(out, _pcc_report(found, geography, settings, period).encode())
+    if sessions_out is not None:
+        write_output(sessions_out, csv_text(SESSION_COLUMNS, session_rows(document)).encode())
+
+
+def csv_text(columns: tuple[str, ...], rows: Iterable[dict]) -> str:
+    """CSV with a header row."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def _trend_hours(format: str, settings: Settings, period_days: int) -> dict[str, Any]:
