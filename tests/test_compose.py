@@ -17,7 +17,8 @@ import yaml
 
 from beatlight.api.routes import health
 from beatlight.cli import app
-from beatlight.cli.options import geography_for, require_bootstrap
+from beatlight.cli.options import require_bootstrap
+from beatlight.cli.places import geography_for
 from beatlight.runtime.topics import TOPICS
 from beatlight.settings import Settings
 

@@ -21,10 +21,10 @@ from beatlight.cli.options import (
     VerboseOpt,
     build_settings,
     configure_logging,
-    geography_for,
     require_bootstrap,
     user_errors,
 )
+from beatlight.cli.places import geography_for
 from beatlight.settings import Settings
 
 __all__ = ["api", "materialise"]

@@ -16,9 +16,9 @@ from beatlight.cli.options import (
     build_settings,
     configure_logging,
     err,
-    geography_for,
     user_errors,
 )
+from beatlight.cli.places import geography_for
 
 __all__ = ["demo"]
 

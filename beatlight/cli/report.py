@@ -24,13 +24,12 @@ from beatlight.cli.options import (
     build_settings,
     configure_logging,
     err,
-    geography_for,
     parse_time,
     to_us,
     user_errors,
     write_output,
-    zoning_for,
 )
+from beatlight.cli.places import geography_for, zoning_for
 from beatlight.errors import BeatlightError
 from beatlight.settings import Settings
 

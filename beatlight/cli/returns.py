@@ -18,13 +18,12 @@ from beatlight.cli.options import (
     ZonesOpt,
     build_settings,
     configure_logging,
-    geography_for,
     parse_time,
     to_us,
     user_errors,
     write_output,
-    zoning_for,
 )
+from beatlight.cli.places import geography_for, zoning_for
 from beatlight.errors import BeatlightError
 
 __all__ = ["returns"]

@@ -19,11 +19,11 @@ from beatlight.cli.options import (
     VerboseOpt,
     build_settings,
     configure_logging,
-    geography_for,
     parse_time,
     require_bootstrap,
     user_errors,
 )
+from beatlight.cli.places import geography_for
 from beatlight.errors import BeatlightError
 from beatlight.runtime.topics import PRESENCE
 

@@ -20,12 +20,12 @@ from beatlight.cli.options import (
     VerboseOpt,
     build_settings,
     configure_logging,
-    geography_for,
     parse_time,
     require_bootstrap,
     user_errors,
     write_output,
 )
+from beatlight.cli.places import geography_for
 from beatlight.errors import BeatlightError
 
 __all__ = ["snapshots", "worker"]
