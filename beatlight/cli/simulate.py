@@ -26,6 +26,7 @@ from beatlight.cli.options import (
 from beatlight.cli.places import geography_for
 from beatlight.errors import BeatlightError
 from beatlight.runtime.topics import PRESENCE
+from beatlight.settings import Settings
 
 __all__ = ["simulate"]
 
@@ -76,15 +77,30 @@ def simulate(
             "0 = as fast as possible). Default start: the last event is due now."
         ),
     ] = 1.0,
+    zones: Annotated[
+        Path | None,
+        typer.Option(
+            "--zones",
+            "-z",
+            help="Zones file (hot spots, town centres): patrols visit each zone's centre "
+            "for 12-16 minutes now and then, more on Friday and Saturday nights. "
+            "Env BEATLIGHT_ZONES.",
+            show_default=False,
+        ),
+    ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Generate realistic, anonymised patrol pings over a ward geography (NDJSON or Kafka)."""
+    """Generate realistic, anonymised patrol pings over a ward geography (NDJSON or Kafka).
+
+    With --zones, patrols also visit the zones' centres (as hot-spot patrols do), so
+    `beatlight report --zones` on the output shows sessions met and missed.
+    """
     from beatlight.streams.simulate import SimulationConfig, simulate, simulate_lines
 
     configure_logging(verbose)
     if kafka and out:
         raise BeatlightError("--kafka and --out go to different places: give one of them")
-    settings = build_settings(boundaries=boundaries)
+    settings = build_settings(boundaries=boundaries, zones=zones)
     geography = geography_for(settings, code_column=code_column, crs=boundaries_crs)
     hours = timedelta(hours=duration)
     if duration <= 0:
@@ -99,6 +115,8 @@ def simulate(
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         first = midnight - hours
     options: dict[str, Any] = {"seed": seed, "start": first, "duration": hours, "units": units}
+    if settings.zones is not None:
+        options["hot_spots"] = _hot_spots(settings)
     if not faults:
         options.update({name: 0.0 for name in _FAULTS})
     config = SimulationConfig(**options)
@@ -121,6 +139,18 @@ _FAULTS = (
     "duplicate_rate", "late_rate", "out_of_order_rate", "bad_coordinate_rate",
     "missing_field_rate", "inaccurate_rate", "malformed_rate", "identifying_field_rate",
 )  # fmt: skip
+
+
+def _hot_spots(settings: Settings) -> tuple[tuple[float, float], ...]:
+    """A point inside each zone of --zones, in the wards' metric CRS."""
+    from beatlight.geo.demo_zones import zone_points
+    from beatlight.geo.zones import load_zones
+    from beatlight.streams.schedule import parse_schedule
+
+    assert settings.zones is not None
+    zones = load_zones(settings.zones, parse_schedule=parse_schedule,
+                       metric_crs=settings.metric_crs)  # fmt: skip
+    return zone_points(zones.metric)
 
 
 def _write_lines(out: Path | None, lines, limit: int | None) -> int:  # noqa: ANN001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -87,6 +88,13 @@ class SimulationConfig:
     inaccurate_rate: float = 0.01
     malformed_rate: float = 0.001
     identifying_field_rate: float = 0.02
+    #: Points (x, y in the wards' metric CRS) that patrols visit for 12-16 minutes now
+    #: and then (:mod:`beatlight.streams.simulate.visits`); none by default.
+    hot_spots: tuple[tuple[float, float], ...] = ()
+    #: Visits asked of each hot spot per hour, on average (three times that on
+    #: Friday and Saturday nights, local time in ``timezone``).
+    hot_spot_visits_per_hour: float = 0.4
+    timezone: str = "Europe/London"
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.start.utcoffset() is None:
@@ -102,6 +110,12 @@ class SimulationConfig:
         shares = (self.foot_share, self.cycle_share, self.neglected_share)
         if not all(0.0 <= s <= 1.0 for s in shares) or self.foot_share + self.cycle_share > 1.0:
             raise SimulationError("shares must lie in [0, 1] and foot + cycle must not exceed 1")
+        spots = tuple((float(x), float(y)) for x, y in self.hot_spots)
+        if not all(math.isfinite(v) for spot in spots for v in spot):
+            raise SimulationError("hot spots must be finite x, y in the wards' metric CRS")
+        object.__setattr__(self, "hot_spots", spots)
+        if not self.hot_spot_visits_per_hour >= 0:
+            raise SimulationError("hot_spot_visits_per_hour must not be negative")
         for name, rate in zip(FAULTS, self.fault_rates, strict=True):
             if not 0.0 <= rate <= 1.0:
                 raise SimulationError(f"{name} rate must lie in [0, 1], got {rate}")

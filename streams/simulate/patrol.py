@@ -1,7 +1,8 @@
 """Movement: every unit's position and duty state, advanced one tick at a time.
 
 Shifts with breaks and radio silences; foot units walk their ward, cycles and vehicles
-head for targets. All units move at once per tick, in the wards' metric CRS.
+head for targets, and any may be sent to a hot spot for a while (:mod:`.visits`). All
+units move at once per tick, in the wards' metric CRS.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shapely
 from beatlight.streams.events import FOOT, VEHICLE
 from beatlight.streams.simulate.config import SimulationConfig
 from beatlight.streams.simulate.roster import POOL, Area, Roster
+from beatlight.streams.simulate.visits import Visits
 
 __all__ = ["Patrol", "Pings"]
 
@@ -67,6 +69,7 @@ class Patrol:
         self.shift_start, self.shift_end = np.zeros(n), np.zeros(n)
         self.off = np.zeros((n, _MAX_OFF, 2))
         self.unplaced = np.ones(n, bool)
+        self.visits = Visits(config, self.foot, self.vehicle) if config.hot_spots else None
         for u in range(n):
             while self.shift_end[u] <= self.begin:
                 self._next_shift(u)
@@ -94,9 +97,26 @@ class Patrol:
         self.x[park], self.y[park] = self.roster.station[park].T
         x0, y0 = self.x.copy(), self.y.copy()
         moving = on_shift & ~on_break
+        if self.visits is not None:
+            moving = self._visit(moving, t, t_end - t)
         self._walk(np.nonzero(moving & self.foot)[0], t, t_end - t)
         self._drive(np.nonzero(moving & ~self.foot)[0], t, t_end - t)
         return self._pings(t, t_end, x0, y0)
+
+    def _visit(self, moving: np.ndarray, t: float, dt: float) -> np.ndarray:
+        """Send units to hot spots and move those visiting; the units left to patrol."""
+        visits = self.visits
+        assert visits is not None
+        visits.dispatch(t, dt, moving & (self.hold_until <= t), self.x, self.y)
+        visiting = moving & visits.busy
+        done = visits.move(np.nonzero(visiting)[0], t, dt, self.speed, self.x, self.y)
+        # Back to the beat: foot units head home, the others pick a target.
+        walkers = done[self.foot[done]]
+        self.inside[walkers] = shapely.contains_xy(
+            self.area.geoms[self.ward[walkers]], self.x[walkers], self.y[walkers]
+        )
+        self._retarget(done[~self.foot[done]])
+        return moving & ~visiting
 
     def _pings(
         self, t: float, t_end: float, x0: np.ndarray, y0: np.ndarray
@@ -148,6 +168,8 @@ class Patrol:
         self.shift_start[u], self.shift_end[u], self.off[u] = start, start + length, off
         self.next_ping[u] = np.inf
         self.unplaced[u] = True
+        if self.visits is not None:
+            self.visits.cancel(u)
 
     def _place(self, units: np.ndarray, t: float) -> None:
         if units.size == 0:
