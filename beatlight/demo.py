@@ -3,7 +3,9 @@
 It starts, in this order, the embedded Kafka broker (Tansu), a ``beatlight worker``,
 ``beatlight api`` over a SQLite store in the demo's folder, and the simulated feed
 (:mod:`beatlight.demo_feed`: a day or two of history at once, the last quarter of an
-hour at ``speed`` × real time, then real time). It prints the maps' addresses and
+hour at ``speed`` × real time, then real time). Its zones (a town centre and hot spots,
+:mod:`beatlight.geo.demo_zones`, or ``--zones``) go to the worker and the API as
+``BEATLIGHT_ZONES``, and the simulated patrols visit them. It prints the maps' addresses and
 two keys, shows progress, and on Ctrl-C (or SIGTERM, SIGHUP, or ``duration``) stops
 them in the reverse order: the feed, the API, the worker, the broker. Children run
 in process groups of their own (:mod:`beatlight.processes`), so nothing outlives it.
@@ -22,7 +24,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,11 +37,13 @@ from beatlight.errors import BeatlightError
 from beatlight.processes import free_port
 from beatlight.settings import Settings
 
-__all__ = ["DemoOptions", "find_reference_boundaries", "run_demo"]
+__all__ = ["DemoOptions", "demo_zones_file", "find_reference_boundaries", "run_demo"]
 
 log = logging.getLogger("beatlight.demo")
 
 REFERENCE = "staffordshire-wards.geojson"
+#: The demo's own zones, written to its folder.
+ZONES = "zones.geojson"
 #: Marks a folder as the demo's, which it may empty; holds the running demo's pid.
 MARKER = ".beatlight-demo"
 _LEGACY = {"events.ndjson", "report.json"}  # what the batch demo used to leave there
@@ -62,6 +66,8 @@ class DemoOptions:
     seed: int = 7
     faults: bool = True
     data_dir: Path = Path("data/demo")
+    zones: Path | None = None  # None: the demo's own zones over these wards, if any
+    no_zones: bool = False
 
 
 def find_reference_boundaries() -> Path | None:
@@ -81,16 +87,42 @@ def run_demo(options: DemoOptions, settings: Settings, geography: Any, *, out: C
         raise BeatlightError("--speed must be more than 1 (the catch-up runs faster than time)")
     data_dir = options.data_dir.resolve()
     _reset(data_dir)
+    options = replace(options, zones=demo_zones_file(options, geography, data_dir))
+    zones = None if options.zones is None else _load_zones(options.zones, settings)
     api_port = _api_port(options.port)
     with _signals() as (stop, hurry):
         web_port = free_port(HOST)
         plan = _plan(options, settings, datetime.now(UTC).replace(microsecond=0))
         run = DemoRun(options, settings, geography, data_dir, api_port, web_port, plan, stop,
-                      hurry, out, err)  # fmt: skip
+                      hurry, out, err, zones=zones)  # fmt: skip
         try:
             return run.main()
         finally:
             run.shutdown()
+
+
+def demo_zones_file(options: DemoOptions, geography: Any, folder: Path) -> Path | None:
+    """The zones file the demo runs with: --zones, else its own zones over these wards
+    written to ``folder/zones.geojson``, else none (--no-zones, or no zones fit the wards)."""
+    if options.no_zones:
+        return None
+    if options.zones is not None:
+        return options.zones.resolve()
+    from beatlight.geo.demo_zones import demo_zones_for, write_demo_zones
+
+    frame = demo_zones_for(geography.wards)
+    if frame is None:
+        log.info("the demo has no zones for these wards: give a zones file with --zones")
+        return None
+    return write_demo_zones(frame, folder / ZONES)
+
+
+def _load_zones(path: Path, settings: Settings) -> Any:
+    """The zones (``geo.zones.Zones``), checked before anything starts."""
+    from beatlight.geo.zones import load_zones
+    from beatlight.streams.schedule import parse_schedule
+
+    return load_zones(path, parse_schedule=parse_schedule, metric_crs=settings.metric_crs)
 
 
 def _plan(options: DemoOptions, settings: Settings, now: datetime):  # noqa: ANN202

@@ -43,7 +43,8 @@ class DemoRun:
 
     def __init__(self, options: DemoOptions, settings: Settings, geography: Any, data_dir: Path,
                  api_port: int, web_port: int, plan: FeedPlan, stop: threading.Event,
-                 hurry: threading.Event, out: Console, err: Console) -> None:  # fmt: skip
+                 hurry: threading.Event, out: Console, err: Console, zones: Any = None,
+                 ) -> None:  # fmt: skip
         self.options, self.settings, self.geography = options, settings, geography
         self.data_dir, self.stop, self.hurry = data_dir, stop, hurry
         self.out, self.err = out, err
@@ -56,6 +57,7 @@ class DemoRun:
         self.probe: Any = None
         self.failed = False
         self.plan = plan
+        self.zones = zones  # beatlight.geo.zones.Zones of options.zones, or None
 
     def main(self) -> int:
         from beatlight.runtime.broker import EmbeddedBroker
@@ -117,8 +119,11 @@ class DemoRun:
         ))  # fmt: skip
 
     def _child_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("BEATLIGHT_DATABASE_URL", "BEATLIGHT_BOUNDARIES")}  # fmt: skip
+        mine = ("BEATLIGHT_DATABASE_URL", "BEATLIGHT_BOUNDARIES", "BEATLIGHT_ZONES")
+        env = {k: v for k, v in os.environ.items() if k not in mine}
+        # The zones go by the environment: a command that reads no zones ignores it.
+        if self.options.zones is not None:
+            env["BEATLIGHT_ZONES"] = str(self.options.zones)
         return env | {
             "BEATLIGHT_DATA_DIR": str(self.data_dir),
             "BEATLIGHT_KAFKA_PARTITIONS": str(self.settings.kafka_partitions),
@@ -151,15 +156,18 @@ class DemoRun:
 
     def _start_feed(self) -> None:
         from beatlight.demo_feed import Feed
+        from beatlight.geo.demo_zones import zone_points
         from beatlight.runtime.producers import PresenceProducer
         from beatlight.streams.simulate import SimulationConfig, simulate
 
         options, plan = self.options, self.plan
+        # The simulated patrols visit a point inside each zone.
+        hot_spots = () if self.zones is None else zone_points(self.zones.metric)
         running = (timedelta(minutes=options.duration_minutes + 5) if options.duration_minutes
                    else timedelta(days=7))  # fmt: skip
         config = SimulationConfig(
             seed=options.seed, start=plan.start, units=options.units,
-            duration=(datetime.now(UTC) - plan.start) + running,
+            duration=(datetime.now(UTC) - plan.start) + running, hot_spots=hot_spots,
             **({} if options.faults else {f"{name}_rate": 0.0 for name in _FAULT_RATES}),
         )  # fmt: skip
         producer = PresenceProducer(
@@ -190,6 +198,9 @@ class DemoRun:
             ("Inspector key", keys["inspector"]),
             ("PCC key", keys["pcc"]),
         ]
+        if (zones := self.zones) is not None:
+            names = ", ".join(map(str, zones.names))
+            rows.append(("Zones", f"{self.options.zones} ({len(zones)}: {names}; patrolled)"))
         for label, value in rows:
             self.out.print(f"  {label + ':':<26} {value}", highlight=False, soft_wrap=True)
         worker, api = self.children

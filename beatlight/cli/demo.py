@@ -82,6 +82,18 @@ def demo(
     data_dir: Annotated[
         Path, typer.Option(help="Folder for the store and the logs, emptied at each run.")
     ] = Path("data/demo"),
+    zones: Annotated[
+        Path | None,
+        typer.Option(
+            "--zones",
+            "-z",
+            help="Zones file (hot spots, town centres; SPEC Z1) instead of the demo's own "
+            "(a town centre and 150 m hot spots over the Staffordshire or synthetic wards). "
+            "Env BEATLIGHT_ZONES.",
+            show_default=False,
+        ),
+    ] = None,
+    no_zones: Annotated[bool, typer.Option("--no-zones", help="Run without zones.")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run Beatlight live on this machine: broker, worker, API and simulated patrols.
@@ -89,8 +101,11 @@ def demo(
     Uses the Staffordshire wards from ../shared/data when present (or --boundaries),
     else the synthetic demo wards. Sends a day or two of history at once, plays the
     last quarter of an hour fast so the live map fills as you watch, then goes on at
-    real time. Prints the maps' addresses and an inspector and a PCC key. Ctrl-C
-    stops everything and leaves no process behind.
+    real time. Has zones: a town centre with Friday and Saturday night sessions and a
+    few 150 m hot spots, which the simulated patrols visit (--zones for your own file,
+    --no-zones for none); the zones file is in --data-dir. Prints the maps'
+    addresses and an inspector and a PCC key. Ctrl-C stops everything and leaves no
+    process behind.
     """
     from beatlight.demo import DemoOptions, find_reference_boundaries, run_demo
 
@@ -110,7 +125,7 @@ def demo(
         boundaries=settings.boundaries, attributes=settings.attributes, units=units, port=port,
         speed=speed, catch_up_minutes=catch_up_minutes, history_hours=history_hours,
         duration_minutes=duration or None, live_seconds=live_seconds, seed=seed, faults=faults,
-        data_dir=data_dir,
+        data_dir=data_dir, zones=zones or settings.zones, no_zones=no_zones,
     )  # fmt: skip
     code = run_demo(options, settings, geography, out=Console(soft_wrap=True), err=err)
     if code:
