@@ -91,7 +91,7 @@ class SimulationConfig:
     #: Points (x, y in the wards' metric CRS) that patrols visit for 12-16 minutes now
     #: and then (:mod:`beatlight.streams.simulate.visits`); none by default.
     hot_spots: tuple[tuple[float, float], ...] = ()
-    #: Visits asked of each hot spot per hour, on average (three times that on
+    #: Visits asked of each hot spot per hour, on average (four times that on
     #: Friday and Saturday nights, local time in ``timezone``).
     hot_spot_visits_per_hour: float = 0.4
     timezone: str = "Europe/London"

@@ -2,7 +2,7 @@
 
 The hot-spot trials prescribed short visits (Sacramento: 12-16 minutes, at
 least every 2 hours). Each hot spot asks for visits at random, at its own pace
-(some hot spots get more attention than others) and three times as often on
+(some hot spots get more attention than others) and four times as often on
 Friday and Saturday nights; the nearest free unit within reach of its mode goes,
 stays, and takes up its patrol again. So some scheduled sessions are met and
 some missed, as in a real force.
@@ -24,7 +24,7 @@ from beatlight.streams.simulate.config import SimulationConfig
 __all__ = ["Visits"]
 
 _DWELL_S = (12 * 60.0, 16 * 60.0)
-_PEAK = 3.0  # Friday and Saturday nights (20:00-02:00 local) ask for this many times more
+_PEAK = 4.0  # Friday and Saturday nights (20:00-02:00 local) ask for this many times more
 _ATTENTION = (0.25, 1.5)  # a hot spot's share of the base rate, drawn once
 _REACH_M = {"foot": 1500.0, "cycle": 3000.0, "vehicle": 8000.0}
 _SPOT_M = 25.0  # a visit keeps within this of the hot spot's point (150 m hot spots)

@@ -8,6 +8,7 @@ top.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import itertools
 import math
@@ -479,3 +480,46 @@ def test_units_scale_with_the_geography() -> None:
     modes = Counter(p.mode for p in plan_units(square_wards(10, 6), config))
     assert modes == {"foot": round(30 * 0.45), "cycle": 3, "vehicle": 30 - 14 - 3}
     assert math.isclose(sum(modes.values()), 30)
+
+
+# -- hot spots ------------------------------------------------------------------------------
+
+# The seeded output without hot spots, pinned: hot spots must not move anything else.
+_NO_HOT_SPOTS_SHA256 = "94cfb6f583cb11e982ee8097cb6a5fddd62d7e28a184553dd38dc1d532633975"
+FRIDAY = datetime(2026, 11, 20, 12, tzinfo=UTC)
+SPOTS = ((389_100.0, 346_300.0), (392_600.0, 348_900.0), (390_500.0, 345_600.0))
+
+
+def test_without_hot_spots_the_seeded_output_is_unchanged() -> None:
+    config = SimulationConfig(seed=5, start=START, duration=timedelta(hours=6), units=10)
+    lines = "\n".join(simulate_lines(WARDS, config)).encode()
+    assert hashlib.sha256(lines).hexdigest() == _NO_HOT_SPOTS_SHA256
+
+
+def minutes_near(config: SimulationConfig, radius_m: float = 75.0) -> np.ndarray:
+    """Per hot spot and hour since the start: the minutes of pings within ``radius_m``."""
+    pings = [e for e, _ in simulate_annotated(WARDS, config) if isinstance(e, dict)
+             and not {"bad_coordinates", "inaccurate", "missing_field"} & _]  # fmt: skip
+    x, y = TO_METRIC.transform([e["lon"] for e in pings], [e["lat"] for e in pings])
+    hour = [(datetime.fromisoformat(e["ts"]) - config.start) // timedelta(hours=1) for e in pings]
+    near = np.zeros((len(SPOTS), int(config.duration / timedelta(hours=1))))
+    for k, (sx, sy) in enumerate(SPOTS):
+        inside = np.hypot(np.asarray(x) - sx, np.asarray(y) - sy) <= radius_m
+        np.add.at(near[k], np.asarray(hour)[inside], config.ping_seconds / 60)
+    return near
+
+
+def test_patrols_stay_a_while_at_hot_spots_more_on_friday_night() -> None:
+    config = SimulationConfig(seed=3, start=FRIDAY, duration=timedelta(hours=18), units=24,
+                              hot_spots=SPOTS)  # fmt: skip
+    plain = minutes_near(dataclasses.replace(config, hot_spots=()))
+    visited = minutes_near(config)
+    assert visited.sum() > plain.sum() + 3 * 12  # several visits of 12-16 minutes
+    # Friday 20:00-02:00 in London is hours 8-14 of a run from Friday noon (UTC = GMT).
+    night, day = visited[:, 8:14].sum() / 6, visited[:, :8].sum() / 8
+    assert night > 1.5 * day
+
+
+def test_hot_spots_must_be_finite() -> None:
+    with pytest.raises(SimulationError, match="hot spots"):
+        SimulationConfig(hot_spots=((1.0, float("nan")),))
