@@ -164,6 +164,9 @@ def _port_free(port: int) -> bool:
 def test_the_demo_serves_moving_figures_and_ctrl_c_leaves_nothing_behind(demo):
     running = _banner(demo())
     assert running.inspector.startswith("bl_") and running.pcc.startswith("bl_")
+    zones = running.log.parent / "demo" / "zones.geojson"  # the synthetic wards' zones
+    assert zones.is_file()
+    assert "Zones:" in "\n".join(running.lines) and str(zones) in "\n".join(running.lines)
     with httpx.Client(base_url=running.base, headers={"X-API-Key": running.pcc},
                       timeout=10) as client:  # fmt: skip
         first = _until(lambda: _live_force(client), "live figures", running, 90)

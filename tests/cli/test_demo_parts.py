@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from beatlight.demo import MARKER, DemoOptions, _plan, _reset
+from beatlight.demo import MARKER, ZONES, DemoOptions, _plan, _reset, demo_zones_file
 from beatlight.demo_feed import Feed, FeedPlan, default_history_start, due
 from beatlight.errors import BeatlightError
 from beatlight.settings import Settings
@@ -227,3 +227,17 @@ def test_the_batch_demos_old_folder_is_taken_over(tmp_path):
         (tmp_path / name).write_text("{}")
     _reset(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [MARKER]
+
+
+# -- the zones ------------------------------------------------------------------------------
+
+
+def test_the_demo_writes_its_own_zones_for_the_synthetic_wards(tmp_path):
+    from beatlight.cli.places import geography_for
+
+    geography = geography_for(Settings(_env_file=None))
+    written = demo_zones_file(DemoOptions(), geography, tmp_path)
+    assert written == tmp_path / ZONES and written.is_file()
+    assert demo_zones_file(DemoOptions(no_zones=True), geography, tmp_path / "x") is None
+    own = tmp_path / "own.geojson"
+    assert demo_zones_file(DemoOptions(zones=own), geography, tmp_path / "y") == own.resolve()
