@@ -8,7 +8,6 @@ running worker (where a missing ``_read_offset`` would only show as a logged war
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable
 
@@ -22,6 +21,7 @@ from faust.types import TP
 from faust.web.drivers import aiohttp as web_driver
 
 from beatlight.runtime import faust_private
+from tests.conftest import run_async
 
 pytestmark = pytest.mark.unit
 
@@ -40,7 +40,7 @@ def _with_app(check: Callable[[faust_private.App], object], **options: object) -
         if inspect.isawaitable(result):
             await result
 
-    asyncio.run(run())
+    run_async(run())
 
 
 def test_the_consumer_thread_hook_builds_the_aiokafka_consumer_that_reads_the_fetch_wait():

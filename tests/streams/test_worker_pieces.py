@@ -13,6 +13,7 @@ import pytest
 from beatlight.runtime.observe import Metrics
 from beatlight.runtime.pacing import LivePacing
 from beatlight.runtime.work import WorkThread
+from tests.conftest import run_async
 
 pytestmark = pytest.mark.unit
 
@@ -54,4 +55,4 @@ def test_settle_waits_for_work_under_way_and_no_longer():
         await task
         return done
 
-    assert asyncio.run(run()) == ["lane work", "settled"]
+    assert run_async(run()) == ["lane work", "settled"]
