@@ -101,28 +101,13 @@ class Snapshot:
 class Aggregator:
     """Merges the lanes of ``partitions`` input partitions into snapshots."""
 
-    def __init__(
-        self,
-        areas: Areas,
-        config: LaneConfig,
-        partitions: int,
-        *,
-        zones: Zones | None = None,
-        zone_config: ZoneConfig | None = None,
-    ) -> None:
+    def __init__(self, areas: Areas, config: LaneConfig, partitions: int) -> None:
         """``config``: the lanes' configuration, for the model's parameters and the
         lanes' allowed lateness. Published hours stay revisable for that lateness plus a
         day's margin (lanes lag each other, idle lanes vouch for hours and wake later),
-        and for two days at least.
-
-        ``zones``: the lanes' zones (with ``zone_config``); snapshots then carry ``zones``
-        (SPEC Z4) from the lanes' zone runs. A lane that skipped an hour as empty had no
-        ping for longer than the longest window, yet its older runs count in sessions up
-        to 28 days back: they are its runs from the latest hour it sent before."""
-        if zones is not None and zone_config is None:
-            raise ValueError("zones need their configuration (zone_config)")
-        self.zones = zones
-        self.zone_config = zone_config
+        and for two days at least. With zones, see :meth:`count_zones`."""
+        self.zones: Zones | None = None
+        self.zone_config: ZoneConfig | None = None
         #: Per lane, the zone runs of the hours it sent, by hour (the latest always kept).
         self._zone_runs: dict[int, dict[int, ZoneRuns]] = {}
         self.areas = areas
@@ -208,6 +193,15 @@ class Aggregator:
             return [Snapshot(SnapshotKind.HOUR, hour, document, revision)]
         self._hours.setdefault(hour, {})[lane] = (_hold(message), status)
         return self._complete_hours(now_us)
+
+    def count_zones(self, zones: Zones, zone_config: ZoneConfig) -> Aggregator:
+        """Give snapshots ``zones`` (SPEC Z4) from the lanes' zone runs (before any message).
+
+        A lane that skipped an hour as empty had no ping for longer than the longest
+        window, yet its older runs count in sessions up to 28 days back: they are its
+        runs from the latest hour it sent before."""
+        self.zones, self.zone_config = zones, zone_config
+        return self
 
     def live_snapshot(self) -> Snapshot | None:
         """Every lane's latest live figures merged (``None`` until each lane has reported)."""
@@ -544,9 +538,14 @@ def snapshot_records(
             number, at_us = revised[key]
             value |= {"revision": number, "revised_at": _time_text(at_us)}
         records.append((f"{prefix}|{key}", value))
+    for zone in document.get("zones", ()):  # SPEC Z4: one record per zone, after the areas
+        records.append((f"{prefix}|zone|{zone['code']}",
+                        {"as_of": document["as_of"], "level": "zone", **zone}))  # fmt: skip
     counts = {key[:-1]: len(document[key]) for key in _LEVEL_KEYS}
     if document.get("force"):
         counts["force"] = 1
+    if "zones" in document:
+        counts["zone"] = len(document["zones"])
     summary = {k: document[k] for k in _SUMMARY} | {"areas": counts}
     if revision is not None:
         summary |= {"revision": revision.number,
@@ -574,7 +573,7 @@ def document_from_records(
 ) -> dict[str, Any] | None:
     """The report document back from :func:`snapshot_records` (``None`` unless it is whole)."""
     summary: dict[str, Any] | None = None
-    levels: dict[str, list[dict]] = {key: [] for key in _LEVEL_KEYS}
+    levels: dict[str, list[dict]] = {key: [] for key in (*_LEVEL_KEYS, "zones")}
     force: dict[str, Any] = {}
     for key, value in records:
         parts = key.split("|")
@@ -590,7 +589,8 @@ def document_from_records(
             levels[parts[1] + "s"].append(area)
     if summary is None:
         return None
-    found = {key[:-1]: len(levels[key]) for key in _LEVEL_KEYS} | {"force": int(bool(force))}
+    found = {key[:-1]: len(levels[key]) for key in (*_LEVEL_KEYS, "zones")}
+    found["force"] = int(bool(force))
     if any(found.get(level, 0) != n for level, n in summary.get("areas", {}).items()):
         return None  # not whole yet: its areas are still being written (or were cut short)
     document = {"as_of": summary["as_of"], "slot_seconds": summary["slot_seconds"]}
@@ -599,6 +599,8 @@ def document_from_records(
     document["force"] = force
     for key in ("fairness", "outside", "accepted", "rejected", "duplicates"):
         document[key] = summary[key]
+    if "zone" in summary.get("areas", {}):
+        document["zones"] = sorted(levels["zones"], key=lambda zone: zone["code"])
     if "revision" in summary:  # an hour snapshot published with its revision
         document["revision"] = summary["revision"]
         document["revised_at"] = summary["revised_at"]
