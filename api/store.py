@@ -72,6 +72,8 @@ class Changes:
                     "hour": hour, "revision": row["revision"], "revised_at": row["revised_at"],
                     "accepted": row["accepted"], "outside": row["outside"]})  # fmt: skip
             return
+        if value.get("level") == "zone":
+            return  # zones' figures (SPEC Z4) are not stored yet
         level, code = self._area(value)
         revised["revision"] = revised["revision"] or 0  # unchanged since first published
         for window, metrics in value["windows"].items():
@@ -86,6 +88,8 @@ class Changes:
                 self.live_summary = {"id": 1, "as_of": as_of,
                                      **{k: value[k] for k in _SUMMARY}}  # fmt: skip
             return
+        if value.get("level") == "zone":
+            return  # zones' figures (SPEC Z4) are not stored yet
         level, code = self._area(value)
         for window, metrics in value["windows"].items():
             old = self.live.get((level, code, window))

@@ -30,6 +30,7 @@ from beatlight.streams.wire import decode
 
 if TYPE_CHECKING:
     from beatlight.runtime.app import WorkerConfig
+    from beatlight.streams.batch import Zoning
 
 __all__ = ["Aggregation"]
 
@@ -42,13 +43,17 @@ class Aggregation:
     def __init__(
         self, config: WorkerConfig, geography: Geography, lane_config: LaneConfig, *,
         local: Container[int], stopping: threading.Event, metrics: Metrics,
+        zoning: Zoning | None = None,
     ) -> None:  # fmt: skip
-        """``local``: the lanes this worker holds, whose live figures come by :meth:`live`."""
+        """``local``: the lanes this worker holds, whose live figures come by :meth:`live`.
+        ``zoning``: the worker's zones, for the snapshots' ``zones`` and their alerts."""
         self.config = config
         self.local = local
         self.stopping = stopping
         self.metrics = metrics
         self.aggregator = Aggregator(geography.areas, lane_config, config.partitions)
+        if zoning is not None:
+            self.aggregator.count_zones(zoning.zones, zoning.config)
         self._aggregated_to = 0  # next partials offset the aggregator expects
         self._partials_reader: PartitionReader | None = None
         self._alerts = alert_tracker(config)

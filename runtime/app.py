@@ -32,7 +32,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 
@@ -54,6 +54,9 @@ from beatlight.runtime.pacing import LivePacing, live_tick
 from beatlight.runtime.work import WorkThread
 from beatlight.streams.lane import LaneConfig
 from beatlight.streams.runner import Record
+
+if TYPE_CHECKING:
+    from beatlight.streams.batch import Zoning
 
 __all__ = ["Worker", "WorkerConfig", "create_app"]
 
@@ -101,8 +104,14 @@ class Worker:
     metrics: Metrics
 
 
-def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConfig) -> faust.App:
-    """A Faust app wired to ``geography``; start it with :func:`run_worker`."""
+def create_app(
+    config: WorkerConfig,
+    geography: Geography,
+    lane_config: LaneConfig,
+    zoning: Zoning | None = None,
+) -> faust.App:
+    """A Faust app wired to ``geography`` (and the zones of ``zoning``, if any); start it
+    with :func:`run_worker`."""
     app = _faust_app(config)
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
     presence = app.topic(topics.PRESENCE, partitions=config.partitions, **raw)
@@ -110,9 +119,10 @@ def create_app(config: WorkerConfig, geography: Geography, lane_config: LaneConf
     lane_output = app.topic(topics.PARTIALS, topics.LIVE_TICKS, **raw)
 
     metrics = Metrics()
-    lanes = Lanes(config, geography, lane_config, stopping=app.stopping, metrics=metrics)
+    lanes = Lanes(config, geography, lane_config, stopping=app.stopping, metrics=metrics,
+                  zoning=zoning)  # fmt: skip
     aggregation = Aggregation(config, geography, lane_config, local=lanes,
-                              stopping=app.stopping, metrics=metrics)  # fmt: skip
+                              stopping=app.stopping, metrics=metrics, zoning=zoning)  # fmt: skip
     pacing = LivePacing(config.live_seconds, metrics)
     work = WorkThread()
     app.beatlight_worker = Worker(lanes, aggregation, pacing, work, metrics)

@@ -25,9 +25,11 @@ from beatlight.runtime.reader import PartitionReader
 from beatlight.streams.checkpoint import checkpoint_records, latest_checkpoint, load_lane
 from beatlight.streams.lane import Lane, LaneConfig
 from beatlight.streams.runner import Emission, LaneRunner, Record, first_publication_us
+from beatlight.streams.zone_lane import ZoneLane
 
 if TYPE_CHECKING:
     from beatlight.runtime.app import WorkerConfig
+    from beatlight.streams.batch import Zoning
 
 __all__ = ["Lanes", "Stopping"]
 
@@ -51,9 +53,11 @@ class Lanes:
 
     def __init__(
         self, config: WorkerConfig, geography: Geography, lane_config: LaneConfig, *,
-        stopping: threading.Event, metrics: Metrics,
+        stopping: threading.Event, metrics: Metrics, zoning: Zoning | None = None,
     ) -> None:  # fmt: skip
+        """``zoning``: the worker's zones; each lane then keeps a :class:`ZoneLane`."""
         self.config = config
+        self.zoning = zoning
         self.geography = geography
         self.lane_config = lane_config
         #: Set when the worker begins to stop: reads of Kafka end between chunks, and
@@ -236,6 +240,7 @@ class Lanes:
                 first_offset=self._reader().first_offset(partition),
                 points_us=round(self.config.points_minutes * 60_000_000),
                 event_clock=self.config.live_clock == "event",
+                zones=self._zone_lane(),
             )
             restored = self._restore(partition)
             if restored is not None:
@@ -263,7 +268,11 @@ class Lanes:
         blob = latest_checkpoint(records, partition)
         if blob is None:
             return None
-        return load_lane(blob, self.geography, self.lane_config)
+        return load_lane(blob, self.geography, self.lane_config, self._zone_lane())
+
+    def _zone_lane(self) -> ZoneLane | None:
+        zoning = self.zoning
+        return None if zoning is None else ZoneLane(zoning.zones, zoning.config)
 
     # -- reading Kafka ----------------------------------------------------------------
 

@@ -38,12 +38,15 @@ import numpy as np
 import orjson
 
 from beatlight.geo.areas import Areas
+from beatlight.geo.zones import Zones
 from beatlight.streams.lane import LaneConfig, SkippedSpan
 from beatlight.streams.metrics import figures
 from beatlight.streams.presence import Partial
 from beatlight.streams.report import report_document
 from beatlight.streams.runs import AreaRuns, RunStore
 from beatlight.streams.wire import Kind, LaneStatus, Message, decode
+from beatlight.streams.zone_figures import zone_entries
+from beatlight.streams.zones import ZoneConfig, ZoneRuns
 from beatlight.times import format_us
 
 __all__ = [
@@ -102,7 +105,11 @@ class Aggregator:
         """``config``: the lanes' configuration, for the model's parameters and the
         lanes' allowed lateness. Published hours stay revisable for that lateness plus a
         day's margin (lanes lag each other, idle lanes vouch for hours and wake later),
-        and for two days at least."""
+        and for two days at least. With zones, see :meth:`count_zones`."""
+        self.zones: Zones | None = None
+        self.zone_config: ZoneConfig | None = None
+        #: Per lane, the zone runs of the hours it sent, by hour (the latest always kept).
+        self._zone_runs: dict[int, dict[int, ZoneRuns]] = {}
         self.areas = areas
         self.params = config.model
         self.partitions = partitions
@@ -176,6 +183,7 @@ class Aggregator:
             # pings before it, or the lane settling an hour it published early.
             ticks = self._published[hour]
             ticks[lane] = (_hold(message), status)
+            self._keep_zone_runs(hour, {lane: ticks[lane]})
             merged = self._merge(ticks, hour)
             document = self._document(merged, self._with_skipped(ticks, hour))
             revision = self._revise(hour, document, now_us)
@@ -185,6 +193,15 @@ class Aggregator:
             return [Snapshot(SnapshotKind.HOUR, hour, document, revision)]
         self._hours.setdefault(hour, {})[lane] = (_hold(message), status)
         return self._complete_hours(now_us)
+
+    def count_zones(self, zones: Zones, zone_config: ZoneConfig) -> Aggregator:
+        """Give snapshots ``zones`` (SPEC Z4) from the lanes' zone runs (before any message).
+
+        A lane that skipped an hour as empty had no ping for longer than the longest
+        window, yet its older runs count in sessions up to 28 days back: they are its
+        runs from the latest hour it sent before."""
+        self.zones, self.zone_config = zones, zone_config
+        return self
 
     def live_snapshot(self) -> Snapshot | None:
         """Every lane's latest live figures merged (``None`` until each lane has reported)."""
@@ -248,6 +265,7 @@ class Aggregator:
             if self.published_hour_us is None or hour > self.published_hour_us:
                 self.published_hour_us = hour  # (an hour no lane had figures for comes late)
             self._published[hour] = ticks
+            self._keep_zone_runs(hour, ticks)
             # Hours stay revisable for the lateness plus a margin; older ones are history.
             for old in [h for h in self._published if h < hour - self.revisable_us]:
                 del self._published[old]
@@ -340,7 +358,40 @@ class Aggregator:
             ward_last_seen=last_seen,
             outside=sum(p.outside for p in parts) + sum(s.span.outside for s in skipped),
             accepted=sum(p.accepted for p in parts) + sum(s.span.accepted for s in skipped),
+            zones=None if self.zones is None else self._zone_merge(held, skipped, as_of_us),
         )
+
+    def _zone_merge(self, held: dict[int, Partial], skipped: list[_Skip], as_of_us: int
+                    ) -> ZoneRuns:  # fmt: skip
+        """The lanes' zone runs as of ``as_of_us``: each lane's own, or for a lane that
+        skipped the hour, those of the latest hour it sent before."""
+        parts = [p.zones for p in held.values() if p.zones is not None]
+        for skip in skipped:
+            sent = self._zone_runs.get(skip.status.lane, {})
+            before = [hour for hour in sent if hour < as_of_us]
+            if before:
+                parts.append(sent[max(before)])
+        if not parts:
+            assert self.zones is not None
+            empty = np.empty(0, dtype=np.int64)
+            no_time = np.full(len(self.zones), _NO_TIME, dtype=np.int64)
+            return ZoneRuns.build(empty, empty, empty, empty, np.empty(0, dtype=bool), no_time)
+        return parts[0] if len(parts) == 1 else ZoneRuns.merge(parts)
+
+    def _keep_zone_runs(self, hour_us: int, ticks: dict[int, tuple[_Held, LaneStatus]]) -> None:
+        """Remember each lane's zone runs of a published hour (see :meth:`_zone_merge`)."""
+        if self.zones is None:
+            return
+        for lane, (held, _) in ticks.items():
+            runs = _unhold(held).zones
+            if runs is None:
+                continue
+            sent = self._zone_runs.setdefault(lane, {})
+            sent[hour_us] = runs
+            latest = max(sent)
+            cut = hour_us - self.revisable_us
+            for old in [h for h in sent if h < cut and h != latest]:
+                del sent[old]
 
     def _with_skipped(
         self, ticks: dict[int, tuple[_Held, LaneStatus]], hour_us: int
@@ -368,7 +419,7 @@ class Aggregator:
         for _, status in ticks:
             rejected.update(status.rejected)
             duplicates += status.duplicates
-        return report_document(
+        document = report_document(
             self.areas,
             figures(merged, self.areas, self.params),
             as_of_us=merged.as_of_us,
@@ -378,6 +429,11 @@ class Aggregator:
             rejected=rejected,
             duplicates=duplicates,
         )
+        if self.zones is not None and merged.zones is not None:
+            assert self.zone_config is not None
+            document["zones"] = zone_entries(self.zones, merged.zones, self.zone_config,
+                                             merged.as_of_us)  # fmt: skip
+        return document
 
 
 _NO_TIME = np.iinfo(np.int64).min
@@ -420,7 +476,7 @@ def _digests(document: dict[str, Any]) -> tuple[tuple[str, ...], np.ndarray]:
     for level, area in _areas_of(document):
         keys.append(f"{level}|{area['code']}")
         digests.append(hash(orjson.dumps(area["windows"])))
-    own = {k: document[k] for k in ("fairness", "outside", "accepted")}
+    own = {k: document[k] for k in ("fairness", "outside", "accepted", "zones") if k in document}
     digests.append(hash(orjson.dumps(own)))
     return tuple(keys), np.array(digests, dtype=np.int64)
 
@@ -482,9 +538,14 @@ def snapshot_records(
             number, at_us = revised[key]
             value |= {"revision": number, "revised_at": _time_text(at_us)}
         records.append((f"{prefix}|{key}", value))
+    for zone in document.get("zones", ()):  # SPEC Z4: one record per zone, after the areas
+        records.append((f"{prefix}|zone|{zone['code']}",
+                        {"as_of": document["as_of"], "level": "zone", **zone}))  # fmt: skip
     counts = {key[:-1]: len(document[key]) for key in _LEVEL_KEYS}
     if document.get("force"):
         counts["force"] = 1
+    if "zones" in document:
+        counts["zone"] = len(document["zones"])
     summary = {k: document[k] for k in _SUMMARY} | {"areas": counts}
     if revision is not None:
         summary |= {"revision": revision.number,
@@ -512,7 +573,7 @@ def document_from_records(
 ) -> dict[str, Any] | None:
     """The report document back from :func:`snapshot_records` (``None`` unless it is whole)."""
     summary: dict[str, Any] | None = None
-    levels: dict[str, list[dict]] = {key: [] for key in _LEVEL_KEYS}
+    levels: dict[str, list[dict]] = {key: [] for key in (*_LEVEL_KEYS, "zones")}
     force: dict[str, Any] = {}
     for key, value in records:
         parts = key.split("|")
@@ -528,7 +589,8 @@ def document_from_records(
             levels[parts[1] + "s"].append(area)
     if summary is None:
         return None
-    found = {key[:-1]: len(levels[key]) for key in _LEVEL_KEYS} | {"force": int(bool(force))}
+    found = {key[:-1]: len(levels[key]) for key in (*_LEVEL_KEYS, "zones")}
+    found["force"] = int(bool(force))
     if any(found.get(level, 0) != n for level, n in summary.get("areas", {}).items()):
         return None  # not whole yet: its areas are still being written (or were cut short)
     document = {"as_of": summary["as_of"], "slot_seconds": summary["slot_seconds"]}
@@ -537,6 +599,8 @@ def document_from_records(
     document["force"] = force
     for key in ("fairness", "outside", "accepted", "rejected", "duplicates"):
         document[key] = summary[key]
+    if "zone" in summary.get("areas", {}):
+        document["zones"] = sorted(levels["zones"], key=lambda zone: zone["code"])
     if "revision" in summary:  # an hour snapshot published with its revision
         document["revision"] = summary["revision"]
         document["revised_at"] = summary["revised_at"]

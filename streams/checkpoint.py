@@ -5,7 +5,11 @@ JSON header (ids, counters, pseudonym table) and NumPy arrays (runs, buffer, cel
 framed here with the format, the geography and the offset, and zlib-compressed.
 No pickle: a checkpoint comes back from a Kafka changelog, which is not a place to
 load code from. It records a digest of the geography it was taken with and is
-ignored (the lane is rebuilt from the topic) when the boundaries have changed.
+ignored (the lane is rebuilt from the topic) when the boundaries have changed, and
+likewise when the zones have (``zone_digest``; a lane with zones keeps its
+:class:`~beatlight.streams.zone_lane.ZoneLane`'s state beside the presence's, under
+``zones`` and arrays named ``zone_*``). A ward-only checkpoint is as it was, so
+:data:`FORMAT` stays: a worker without zones resumes from either kind it wrote.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import orjson
 
 from beatlight.geo.areas import Areas
 from beatlight.geo.geography import Geography
+from beatlight.geo.zones import Zones
 from beatlight.streams.lane import Lane, LaneConfig
+from beatlight.streams.zone_lane import ZoneLane
 
 __all__ = [
     "FORMAT",
@@ -30,6 +36,7 @@ __all__ = [
     "geography_digest",
     "latest_checkpoint",
     "load_lane",
+    "zones_digest",
 ]
 
 _CHUNK = 512 * 1024
@@ -54,6 +61,15 @@ def _digest(areas: Areas) -> str:
     return digest.hexdigest()
 
 
+def zones_digest(zones: Zones) -> str:
+    """What a checkpoint's zone state depends on: the zones' codes, shapes and schedules."""
+    digest = hashlib.sha256()
+    digest.update(orjson.dumps([list(map(str, zones.codes)), list(map(str, zones.schedule_texts))]))
+    for shape in zones.metric.to_wkb():
+        digest.update(shape)
+    return digest.hexdigest()
+
+
 def dump_lane(lane: Lane, next_offset: int) -> bytes:
     """The lane's state at ``next_offset`` (the first record it has not processed).
 
@@ -65,14 +81,21 @@ def dump_lane(lane: Lane, next_offset: int) -> bytes:
         "geography": geography_digest(lane.presence.areas),
         "next_offset": next_offset,
     } | state
+    if lane.zones is not None:
+        header["zone_digest"] = zones_digest(lane.zones.zones)
     head = orjson.dumps(header)
     body = io.BytesIO()
     np.savez(body, **arrays)
     return zlib.compress(len(head).to_bytes(4, "big") + head + body.getvalue(), 3)
 
 
-def load_lane(blob: bytes, geography: Geography, config: LaneConfig) -> tuple[Lane, int] | None:
-    """A lane and its next offset from :func:`dump_lane`; ``None`` if it does not fit."""
+def load_lane(
+    blob: bytes, geography: Geography, config: LaneConfig, zones: ZoneLane | None = None
+) -> tuple[Lane, int] | None:
+    """A lane and its next offset from :func:`dump_lane`; ``None`` if it does not fit.
+
+    ``zones``: the worker's empty zone lane. A checkpoint fits only with the zones it was
+    taken with, or none both (a ward-only checkpoint has no zone state to resume)."""
     try:
         data = zlib.decompress(blob)
         size = int.from_bytes(data[:4], "big")
@@ -81,11 +104,13 @@ def load_lane(blob: bytes, geography: Geography, config: LaneConfig) -> tuple[La
             return None
         if header["geography"] != geography_digest(geography.areas):
             return None
+        if header.get("zone_digest") != (None if zones is None else zones_digest(zones.zones)):
+            return None
         with np.load(io.BytesIO(data[4 + size :]), allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (zlib.error, ValueError, KeyError, orjson.JSONDecodeError, OSError):
         return None
-    return Lane.from_state(geography, config, header, arrays), header["next_offset"]
+    return Lane.from_state(geography, config, header, arrays, zones), header["next_offset"]
 
 
 def checkpoint_records(

@@ -16,8 +16,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from beatlight.streams.events import RawEvents, ValidEvents, validate
 from beatlight.streams.intake import Intake
 from beatlight.streams.presence import FinalDelta, ModelParams, Partial, PresenceLane
 from beatlight.streams.runs import AreaRuns
+
+if TYPE_CHECKING:
+    from beatlight.streams.zone_lane import ZoneLane
 
 __all__ = ["Lane", "LaneConfig", "Outcome", "SkippedSpan"]
 
@@ -88,6 +91,7 @@ class Lane:
         hourly: bool = False,
         hours: Callable[[int], bool] | None = None,
         ordered: bool = False,
+        zones: ZoneLane | None = None,
     ) -> None:
         """``ignore_from_us``: a fixed ``as_of``; events at or after it are ignored (rule 9).
 
@@ -99,8 +103,11 @@ class Lane:
         ping can change them any more (the watermark has passed H + lateness), as
         the stream's history needs; the batch report does not. ``hours``: only at
         the hour boundaries it accepts (the PCC report's trends need local midnights).
+
+        ``zones``: a stream lane's zones; its figures then carry the lane's zone runs.
         """
         self.geography = geography
+        self.zones = zones
         self.hourly = hourly
         self._wanted = hours or (lambda _: True)
         #: First hour boundary this lane reports: no accepted ping can precede it.
@@ -166,6 +173,8 @@ class Lane:
                 events.mode[rows],
                 cell,
             )
+            if self.zones is not None:
+                self.zones.add(events, rows)
             latest = int(events.ts_us[rows].max())
             if self.max_accepted_us is None or latest > self.max_accepted_us:
                 self.max_accepted_us = latest
@@ -189,7 +198,10 @@ class Lane:
         Incomplete figures hold the runs from :attr:`sent_slot` on: what the
         aggregator does not have yet.
         """
-        return self.presence.partial(as_of_us, sent_slot=self.sent_slot, complete=complete)
+        partial = self.presence.partial(as_of_us, sent_slot=self.sent_slot, complete=complete)
+        if self.zones is None:
+            return partial
+        return replace(partial, zones=self.zones.runs(as_of_us))
 
     def resend_final(self) -> None:
         """Queue every final run for sending again (after a restore: the aggregator may
@@ -245,6 +257,9 @@ class Lane:
             },
             "presence": presence,
         }
+        if self.zones is not None:
+            header["zones"], zone_arrays = self.zones.state()
+            arrays = arrays | zone_arrays
         return header, arrays
 
     @classmethod
@@ -254,9 +269,17 @@ class Lane:
         config: LaneConfig,
         header: dict[str, Any],
         arrays: dict[str, np.ndarray],
+        zones: ZoneLane | None = None,
     ) -> Lane:
-        """The hourly lane :meth:`state` described (with the same geography and config)."""
+        """The hourly lane :meth:`state` described (with the same geography and config).
+
+        ``zones``: an empty zone lane of the same zones, to restore the state's into."""
+        if (zones is None) != ("zones" not in header):
+            raise ValueError("the state has zones and the lane none, or the other way round")
         lane = cls(geography, config, hourly=True)
+        if zones is not None:
+            lane.zones = type(zones).from_state(zones.zones, zones.config, header["zones"],
+                                                arrays)  # fmt: skip
         lane.intake = Intake.from_state(config.lateness_us, header["intake"])
         meta = header["lane"]
         lane.rejected = Counter(meta["rejected"])
@@ -419,6 +442,8 @@ class Lane:
         model = self.config.model
         if self.ignore_from_us is not None:
             settled = min(settled, self.ignore_from_us)
+        if self.zones is not None:
+            self.zones.settle(settled)
         final = None
         before = settled - model.gap_us
         floor = self.presence.earliest_admissible_us

@@ -28,7 +28,7 @@ and answering all keep the same two tiers consistent, so they read best together
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from beatlight.streams.events import FOOT
 from beatlight.streams.runs import AreaRuns, RunStore, UnitRuns, union_later
 from beatlight.streams.sorting import group_first, lexsort, sorted_unique
 from beatlight.windows import WINDOW_SECONDS
+
+if TYPE_CHECKING:
+    from beatlight.streams.zones import ZoneRuns
 
 __all__ = ["FinalDelta", "ModelParams", "Partial", "PresenceLane", "time_order", "unit_slot_runs"]
 
@@ -89,6 +92,8 @@ class Partial:
     #: ``None``: ``present``/``foot`` are complete. Otherwise they hold only slots from
     #: here on, and the final runs before it travel separately (see streams.aggregate).
     final_slot: int | None = None
+    #: A stream lane with zones: its zone runs as of ``as_of_us`` (streams.zone_lane).
+    zones: ZoneRuns | None = None
 
     @property
     def nbytes(self) -> int:

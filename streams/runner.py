@@ -28,6 +28,7 @@ from beatlight.streams.events import parse_lines
 from beatlight.streams.lane import Lane, LaneConfig, Outcome, SkippedSpan
 from beatlight.streams.points import point_records
 from beatlight.streams.wire import Kind, LaneStatus, encode_final, encode_reported, encode_tick
+from beatlight.streams.zone_lane import ZoneLane
 from beatlight.times import format_us
 
 __all__ = ["Emission", "GapError", "LaneRunner", "Record", "first_publication_us"]
@@ -95,13 +96,16 @@ class LaneRunner:
         first_offset: int = 0,
         points_us: int = 900_000_000,
         event_clock: bool = False,
+        zones: ZoneLane | None = None,
     ) -> None:
-        """``points_us``: how recent a ping must be to go to ``visibility.points``, behind
+        """``zones``: an empty zone lane: the lane's figures then carry its zone runs.
+
+        ``points_us``: how recent a ping must be to go to ``visibility.points``, behind
         the wall clock or, with ``event_clock``, behind the later of the wall clock and this
         lane's watermark. Points are for the live map: a replay of history sends none, so a
         replay of weeks costs no extra sends (SPEC: inspectors see the last 15 minutes)."""
         self.partition = partition
-        self.lane = Lane(geography, config, hourly=True)
+        self.lane = Lane(geography, config, hourly=True, zones=zones)
         self.max_event_bytes = max_event_bytes
         self.points_us = points_us
         self.event_clock = event_clock

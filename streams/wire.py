@@ -13,11 +13,15 @@ Stage 1 (one lane per input partition) sends the aggregator these kinds of messa
 * ``reported``: the hours a lane skipped as empty (:class:`~beatlight.streams.lane.SkippedSpan`),
   so the aggregator does not wait for its figures for them.
 
-Every message carries the lane's :class:`LaneStatus`. The header is JSON and
+A tick of a lane with zones also carries the lane's zone runs as of its time
+(:mod:`beatlight.streams.zone_lane`; ``"zones": true`` in the header, arrays named
+``zone_*``); without zones a tick is what it always was. Every message carries the
+lane's :class:`LaneStatus`. The header is JSON and
 lists the arrays (name, dtype, shape); the body is their raw bytes, one after the
 other, zlib-compressed. (Earlier workers wrote an ``.npz`` archive, several times
 slower to write and read; :func:`decode` still reads those.) Neither holds a
-unit pseudonym: figures are per area, summed over units before they leave the lane.
+unit pseudonym: figures are per area, summed over units before they leave the lane
+(zone runs number a lane's units 0, 1, … in the order it first saw them, no more).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from __future__ import annotations
 import io
 import math
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -35,6 +39,7 @@ import orjson
 from beatlight.streams.lane import SkippedSpan
 from beatlight.streams.presence import FinalDelta, Partial
 from beatlight.streams.runs import AreaRuns
+from beatlight.streams.zones import ZoneRuns
 
 __all__ = [
     "Kind",
@@ -65,6 +70,7 @@ class Kind(Enum):
 _TICKS = frozenset((Kind.HOUR, Kind.PROVISIONAL, Kind.LIVE))
 
 _RUNS = ("area", "start", "end")
+_ZONE_RUNS = tuple(f.name for f in fields(ZoneRuns))
 
 
 @dataclass
@@ -167,6 +173,9 @@ def encode_tick(kind: Kind, status: LaneStatus, partial: Partial) -> bytes:
         "ward_last_seen": partial.ward_last_seen,
     }
     arrays |= {f"stray_{i}": keys for i, keys in enumerate(partial.stray)}
+    if partial.zones is not None:
+        arrays |= {f"zone_{name}": np.asarray(getattr(partial.zones, name), dtype=np.int64)
+                   for name in _ZONE_RUNS}  # fmt: skip
     header = {
         "kind": kind.value,
         "status": status.to_json(),
@@ -177,6 +186,8 @@ def encode_tick(kind: Kind, status: LaneStatus, partial: Partial) -> bytes:
         "pairs": int(partial.covered.shape[1]),
         "windows": int(partial.covered.shape[0]),
     }
+    if partial.zones is not None:
+        header["zones"] = True
     return _pack(header, arrays)
 
 
@@ -226,6 +237,9 @@ def _decode_partial(header: dict, body: bytes) -> Partial:
         outside=header["outside"],
         accepted=header["accepted"],
         final_slot=header["final_slot"],
+        zones=ZoneRuns(*(arrays[f"zone_{name}"] for name in _ZONE_RUNS))
+        if header.get("zones")
+        else None,
     )
 
 

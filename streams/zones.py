@@ -25,6 +25,7 @@ carrying each unit's last ping and its zones, and compacting runs share that sta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pyproj import Transformer
@@ -176,6 +177,60 @@ class ZoneModel:
             foot = np.empty(0, dtype=bool)
         return ZoneRuns.build(zone, unit, start, end, foot, self._last_seen.copy())
 
+    def copy(self) -> ZoneModel:
+        """An independent model in the same state (the stream's hour figures finish one)."""
+        twin = object.__new__(ZoneModel)
+        twin.__dict__.update(self.__dict__)
+        twin._units = dict(self._units)
+        twin._pending = dict(self._pending)
+        twin._last_ts, twin._last_mode = self._last_ts.copy(), self._last_mode.copy()
+        twin._last_zones, twin._last_seen = self._last_zones.copy(), self._last_seen.copy()
+        twin._runs = list(self._runs)
+        return twin
+
+    def forget(self, before_slot: int) -> None:
+        """Drop runs ending at or before ``before_slot`` (no figure to come reaches them)."""
+        self._compact(force=True)
+        if self._runs:
+            keep = self._runs[0][3] > before_slot
+            self._runs = [tuple(c[keep] for c in self._runs[0])]
+            self._rows = int(keep.sum())
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """A JSON-ready header and named arrays to resume from (lane checkpoints)."""
+        self._compact(force=True)
+        runs = self._runs[0] if self._runs else _no_runs()
+        arrays = {f"zone_pending_{k}": _storable(v) for k, v in self._pending.items()}
+        arrays |= {f"zone_runs_{i}": c for i, c in enumerate(runs)}
+        arrays |= {
+            "zone_last_ts": self._last_ts,
+            "zone_last_mode": self._last_mode,
+            "zone_last_zones": self._last_zones,
+            "zone_last_seen": self._last_seen,
+        }
+        header = {"units": list(self._units), "first_us": self.first_us, "from_us": self.from_us}
+        return header, arrays
+
+    @classmethod
+    def from_state(
+        cls, zones: Zones, params: ModelParams, header: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+    ) -> ZoneModel:  # fmt: skip
+        """The model :meth:`state` described (with the same zones and parameters)."""
+        if arrays["zone_last_seen"].shape != (len(zones),):
+            raise ValueError("the checkpoint's zones differ from these zones")
+        model = cls(zones, params, from_us=header["from_us"])
+        model._units = {name: i for i, name in enumerate(header["units"])}
+        model.first_us = header["first_us"]
+        model._pending = {k: arrays[f"zone_pending_{k}"] for k in _empty_pings()}
+        for k in ("unit", "eid"):
+            model._pending[k] = model._pending[k].astype(_empty_pings()[k].dtype)
+        model._runs = [tuple(arrays[f"zone_runs_{i}"] for i in range(5))]
+        model._rows = len(model._runs[0][0])
+        model._last_ts, model._last_mode = arrays["zone_last_ts"], arrays["zone_last_mode"]
+        model._last_zones, model._last_seen = arrays["zone_last_zones"], arrays["zone_last_seen"]
+        return model
+
     # -- internals ----------------------------------------------------------------------
 
     def _handle(self, pings: dict[str, np.ndarray]) -> None:
@@ -278,9 +333,9 @@ class ZoneModel:
             pad = np.full((more, self._last_zones.shape[1]), -1, dtype=np.int32)
             self._last_zones = np.vstack([self._last_zones, pad])
 
-    def _compact(self) -> None:
+    def _compact(self, *, force: bool = False) -> None:
         """Merge the runs found so far per (zone, unit, foot): touching runs become one."""
-        if len(self._runs) <= 1 and self._rows <= _COMPACT_ROWS:
+        if len(self._runs) <= 1 and (force or self._rows <= _COMPACT_ROWS):
             return
         zone, unit, start, end, foot = (np.concatenate(c) for c in zip(*self._runs, strict=True))
         units = int(unit.max()) + 1 if len(unit) else 1
@@ -311,6 +366,16 @@ def _is_near(near: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
            + np.floor(lat / _CELL_DEG).astype(np.int64))  # fmt: skip
     at = np.minimum(np.searchsorted(near, key), max(len(near) - 1, 0))
     return (near[at] == key) if len(near) else np.zeros(len(key), dtype=bool)
+
+
+def _no_runs() -> tuple[np.ndarray, ...]:
+    empty = np.empty(0, dtype=np.int64)
+    return empty, empty, empty, empty, np.empty(0, dtype=bool)
+
+
+def _storable(column: np.ndarray) -> np.ndarray:
+    """Object columns (event ids) as fixed-width text: checkpoints load without pickle."""
+    return column.astype(str) if column.dtype == object else column
 
 
 def _empty_pings() -> dict[str, np.ndarray]:

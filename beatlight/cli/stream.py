@@ -18,6 +18,7 @@ from beatlight.cli.options import (
     CodeColumnOpt,
     CrsOpt,
     VerboseOpt,
+    ZonesOpt,
     build_settings,
     configure_logging,
     parse_time,
@@ -25,7 +26,7 @@ from beatlight.cli.options import (
     user_errors,
     write_output,
 )
-from beatlight.cli.places import geography_for
+from beatlight.cli.places import geography_for, zoning_for
 from beatlight.errors import BeatlightError
 
 __all__ = ["snapshots", "worker"]
@@ -66,6 +67,7 @@ def worker(
     ] = None,
     code_column: CodeColumnOpt = None,
     boundaries_crs: CrsOpt = None,
+    zones: ZonesOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run a stream worker: validate, match and aggregate patrol.presence into snapshots.
@@ -85,13 +87,13 @@ def worker(
     settings = build_settings(boundaries=boundaries, attributes=attributes,
                               kafka_bootstrap=bootstrap, kafka_partitions=partitions,
                               worker_web_port=web_port, worker_web_host=web_host,
-                              live_clock=live_clock)  # fmt: skip
+                              live_clock=live_clock, zones=zones)  # fmt: skip
     servers = require_bootstrap(settings)
     geography = geography_for(settings, code_column=code_column, crs=boundaries_crs)
     counts = ensure_topics(servers, settings.kafka_partitions)
     partitions = counts.get(PRESENCE, settings.kafka_partitions)
     config = worker_config(settings, servers, partitions=partitions)
-    faust_app = create_app(config, geography, lane_config(settings))
+    faust_app = create_app(config, geography, lane_config(settings), zoning_for(settings))
     logging.getLogger("beatlight.worker").info(
         "worker %s on %s: %d input partitions, web %s", settings.app_id, servers,
         config.partitions, f"{config.web_host}:{config.web_port}" if config.web_port else "off",
