@@ -1,7 +1,8 @@
 """``/api/v1/zones`` and ``/api/v1/returns``: zones' windows, sessions and funders' returns.
 
 For inspectors and the PCC's office (SPEC Z4, Z6): every zone, public or not, with what
-the zones file commits it to (:mod:`api.zone_queries`).
+the zones file commits it to (:mod:`api.zone_queries`). Keyed answers are never cached
+by others (``private, no-store``, :mod:`api.headers`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ router = APIRouter(prefix="/zones", tags=["zones"],
 returns_router = APIRouter(prefix="/returns", tags=["zones"],
                            dependencies=[requires("inspector", "pcc", "admin")])  # fmt: skip
 
-_CACHE = {"Cache-Control": "private, max-age=30"}
 _CSV_COLUMNS = ("code", "name", "kind", "public", "as_of", "window", *ZONE_METRICS)
 
 
@@ -53,7 +53,7 @@ async def list_zones(services: ServicesDep, as_of: AsOfQuery = None,
                  *(figures[m] for m in ZONE_METRICS)]
                 for z in zones for window, figures in z["windows"].items())  # fmt: skip
         return csv_response("zones", _CSV_COLUMNS, rows)
-    return json_response({"as_of": found, "zones": zones}, **_CACHE)
+    return json_response({"as_of": found, "zones": zones})
 
 
 @router.get("/{code}", response_model=ZoneDetail, summary="One zone, its windows and sessions",
@@ -67,7 +67,7 @@ async def get_zone(services: ServicesDep, code: str, as_of: AsOfQuery = None) ->
         raise HTTPException(404, f"no zone has the code {quoted(code)}")
     if hour is not None and found is None:
         raise HTTPException(404, f"no zone figures stored at {format_time(hour)}")
-    return json_response(zones[0] | {"as_of": found}, **_CACHE)
+    return json_response(zones[0] | {"as_of": found})
 
 
 @returns_router.get("", response_model=list[ReturnRow], summary="Funders' returns (Z6)")
@@ -84,10 +84,8 @@ async def zone_returns(
     rows = await run_in_threadpool(_returns, services, period)
     if format == "csv":
         cells = ([_cell(row[k]) for k in zone_queries.RETURNS_COLUMNS] for row in rows)
-        response = csv_response(f"returns-{period}", zone_queries.RETURNS_COLUMNS, cells)
-        response.headers.update(_CACHE)
-        return response
-    return json_response(rows, **_CACHE)
+        return csv_response(f"returns-{period}", zone_queries.RETURNS_COLUMNS, cells)
+    return json_response(rows)
 
 
 def _zones(
