@@ -46,9 +46,11 @@ from beatlight.api.routes import (
     maps,
     metrics,
     public,
+    zones,
 )
 from beatlight.api.shapes import AreaShapes
 from beatlight.api.snapshots import Snapshots
+from beatlight.api.zone_queries import zone_metadata
 from beatlight.errors import BeatlightError
 from beatlight.geo.geography import Geography
 from beatlight.settings import Settings
@@ -83,8 +85,12 @@ def create_app(
     materialiser: Any = None,
     points: Any = None,
     registry: CollectorRegistry | None = None,
+    zone_file: Any = None,
 ) -> FastAPI:
-    """The API over the store at ``engine``; starts ``materialiser``/``points`` with it."""
+    """The API over the store at ``engine``; starts ``materialiser``/``points`` with it.
+
+    ``zone_file``: the :class:`~beatlight.geo.zones.Zones` of the zones file, which says
+    which zones are public and what they are committed to."""
     registry = registry if registry is not None else CollectorRegistry()
     services = Services(
         settings=settings,
@@ -96,6 +102,7 @@ def create_app(
         points=points,
         materialiser=materialiser,
     )
+    services.zone_meta = zone_metadata(zone_file)
     services.audit = AuditTrail(engine, settings.audit_retention_days, services.clock)
 
     @asynccontextmanager
@@ -137,7 +144,8 @@ def create_app(
     app.state.registry = registry
     app.state.auth = Authenticator(engine, cache_seconds=settings.auth_cache_seconds)
     for router in (areas.router, metrics.router, metrics.reports, history.router,
-                   alerts.router, live.router, audit.router, public.router):  # fmt: skip
+                   alerts.router, live.router, audit.router, public.router, zones.router,
+                   zones.returns_router):  # fmt: skip
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(maps.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Annotated, Any
@@ -54,6 +54,8 @@ class Services:
     points: Any = None  # api.points.RecentPoints, when the API reads Kafka
     materialiser: Any = None  # api.materialise.Materialiser, when the API runs one
     audit: Any = None  # api.audit.AuditTrail: who read the recent points
+    #: What the zones file says of each zone, by code (api.zone_queries.zone_metadata).
+    zone_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @cached_property
     def ward_codes(self) -> frozenset[str]:

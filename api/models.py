@@ -8,6 +8,9 @@ Tables hold what the stream publishes, one row per area and window:
   revision (late uploads publish an hour again), and ``hour_revisions``: when each
   revision of an hour was made;
 * ``alerts``: alerts raised on live status changes;
+* ``zones``, ``zone_live``, ``zone_history`` and ``zone_sessions``: the zones' figures
+  (SPEC Z4) from the same snapshots: each zone's name and kind, its windows live and at
+  each hour boundary, and its sessions, one row per zone and session start;
 * ``materialiser_offsets``: how far each topic partition has been stored, written
   in the same transaction as the rows, so a restart resumes exactly there;
 * ``api_keys``: the API's keys, hashed, with their roles (:mod:`api.auth`);
@@ -17,6 +20,9 @@ Tables hold what the stream publishes, one row per area and window:
 There are no unit pseudonyms and no points in the topics read, and no column could
 hold them. Writes are upserts keyed like the topics, so storing a record twice
 changes nothing (:mod:`api.store`).
+
+Long because every table of the store is declared here, in one metadata the migrations
+and the tests' clean-up walk: wards and roll-ups, zones, keys and the audit.
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ __all__ = [
     "LiveSummary",
     "MaterialiserOffset",
     "UTCDateTime",
+    "Zone",
+    "ZoneHistory",
+    "ZoneLive",
+    "ZoneSession",
 ]
 
 
@@ -259,3 +269,81 @@ class LiveAudit(Base):
     role: Mapped[str] = mapped_column(sa.String(16))
     # The ward the reader asked for; null: every ward.
     ward: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+
+
+class _ZoneMetrics:
+    """One window's figures of a zone (SPEC Z2): a ward's without ``coverage``; the
+    target, attainment and status are null for a zone without a weekly target."""
+
+    patrol_minutes: Mapped[float] = mapped_column(sa.Float)
+    foot_minutes: Mapped[float] = mapped_column(sa.Float)
+    unit_minutes: Mapped[float] = mapped_column(sa.Float)
+    longest_gap_minutes: Mapped[float] = mapped_column(sa.Float)
+    distinct_units: Mapped[int] = mapped_column(sa.Integer)
+    visits: Mapped[int] = mapped_column(sa.Integer)
+    koper_visits: Mapped[int] = mapped_column(sa.Integer)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    target_minutes: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    attainment: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    status: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)
+
+
+class Zone(Base):
+    """A zone as the snapshots name it (latest seen); its commitments and whether it is
+    public come from the zones file the API is given, not from the stream."""
+
+    __tablename__ = "zones"
+
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(256))
+    kind: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+
+
+class ZoneLive(_ZoneMetrics, Base):
+    """The latest live figures of one zone and window."""
+
+    __tablename__ = "zone_live"
+
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    window: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ZoneHistory(_ZoneMetrics, Base):
+    """One zone's figures in one window at an hour boundary, of the hour's newest revision
+    (``revision`` 0: as first published). The ``1h`` rows make the funders' returns."""
+
+    __tablename__ = "zone_history"
+    __table_args__ = (sa.Index("ix_zone_history_zone_hour", "code", "window", "hour"),)
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    window: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    revision: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ZoneSession(Base):
+    """One scheduled session of a zone (SPEC Z3), with the latest figures seen.
+
+    Every snapshot lists the sessions that ended in its last 28 days or are open; the
+    row keeps those of the newest snapshot (``as_of``, then ``revision``: -1 live, else
+    the hour's revision), so a session settles with the first snapshot after its end and
+    stays once the snapshots no longer list it.
+    """
+
+    __tablename__ = "zone_sessions"
+    __table_args__ = (sa.Index("ix_zone_sessions_start", "start"),)
+
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    open: Mapped[bool] = mapped_column(sa.Boolean)
+    patrol_minutes: Mapped[float] = mapped_column(sa.Float)
+    unit_minutes: Mapped[float] = mapped_column(sa.Float)
+    visits: Mapped[int] = mapped_column(sa.Integer)
+    koper_visits: Mapped[int] = mapped_column(sa.Integer)
+    longest_gap_minutes: Mapped[float] = mapped_column(sa.Float)
+    met: Mapped[bool | None] = mapped_column(sa.Boolean, nullable=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+    revision: Mapped[int] = mapped_column(sa.Integer)

@@ -29,6 +29,7 @@ __all__ = [
     "period_start",
     "published_until",
     "public_ward",
+    "public_zone",
     "samples",
     "whole_hours",
 ]
@@ -107,6 +108,24 @@ def public_ward(entry: dict[str, Any], window: dict[str, Any], min_units: int) -
         "units_suppressed": suppressed,
         "coverage": round(float(window["coverage"]), 2),
         "target_hours": whole_hours(window["target_minutes"]),
+        "status": window["status"],
+    }
+
+
+def public_zone(entry: dict[str, Any], window: dict[str, Any], min_units: int) -> dict[str, Any]:
+    """A public zone's published figures (a ward's, without coverage; no target: null)."""
+    units = int(window["distinct_units"])
+    suppressed = 0 < units < min_units
+    target = window["target_minutes"]
+    return {
+        "code": entry["code"],
+        "name": entry["name"],
+        "kind": entry["kind"],
+        "patrol_hours": whole_hours(window["patrol_minutes"]),
+        "foot_hours": whole_hours(window["foot_minutes"]),
+        "distinct_units": None if suppressed else units,
+        "units_suppressed": suppressed,
+        "target_hours": None if target is None else whole_hours(target),
         "status": window["status"],
     }
 

@@ -10,6 +10,9 @@ Hours come with their revision (SPEC "Late uploads"): a record of a newer or the
 revision replaces the stored one, an older one (a replay of the topic) changes
 nothing, and a repeat keeps the stored ``revised_at``. So the newest revision is
 served whatever order records are stored in, and replays change no time.
+
+Zones (SPEC Z4) ride in the same snapshots, in the summary's ``zones`` or as
+``zone|{code}`` records; :mod:`beatlight.api.zone_store` writes them.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from beatlight.api.models import (
     LiveSummary,
     MaterialiserOffset,
 )
+from beatlight.api.zone_store import ZoneChanges, apply_zones
 from beatlight.streams.report import METRICS
 from beatlight.times import parse_time
 
@@ -53,10 +57,11 @@ class Changes:
     hour_revisions: dict[tuple[datetime, int], dict[str, Any]] = field(default_factory=dict)
     alerts: dict[tuple[str, str, str, datetime], dict[str, Any]] = field(default_factory=dict)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    zones: ZoneChanges = field(default_factory=ZoneChanges)
 
     def __len__(self) -> int:
         return (len(self.areas) + len(self.live) + len(self.history) + len(self.alerts)
-                + len(self.hour_summaries) + len(self.hour_revisions)
+                + len(self.hour_summaries) + len(self.hour_revisions) + len(self.zones)
                 + (self.live_summary is not None))  # fmt: skip
 
     def add_history(self, key: str, value: dict[str, Any]) -> None:
@@ -67,13 +72,16 @@ class Changes:
         if key.endswith("|summary"):
             row = {"hour": hour, **{k: value[k] for k in _SUMMARY}} | revised
             _keep_newer(self.hour_summaries, hour, row)
+            if "zones" in value:
+                self.zones.add(value["zones"], as_of=hour, hour=True, **revised)
             if row["revision"] is not None:
                 self.hour_revisions.setdefault((hour, row["revision"]), {
                     "hour": hour, "revision": row["revision"], "revised_at": row["revised_at"],
                     "accepted": row["accepted"], "outside": row["outside"]})  # fmt: skip
             return
         if value.get("level") == "zone":
-            return  # zones' figures (SPEC Z4) are not stored yet
+            self.zones.add([value], as_of=hour, hour=True, **revised)
+            return
         level, code = self._area(value)
         revised["revision"] = revised["revision"] or 0  # unchanged since first published
         for window, metrics in value["windows"].items():
@@ -87,9 +95,12 @@ class Changes:
             if self.live_summary is None or self.live_summary["as_of"] <= as_of:
                 self.live_summary = {"id": 1, "as_of": as_of,
                                      **{k: value[k] for k in _SUMMARY}}  # fmt: skip
+            if "zones" in value:
+                self.zones.add(value["zones"], as_of=as_of, hour=False)
             return
         if value.get("level") == "zone":
-            return  # zones' figures (SPEC Z4) are not stored yet
+            self.zones.add([value], as_of=as_of, hour=False)
+            return
         level, code = self._area(value)
         for window, metrics in value["windows"].items():
             old = self.live.get((level, code, window))
@@ -145,6 +156,7 @@ def apply(session: Session, changes: Changes) -> None:
             index_elements=["level", "code", "kind", "as_of"]
         )
         session.execute(insert, list(changes.alerts.values()))
+    apply_zones(session, changes.zones, _insert_for)
     offsets = [{"topic": t, "partition": p, "next_offset": n}
                for (t, p), n in changes.offsets.items()]  # fmt: skip
     _upsert(session, MaterialiserOffset, offsets, ("topic", "partition"))

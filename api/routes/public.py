@@ -1,9 +1,10 @@
 """``/api/v1/public``: the published view for residents; no key (SPEC publication rules).
 
 Only complete local days and weeks that ended at least ``publish_delay`` ago, wards
-only, patrol time in whole hours, small unit counts suppressed; never live figures,
-points, cells or roll-ups. Each response is built from scratch from the stored hour
-snapshot, through :func:`api.publication.public_ward`, which copies only what may be
+and the zones the zones file marks ``public`` only, patrol time in whole hours, small
+unit counts suppressed; never live figures, points, cells or roll-ups. Each response is
+built from scratch from the stored hour snapshot, through
+:func:`api.publication.public_ward` (and ``public_zone``), which copy only what may be
 published.
 """
 
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from beatlight.api import queries
+from beatlight.api import queries, zone_queries
 from beatlight.api.deps import (
     Services,
     ServicesDep,
@@ -31,9 +32,11 @@ from beatlight.api.publication import (
     period_end,
     period_start,
     public_ward,
+    public_zone,
     published_until,
 )
 from beatlight.api.schemas import PublicPeriods, PublicVisibility
+from beatlight.api.zone_schemas import PublicZones
 
 router = APIRouter(prefix="/public", tags=["public"])
 
@@ -89,7 +92,43 @@ async def public_geojson(services: ServicesDep, period: PeriodQuery = "day",
     return response
 
 
-async def _published(services: Services, period: str, first_day: date | None) -> dict[str, Any]:
+@router.get(
+    "/zones",
+    response_model=PublicZones,
+    summary="Published figures of the public zones",
+    responses={404: {"description": "Not published (yet), or nothing stored."}},
+)
+async def public_zones(services: ServicesDep, period: PeriodQuery = "day",
+                       date: DateQuery = None) -> Response:  # fmt: skip
+    """The zones marked public in the zones file, over one complete day or week, in whole
+    hours, by the wards' rules; a zone not marked public never appears."""
+    first_day, end = await _publishable(services, period, date)
+    public = sorted(c for c, meta in services.zone_meta.items() if meta["public"])
+    found = await run_in_threadpool(_zone_windows, services, end, public)
+    if found is None:
+        raise HTTPException(404, f"no zone figures are stored for the {period} of {first_day}")
+    window = PERIOD_WINDOWS[period]  # type: ignore[index]
+    minimum = services.settings.public_min_units
+    zones = [public_zone(services.zone_meta[c], found[c][window], minimum)
+             for c in public if window in found.get(c, {})]  # fmt: skip
+    return json_response({"period": period, "date": first_day,
+                          "start": period_start(period, first_day, services.zone),  # type: ignore[arg-type]
+                          "end": end, "timezone": services.settings.timezone,
+                          "zones": zones}, **_CACHE)  # fmt: skip
+
+
+def _zone_windows(services: Services, end: Any, codes: list[str]) -> dict | None:
+    """The windows of the zones ``codes`` at ``end`` (None when no zone's are stored)."""
+    for opened in session(services):
+        if not zone_queries.stored_at(opened, end):
+            return None
+        return zone_queries.zone_windows(opened, end, codes)[1]
+    return None
+
+
+async def _publishable(services: Services, period: str, first_day: date | None):  # noqa: ANN202
+    """The day (or Monday) asked for, or the latest published, and when it ends; 404 while
+    it is not published, 422 for a week not starting on a Monday."""
     zone, now, delay = services.zone, services.clock(), services.publish_delay
     if first_day is None:
         days, weeks = await run_in_threadpool(_periods, services)
@@ -106,6 +145,12 @@ async def _published(services: Services, period: str, first_day: date | None) ->
     if end > published_until(now, delay):
         raise HTTPException(404, f"the {period} of {first_day} is not published yet: it will be "
                                  f"from {(end + delay).isoformat()}")  # fmt: skip
+    return first_day, end
+
+
+async def _published(services: Services, period: str, first_day: date | None) -> dict[str, Any]:
+    zone = services.zone
+    first_day, end = await _publishable(services, period, first_day)
     try:
         doc = await document(services, end)
     except HTTPException:

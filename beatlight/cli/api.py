@@ -19,12 +19,13 @@ from beatlight.cli.options import (
     CrsOpt,
     DatabaseUrlOpt,
     VerboseOpt,
+    ZonesOpt,
     build_settings,
     configure_logging,
     require_bootstrap,
     user_errors,
 )
-from beatlight.cli.places import geography_for
+from beatlight.cli.places import geography_for, zoning_for
 from beatlight.settings import Settings
 
 __all__ = ["api", "materialise"]
@@ -86,6 +87,7 @@ def api(
     ] = None,
     boundaries: BoundariesOpt = None,
     attributes: AttributesOpt = None,
+    zones: ZonesOpt = None,
     bootstrap: BootstrapOpt = None,
     database_url: DatabaseUrlOpt = None,
     materialise: Annotated[
@@ -121,9 +123,10 @@ def api(
     if not verbose:
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
     settings = build_settings(api_host=host, api_port=port, boundaries=boundaries,
-                              attributes=attributes, kafka_bootstrap=bootstrap,
+                              attributes=attributes, zones=zones, kafka_bootstrap=bootstrap,
                               database_url=database_url)  # fmt: skip
     geography = geography_for(settings, code_column=code_column, crs=boundaries_crs)
+    zoning = zoning_for(settings)  # which zones are public, and their commitments
     engine = create_engine_for(settings.store_url())
     reachable(engine)
     upgrade(engine)
@@ -140,7 +143,8 @@ def api(
         log.warning("no Kafka given (--bootstrap): serving the store as it is; no recent "
                     "points and no materialiser")  # fmt: skip
     application = create_app(settings, engine, geography, materialiser=materialiser,
-                             points=points, registry=registry)  # fmt: skip
+                             points=points, registry=registry,
+                             zone_file=None if zoning is None else zoning.zones)  # fmt: skip
     _say_whom_proxy_headers_come_from(settings)
     log.info("serving http://%s:%d/api/v1 (docs at /docs)", settings.api_host, settings.api_port)
     # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again for the

@@ -119,7 +119,7 @@ def test_public_geojson_is_wards_only_with_public_figures(api, documents):
 def test_no_public_route_serves_roll_ups_points_or_live_data(api):
     paths = [p for p in api.app.openapi()["paths"] if p.startswith("/api/v1/public")]
     assert sorted(paths) == ["/api/v1/public/geojson", "/api/v1/public/periods",
-                             "/api/v1/public/visibility"]  # fmt: skip
+                             "/api/v1/public/visibility", "/api/v1/public/zones"]  # fmt: skip
     for path in paths:
         parameters = api.app.openapi()["paths"][path]["get"].get("parameters", [])
         assert {p["name"] for p in parameters} <= {"period", "date"}
@@ -135,6 +135,7 @@ def test_no_response_carries_a_unit_pseudonym_or_feed_field(api, documents):
             f"/api/v1/report?format=csv&as_of={HOURS[1].strftime('%Y-%m-%dT%H:%M:%SZ')}",
             "/api/v1/metrics?format=csv", "/api/v1/public/visibility?date=2026-11-03",
             "/api/v1/public/geojson?date=2026-11-03", "/api/v1/public/periods",
+            "/api/v1/zones", "/api/v1/returns", "/api/v1/public/zones?date=2026-11-03",
             "/openapi.json"]  # fmt: skip
     pseudonym = re.compile(r'"u\d+"|\bu\d+-\d+\b|,u\d+,')
     for role in ("inspector", "pcc", "admin"):

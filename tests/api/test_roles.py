@@ -30,12 +30,18 @@ MATRIX: dict[str, tuple[str, ...] | None] = {
     "/api/v1/public/periods": None,
     "/api/v1/public/visibility": None,
     "/api/v1/public/geojson": None,
+    "/api/v1/public/zones": None,
+    "/api/v1/zones": ANY,
+    "/api/v1/zones/{code}": ANY,
+    "/api/v1/returns": ANY,
     "/healthz": None,
     "/readyz": None,
     "/metrics": None,
 }
+ZONE = "HS01"
 PARAMS = {"/api/v1/report": {"as_of": Z}, "/api/v1/public/visibility": {"date": "2026-11-03"},
-          "/api/v1/public/geojson": {"date": "2026-11-03"}}  # fmt: skip
+          "/api/v1/public/geojson": {"date": "2026-11-03"},
+          "/api/v1/public/zones": {"date": "2026-11-03"}}  # fmt: skip
 
 
 @pytest.fixture
@@ -44,7 +50,36 @@ def client(api, documents):
     code = documents[HOURS[0]]["wards"][0]["code"]
     api.app.state.services.points = _points(code)
     api.code = code
+    _store_a_zone(api.app.state.services.engine)
     return api
+
+
+def _store_a_zone(engine) -> None:  # noqa: ANN001
+    """One zone's figures, live and at the end of the published day 3 November."""
+    from sqlalchemy.orm import Session
+
+    from beatlight.api.store import Changes, apply
+
+    figures = {
+        "patrol_minutes": 60.0,
+        "foot_minutes": 0.0,
+        "unit_minutes": 60.0,
+        "longest_gap_minutes": 0.0,
+        "distinct_units": 1,
+        "visits": 1,
+        "koper_visits": 1,
+        "last_seen": None,
+        "target_minutes": None,
+        "attainment": None,
+        "status": None,
+    }
+    zone = {"code": ZONE, "name": "Zone", "kind": "hotspot",
+            "windows": {"1h": figures, "24h": figures}, "sessions": []}  # fmt: skip
+    changes = Changes()
+    changes.zones.add([zone], as_of=HOURS[3], hour=True)
+    changes.zones.add([zone], as_of=HOURS[3], hour=False)
+    with Session(engine) as session, session.begin():
+        apply(session, changes)
 
 
 def _points(code: str):
@@ -81,7 +116,7 @@ def test_role_matrix(client, path, who):
         headers = {"Authorization": f"Bearer {key}"}
     elif who in ANY:
         headers = client.as_role(who)
-    url = path.replace("{code}", client.code)
+    url = path.replace("{code}", ZONE if path.startswith("/api/v1/zones/") else client.code)
     response = client.get(url, params=PARAMS.get(path, {}), headers=headers)
     allowed = MATRIX[path]
     if allowed is None or who in allowed:
