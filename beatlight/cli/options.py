@@ -38,6 +38,7 @@ __all__ = [
     "CrsOpt",
     "DatabaseUrlOpt",
     "DistrictColumnOpt",
+    "EventsOpt",
     "NameColumnOpt",
     "VerboseOpt",
     "ZonesOpt",
@@ -57,6 +58,15 @@ __all__ = [
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
+EventsOpt = Annotated[
+    Path,
+    typer.Option(
+        "--events",
+        "-e",
+        help="Events file: NDJSON, CSV or Parquet (NDJSON/CSV may be .gz).",
+        show_default=False,
+    ),
+]
 BoundariesOpt = Annotated[
     Path | None,
     typer.Option(

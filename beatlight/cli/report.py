@@ -18,6 +18,7 @@ from beatlight.cli.options import (
     CodeColumnOpt,
     CrsOpt,
     DistrictColumnOpt,
+    EventsOpt,
     NameColumnOpt,
     VerboseOpt,
     ZonesOpt,
@@ -38,15 +39,7 @@ __all__ = ["report"]
 
 @user_errors
 def report(
-    events: Annotated[
-        Path,
-        typer.Option(
-            "--events",
-            "-e",
-            help="Events file: NDJSON, CSV or Parquet (NDJSON/CSV may be .gz).",
-            show_default=False,
-        ),
-    ],
+    events: EventsOpt,
     boundaries: BoundariesOpt = None,
     attributes: AttributesOpt = None,
     zones: ZonesOpt = None,

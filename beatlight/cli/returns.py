@@ -13,6 +13,7 @@ from beatlight.cli.options import (
     BoundariesOpt,
     CodeColumnOpt,
     CrsOpt,
+    EventsOpt,
     NameColumnOpt,
     VerboseOpt,
     ZonesOpt,
@@ -31,15 +32,7 @@ __all__ = ["returns"]
 
 @user_errors
 def returns(
-    events: Annotated[
-        Path,
-        typer.Option(
-            "--events",
-            "-e",
-            help="Events file: NDJSON, CSV or Parquet (NDJSON/CSV may be .gz).",
-            show_default=False,
-        ),
-    ],
+    events: EventsOpt,
     zones: ZonesOpt = None,
     boundaries: BoundariesOpt = None,
     attributes: AttributesOpt = None,
