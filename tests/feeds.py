@@ -4,6 +4,8 @@
 order a real feed delivers them: time stamps jittered, some events sent again hours after
 the first copy, and devices whose clocks ran hours or days fast for a shift. The ways
 an export comes out are :func:`by_time`, :func:`by_unit` and :func:`shuffled`.
+:func:`alone_at_the_end` leaves one unit alone in its partition and the only one out at
+the end.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-__all__ = ["FastClock", "by_time", "by_unit", "real_feed", "shuffled"]
+from beatlight.streams.partitioning import partition_of
+
+__all__ = ["FastClock", "alone_at_the_end", "by_time", "by_unit", "real_feed", "shuffled"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,27 @@ def real_feed(
             delivered.append((again, i, line))
     delivered.sort(key=lambda item: (item[0], item[1]))
     return [line for _, _, line in delivered]
+
+
+def alone_at_the_end(
+    events: Sequence[dict], partitions: int, quiet_from: datetime
+) -> tuple[list[dict], str]:
+    """``events`` with one unit alone in its partition and the only one out from
+    ``quiet_from``: the unit whose last ping is the latest (one that went off duty early
+    could settle no hour after its shift), and that unit.
+
+    Its partition's other units are dropped, and the other partitions' pings from
+    ``quiet_from`` on.
+    """
+    last: dict[str, datetime] = {}
+    for event in events:
+        ts = datetime.fromisoformat(event["ts"])
+        last[event["unit"]] = max(last.get(event["unit"], ts), ts)
+    solo = max(sorted(last), key=last.__getitem__)
+    alone = partition_of(solo, partitions)
+    kept = [e for e in events if e["unit"] == solo or (partition_of(e["unit"], partitions) != alone
+            and datetime.fromisoformat(e["ts"]) < quiet_from)]  # fmt: skip
+    return kept, solo
 
 
 def by_time(lines: Sequence[bytes]) -> list[bytes]:

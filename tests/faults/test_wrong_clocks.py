@@ -20,10 +20,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from beatlight.configs import lane_config
 from beatlight.streams.partitioning import partition_of
 from beatlight.streams.simulate import SimulationConfig, simulate_annotated
 from tests.faults.workers import Worker
-from tests.feeds import FastClock, real_feed
+from tests.feeds import FastClock, alone_at_the_end, real_feed
 from tests.streams.e2e_support import (
     PARTITIONS,
     START,
@@ -37,6 +38,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 HOURS = 7
 DAY = START + timedelta(hours=8)  # a day shift: most units out
+LATENESS_US = lane_config().lateness_us
 
 
 def _clean(geography, units: int, seed: int) -> list[dict]:  # noqa: ANN001
@@ -103,18 +105,11 @@ def test_clocks_days_ahead_make_no_other_ping_late_and_hours_equal_the_report(
 def test_a_unit_alone_in_its_partition_still_settles_its_hours(
     kafka, geography, wards_file, tmp_path, fault_seed
 ):
-    events = _clean(geography, 40, fault_seed % 1000 + 1)
-    by_partition: dict[int, list[str]] = {}
-    for unit in sorted({e["unit"] for e in events}):
-        by_partition.setdefault(partition_of(unit, PARTITIONS), []).append(unit)
-    alone = next(p for p, members in by_partition.items() if members)
-    dropped = set(by_partition[alone][1:])
-    events = [e for e in events if e["unit"] not in dropped]
     # Only the lone unit's partition carries pings in the last hours: it settles them.
-    solo = by_partition[alone][0]
-    quiet_from = DAY + timedelta(hours=4)
-    events = [e for e in events
-              if e["unit"] == solo or datetime.fromisoformat(e["ts"]) < quiet_from]  # fmt: skip
+    events, solo = alone_at_the_end(_clean(geography, 40, fault_seed % 1000 + 1), PARTITIONS,
+                                    quiet_from=DAY + timedelta(hours=4))  # fmt: skip
+    last_settled = DAY + timedelta(hours=HOURS - 2) + timedelta(microseconds=LATENESS_US)
+    assert max(datetime.fromisoformat(e["ts"]) for e in events if e["unit"] == solo) >= last_settled
     feed, worker = _replayed(kafka, wards_file, tmp_path, [orjson.dumps(e) for e in events])
     try:
         for hour, stream in _settled_hours(kafka, worker):
