@@ -196,7 +196,7 @@ class LiveSummary(_Summary, Base):
 
 
 class Alert(Base):
-    """An alert from ``visibility.alerts``; one per area, kind and live snapshot."""
+    """An alert from ``visibility.alerts``; one per area (or zone), kind and live snapshot."""
 
     __tablename__ = "alerts"
     # The level is part of the identity: a ward that is its own neighbourhood shares its code.
@@ -209,12 +209,16 @@ class Alert(Base):
     level: Mapped[str] = mapped_column(sa.String(16))
     code: Mapped[str] = mapped_column(sa.String(64))
     kind: Mapped[str] = mapped_column(sa.String(16))
-    status: Mapped[str] = mapped_column(sa.String(8))
+    # Null for a zone's alerts (SPEC Z5), which name a session instead of a status.
+    status: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)
     previous_status: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)
     as_of: Mapped[datetime] = mapped_column(UTCDateTime)
-    window: Mapped[str] = mapped_column(sa.String(8))
+    window: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     minutes_unvisited: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    session_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    session_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    minutes_unattended: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
 
 
 class MaterialiserOffset(Base):

@@ -171,17 +171,25 @@ class HistoryResponse(BaseModel):
 
 
 class RaisedAlert(BaseModel):
-    """An alert the stream raised when an area's live status changed or it went unvisited."""
+    """An alert the stream raised when an area's live status changed or it went unvisited,
+    or when a zone was unattended during a session or missed one (SPEC Z5)."""
 
-    level: Level
+    level: Level | Literal["zone"]
     code: str
-    kind: str
-    status: str
+    kind: Literal["red", "green", "unvisited", "zone_unattended", "session_missed"]
+    status: str | None
     previous_status: str | None
     as_of: datetime
-    window: str
+    window: str | None
     last_seen: datetime | None
     minutes_unvisited: float | None
+    session_start: datetime | None = Field(
+        None, description="A zone alert's session: its start (UTC)."
+    )
+    session_end: datetime | None = Field(None, description="A zone alert's session: its end.")
+    minutes_unattended: float | None = Field(
+        None, description="``zone_unattended``: minutes nobody had been in the zone."
+    )
 
 
 class AreaStatus(BaseModel):

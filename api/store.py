@@ -113,10 +113,13 @@ class Changes:
         as_of = parse_time(value["as_of"])
         row = {
             "level": value["level"], "code": value["code"], "kind": value["kind"],
-            "status": value["status"], "previous_status": value.get("previous_status"),
-            "as_of": as_of, "window": value["window"],
+            "status": value.get("status"), "previous_status": value.get("previous_status"),
+            "as_of": as_of, "window": value.get("window"),
             "last_seen": _time_or_none(value.get("last_seen")),
             "minutes_unvisited": value.get("minutes_unvisited"),
+            "session_start": _time_or_none(value.get("session_start")),
+            "session_end": _time_or_none(value.get("session_end")),
+            "minutes_unattended": value.get("minutes_unattended"),
         }  # fmt: skip
         self.alerts.setdefault((row["level"], row["code"], row["kind"], as_of), row)
 

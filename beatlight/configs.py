@@ -21,6 +21,7 @@ from beatlight.streams.zones import ZoneConfig
 
 if TYPE_CHECKING:
     from beatlight.api.materialise import MaterialiserConfig
+    from beatlight.geo.zones import Zones
     from beatlight.maps.builders import MapOptions
     from beatlight.reports.method import Method
     from beatlight.runtime.app import WorkerConfig
@@ -105,6 +106,7 @@ def materialiser_config(settings: Settings | None, bootstrap: str) -> Materialis
     """The API materialiser's configuration (its group is ``<app_id>-materialiser``).
     Needs the ``api`` extra."""
     from beatlight.api.materialise import MaterialiserConfig
+    from beatlight.geo.zones import Zones
 
     settings = settings or defaults()
     return MaterialiserConfig(
@@ -117,12 +119,23 @@ def materialiser_config(settings: Settings | None, bootstrap: str) -> Materialis
     )
 
 
-def alert_tracker(settings: Settings | WorkerConfig | None = None) -> AlertTracker:
+def alert_tracker(
+    settings: Settings | WorkerConfig | None = None, zones: Zones | None = None
+) -> AlertTracker:
     """A fresh tracker of live status changes, with the alert window and unvisited time of
-    ``settings``, or of a worker's config (built from them by :func:`worker_config`)."""
+    ``settings``, or of a worker's config (built from them by :func:`worker_config`), and
+    the ``max_gap_minutes`` of the ``zones`` that have a schedule (SPEC Z5)."""
     settings = settings or defaults()
+    limits = {}
+    if zones is not None:
+        for code, schedule, most in zip(zones.codes, zones.schedules, zones.max_gap_minutes,
+                                        strict=True):  # fmt: skip
+            if schedule is not None and not math.isnan(most):
+                limits[str(code)] = float(most)
     return AlertTracker(
-        window=settings.alert_window, unvisited_minutes=settings.alert_unvisited_minutes
+        window=settings.alert_window,
+        unvisited_minutes=settings.alert_unvisited_minutes,
+        zone_limits=limits,
     )
 
 

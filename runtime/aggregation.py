@@ -56,7 +56,7 @@ class Aggregation:
             self.aggregator.count_zones(zoning.zones, zoning.config)
         self._aggregated_to = 0  # next partials offset the aggregator expects
         self._partials_reader: PartitionReader | None = None
-        self._alerts = alert_tracker(config)
+        self._alerts = alert_tracker(config, zoning.zones if zoning is not None else None)
 
     def records(self, records: list[Record], live: list[bytes]) -> list[Snapshot]:
         """Hour snapshots completed or revised by these partials and live figures."""
