@@ -106,7 +106,6 @@ def materialiser_config(settings: Settings | None, bootstrap: str) -> Materialis
     """The API materialiser's configuration (its group is ``<app_id>-materialiser``).
     Needs the ``api`` extra."""
     from beatlight.api.materialise import MaterialiserConfig
-    from beatlight.geo.zones import Zones
 
     settings = settings or defaults()
     return MaterialiserConfig(
