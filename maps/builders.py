@@ -20,7 +20,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from beatlight.maps.assets import STATIC_PREFIX
-from beatlight.maps.palette import MODE_COLOURS, REVISED_COLOUR, STATUS_COLOURS, STATUS_LABELS
+from beatlight.maps.palette import (
+    MODE_COLOURS,
+    REVISED_COLOUR,
+    STATUS_COLOURS,
+    STATUS_LABELS,
+    ZONE_SHARE_BANDS,
+    ZONE_STATES,
+)
 from beatlight.windows import COVERAGE_WINDOWS, WINDOWS
 
 __all__ = ["MapOptions", "coverage_map", "live_map", "public_map"]
@@ -109,7 +116,8 @@ def _page(kind: Kind, options: MapOptions, wards: dict[str, Any] | None,
               "koper_minutes": options.koper_minutes,
               "timezone": options.timezone, "boundary_attribution": options.boundary_attribution,
               "palette": STATUS_COLOURS, "statuses": STATUS_LABELS[kind], "modes": MODE_COLOURS,
-              "revised": REVISED_COLOUR,
+              "revised": REVISED_COLOUR, "zone_states": ZONE_STATES,
+              "zone_share": ZONE_SHARE_BANDS,
               "wards": wards, **extra}  # fmt: skip
     figure.header.add_child(Element(
         f'<script type="application/json" id="beatlight-config">{_script_json(config)}</script>'

@@ -16,12 +16,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from beatlight.api import queries, zone_queries
+from beatlight.api import queries, zone_maps, zone_queries
 from beatlight.api.deps import (
     Services,
     ServicesDep,
     WithinCalendar,
     document,
+    geojson_response,
     json_response,
     session,
 )
@@ -98,10 +99,17 @@ async def public_geojson(services: ServicesDep, period: PeriodQuery = "day",
     summary="Published figures of the public zones",
     responses={404: {"description": "Not published (yet), or nothing stored."}},
 )
-async def public_zones(services: ServicesDep, period: PeriodQuery = "day",
-                       date: DateQuery = None) -> Response:  # fmt: skip
+async def public_zones(
+    services: ServicesDep,
+    period: PeriodQuery = "day",
+    date: DateQuery = None,
+    format: Annotated[str, Query(pattern="^(json|geojson)$",
+                                 description="json, or geojson with outlines for the "
+                                             "public map.")] = "json",
+) -> Response:  # fmt: skip
     """The zones marked public in the zones file, over one complete day or week, in whole
-    hours, by the wards' rules; a zone not marked public never appears."""
+    hours, by the wards' rules; a zone not marked public never appears. GeoJSON: one
+    feature per public zone the zones file outlines (none when no zone is public)."""
     first_day, end = await _publishable(services, period, date)
     public = sorted(c for c, meta in services.zone_meta.items() if meta["public"])
     found = await run_in_threadpool(_zone_windows, services, end, public)
@@ -111,10 +119,13 @@ async def public_zones(services: ServicesDep, period: PeriodQuery = "day",
     minimum = services.settings.public_min_units
     zones = [public_zone(services.zone_meta[c], found[c][window], minimum)
              for c in public if window in found.get(c, {})]  # fmt: skip
-    return json_response({"period": period, "date": first_day,
-                          "start": period_start(period, first_day, services.zone),  # type: ignore[arg-type]
-                          "end": end, "timezone": services.settings.timezone,
-                          "zones": zones}, **_CACHE)  # fmt: skip
+    body = {"period": period, "date": first_day,
+            "start": period_start(period, first_day, services.zone),  # type: ignore[arg-type]
+            "end": end, "timezone": services.settings.timezone}  # fmt: skip
+    if format == "geojson":
+        return geojson_response(zone_maps.collection(zones, services.zone_shapes, **body),
+                                **_CACHE)  # fmt: skip
+    return json_response(body | {"zones": zones}, **_CACHE)
 
 
 def _zone_windows(services: Services, end: Any, codes: list[str]) -> dict | None:
