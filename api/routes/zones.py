@@ -18,10 +18,10 @@ from beatlight.api.auth import requires
 from beatlight.api.deps import (
     AsOfQuery,
     FormatQuery,
-    geojson_response,
     Services,
     ServicesDep,
     csv_response,
+    geojson_response,
     hour_boundary,
     json_response,
     quoted,
