@@ -59,17 +59,19 @@ def sessions_by_zone(
     return dict(out)
 
 
-def session_state(sessions: list[dict[str, Any]], max_gap_minutes: float | None) -> dict[str, Any]:
-    """The live map's figures of a zone: its current session's state, and the share of
-    its ended sessions met (null when none ended)."""
-    current = next((s for s in reversed(sessions) if s["open"]), None)
+def session_state(
+    sessions: list[dict[str, Any]], max_gap_minutes: float | None, as_of: datetime
+) -> dict[str, Any]:
+    """The maps' figures of a zone at ``as_of``: the state of its session open then, and
+    the share of its sessions ended by then that were met (null when none ended)."""
+    current = next((s for s in reversed(sessions) if s["open"] and s["end"] > as_of), None)
     if current is None:
         state = "none"
     elif max_gap_minutes is not None and current["longest_gap_minutes"] >= max_gap_minutes:
         state = "unattended"
     else:
         state = "on_track"
-    ended = [s for s in sessions if not s["open"]]
+    ended = [s for s in sessions if not s["open"] and s["end"] <= as_of]
     met = sum(bool(s["met"]) for s in ended)
     return {
         "state": state,

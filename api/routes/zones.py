@@ -131,7 +131,8 @@ def _zone_features(services: Services, hour: datetime | None) -> tuple[datetime 
         listed = {} if as_of is None else zone_maps.sessions_by_zone(opened, codes, as_of)
         properties = [{k: z[k] for k in ("code", "name", "kind", "public", "schedule",
                                          "session_target_minutes", "max_gap_minutes")}
-                      | zone_maps.session_state(listed.get(z["code"], []), z["max_gap_minutes"])
+                      | zone_maps.session_state(listed.get(z["code"], []), z["max_gap_minutes"],
+                                                as_of)
                       for z in zones]  # fmt: skip
         return as_of, zone_maps.collection(properties, services.zone_shapes, as_of=as_of)
     return None, zone_maps.collection([], {}, as_of=None)
