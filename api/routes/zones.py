@@ -51,16 +51,14 @@ ZoneFormatQuery = Annotated[str, Query(
 async def list_zones(services: ServicesDep, as_of: AsOfQuery = None,
                      format: ZoneFormatQuery = "json") -> Response:  # fmt: skip
     """Every zone (hot spots, town centres, ...) with its windows, live or at an hour; CSV:
-    one row per zone and window; GeoJSON: one feature per zone the zones file outlines,
+    one row per zone and window; GeoJSON (no feature when no figure is stored at ``as_of``):
+    one feature per zone the zones file outlines,
     with ``state`` (``none``: no session now; ``on_track``; ``unattended``: the longest gap
     of the open session has reached ``max_gap_minutes``), ``session`` (the open one) and
     ``sessions_ended``, ``sessions_met``, ``share_met`` over the 28 days before ``as_of``."""
     hour = None if as_of is None else hour_boundary(as_of)
-    if format == "geojson":
-        found, body = await run_in_threadpool(_zone_features, services, hour)
-        if hour is not None and found is None:
-            raise HTTPException(404, f"no zone figures stored at {format_time(hour)}")
-        return geojson_response(body)
+    if format == "geojson":  # for the maps: nothing stored is no feature, not a 404
+        return geojson_response(await run_in_threadpool(_zone_features, services, hour))
     found, zones = await run_in_threadpool(_zones, services, hour, None)
     if hour is not None and found is None:
         raise HTTPException(404, f"no zone figures stored at {format_time(hour)}")
@@ -121,7 +119,7 @@ def _zones(
     return None, []
 
 
-def _zone_features(services: Services, hour: datetime | None) -> tuple[datetime | None, dict]:
+def _zone_features(services: Services, hour: datetime | None) -> dict:
     for opened in session(services):
         zones = zone_queries.zones_with_figures(opened, services.zone_meta)
         codes = [z["code"] for z in zones if z["code"] in services.zone_shapes]
@@ -134,8 +132,10 @@ def _zone_features(services: Services, hour: datetime | None) -> tuple[datetime 
                       | zone_maps.session_state(listed.get(z["code"], []), z["max_gap_minutes"],
                                                 as_of)
                       for z in zones]  # fmt: skip
-        return as_of, zone_maps.collection(properties, services.zone_shapes, as_of=as_of)
-    return None, zone_maps.collection([], {}, as_of=None)
+        if as_of is None:
+            properties = []
+        return zone_maps.collection(properties, services.zone_shapes, as_of=as_of)
+    return zone_maps.collection([], {}, as_of=None)
 
 
 def _returns(services: Services, period: str) -> list[dict]:

@@ -55,7 +55,7 @@
 
     /* The public zones of the period shown; none (and no legend row) when none is public. */
     function showZones(query) {
-      return B.getJSON(cfg.api + "/public/zones?format=geojson&" + query)
+      return B.getJSON(cfg.api + "/public/zones/geojson?" + query)
         .catch(function () { return { features: [] }; })
         .then(function (collection) { zoneKey.hidden = !zones.update(collection); });
     }

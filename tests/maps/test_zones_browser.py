@@ -12,8 +12,9 @@ import pytest
 
 from beatlight.api.zone_store import ZONE_METRICS
 from beatlight.maps.palette import STATUS_COLOURS, ZONE_SHARE_BANDS, ZONE_STATES
+from tests.conftest import json_keys
 from tests.maps.conftest import LIVE
-from tests.maps.test_browser import TIMEOUT_MS, _open
+from tests.maps.test_browser import PUBLIC_KEYS, TIMEOUT_MS, _open
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -140,6 +141,11 @@ def test_public_map_shows_public_zones_only(watch, zoned_site, site):
                                               for c in public}  # fmt: skip
     assert "Published place" in page.page.locator(".beatlight-legend").inner_text()
     assert all("/api/v1/public/" in u or "/api/v1/" not in u for u in page.requests)
+    zone_answers = [r for r in page.responses if "/api/v1/public/zones/geojson" in r.url]
+    assert zone_answers and all(r.status == 200 for r in zone_answers)
+    for response in page.responses:  # published fields only (a zone also says its kind)
+        if "/api/v1/" in response.url:
+            assert json_keys(response.json()) <= PUBLIC_KEYS | {"kind"}, response.url
     page.assert_clean()
     # A force with no zone file publishes no zone: nothing drawn, no legend row.
     plain = _open(watch, site, "/maps/public")
