@@ -8,6 +8,10 @@ API carries no figure. Given ``wards`` (a FeatureCollection as the API's
 ``/api/v1/geojson`` or ``/api/v1/public/geojson`` returns it), a builder embeds them
 and the page draws them at once (with ``api=None``: a self-contained file).
 
+Every map also draws the zones the API outlines (``/zones?format=geojson``, public map:
+``/public/zones/geojson``) above the wards, in the colours and words of
+:data:`~beatlight.maps.palette.ZONE_STATES` (live) or ``ZONE_SHARE_BANDS`` (coverage).
+
 * :func:`live_map`: the inspectors' live map (SPEC: "where presence is thin *now*").
 * :func:`coverage_map`: the PCC office's coverage against commitments and fairness.
 * :func:`public_map`: residents' published figures, in plain words.
