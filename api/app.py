@@ -50,6 +50,7 @@ from beatlight.api.routes import (
 )
 from beatlight.api.shapes import AreaShapes
 from beatlight.api.snapshots import Snapshots
+from beatlight.api.zone_maps import zone_outlines
 from beatlight.api.zone_queries import zone_metadata
 from beatlight.errors import BeatlightError
 from beatlight.geo.geography import Geography
@@ -103,6 +104,7 @@ def create_app(
         materialiser=materialiser,
     )
     services.zone_meta = zone_metadata(zone_file)
+    services.zone_shapes = zone_outlines(zone_file)
     services.audit = AuditTrail(engine, settings.audit_retention_days, services.clock)
 
     @asynccontextmanager

@@ -30,6 +30,7 @@ __all__ = [
     "ServicesDep",
     "WithinCalendar",
     "csv_response",
+    "geojson_response",
     "document",
     "hour_boundary",
     "json_response",
@@ -56,6 +57,8 @@ class Services:
     audit: Any = None  # api.audit.AuditTrail: who read the recent points
     #: What the zones file says of each zone, by code (api.zone_queries.zone_metadata).
     zone_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The zones file's outlines, by code (api.zone_maps.zone_outlines).
+    zone_shapes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @cached_property
     def ward_codes(self) -> frozenset[str]:
@@ -159,6 +162,14 @@ def json_response(body: bytes | Any, status_code: int = 200, **headers: str) -> 
         body = orjson.dumps(body, default=_default, option=orjson.OPT_UTC_Z)
     return Response(body, status_code=status_code, media_type="application/json",
                     headers=headers or None)  # fmt: skip
+
+
+def geojson_response(body: Any, **headers: str) -> Response:
+    """:func:`json_response` as ``application/geo+json``."""
+    response = json_response(body, **headers)
+    response.media_type = "application/geo+json"
+    response.headers["Content-Type"] = "application/geo+json"
+    return response
 
 
 def csv_response(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:

@@ -17,7 +17,7 @@ from shapely.geometry import mapping
 
 from beatlight.geo.geography import Geography
 
-__all__ = ["AreaShapes"]
+__all__ = ["AreaShapes", "rounded"]
 
 
 class AreaShapes:
@@ -58,12 +58,12 @@ class AreaShapes:
         simplified = shapely.simplify(np.asarray(geometries, dtype=object), self._tolerance_m,
                                       preserve_topology=True)  # fmt: skip
         wgs84 = gpd.GeoSeries(simplified, crs=metric.crs).to_crs("EPSG:4326")
-        rounded = shapely.set_precision(wgs84.values, 1e-6)
-        pairs = zip(indices, rounded, strict=True)
-        return {str(areas.code[i]): _round(mapping(g)) for i, g in pairs}
+        exact = shapely.set_precision(wgs84.values, 1e-6)
+        pairs = zip(indices, exact, strict=True)
+        return {str(areas.code[i]): rounded(mapping(g)) for i, g in pairs}
 
 
-def _round(geometry: dict[str, Any]) -> dict[str, Any]:
+def rounded(geometry: dict[str, Any]) -> dict[str, Any]:
     """Coordinates as plain lists of 6-decimal floats (set_precision leaves float noise)."""
 
     def walk(value: Any) -> Any:

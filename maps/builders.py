@@ -8,6 +8,10 @@ API carries no figure. Given ``wards`` (a FeatureCollection as the API's
 ``/api/v1/geojson`` or ``/api/v1/public/geojson`` returns it), a builder embeds them
 and the page draws them at once (with ``api=None``: a self-contained file).
 
+Every map also draws the zones the API outlines (``/zones?format=geojson``, public map:
+``/public/zones/geojson``) above the wards, in the colours and words of
+:data:`~beatlight.maps.palette.ZONE_STATES` (live) or ``ZONE_SHARE_BANDS`` (coverage).
+
 * :func:`live_map`: the inspectors' live map (SPEC: "where presence is thin *now*").
 * :func:`coverage_map`: the PCC office's coverage against commitments and fairness.
 * :func:`public_map`: residents' published figures, in plain words.
@@ -20,7 +24,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from beatlight.maps.assets import STATIC_PREFIX
-from beatlight.maps.palette import MODE_COLOURS, REVISED_COLOUR, STATUS_COLOURS, STATUS_LABELS
+from beatlight.maps.palette import (
+    MODE_COLOURS,
+    REVISED_COLOUR,
+    STATUS_COLOURS,
+    STATUS_LABELS,
+    ZONE_SHARE_BANDS,
+    ZONE_STATES,
+)
 from beatlight.windows import COVERAGE_WINDOWS, WINDOWS
 
 __all__ = ["MapOptions", "coverage_map", "live_map", "public_map"]
@@ -109,7 +120,8 @@ def _page(kind: Kind, options: MapOptions, wards: dict[str, Any] | None,
               "koper_minutes": options.koper_minutes,
               "timezone": options.timezone, "boundary_attribution": options.boundary_attribution,
               "palette": STATUS_COLOURS, "statuses": STATUS_LABELS[kind], "modes": MODE_COLOURS,
-              "revised": REVISED_COLOUR,
+              "revised": REVISED_COLOUR, "zone_states": ZONE_STATES,
+              "zone_share": ZONE_SHARE_BANDS,
               "wards": wards, **extra}  # fmt: skip
     figure.header.add_child(Element(
         f'<script type="application/json" id="beatlight-config">{_script_json(config)}</script>'

@@ -8,7 +8,14 @@ Legends and tooltips also say the status in words, so no one relies on colour.
 
 from __future__ import annotations
 
-__all__ = ["MODE_COLOURS", "REVISED_COLOUR", "STATUS_COLOURS", "STATUS_LABELS"]
+__all__ = [
+    "MODE_COLOURS",
+    "REVISED_COLOUR",
+    "STATUS_COLOURS",
+    "STATUS_LABELS",
+    "ZONE_SHARE_BANDS",
+    "ZONE_STATES",
+]
 
 #: SPEC rule 10's statuses.
 STATUS_COLOURS = {
@@ -47,3 +54,22 @@ MODE_COLOURS = {
     "vehicle": "#FFFFFF",
     "unknown": "#BBBBBB",
 }
+
+#: The live map's zone outlines: ``[state, colour, words]`` by the state of the zone's
+#: current session (api.zone_maps), in legend order. No session now is a thin grey dashed
+#: outline, so a zone that owes nothing now does not catch the eye.
+ZONE_STATES = [
+    ["none", "#7F7F7F", "Zone: no session now"],
+    ["on_track", STATUS_COLOURS["green"], "Zone: session on, on track"],
+    ["unattended", STATUS_COLOURS["red"], "Zone: session on, nobody for too long"],
+]
+
+#: The coverage map's zone outlines: ``[band, least share, colour, words]`` by the share
+#: of the zone's sessions ended in the last 28 days that were met, highest band first;
+#: a zone with no ended session is in band ``none``.
+ZONE_SHARE_BANDS = [
+    ["high", 0.9, STATUS_COLOURS["green"], "Zone: 90% or more of sessions met"],
+    ["middle", 0.5, STATUS_COLOURS["amber"], "Zone: 50% to 89% of sessions met"],
+    ["low", 0.0, STATUS_COLOURS["red"], "Zone: under 50% of sessions met"],
+    ["none", None, "#7F7F7F", "Zone: no session ended in 28 days"],
+]

@@ -16,12 +16,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from beatlight.api import queries, zone_queries
+from beatlight.api import queries, zone_maps, zone_queries
 from beatlight.api.deps import (
     Services,
     ServicesDep,
     WithinCalendar,
     document,
+    geojson_response,
     json_response,
     session,
 )
@@ -102,19 +103,42 @@ async def public_zones(services: ServicesDep, period: PeriodQuery = "day",
                        date: DateQuery = None) -> Response:  # fmt: skip
     """The zones marked public in the zones file, over one complete day or week, in whole
     hours, by the wards' rules; a zone not marked public never appears."""
+    body = await _published_zones(services, period, date)
+    if body["zones"] is None:
+        raise HTTPException(404, f"no zone figures are stored for the {period} of {body['date']}")
+    return json_response(body, **_CACHE)
+
+
+@router.get(
+    "/zones/geojson",
+    summary="Published figures of the public zones as GeoJSON",
+    responses={
+        200: {"content": {"application/geo+json": {}}},
+        404: {"description": "Not published (yet)."},
+    },
+)
+async def public_zones_geojson(services: ServicesDep, period: PeriodQuery = "day",
+                               date: DateQuery = None) -> Response:  # fmt: skip
+    """One feature per public zone the zones file outlines, with its published figures, for
+    the public map; no feature when no zone is public or none is stored for the period."""
+    body = await _published_zones(services, period, date)
+    zones = body.pop("zones") or []
+    return geojson_response(zone_maps.collection(zones, services.zone_shapes, **body), **_CACHE)
+
+
+async def _published_zones(services: Services, period: str, date: Any) -> dict[str, Any]:
+    """The published figures of the public zones (``zones`` None when none are stored)."""
     first_day, end = await _publishable(services, period, date)
     public = sorted(c for c, meta in services.zone_meta.items() if meta["public"])
     found = await run_in_threadpool(_zone_windows, services, end, public)
-    if found is None:
-        raise HTTPException(404, f"no zone figures are stored for the {period} of {first_day}")
     window = PERIOD_WINDOWS[period]  # type: ignore[index]
     minimum = services.settings.public_min_units
-    zones = [public_zone(services.zone_meta[c], found[c][window], minimum)
-             for c in public if window in found.get(c, {})]  # fmt: skip
-    return json_response({"period": period, "date": first_day,
-                          "start": period_start(period, first_day, services.zone),  # type: ignore[arg-type]
-                          "end": end, "timezone": services.settings.timezone,
-                          "zones": zones}, **_CACHE)  # fmt: skip
+    zones = None if found is None else [
+        public_zone(services.zone_meta[c], found[c][window], minimum)
+        for c in public if window in found.get(c, {})]  # fmt: skip
+    return {"period": period, "date": first_day,
+            "start": period_start(period, first_day, services.zone),  # type: ignore[arg-type]
+            "end": end, "timezone": services.settings.timezone, "zones": zones}  # fmt: skip
 
 
 def _zone_windows(services: Services, end: Any, codes: list[str]) -> dict | None:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from beatlight.api import zone_queries
+from beatlight.api import zone_maps, zone_queries
 from beatlight.api.auth import requires
 from beatlight.api.deps import (
     AsOfQuery,
@@ -21,6 +21,7 @@ from beatlight.api.deps import (
     Services,
     ServicesDep,
     csv_response,
+    geojson_response,
     hour_boundary,
     json_response,
     quoted,
@@ -38,13 +39,26 @@ returns_router = APIRouter(prefix="/returns", tags=["zones"],
 _CSV_COLUMNS = ("code", "name", "kind", "public", "as_of", "window", *ZONE_METRICS)
 
 
+ZoneFormatQuery = Annotated[str, Query(
+    pattern="^(json|csv|geojson)$",
+    description="json; csv for a spreadsheet; geojson for the maps: each outlined zone with "
+                "the state of its current session and the share of its sessions met.")]  # fmt: skip
+
+
 @router.get("", response_model=ZonesResponse, summary="Zones and their figures",
-            responses={404: {"description": "Nothing stored at that hour."}})  # fmt: skip
+            responses={200: {"content": {"application/geo+json": {}}},
+                       404: {"description": "Nothing stored at that hour."}})  # fmt: skip
 async def list_zones(services: ServicesDep, as_of: AsOfQuery = None,
-                     format: FormatQuery = "json") -> Response:  # fmt: skip
+                     format: ZoneFormatQuery = "json") -> Response:  # fmt: skip
     """Every zone (hot spots, town centres, ...) with its windows, live or at an hour; CSV:
-    one row per zone and window."""
+    one row per zone and window; GeoJSON (no feature when no figure is stored at ``as_of``):
+    one feature per zone the zones file outlines,
+    with ``state`` (``none``: no session now; ``on_track``; ``unattended``: the longest gap
+    of the open session has reached ``max_gap_minutes``), ``session`` (the open one) and
+    ``sessions_ended``, ``sessions_met``, ``share_met`` over the 28 days before ``as_of``."""
     hour = None if as_of is None else hour_boundary(as_of)
+    if format == "geojson":  # for the maps: nothing stored is no feature, not a 404
+        return geojson_response(await run_in_threadpool(_zone_features, services, hour))
     found, zones = await run_in_threadpool(_zones, services, hour, None)
     if hour is not None and found is None:
         raise HTTPException(404, f"no zone figures stored at {format_time(hour)}")
@@ -103,6 +117,25 @@ def _zones(
                                     zone_queries.sessions(opened, zone["code"], as_of))  # fmt: skip
         return as_of, zones
     return None, []
+
+
+def _zone_features(services: Services, hour: datetime | None) -> dict:
+    for opened in session(services):
+        zones = zone_queries.zones_with_figures(opened, services.zone_meta)
+        codes = [z["code"] for z in zones if z["code"] in services.zone_shapes]
+        as_of, _ = zone_queries.zone_windows(opened, hour, codes)
+        if hour is not None and not zone_queries.stored_at(opened, hour):
+            as_of = None
+        listed = {} if as_of is None else zone_maps.sessions_by_zone(opened, codes, as_of)
+        properties = [{k: z[k] for k in ("code", "name", "kind", "public", "schedule",
+                                         "session_target_minutes", "max_gap_minutes")}
+                      | zone_maps.session_state(listed.get(z["code"], []), z["max_gap_minutes"],
+                                                as_of)
+                      for z in zones]  # fmt: skip
+        if as_of is None:
+            properties = []
+        return zone_maps.collection(properties, services.zone_shapes, as_of=as_of)
+    return zone_maps.collection([], {}, as_of=None)
 
 
 def _returns(services: Services, period: str) -> list[dict]:

@@ -233,6 +233,73 @@
     }
   };
 
+  /* -- the zones ---------------------------------------------------------------------- */
+
+  /* Zones (hot spots, town centres, ...) as outlines in a pane above the wards, restyled
+     in place like the wards. opts: style(feature), tooltip(feature), state(feature): the
+     word put on each path as data-state (with data-zone, the code) for tests and tools. */
+  B.ZoneLayer = function (map, opts) {
+    if (!map.getPane("beatlight-zones")) map.createPane("beatlight-zones").style.zIndex = 450;
+    var self = this;
+    this.opts = opts;
+    this.byCode = {};
+    this.layer = L.geoJSON(null, {
+      pane: "beatlight-zones",
+      filter: function (feature) { return Boolean(feature.geometry); },
+      style: function (feature) { return opts.style(feature); },
+      onEachFeature: function (feature, layer) {
+        self.byCode[feature.properties.code] = layer;
+        layer.bindTooltip(function () { return opts.tooltip(layer.feature); },
+                          { sticky: true, className: "beatlight-tooltip beatlight-zone-tip" });
+        layer.on("add", function () { self.mark(layer); });
+      },
+    });
+  };
+
+  B.ZoneLayer.prototype.update = function (collection) {
+    var self = this;
+    var features = collection.features.filter(function (f) { return f.geometry; });
+    var same = features.length === Object.keys(this.byCode).length && features.every(
+      function (f) { return self.byCode[f.properties.code]; });
+    if (same) {
+      features.forEach(function (feature) {
+        var layer = self.byCode[feature.properties.code];
+        layer.feature = feature;
+        layer.setStyle(self.opts.style(feature));
+        self.mark(layer);
+        if (layer.isTooltipOpen()) layer.getTooltip().update();
+      });
+    } else {
+      this.layer.clearLayers();
+      this.byCode = {};
+      this.layer.addData({ type: "FeatureCollection", features: features });
+    }
+    return features.length;
+  };
+
+  B.ZoneLayer.prototype.mark = function (layer) {
+    var path = layer.getElement && layer.getElement();
+    if (!path) return;
+    path.setAttribute("data-zone", layer.feature.properties.code);
+    path.setAttribute("data-state", this.opts.state(layer.feature));
+  };
+
+  /* A legend row with an outline swatch of `colour`. */
+  B.zoneKey = function (colour, words, dashed) {
+    var row = B.el("div", "beatlight-legend-row beatlight-zone-row");
+    var swatch = row.appendChild(B.el("span", "beatlight-zone-key"));
+    swatch.style.borderColor = colour;
+    if (dashed) swatch.style.borderStyle = "dashed";
+    row.appendChild(B.el("span", null, words));
+    return row;
+  };
+
+  B.zoneStyle = function (colour, dashed) {
+    return { className: "beatlight-zone", color: colour, weight: dashed ? 2 : 4, opacity: 1,
+             dashArray: dashed ? "4 4" : null, fill: true, fillColor: colour,
+             fillOpacity: 0.08 };
+  };
+
   B.fill = function (cfg, status) {
     return {
       className: "beatlight-ward",

@@ -33,6 +33,13 @@
     // Leave room for the side panel on the right.
     { paddingTopLeft: [24, 24], paddingBottomRight: [Math.min(360, map.getSize().x / 3), 24] });
 
+    var zones = new B.ZoneLayer(map, {
+      style: function (f) { return B.zoneStyle(band(f.properties)[2], false); },
+      tooltip: function (f) { return zoneTip(f.properties); },
+      state: function (f) { return band(f.properties)[0]; },
+    });
+    zones.layer.addTo(map);
+
     var panel = B.box(map, "topright", "beatlight-panel beatlight-side");
     panel.appendChild(B.el("h1", null, cfg.title));
     B.switcher(panel, "Window", cfg.windows, state.window, function (value) {
@@ -73,7 +80,30 @@
     revisedKey.appendChild(B.el("span", "beatlight-revised-key"));
     revisedKey.appendChild(B.el("span", null, "Figures revised after first publication"));
     revisedKey.hidden = true;
-    B.legend(map, cfg, [missedKey, revisedKey]);
+    var zoneKeys = cfg.zone_share.map(function (z) {
+      var row = B.zoneKey(z[2], z[3], false);
+      row.hidden = true;  // until the API names a zone
+      return row;
+    });
+    B.legend(map, cfg, [missedKey, revisedKey].concat(zoneKeys));
+
+    /* The share-of-sessions-met band of a zone: [band, least share, colour, words]. */
+    function band(p) {
+      var none = cfg.zone_share[cfg.zone_share.length - 1];
+      if (p.share_met === null || p.share_met === undefined) return none;
+      return cfg.zone_share.find(function (z) {
+        return z[1] !== null && p.share_met >= z[1];
+      }) || none;
+    }
+
+    function zoneTip(p) {
+      var met = p.sessions_ended ? p.sessions_met + " of " + p.sessions_ended +
+        " sessions met over the last 28 days (" + B.percent(p.share_met) + ")" :
+        "No session ended in the last 28 days";
+      return '<div class="beatlight-tip"><strong>' + B.escape(p.name) + "</strong>" +
+        '<div class="beatlight-tip-status">' + B.escape(met) + "</div>" +
+        (p.schedule ? "<p>Sessions: " + B.escape(p.schedule) + "</p>" : "") + "</div>";
+    }
 
     function tooltip(p) {
       var missed = state.missed[p.code];
@@ -149,12 +179,17 @@
         B.getJSON(api + "/geojson?level=ward&window=" + state.window + at),
         B.getJSON(api + "/alerts?level=ward&weeks=" + state.weeks),
         B.getJSON(api + "/fairness?window=" + state.window + at),
+        B.getJSON(api + "/zones?format=geojson" + at).catch(function () {
+          return { features: [] };  // no zone stored: the wards still show
+        }),
       ]).then(function (answers) {
         if (generation !== state.generation) return;
         state.missed = {};
         answers[1].missed_weekly_target.forEach(function (w) { state.missed[w.code] = w; });
         wards.update(answers[0]);
         wards.restyle();
+        var n = zones.update(answers[3]);
+        zoneKeys.forEach(function (row) { row.hidden = !n; });
         asOf.textContent = "Figures as of " + B.time(answers[0].as_of, cfg.timezone) +
           (answers[0].live ? "" : " (stored hour)");
         showRevision(answers[0]);

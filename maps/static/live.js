@@ -22,9 +22,20 @@
                dashArray: "8 5", fill: false, opacity: 0.8 },
     }).addTo(map);
     var points = L.layerGroup().addTo(map);
+    var zoneStates = {};
+    cfg.zone_states.forEach(function (z) { zoneStates[z[0]] = { colour: z[1], words: z[2] }; });
+    var zones = new B.ZoneLayer(map, {
+      style: function (f) {
+        return B.zoneStyle(zoneStates[f.properties.state].colour, f.properties.state === "none");
+      },
+      tooltip: function (f) { return zoneTip(f.properties); },
+      state: function (f) { return f.properties.state; },
+    });
+    zones.layer.addTo(map);
     L.control.layers(null, {
       "Neighbourhood outlines": neighbourhoods,
       "Presence, last 15 minutes": points,
+      "Zones (hot spots, town centres)": zones.layer,
     }, { collapsed: false, position: "topright" }).addTo(map);
 
     var box = B.box(map, "topleft", "beatlight-panel");
@@ -45,7 +56,35 @@
     var outlineKey = B.el("div", "beatlight-legend-row");
     outlineKey.appendChild(B.el("span", "beatlight-outline-key"));
     outlineKey.appendChild(B.el("span", null, "Neighbourhood"));
-    B.legend(map, cfg, [pointKey, outlineKey]);
+    var zoneKeys = cfg.zone_states.map(function (z) {
+      var row = B.zoneKey(z[1], z[2], z[0] === "none");
+      row.hidden = true;  // until the API names a zone
+      return row;
+    });
+    B.legend(map, cfg, [pointKey, outlineKey].concat(zoneKeys));
+
+    function zoneTip(p) {
+      var s = p.session;
+      var gap = p.max_gap_minutes === null ? "" : " (at most " + B.duration(p.max_gap_minutes) + ")";
+      var line = p.state === "none" ? "No session now" + (p.schedule ? " (sessions: " +
+        p.schedule + ")" : "") : (p.state === "unattended" ? "Nobody for too long: " :
+        "Session on, on track: ") + "longest gap so far " + B.duration(s.longest_gap_minutes) +
+        gap + ", " + B.duration(s.patrol_minutes) + " of patrol; the session ends " +
+        B.time(s.end, cfg.timezone);
+      var met = p.sessions_ended ? p.sessions_met + " of " + p.sessions_ended +
+        " sessions met in the last 28 days" : "No session ended in the last 28 days";
+      return '<div class="beatlight-tip"><strong>' + B.escape(p.name) + "</strong>" +
+        '<div class="beatlight-tip-status">' + B.escape(line) + "</div><p>" + B.escape(met) +
+        "</p></div>";
+    }
+
+    /* The zones' outlines and current sessions; an API with no zone shows none. */
+    function loadZones() {
+      return B.getJSON(cfg.api + "/zones?format=geojson").then(function (collection) {
+        var n = zones.update(collection);
+        zoneKeys.forEach(function (row) { row.hidden = !n; });
+      }).catch(function () { /* the wards still show */ });
+    }
 
     function tooltip(p) {
       var w = p;
@@ -91,7 +130,7 @@
           if (error.status === 503) state.points = false;
           return { features: [], error: error };
         });
-      return Promise.all([figures, recent]).then(function (answers) {
+      return Promise.all([figures, recent, loadZones()]).then(function (answers) {
         if (generation !== state.generation) return;
         var collection = answers[0];
         state.asOf = collection.as_of;

@@ -15,6 +15,13 @@
       return B.fill(cfg, feature.properties.status);
     }, function (feature) { return tooltip(feature.properties); });
 
+    var zones = new B.ZoneLayer(map, {
+      style: function (f) { return B.zoneStyle(cfg.palette[f.properties.status] || "#7F7F7F"); },
+      tooltip: function (f) { return zoneTip(f.properties); },
+      state: function (f) { return f.properties.status || ""; },
+    });
+    zones.layer.addTo(map);
+
     var box = B.box(map, "topleft", "beatlight-panel");
     box.appendChild(B.el("h1", null, cfg.title));
     var choose = box.appendChild(B.el("div", "beatlight-choose"));
@@ -26,7 +33,32 @@
       "Published figures: complete days and weeks, shown at least a day after they end, " +
       "per ward, rounded to whole hours. Nothing on this map is live."));
     var message = box.appendChild(B.el("p", "beatlight-message"));
-    B.legend(map, cfg);
+    var zoneKey = B.zoneKey("#1a1a1a", "Published place (a town centre or other public " +
+                            "zone), outlined in the colour of its figures");
+    zoneKey.hidden = true;  // only when the force publishes a zone
+    B.legend(map, cfg, [zoneKey]);
+
+    function zoneTip(p) {
+      var period = when(state.shown);
+      var lines = [
+        (p.status === "none" ? "No visible patrol recorded " + period :
+          hours(p.patrol_hours, "visible patrol") + " " + period) + ".",
+        p.target_hours === null ? "" : "The commitment is about " +
+          B.plural(p.target_hours, "hour") + (state.shown.period === "day" ? " a day." : " a week."),
+        p.status ? labels[p.status] + "." : "",
+        p.units_suppressed ? "Seen by fewer than 3 patrols (the exact number is not published)." :
+          "Seen by " + B.plural(p.distinct_units, "different patrol") + ".",
+      ].filter(Boolean);
+      return '<div class="beatlight-tip"><strong>' + B.escape(p.name) + "</strong>" +
+        lines.map(function (l) { return "<p>" + B.escape(l) + "</p>"; }).join("") + "</div>";
+    }
+
+    /* The public zones of the period shown; none (and no legend row) when none is public. */
+    function showZones(query) {
+      return B.getJSON(cfg.api + "/public/zones/geojson?" + query)
+        .catch(function () { return { features: [] }; })
+        .then(function (collection) { zoneKey.hidden = !zones.update(collection); });
+    }
 
     function hours(n, what) {
       if (n === 0) return "Less than half an hour of " + what;
@@ -78,11 +110,12 @@
         B.say(message, "Nothing is published for this yet.");
         return Promise.resolve();
       }
-      var url = cfg.api + "/public/geojson?period=" + state.period + "&date=" + state.date;
-      return B.getJSON(url).then(function (collection) {
+      var query = "period=" + state.period + "&date=" + state.date;
+      return B.getJSON(cfg.api + "/public/geojson?" + query).then(function (collection) {
         if (generation !== state.generation) return;
         state.shown = collection;
         wards.update(collection);
+        showZones(query);
         var last = new Date(Date.parse(collection.end) - 1000);
         dataDate.textContent = "Figures for " + (collection.period === "week" ?
           "the week " + localDay(collection.start) + " to " + localDay(last) :

@@ -77,12 +77,14 @@ def browser(chromium: str) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def sites(documents, report_geography, tmp_path_factory) -> Iterator[Any]:
     """``sites()``: a new :class:`Site` (a store filled with ``documents``, live = ``LIVE``);
-    ``sites(points=False)``: one whose API reads no recent points (no Kafka)."""
+    ``sites(points=False)``: one whose API reads no recent points (no Kafka);
+    ``sites(zones=(zone_file, documents))``: one with a zones file, over ``documents``
+    that carry zones (stored as tests/api/test_zones.py stores them)."""
     with ExitStack() as stack:
 
-        def make(*, points: bool = True) -> Site:
+        def make(*, points: bool = True, zones: tuple[Any, dict] | None = None) -> Site:
             return stack.enter_context(
-                _site(documents, report_geography, tmp_path_factory, points=points)
+                _site(documents, report_geography, tmp_path_factory, points=points, zones=zones)
             )
 
         yield make
@@ -95,7 +97,8 @@ def site(sites) -> Site:
 
 
 @contextmanager
-def _site(documents, geography, tmp_path_factory, *, points: bool) -> Iterator[Site]:
+def _site(documents, geography, tmp_path_factory, *, points: bool,
+          zones: tuple[Any, dict] | None = None) -> Iterator[Site]:  # fmt: skip
     from sqlalchemy.orm import Session
 
     from beatlight.api.app import create_app
@@ -107,7 +110,14 @@ def _site(documents, geography, tmp_path_factory, *, points: bool) -> Iterator[S
     for url in new_database("sqlite", tmp_path_factory):
         upgrade(url)
         engine = create_engine_for(url)
-        fill(engine, documents, live=documents[LIVE])
+        zone_file = None
+        if zones is None:
+            fill(engine, documents, live=documents[LIVE])
+        else:
+            from tests.api.test_zones import fill as fill_zones
+
+            zone_file, documents = zones
+            fill_zones(engine, documents, live=documents[LIVE])
         with Session(engine) as session, session.begin():
             keys = {
                 r: create_key(session, r, f"maps {r}")[1] for r in ("inspector", "pcc", "admin")
@@ -115,7 +125,7 @@ def _site(documents, geography, tmp_path_factory, *, points: bool) -> Iterator[S
         settings = Settings(rate_limit_per_minute=0, auth_cache_seconds=0, live_cache_seconds=0,
                             map_refresh_seconds=1, map_missed_weeks=1)  # fmt: skip
         wards = [w["code"] for w in documents[LIVE]["wards"]]
-        app = create_app(settings, engine, geography, clock=lambda: MAP_NOW)
+        app = create_app(settings, engine, geography, clock=lambda: MAP_NOW, zone_file=zone_file)
         if points:
             recent = RecentPoints("127.0.0.1:1", 15, clock=lambda: LIVE)  # never started
             inside = _inside(geography, wards)

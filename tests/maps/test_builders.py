@@ -18,7 +18,12 @@ from beatlight.maps.assets import (
     content_security_policy,
     tile_sources,
 )
-from beatlight.maps.palette import STATUS_COLOURS, STATUS_LABELS
+from beatlight.maps.palette import (
+    STATUS_COLOURS,
+    STATUS_LABELS,
+    ZONE_SHARE_BANDS,
+    ZONE_STATES,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -88,6 +93,19 @@ def test_without_wards_a_page_carries_no_figure(kind):
     assert config["kind"] == kind and config["api"] == "/api/v1"
     assert config["palette"] == STATUS_COLOURS
     assert config["statuses"] == STATUS_LABELS[kind]
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+def test_every_map_says_its_zone_colours_in_words(kind):
+    config = json.loads(_parse(BUILDERS[kind](_options())).config)
+    assert [s for s, _, _ in config["zone_states"]] == ["none", "on_track", "unattended"]
+    assert config["zone_states"] == ZONE_STATES and config["zone_share"] == ZONE_SHARE_BANDS
+    for rows in (config["zone_states"], config["zone_share"]):
+        colours = [r[-2] for r in rows]
+        assert len(set(colours)) == len(colours)  # one colour per state, and words beside it
+        assert all(r[-1].startswith("Zone: ") for r in rows)
+    bands = [least for _, least, _, _ in config["zone_share"][:-1]]
+    assert bands == sorted(bands, reverse=True) and bands[-1] == 0.0
 
 
 def test_given_wards_are_embedded_safely():
