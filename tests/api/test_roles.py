@@ -31,6 +31,7 @@ MATRIX: dict[str, tuple[str, ...] | None] = {
     "/api/v1/public/visibility": None,
     "/api/v1/public/geojson": None,
     "/api/v1/public/zones": None,
+    "/api/v1/public/zones/geojson": None,
     "/api/v1/zones": ANY,
     "/api/v1/zones/{code}": ANY,
     "/api/v1/returns": ANY,
@@ -41,7 +42,8 @@ MATRIX: dict[str, tuple[str, ...] | None] = {
 ZONE = "HS01"
 PARAMS = {"/api/v1/report": {"as_of": Z}, "/api/v1/public/visibility": {"date": "2026-11-03"},
           "/api/v1/public/geojson": {"date": "2026-11-03"},
-          "/api/v1/public/zones": {"date": "2026-11-03"}}  # fmt: skip
+          "/api/v1/public/zones": {"date": "2026-11-03"},
+          "/api/v1/public/zones/geojson": {"date": "2026-11-03"}}  # fmt: skip
 
 
 @pytest.fixture
