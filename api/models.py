@@ -315,7 +315,7 @@ class ZoneLive(_ZoneMetrics, Base):
 
 class ZoneHistory(_ZoneMetrics, Base):
     """One zone's figures in one window at an hour boundary, of the hour's newest revision
-    (``revision`` 0: as first published). The ``1h`` rows make the funders' returns."""
+    (``revision`` 0: as first published)."""
 
     __tablename__ = "zone_history"
     __table_args__ = (sa.Index("ix_zone_history_zone_hour", "code", "window", "hour"),)
@@ -325,6 +325,23 @@ class ZoneHistory(_ZoneMetrics, Base):
     window: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
     revision: Mapped[int] = mapped_column(sa.Integer, server_default="0")
     revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ZoneReturnHour(Base):
+    """One zone's funders' returns figures (SPEC Z6) of one hour, final: each hour
+    snapshot carries them for an hour that ended long enough before it that no later
+    ping can change them (``streams.zone_figures.returns_hours``), of its newest
+    revision. The returns add them up over each period."""
+
+    __tablename__ = "zone_returns"
+
+    start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    patrol_minutes: Mapped[float] = mapped_column(sa.Float)
+    unit_minutes: Mapped[float] = mapped_column(sa.Float)
+    visits: Mapped[int] = mapped_column(sa.Integer)
+    koper_visits: Mapped[int] = mapped_column(sa.Integer)
+    revision: Mapped[int] = mapped_column(sa.Integer, server_default="0")
 
 
 class ZoneSession(Base):

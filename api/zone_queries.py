@@ -6,15 +6,17 @@ is given (``--zones``, ``BEATLIGHT_ZONES``): a zone the file does not name, or a
 without a file, publishes nothing to residents, as the SPEC's default ``public: false``
 asks (hot-spot locations are operationally sensitive).
 
-Returns (Z6) add the stored hours' ``1h`` figures over each period: patrol and unit
-minutes are sums over the period's slots, and a visit belongs to the hour its first
-slot is in (rule 6), so it counts once, in the period it starts in. A period's hours
-are the snapshots at H with ``start < H <= end``; ``hours_missing`` says how many of
-them up to the latest stored hour are not stored. The figures of an hour are those
-published at its end: presence gap-filled across an hour boundary (a unit's pings on
-both sides, at most G apart) and a Koper visit that runs on past the boundary are
-counted as the hour's snapshot saw them then. Sessions count in the period they start
-in, once ended, with their newest stored figures.
+Returns (Z6) add up the settled hours (``zone_returns``: the figures an hour snapshot
+gives an hour that ended long enough before it that no later ping can change them,
+presence gap-filled across the hour's end and Koper visits running on past it
+included). Patrol and unit minutes are sums over the period's slots, and a visit
+belongs to the hour its first slot is in (rule 6), so it counts once, in the period it
+starts in: a complete period's figures are the batch returns' (``beatlight returns``).
+Periods run from the one holding the first settled hour to the end of the latest;
+``hours_missing`` says how many hours of a period up to then are not stored (those
+before the first included), and ``complete`` whether the period ended by the latest.
+Sessions count in the period they start in, once ended, with their newest stored
+figures.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from beatlight.api.models import Zone, ZoneHistory, ZoneLive, ZoneSession
-from beatlight.api.zone_store import SESSION_FIGURES, ZONE_METRICS
+from beatlight.api.models import Zone, ZoneHistory, ZoneLive, ZoneReturnHour, ZoneSession
+from beatlight.api.zone_store import RETURNS_FIGURES, SESSION_FIGURES, ZONE_METRICS
 from beatlight.streams.zone_figures import periods
 
 __all__ = [
@@ -129,26 +131,23 @@ def returns(
     session: Session, meta: dict[str, dict[str, Any]], period: str, timezone: str
 ) -> list[dict[str, Any]]:
     """Z6 from the stored hours: one row per zone and period, zones by code, from the
-    period of the first stored hour to the one holding the latest (module docstring)."""
-    hours = session.execute(sa.select(sa.func.min(ZoneHistory.hour), sa.func.max(ZoneHistory.hour))
-                            .where(ZoneHistory.window == "1h")).one()  # fmt: skip
+    period of the first settled hour to the one holding the latest (module docstring)."""
+    hours = session.execute(sa.select(sa.func.min(ZoneReturnHour.start),
+                                      sa.func.max(ZoneReturnHour.start))).one()  # fmt: skip
     if hours[0] is None:
         return []
-    first, last = hours
-    found = periods(period, _us(first - _HOUR), _us(last), timezone)
+    first, latest = hours
+    last = latest + _HOUR  # the end of the latest settled hour
+    found = periods(period, _us(first), _us(last), timezone)
     spans = [(label, _time(a), _time(b)) for label, a, b in found]
-    sums: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0, 0, 0, 0])
     starts = [a for _, a, _ in spans]
-    figures = sa.select(ZoneHistory.hour, ZoneHistory.code, ZoneHistory.patrol_minutes,
-                        ZoneHistory.unit_minutes, ZoneHistory.visits, ZoneHistory.koper_visits
-                        ).where(ZoneHistory.window == "1h")  # fmt: skip
-    for hour, code, patrol, unit, visits, koper in session.execute(figures):
-        at = _index(starts, hour - _HOUR)
-        row = sums[code, at]
-        row[0] += patrol
-        row[1] += unit
-        row[2] += visits
-        row[3] += koper
+    sums: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0, 0, 0, 0])
+    figures = sa.select(ZoneReturnHour.start, ZoneReturnHour.code,
+                        *(getattr(ZoneReturnHour, k) for k in RETURNS_FIGURES))  # fmt: skip
+    for start, code, *values in session.execute(figures):
+        row = sums[code, _index(starts, start)]
+        for k, value in enumerate(values):
+            row[k] += value
         row[4] += 1
     held: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
     ended = sa.select(ZoneSession.code, ZoneSession.start, ZoneSession.met).where(

@@ -8,7 +8,9 @@ Rows are keyed like the ward rows: live figures by zone and window (the newest
 ``as_of`` wins), hour figures by hour, zone and window (the newest revision wins, a
 repeat keeps its ``revised_at``, as :mod:`api.store` does for wards), sessions by zone
 and start (the newest snapshot wins: ``as_of``, then the revision, live counting as
--1). Storing the same records again, in any order, changes nothing.
+-1), an hour's settled returns figures (an hour snapshot's ``returns_hour``) by hour
+and zone (the newest revision wins). Storing the same records again, in any order,
+changes nothing.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from beatlight.api.models import Zone, ZoneHistory, ZoneLive, ZoneSession
+from beatlight.api.models import Zone, ZoneHistory, ZoneLive, ZoneReturnHour, ZoneSession
 from beatlight.times import parse_time
 
-__all__ = ["ZONE_METRICS", "SESSION_FIGURES", "ZoneChanges", "apply_zones"]
+__all__ = ["RETURNS_FIGURES", "SESSION_FIGURES", "ZONE_METRICS", "ZoneChanges", "apply_zones"]
 
 #: A zone window's figures (SPEC Z2), in the document's order.
 ZONE_METRICS = (
@@ -35,6 +37,8 @@ SESSION_FIGURES = (
     "open", "patrol_minutes", "unit_minutes", "visits", "koper_visits", "longest_gap_minutes",
     "met",
 )  # fmt: skip
+#: An hour's settled figures for the returns (SPEC Z6), after its ``start``.
+RETURNS_FIGURES = ("patrol_minutes", "unit_minutes", "visits", "koper_visits")
 _LIVE = -1  # the revision a live snapshot's sessions rank with
 
 
@@ -46,9 +50,11 @@ class ZoneChanges:
     live: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     history: dict[tuple[datetime, str, str], dict[str, Any]] = field(default_factory=dict)
     sessions: dict[tuple[str, datetime], dict[str, Any]] = field(default_factory=dict)
+    returns: dict[tuple[datetime, str], dict[str, Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return len(self.names) + len(self.live) + len(self.history) + len(self.sessions)
+        return (len(self.names) + len(self.live) + len(self.history) + len(self.sessions)
+                + len(self.returns))  # fmt: skip
 
     def add(
         self,
@@ -75,6 +81,14 @@ class ZoneChanges:
                     old = self.live.get((code, window))
                     if old is None or old["as_of"] <= as_of:
                         self.live[code, window] = row | {"as_of": as_of}
+            settled = zone.get("returns_hour") if hour else None
+            if settled is not None:
+                start = parse_time(settled["start"])
+                row = {"start": start, "code": code, "revision": revision or 0,
+                       **{k: settled[k] for k in RETURNS_FIGURES}}  # fmt: skip
+                old = self.returns.get((start, code))
+                if old is None or old["revision"] <= row["revision"]:
+                    self.returns[start, code] = row
             for session in zone.get("sessions", []):
                 start = parse_time(session["start"])
                 row = {"code": code, "start": start, "end": parse_time(session["end"]),
@@ -96,6 +110,9 @@ def apply_zones(session: Session, changes: ZoneChanges, insert_for: Any) -> None
         _upsert(session, ZoneHistory, changes.history.values(), ("hour", "code", "window"),
                 insert_for, where=lambda table, new: table.c.revision <= new.revision,
                 keep_revised_at=True)  # fmt: skip
+    if changes.returns:
+        _upsert(session, ZoneReturnHour, changes.returns.values(), ("start", "code"),
+                insert_for, where=lambda table, new: table.c.revision <= new.revision)  # fmt: skip
     if changes.sessions:
         _upsert(session, ZoneSession, changes.sessions.values(), ("code", "start"), insert_for,
                 where=_newer_snapshot)  # fmt: skip

@@ -45,7 +45,7 @@ from beatlight.streams.presence import Partial
 from beatlight.streams.report import report_document
 from beatlight.streams.runs import AreaRuns, RunStore
 from beatlight.streams.wire import Kind, LaneStatus, Message, decode
-from beatlight.streams.zone_figures import zone_entries
+from beatlight.streams.zone_figures import returns_hours, zone_entries
 from beatlight.streams.zones import ZoneConfig, ZoneRuns
 from beatlight.times import format_us
 
@@ -185,7 +185,7 @@ class Aggregator:
             ticks[lane] = (_hold(message), status)
             self._keep_zone_runs(hour, {lane: ticks[lane]})
             merged = self._merge(ticks, hour)
-            document = self._document(merged, self._with_skipped(ticks, hour))
+            document = self._document(merged, self._with_skipped(ticks, hour), hour=True)
             revision = self._revise(hour, document, now_us)
             if revision is None:
                 return []  # no figure changed: nothing to publish again
@@ -259,7 +259,7 @@ class Aggregator:
                 break  # hours are published in order
             ticks = self._hours.pop(hour)
             merged = self._merge(ticks, hour)
-            document = self._document(merged, self._with_skipped(ticks, hour))
+            document = self._document(merged, self._with_skipped(ticks, hour), hour=True)
             revision = self._first(hour, document, now_us)
             done.append(Snapshot(SnapshotKind.HOUR, hour, document, revision))
             if self.published_hour_us is None or hour > self.published_hour_us:
@@ -412,8 +412,13 @@ class Aggregator:
         return found
 
     def _document(
-        self, merged: Partial, ticks: Iterable[tuple[_Held | None, LaneStatus]]
+        self,
+        merged: Partial,
+        ticks: Iterable[tuple[_Held | None, LaneStatus]],
+        *,
+        hour: bool = False,
     ) -> dict[str, Any]:
+        """The snapshot's document; an hour's zones carry their ``returns_hour``."""
         rejected: Counter[str] = Counter()
         duplicates = 0
         for _, status in ticks:
@@ -433,6 +438,11 @@ class Aggregator:
             assert self.zone_config is not None
             document["zones"] = zone_entries(self.zones, merged.zones, self.zone_config,
                                              merged.as_of_us)  # fmt: skip
+            if hour:
+                settled = returns_hours(self.zones, merged.zones, self.zone_config,
+                                        merged.as_of_us)  # fmt: skip
+                for entry, returns in zip(document["zones"], settled, strict=True):
+                    entry["returns_hour"] = returns
         return document
 
 

@@ -22,6 +22,14 @@ Decisions the SPEC leaves open (the same as ``tests/zone_oracle.py``'s):
   October), from the period of the first accepted ping to that of the last slot
   before ``as_of``. A session counts in the period its start is in, once ended by
   ``as_of``; ``complete`` says whether the period ended by ``as_of``.
+* The stream's returns: an hour's figures can still change after its end (a ping up
+  to G later fills slots before it; a visit that starts in it turns Koper up to K
+  later), so each hour snapshot carries, per zone, the figures of an earlier hour
+  that can no longer change (:func:`returns_hours`, :func:`returns_lag_us`). Their
+  sums over a period are the batch returns of that period, whatever ``as_of`` the
+  batch has after the period's end plus the lag. Periods start at local midnight,
+  an hour boundary in UTC for every time zone with whole-hour offsets (such as
+  Europe/London's).
 
 Long because windows, sessions and periods are three uses of one interval join,
 and read best beside it.
@@ -47,11 +55,14 @@ __all__ = [
     "RETURNS_COLUMNS",
     "interval_figures",
     "periods",
+    "returns_hours",
+    "returns_lag_us",
     "returns_rows",
     "zone_entries",
 ]
 
 _US = 1_000_000
+_HOUR_US = 3_600 * _US
 _WEEK_S = 7 * 86_400
 SESSIONS_BACK_US = 28 * 86_400 * _US
 PERIODS = ("week", "month", "quarter")
@@ -143,6 +154,40 @@ def zone_entries(
         }
         for z in range(n)
     ]
+
+
+def returns_lag_us(params: Any) -> int:
+    """How long after an hour's end its returns figures settle: whole hours covering
+    K (a visit starting in its last slot turns Koper), G (a later ping fills its last
+    slots) and a slot."""
+    wait = params.koper_slots * params.slot_us + params.gap_us + params.slot_us
+    return max(1, -(-wait // _HOUR_US)) * _HOUR_US
+
+
+def returns_hours(
+    zones: Zones, runs: ZoneRuns, config: ZoneConfig, as_of_us: int
+) -> list[dict[str, Any]]:
+    """Per zone (the zones' order), Z6's figures of the hour ending
+    :func:`returns_lag_us` before ``as_of_us`` (an hour boundary), as they stay.
+
+    ``runs`` are as of ``as_of_us``. A visit counts in the hour its first slot is in,
+    Koper if its whole run (as far as ``as_of_us``) is at least K.
+    """
+    params = config.model
+    end_us = as_of_us - returns_lag_us(params)
+    start_us = end_us - _HOUR_US
+    n = len(zones)
+    lo = np.full(n, -(-start_us // params.slot_us))
+    hi = np.full(n, -(-end_us // params.slot_us))
+    f = interval_figures(runs, np.arange(n), lo, hi, params.koper_slots)
+    per_slot = params.slot_us / 60_000_000
+    start = format_us(start_us)
+    return [
+        {"start": start, "patrol_minutes": float(f["patrol"][z] * per_slot),
+         "unit_minutes": float(f["unit"][z] * per_slot), "visits": int(f["visits"][z]),
+         "koper_visits": int(f["koper_visits"][z])}
+        for z in range(n)
+    ]  # fmt: skip
 
 
 def periods(kind: str, first_us: int, as_of_us: int, timezone: str) -> list[tuple[str, int, int]]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -20,6 +20,9 @@ from beatlight.settings import Settings
 from beatlight.streams.aggregate import snapshot_records
 from beatlight.times import parse_time
 from tests.api.conftest import dump
+from tests.streams.test_zones_batch import messy
+from tests.streams.test_zones_stream import Stream, batch_found
+from tests.zones_city import synthetic_zones
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -32,33 +35,34 @@ def _us(moment: datetime) -> int:
 
 @pytest.fixture(scope="module")
 def zoned():
-    """The batch report with zones (the zones test city over the synthetic wards, a messy
-    feed over Friday 23 to Monday 26 October 2026, clocks going back) at every hour."""
-    from beatlight.configs import lane_config, zone_config
+    """The stream's hour snapshots with zones (the zones test city over the synthetic
+    wards, a messy feed over Friday 23 to Monday 26 October 2026, clocks going back),
+    lanes and aggregator as a worker runs them; and the feed."""
+    city, lines = _city(), _lines()
+    stream = Stream(city)
+    stream.send(lines)
+    documents = {_EPOCH + timedelta(microseconds=h): snap.document
+                 for h, snap in sorted(stream.hours.items())}  # fmt: skip
+    assert len(documents) > 40
+    return city[0], city[1], documents
+
+
+def _city():
     from beatlight.geo.attributes import load_attributes
     from beatlight.geo.boundaries import wards_from_frame
     from beatlight.geo.geography import geography_from_wards
     from beatlight.geo.synthetic import synthetic_wards
     from beatlight.geo.zones import zones_from_frame
-    from beatlight.streams.batch import Zoning, batch_report
-    from beatlight.streams.events import parse_lines
     from beatlight.streams.schedule import parse_schedule
-    from tests.streams.test_zones_batch import NOW, T0, messy
-    from tests.zones_city import synthetic_zones
 
     wards = wards_from_frame(synthetic_wards(), source="synthetic")
     geography = geography_from_wards(wards, attributes=load_attributes(None, wards, 600.0))
     zones = zones_from_frame(synthetic_zones(), parse_schedule=parse_schedule, source="city")
-    lines = messy(synthetic_zones(), 5)
-    zoning = Zoning(zones, zone_config(Settings()))
-    documents = {}
-    for h in range(1, 64):
-        hour = T0 + timedelta(hours=h)
-        doc = batch_report(geography, [parse_lines(lines, max_event_bytes=8192)], lane_config(),
-                           now_us=_us(NOW), as_of_us=_us(hour), zoning=zoning)  # fmt: skip
-        del doc["after_as_of"]
-        documents[hour] = doc
-    return geography, zones, documents
+    return geography, zones, synthetic_zones()
+
+
+def _lines() -> list[bytes]:
+    return messy(synthetic_zones(), 5)
 
 
 def fill(engine, documents, live=None, *, per_zone: bool = False) -> None:
@@ -167,44 +171,55 @@ def test_a_zone_as_of_a_non_hour_is_a_422(api):
 
 
 @pytest.mark.parametrize("period", ["week", "month", "quarter"])
-def test_returns_equal_a_naive_sum_of_the_stored_hours(api, zoned, period):
-    _, _, documents = zoned
+def test_returns_are_the_batch_figures_of_the_settled_hours(api, zoned, period):
+    # Each period's figures are the batch's over the hours settled in it, with the whole
+    # feed: pings after an hour's end that fill its last slots, and visits turning Koper
+    # after it, are in (an hour's own 1h window, as of its end, lacks them).
+    from beatlight.configs import zone_config
+    from beatlight.streams.zone_figures import interval_figures
+
+    _, zones, documents = zoned
     rows = api.get("/api/v1/returns", params={"period": period, "format": "json"},
                    headers=api.as_role("pcc")).json()  # fmt: skip
     text = api.get("/api/v1/returns", params={"period": period},
                    headers=api.as_role("pcc")).text  # fmt: skip
     assert len(list(csv.DictReader(io.StringIO(text)))) == len(rows) > 0
-    sums = defaultdict(lambda: [0.0, 0.0, 0, 0])
-    for hour, document in documents.items():
-        for zone in document["zones"]:
-            for row in rows:
-                if (row["code"] == zone["code"]
-                        and parse_time(row["start"]) < hour <= parse_time(row["end"])):  # fmt: skip
-                    f = zone["windows"]["1h"]
-                    s = sums[row["code"], row["period"]]
-                    s[0] += f["patrol_minutes"]
-                    s[1] += f["unit_minutes"]
-                    s[2] += f["visits"]
-                    s[3] += f["koper_visits"]
+    settled = sorted({parse_time(z["returns_hour"]["start"])
+                      for d in documents.values() for z in d["zones"]})  # fmt: skip
+    first, last = settled[0], settled[-1] + timedelta(hours=1)
+    assert len(settled) == (last - first) // timedelta(hours=1)  # every hour settled
+    found = batch_found(_city(), _lines(), _us(max(documents)) + 10 * 3_600_000_000)
+    codes = [str(c) for c in zones.codes]
+    slot = zone_config().model.slot_us
+    naive_differs = 0
+    for row in rows:
+        start, end = parse_time(row["start"]), parse_time(row["end"])
+        lo, hi = max(start, first), min(end, last)
+        z = codes.index(row["code"])
+        span = np.array([_us(lo) // slot]), np.array([_us(hi) // slot])
+        want = interval_figures(found.zone_runs, np.array([z]), *span,
+                                zone_config().model.koper_slots)  # fmt: skip
+        assert row["patrol_hours"] == pytest.approx(want["patrol"][0] / 60), row
+        assert row["unit_hours"] == pytest.approx(want["unit"][0] / 60), row
+        assert (row["visits"], row["koper_visits"]) == (want["visits"][0],
+                                                        want["koper_visits"][0])  # fmt: skip
+        assert row["complete"] == (end <= last)
+        assert row["hours_missing"] == (lo - start) // timedelta(hours=1)  # before the first
+        naive = sum(d["zones"][z]["windows"]["1h"]["patrol_minutes"]
+                    for h, d in documents.items() if lo < h <= hi)  # fmt: skip
+        naive_differs += naive != want["patrol"][0]
+    assert naive_differs > 0  # the feed crosses hour ends: the test can fail
     latest = {}  # every session as last listed (the documents come in time order)
     for document in documents.values():
         for zone in document["zones"]:
             for session in zone["sessions"]:
                 latest[zone["code"], session["start"]] = session
     for row in rows:
-        patrol, unit, visits, koper = sums[row["code"], row["period"]]
-        assert row["patrol_hours"] == pytest.approx(patrol / 60)
-        assert row["unit_hours"] == pytest.approx(unit / 60)
-        assert (row["visits"], row["koper_visits"]) == (visits, koper)
         held = [s for (code, start), s in latest.items() if code == row["code"]
                 and parse_time(row["start"]) <= parse_time(start) < parse_time(row["end"])
                 and not s["open"]]  # fmt: skip
         assert row["sessions"] == len(held)
         assert row["sessions_met"] == sum(bool(s["met"]) for s in held)
-        start, end = parse_time(row["start"]), parse_time(row["end"])
-        stored = sum(start < h <= end for h in documents)
-        span = (min(end, max(documents)) - start) // timedelta(hours=1)
-        assert row["hours_missing"] == span - stored  # the feed's hours are all stored
     assert sum(r["visits"] for r in rows) > 0 and sum(r["sessions"] for r in rows) > 0
 
 
@@ -248,6 +263,7 @@ def test_storing_zones_again_or_per_zone_changes_nothing(engine, zoned):
     fill(engine, some, live=some[max(some)])
     once = dump(engine)
     assert once["zone_history"] and once["zone_sessions"] and once["zone_live"]
+    assert once["zone_returns"]
     fill(engine, some, live=some[max(some)])
     fill(engine, some, live=some[max(some)], per_zone=True)
     assert dump(engine) == once
@@ -264,4 +280,5 @@ def test_a_snapshot_without_zones_writes_no_zone_rows(engine, documents):
     fill_wards(engine, documents, live=documents[max(documents)])
     stored = dump(engine)
     assert stored["history"]
-    assert not any(stored[t] for t in ("zones", "zone_live", "zone_history", "zone_sessions"))
+    assert not any(stored[t] for t in ("zones", "zone_live", "zone_history", "zone_sessions",
+                                       "zone_returns"))  # fmt: skip
