@@ -4,8 +4,9 @@
 :class:`Aggregation` it holds keeps the next partials offset it expects (a worker
 taking the aggregator over reads what came before from Kafka), takes every lane's live
 figures (its own lanes' straight from their tick, other workers' from
-``beatlight.live-ticks``) and raises alerts on the live snapshot. Every method runs on
-the work thread (:mod:`beatlight.runtime.work`).
+``beatlight.live-ticks``) and raises alerts on the live snapshot, its tracker primed
+with the last live snapshot published before it took over (``streams/alerts.py``).
+Every method runs on the work thread (:mod:`beatlight.runtime.work`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class Aggregation:
         self._aggregated_to = 0  # next partials offset the aggregator expects
         self._partials_reader: PartitionReader | None = None
         self._alerts = alert_tracker(config, zoning.zones if zoning is not None else None)
+        self._primed = False
+        #: Records of a live snapshot: areas, zones and the summary.
+        self._live_records = len(geography.areas) + 1 + (0 if zoning is None else len(zoning.zones))
 
     def records(self, records: list[Record], live: list[bytes]) -> list[Snapshot]:
         """Hour snapshots completed or revised by these partials and live figures."""
@@ -86,8 +90,28 @@ class Aggregation:
         snap = self.aggregator.live_snapshot()
         if snap is None:
             return None
+        if not self._primed:
+            self._prime_alerts()
         raised = [(a["code"].encode(), orjson.dumps(a)) for a in self._alerts.update(snap.document)]
         return snap.document, raised
+
+    def _prime_alerts(self) -> None:
+        """Prime the alert tracker with the last live snapshot published (by this worker's
+        predecessor as aggregator), so that nothing true then is raised again."""
+        from kafka.errors import KafkaError
+
+        from beatlight.runtime.history import read_latest_live
+
+        self._primed = True
+        try:
+            document = read_latest_live(self.config.bootstrap, self._live_records)
+        except (KafkaError, TimeoutError) as error:
+            log.warning("alerts: could not read the last live snapshot (%s); alerts still "
+                        "true then are raised again", error)  # fmt: skip
+            return
+        if document is not None:
+            self._alerts.prime(document)
+            log.info("alerts: primed with the live snapshot as of %s", document["as_of"])
 
     def close(self) -> None:
         """Close the Kafka reader of ``beatlight.partials``, if one was opened."""

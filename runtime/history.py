@@ -1,4 +1,5 @@
-"""Reading the stream's hour-boundary snapshots back from ``visibility.history``."""
+"""Reading the stream's snapshots back: an hour's from ``visibility.history``, the latest
+live one from ``visibility.live``."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import orjson
 
 from beatlight.errors import BeatlightError
 from beatlight.runtime import topics
-from beatlight.runtime.reader import TopicReader
+from beatlight.runtime.reader import PartitionReader, TopicReader
 from beatlight.streams.aggregate import document_from_records
 from beatlight.times import format_time
 
-__all__ = ["read_history"]
+__all__ = ["read_history", "read_latest_live"]
 
 
 def read_history(bootstrap: str, hour: datetime, *, timeout_s: float = 30.0) -> dict[str, Any]:
@@ -56,3 +57,24 @@ def read_history(bootstrap: str, hour: datetime, *, timeout_s: float = 30.0) -> 
             "every partition's events have passed H plus the allowed lateness)"
         )
     return document
+
+
+def read_latest_live(bootstrap: str, records: int, *, idle_ms: int = 1500) -> dict[str, Any] | None:
+    """The live document last published on ``visibility.live`` (None: none yet, or cut
+    short). ``records``: how many records a live snapshot has (its areas, zones and
+    summary); only the end of the topic is read, twice that, so a snapshot cut short
+    by a stopped worker is made whole by the one before it (latest record per area)."""
+    reader = PartitionReader(bootstrap, topics.VISIBILITY_LIVE, request_timeout_ms=15_000)
+    try:
+        end = reader.end_at_least(0)
+        if not end:
+            return None
+        start = max(reader.first_offset(0), end - 2 * records)
+        latest: dict[str, dict] = {}
+        for chunk in reader.read(0, start, idle_ms=idle_ms):
+            for record in chunk:
+                if record.key and record.value:
+                    latest["live|" + record.key.decode()] = orjson.loads(record.value)
+    finally:
+        reader.close()
+    return document_from_records(latest.items(), "live")

@@ -68,6 +68,14 @@ class PartitionReader:
         with self._lock:
             return self._consumer.beginning_offsets([tp])[tp]
 
+    def end_at_least(self, partition: int, timeout_ms: int = 5_000) -> int | None:
+        """An offset the partition's end has reached (None if the broker does not say);
+        see :meth:`_end_at_least`."""
+        from kafka import TopicPartition
+
+        with self._lock:
+            return self._end_at_least(TopicPartition(self.topic, partition), timeout_ms)
+
     def read(
         self, partition: int, start: int, stop: int | None = None, *, batch: int = 20_000,
         idle_ms: int = 1500, cancel: threading.Event | None = None,

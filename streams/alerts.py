@@ -6,6 +6,11 @@ when it is back to ``green``. Zones with a schedule raise SPEC Z5's alerts:
 ``zone_unattended`` while a session is on and nobody has been in the zone for its
 ``max_gap_minutes``, ``session_missed`` when a session ends not ``met``; each at most
 once per zone and session. Pure: it compares each live document with the last.
+
+A worker that takes the aggregator over (a restart, a rebalance) primes its tracker
+with the last live document the previous one published (:meth:`AlertTracker.prime`):
+what was already true then raises nothing again, and a session that ended after it,
+while no aggregator ran, still raises ``session_missed``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ class AlertTracker:
     _unvisited: set[str] = field(default_factory=set, init=False)
     _sessions: set[tuple[str, str, str]] = field(default_factory=set, init=False)
     _started: datetime | None = field(default=None, init=False)
+
+    def prime(self, document: dict[str, Any]) -> None:
+        """Take ``document`` (the last live one published before this tracker) as seen:
+        its statuses are the previous ones, the alerts it raised count as raised, and
+        sessions ending after its ``as_of`` are news."""
+        self.update(document)
 
     def update(self, document: dict[str, Any]) -> list[dict[str, Any]]:
         """The alerts that this live document raises (one per area and change)."""

@@ -58,31 +58,43 @@ def pings_in(frame, code: str, start: datetime, end: datetime) -> list[dict]:  #
     ]  # fmt: skip
 
 
-def alerts_over(city, events: list[dict], hours: float = 10) -> list[dict]:  # noqa: ANN001
-    """Every zone alert a tracker raises on the documents every 15 minutes from T0 (each
-    feed gets a ping in ``HS05``, a zone with no schedule, before any session: a report
-    needs a valid event)."""
+def alerts_over(
+    city, events: list[dict], hours: float = 10, *,  # noqa: ANN001
+    down: tuple[int, int] | None = None, primed: bool = True,
+) -> list[dict]:  # fmt: skip
+    """Every zone alert a tracker raises on the documents every 15 minutes from T0.
+    ``down``: the steps ``[a, b)`` no aggregator ran; at ``b`` a new tracker takes over,
+    primed with the last document before ``a`` (unless not ``primed``)."""
+    _, zones, _ = city
+    tracker = alert_tracker(zones=zones)
+    raised, last = [], None
+    for step in range(1, int(hours * 4) + 1):
+        if down is not None and down[0] <= step < down[1]:
+            continue
+        if down is not None and step == down[1]:
+            tracker = alert_tracker(zones=zones)
+            if primed and last is not None:
+                tracker.prime(last)
+        as_of = T0 + timedelta(minutes=15 * step)
+        document = document_at(city, events, as_of)
+        raised += [a for a in tracker.update(document) if a["level"] == "zone"]
+        last = document
+    return raised
+
+
+def document_at(city, events: list[dict], as_of: datetime) -> dict:  # noqa: ANN001
+    """The report with zones as of ``as_of`` on the events before it (the stream's figures
+    then), plus a ping in ``HS05`` (no schedule) before T0: a report needs a valid event."""
     geography, zones, frame = city
     events = events + pings_in(
         frame, "HS05", T0 - timedelta(hours=3), T0 - timedelta(hours=3, minutes=-1)
     )
-    tracker = alert_tracker(zones=zones)
-    raised = []
-    for step in range(1, int(hours * 4) + 1):
-        as_of = T0 + timedelta(minutes=15 * step)
-        as_of_us = (as_of - EPOCH) // timedelta(microseconds=1)
-        lines = [orjson.dumps(e) for e in events if e["ts"] < as_of.strftime("%Y-%m-%dT%H:%M:%SZ")]
-        batch = parse_lines(lines, max_event_bytes=8192, first_position=0, keep_text=True)
-        document = batch_reports(
-            geography,
-            [batch],
-            lane_config(),
-            now_us=as_of_us,
-            as_of_us=as_of_us,
-            zoning=Zoning(zones, zone_config()),
-        ).document
-        raised += [a for a in tracker.update(document) if a["level"] == "zone"]
-    return raised
+    as_of_us = (as_of - EPOCH) // timedelta(microseconds=1)
+    text = as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines = [orjson.dumps(e) for e in events if e["ts"] < text]
+    batch = parse_lines(lines, max_event_bytes=8192, first_position=0, keep_text=True)
+    return batch_reports(geography, [batch], lane_config(), now_us=as_of_us, as_of_us=as_of_us,
+                         zoning=Zoning(zones, zone_config())).document  # fmt: skip
 
 
 def of(alerts: list[dict], code: str, kind: str) -> list[dict]:
@@ -156,3 +168,20 @@ def test_sessions_that_ended_before_the_tracker_started_raise_nothing(city):
     (hs03,) = [z for z in document["zones"] if z["code"] == "HS03"]
     assert hs03["sessions"][-1]["met"] is False
     assert of(alert_tracker(zones=zones).update(document), "HS03", "session_missed") == []
+
+
+def test_a_tracker_taking_over_raises_nothing_twice_and_misses_no_session(city):
+    """A new aggregator at 21:00 (step 20) after one that stopped at 20:45 raises no second
+    ``zone_unattended``; one back at 02:00 (step 40) after an outage from 23:00, primed
+    with the last document before it, still raises the session that ended at 01:00."""
+    _, _, frame = city
+    events = pings_in(frame, "TC", SESSION_START, SESSION_START + timedelta(minutes=31))
+    always = alerts_over(city, events)
+    assert len(of(always, "TC", "zone_unattended")) == len(of(always, "TC", "session_missed")) == 1
+    assert alerts_over(city, events, down=(20, 20)) == always
+    after_outage = alerts_over(city, events, down=(29, 40))
+    (missed,) = of(after_outage, "TC", "session_missed")
+    assert missed["as_of"] == "2026-10-24T02:00:00Z"
+    assert len(of(after_outage, "TC", "zone_unattended")) == 1
+    unprimed = alerts_over(city, events, down=(29, 40), primed=False)
+    assert of(unprimed, "TC", "session_missed") == []  # what priming is for
