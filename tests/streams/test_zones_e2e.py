@@ -49,9 +49,12 @@ kafka = e2e_support.kafka  # a fresh broker per test
 HOURS = [
     T0 + timedelta(hours=11),  # Sat 03:00: Friday night's sessions over (TC, HS01, HS09)
     T0 + timedelta(hours=31),  # Sat 23:00 (00:00 BST): Saturday night's sessions on
+    T0 + timedelta(hours=33),  # Sun 01:00 GMT: the clocks just went back, sessions on
     T0 + timedelta(hours=36),  # Sun 04:00 GMT: Saturday's over, across the clock change
     T0 + timedelta(hours=50),  # Sun 18:00: a quiet Sunday, HS04's Sunday session to come
 ]
+#: Every hour of the feed's whole time that the stream settles, every version published.
+ALL_HOURS = [T0 + timedelta(hours=h) for h in range(2, 59)]
 
 
 _T0_TEXT = T0.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -80,14 +83,19 @@ def city(tmp_path_factory) -> City:
 
 
 def _assert_hours(bootstrap: str, city: City, processes) -> dict:  # noqa: ANN001
-    """Each of HOURS on visibility.history against the batch report as of it; returns the
-    batch documents by hour."""
+    """Each of HOURS on visibility.history against the batch report as of it, then every
+    version of every one of ALL_HOURS; returns the batch documents of HOURS."""
     wanted = {}
     for hour in HOURS:
         document = wait_for_hour(bootstrap, hour, 150, processes)
         wanted[hour] = expected(city.geography, city.events, hour, zoning=city.zoning)
         same_zones(document, wanted[hour])
         same_figures(document, wanted[hour])
+    wait_for_hour(bootstrap, ALL_HOURS[-1], 60, processes)
+    every = {hour: wanted.get(hour) or expected(city.geography, city.events, hour,
+                                                zoning=city.zoning) for hour in ALL_HOURS}  # fmt: skip
+    versions = assert_every_version(bootstrap, every)
+    print(f"hour records published: {sum(versions.values())} for {len(versions)} keys")
     return wanted
 
 
@@ -138,10 +146,7 @@ def test_a_worker_killed_mid_feed_restarts_with_the_same_zones(kafka, city, tmp_
             read_history(kafka, HOURS[-1], timeout_s=20)
         worker = Worker.start(kafka, city.wards, log, **settings)
         feeder.join()
-        documents = _assert_hours(kafka, city, [worker.process])
-        # Every version of these hours ever published, before the kill and after.
-        versions = assert_every_version(kafka, documents)
-        print(f"hour records published: {sum(versions.values())} for {len(versions)} keys")
+        documents = _assert_hours(kafka, city, [worker.process])  # before the kill and after
     finally:
         worker.stop()
     assert "from its checkpoint" in log.read_text()
