@@ -5,9 +5,10 @@ The city is tests/zones_city.py over the SYNTHETIC wards: a town centre and over
 150 m hot spots, with Friday and Saturday night sessions crossing midnight and the night
 the clocks go back. Units walk between the zones (tests/streams/test_zones_batch.py), and
 the feed comes as a real one does (tests/feeds.py): jittered time stamps, re-sends hours
-later, a unit whose clock ran five days fast. Every checked hour snapshot on
-``visibility.history`` has the batch report's ``zones``, zone by zone, window by window,
-session by session, also after a worker was SIGKILLed mid-feed and restarted.
+later, a unit whose clock ran five days fast; and as an export sorted by unit. Checked
+hour snapshots on ``visibility.history`` have the batch report's ``zones``, zone by zone,
+window by window, session by session, and every version of every hour of the feed equals
+the batch report's, also after a worker was SIGKILLed mid-feed and restarted.
 """
 
 from __future__ import annotations
