@@ -24,7 +24,7 @@ from beatlight.geo.geography import Geography, load_geography
 from beatlight.runtime.broker import EmbeddedBroker
 from beatlight.runtime.history import read_history
 from beatlight.runtime.producers import PresenceProducer
-from beatlight.streams.batch import batch_report
+from beatlight.streams.batch import Zoning, batch_report
 from beatlight.streams.files import open_events
 from beatlight.streams.simulate import SimulationConfig, simulate_lines
 from tests.streams.test_report_vs_oracle import assert_same
@@ -38,6 +38,7 @@ __all__ = [
     "replay",
     "replay_lines",
     "same_figures",
+    "same_zones",
     "scrape_metrics",
     "start_worker",
     "stop",
@@ -139,18 +140,20 @@ def expected(
     *,
     now: datetime | None = None,
     partitions: int | None = PARTITIONS,
+    zoning: Zoning | None = None,
 ) -> dict:
     """The batch report as of ``hour`` on an events file, split into the stream's partitions
     (arrival order, so lateness applies), or with ``partitions=None`` as a complete record.
 
-    ``now`` is the wall clock of the future rule (default: now).
+    ``now`` is the wall clock of the future rule (default: now). With a ``zoning``, the
+    report has the zones' figures (``beatlight report --zones``).
     """
     geography = boundaries if isinstance(boundaries, Geography) else load_geography(boundaries)
     now_us = ((now or datetime.now(UTC)) - _EPOCH) // _MICROSECOND
     as_of_us = (hour - _EPOCH) // _MICROSECOND
     batches = (raw for raw, _ in open_events(events).chunks(keep_text=partitions is None))
     return batch_report(geography, batches, lane_config(), now_us=now_us, as_of_us=as_of_us,
-                        partitions=partitions)  # fmt: skip
+                        partitions=partitions, zoning=zoning)  # fmt: skip
 
 
 def same_figures(stream_doc: dict, batch_doc: dict) -> None:
@@ -164,6 +167,23 @@ def same_figures(stream_doc: dict, batch_doc: dict) -> None:
     # figures.
     got, wanted = _without_revisions(got), _without_revisions(wanted)
     assert_same(got, wanted)
+
+
+def same_zones(stream_doc: dict, batch_doc: dict) -> None:
+    """The stream's ``zones`` equal the batch report's: zone by zone, window by window,
+    session by session (the first difference named)."""
+    got, wanted = stream_doc.get("zones"), batch_doc["zones"]
+    assert got is not None, "the snapshot has no zones"
+    assert [z["code"] for z in got] == [z["code"] for z in wanted]
+    for ours, theirs in zip(got, wanted, strict=True):
+        code = theirs["code"]
+        assert list(ours["windows"]) == list(theirs["windows"]), code
+        for window, figures in theirs["windows"].items():
+            assert ours["windows"][window] == figures, f"zone {code}, window {window}"
+        assert len(ours["sessions"]) == len(theirs["sessions"]), f"zone {code}: sessions"
+        for mine, session in zip(ours["sessions"], theirs["sessions"], strict=True):
+            assert mine == session, f"zone {code}, session {session.get('start')}"
+        assert ours == theirs, f"zone {code}"
 
 
 def _without_revisions(document: dict) -> dict:
