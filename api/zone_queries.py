@@ -35,7 +35,9 @@ from beatlight.streams.zone_figures import periods
 
 __all__ = [
     "RETURNS_COLUMNS",
+    "STALE_LIVE",
     "ZONE_FIELDS",
+    "current",
     "returns",
     "sessions",
     "stored_at",
@@ -52,6 +54,8 @@ RETURNS_COLUMNS = (
     "unit_hours", "visits", "koper_visits", "sessions", "sessions_met", "hours_missing",
 )  # fmt: skip
 _HOUR = timedelta(hours=1)
+#: How much older than the newest live figures a zone's may be and still count as live.
+STALE_LIVE = timedelta(hours=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -76,7 +80,9 @@ def zones_with_figures(
     session: Session, meta: dict[str, dict[str, Any]], code: str | None = None
 ) -> list[dict[str, Any]]:
     """Every zone the store or the file names (or the one ``code``), by code, with the
-    file's fields (null, and ``public`` false, for a zone the file does not name)."""
+    file's fields (null, and ``public`` false, for a zone the file does not name).
+    A zone the store names but the file does not is one removed from the file (or an
+    API without a file): callers keep it where it has figures (:func:`current`)."""
     query = sa.select(Zone.code, Zone.name, Zone.kind)
     if code is not None:
         query = query.where(Zone.code == code)
@@ -99,14 +105,26 @@ def zone_windows(
     if codes is not None:
         query = query.where(model.code.in_(codes))
     out: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    rows = list(session.execute(query).scalars())
     as_of = hour
-    for row in session.execute(query).scalars():
-        if hour is None:
-            as_of = row.as_of if as_of is None else max(as_of, row.as_of)
+    if hour is None and rows:
+        as_of = session.execute(sa.select(sa.func.max(ZoneLive.as_of))).scalar_one()
+        # A zone the live snapshots no longer carry (removed from the zones file) keeps
+        # its last live rows: they are not live figures any more.
+        rows = [row for row in rows if row.as_of >= as_of - STALE_LIVE]
+    for row in rows:
         out[row.code][row.window] = {name: getattr(row, name) for name in ZONE_METRICS}
     for code, windows in out.items():
         out[code] = dict(sorted(windows.items(), key=lambda w: _seconds(w[0])))
     return as_of, dict(out)
+
+
+def current(
+    zones: list[dict[str, Any]], meta: dict[str, dict[str, Any]], figures: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The zones the file names, and those it does not that have ``figures`` (by code):
+    a zone removed from the file leaves the live views, and stays in its hours."""
+    return [zone for zone in zones if zone["code"] in meta or zone["code"] in figures]
 
 
 def stored_at(session: Session, hour: datetime) -> bool:

@@ -110,6 +110,7 @@ def _zones(
         as_of, windows = zone_queries.zone_windows(opened, hour, [z["code"] for z in zones])
         if hour is not None and not windows:
             as_of = None
+        zones = zone_queries.current(zones, services.zone_meta, windows)
         for zone in zones:
             zone["windows"] = windows.get(zone["code"], {})
             if with_sessions:
