@@ -82,8 +82,9 @@ class Base(DeclarativeBase):
     """Declarative base of the store's tables."""
 
 
-class _Metrics:
-    """One window's figures (SPEC "Metric definitions" 4-10), shared by live and history."""
+class _Presence:
+    """The presence figures of one window (SPEC "Metric definitions" 4-8), of an area or a
+    zone alike."""
 
     patrol_minutes: Mapped[float] = mapped_column(sa.Float)
     foot_minutes: Mapped[float] = mapped_column(sa.Float)
@@ -92,10 +93,15 @@ class _Metrics:
     distinct_units: Mapped[int] = mapped_column(sa.Integer)
     visits: Mapped[int] = mapped_column(sa.Integer)
     koper_visits: Mapped[int] = mapped_column(sa.Integer)
-    coverage: Mapped[float] = mapped_column(sa.Float)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    target_minutes: Mapped[float] = mapped_column(sa.Float)
     attainment: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+
+
+class _Metrics(_Presence):
+    """One window's figures (SPEC "Metric definitions" 4-10), shared by live and history."""
+
+    coverage: Mapped[float] = mapped_column(sa.Float)
+    target_minutes: Mapped[float] = mapped_column(sa.Float)
     status: Mapped[str] = mapped_column(sa.String(8))
 
 
@@ -275,20 +281,11 @@ class LiveAudit(Base):
     ward: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
 
-class _ZoneMetrics:
+class _ZoneMetrics(_Presence):
     """One window's figures of a zone (SPEC Z2): a ward's without ``coverage``; the
     target, attainment and status are null for a zone without a weekly target."""
 
-    patrol_minutes: Mapped[float] = mapped_column(sa.Float)
-    foot_minutes: Mapped[float] = mapped_column(sa.Float)
-    unit_minutes: Mapped[float] = mapped_column(sa.Float)
-    longest_gap_minutes: Mapped[float] = mapped_column(sa.Float)
-    distinct_units: Mapped[int] = mapped_column(sa.Integer)
-    visits: Mapped[int] = mapped_column(sa.Integer)
-    koper_visits: Mapped[int] = mapped_column(sa.Integer)
-    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     target_minutes: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
-    attainment: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
     status: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)
 
 
