@@ -46,6 +46,7 @@ from beatlight.api.routes import (
     maps,
     metrics,
     public,
+    public_pages,
     zones,
 )
 from beatlight.api.shapes import AreaShapes
@@ -151,6 +152,7 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(maps.router)
+    app.include_router(public_pages.router)
     app.include_router(docs.router)
     maps.mount_assets(app)
     docs.mount_docs_assets(app)

@@ -254,13 +254,16 @@ class PublicWard(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"example": {
         "code": "E05008714", "name": "Abbey Hulton and Townsend", "patrol_hours": 5,
-        "foot_hours": 2, "distinct_units": None, "units_suppressed": True, "coverage": 0.38,
+        "foot_hours": 2, "longest_gap_hours": 9, "distinct_units": None,
+        "units_suppressed": True, "coverage": 0.38,
         "target_hours": 1, "status": "green"}})  # fmt: skip
 
     code: str
     name: str
     patrol_hours: int = Field(description="Patrol time, rounded to whole hours.")
     foot_hours: int = Field(description="Patrol time on foot, rounded to whole hours.")
+    longest_gap_hours: int = Field(description="The longest time with nobody seen in the "
+                                   "ward, rounded to whole hours.")  # fmt: skip
     distinct_units: int | None = Field(description="Null when fewer than the publication "
                                        "threshold (suppressed).")  # fmt: skip
     units_suppressed: bool

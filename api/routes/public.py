@@ -53,7 +53,7 @@ _CACHE = {"Cache-Control": "public, max-age=300"}
 @router.get("/periods", response_model=PublicPeriods, summary="What is published")
 async def periods(services: ServicesDep) -> Response:
     """The published days and weeks (complete, past the delay, and stored), newest first."""
-    days, weeks = await run_in_threadpool(_periods, services)
+    days, weeks = await run_in_threadpool(published_periods, services)
     return json_response({"timezone": services.settings.timezone,
                           "publish_delay_hours": services.settings.publish_delay_hours,
                           "days": days, "weeks": weeks}, **_CACHE)  # fmt: skip
@@ -103,7 +103,7 @@ async def public_zones(services: ServicesDep, period: PeriodQuery = "day",
                        date: DateQuery = None) -> Response:  # fmt: skip
     """The zones marked public in the zones file, over one complete day or week, in whole
     hours, by the wards' rules; a zone not marked public never appears."""
-    body = await _published_zones(services, period, date)
+    body = await published_zones(services, period, date)
     if body["zones"] is None:
         raise HTTPException(404, f"no zone figures are stored for the {period} of {body['date']}")
     return json_response(body, **_CACHE)
@@ -121,12 +121,12 @@ async def public_zones_geojson(services: ServicesDep, period: PeriodQuery = "day
                                date: DateQuery = None) -> Response:  # fmt: skip
     """One feature per public zone the zones file outlines, with its published figures, for
     the public map; no feature when no zone is public or none is stored for the period."""
-    body = await _published_zones(services, period, date)
+    body = await published_zones(services, period, date)
     zones = body.pop("zones") or []
     return geojson_response(zone_maps.collection(zones, services.zone_shapes, **body), **_CACHE)
 
 
-async def _published_zones(services: Services, period: str, date: Any) -> dict[str, Any]:
+async def published_zones(services: Services, period: str, date: Any) -> dict[str, Any]:
     """The published figures of the public zones (``zones`` None when none are stored)."""
     first_day, end = await _publishable(services, period, date)
     public = sorted(c for c, meta in services.zone_meta.items() if meta["public"])
@@ -155,7 +155,7 @@ async def _publishable(services: Services, period: str, first_day: date | None):
     it is not published, 422 for a week not starting on a Monday."""
     zone, now, delay = services.zone, services.clock(), services.publish_delay
     if first_day is None:
-        days, weeks = await run_in_threadpool(_periods, services)
+        days, weeks = await run_in_threadpool(published_periods, services)
         newest = days if period == "day" else weeks
         if not newest:
             hours = services.settings.publish_delay_hours
@@ -188,7 +188,7 @@ async def _published(services: Services, period: str, first_day: date | None) ->
                       for _, e in doc.level("ward")]}  # fmt: skip
 
 
-def _periods(services: Services) -> tuple[list[date], list[date]]:
+def published_periods(services: Services) -> tuple[list[date], list[date]]:
     zone, now, delay = services.zone, services.clock(), services.publish_delay
     out: dict[str, list[date]] = {}
     for opened in session(services):
