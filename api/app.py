@@ -46,6 +46,7 @@ from beatlight.api.routes import (
     maps,
     metrics,
     public,
+    public_find,
     public_pages,
     zones,
 )
@@ -107,6 +108,10 @@ def create_app(
     services.zone_meta = zone_metadata(zone_file)
     services.zone_shapes = zone_outlines(zone_file)
     services.audit = AuditTrail(engine, settings.audit_retention_days, services.clock)
+    if settings.postcode_file is not None:
+        from beatlight.geo.postcodes import load_postcodes
+
+        services.postcodes = load_postcodes(settings.postcode_file, geography)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -147,7 +152,8 @@ def create_app(
     app.state.registry = registry
     app.state.auth = Authenticator(engine, cache_seconds=settings.auth_cache_seconds)
     for router in (areas.router, metrics.router, metrics.reports, history.router,
-                   alerts.router, live.router, audit.router, public.router, zones.router,
+                   alerts.router, live.router, audit.router, public.router, public_find.router,
+                   zones.router,
                    zones.returns_router):  # fmt: skip
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)

@@ -33,6 +33,9 @@ __all__ = [
     "MetricsResponse",
     "MissedWeeks",
     "Problem",
+    "PublicPlace",
+    "PublicPlaces",
+    "PublicPostcodeWard",
     "PublicVisibility",
     "PublicWard",
     "RaisedAlert",
@@ -281,6 +284,28 @@ class PublicVisibility(BaseModel):
     end: datetime
     timezone: str
     wards: list[PublicWard]
+
+
+class PublicPlace(BaseModel):
+    """A ward as residents look for it: names only, no figures."""
+
+    code: str
+    name: str
+    neighbourhood: str = Field(description="The code of the ward's neighbourhood.")
+    neighbourhood_name: str
+
+
+class PublicPlaces(BaseModel):
+    """Every ward by name and neighbourhood, for finding one (no figures)."""
+
+    postcodes: bool = Field(description="Whether `POST /api/v1/public/postcode` can answer.")
+    wards: list[PublicPlace]
+
+
+class PublicPostcodeWard(BaseModel):
+    """The ward a postcode is in."""
+
+    ward: PublicPlace
 
 
 class PublicPeriods(BaseModel):

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         "target_minutes_per_week, schedule, session_target_minutes, max_gap_minutes, public. "
         "Schedules are in the time zone of `timezone`.",
     )
+    postcode_file: Path | None = Field(
+        None,
+        description="Optional postcode directory CSV (the ONS Postcode Directory's columns: "
+        "pcds or postcode, and lat and long or osward) for residents' postcode search on the "
+        "public map. None ships with Beatlight; postcodes asked for are never logged.",
+    )
     metric_crs: str = Field("EPSG:27700", description="Projected CRS for areas and grid cells.")
     cell_m: float = Field(200.0, gt=0, description="Grid cell side C in metres.")
     force_name: str = Field("Force area", description="Name of the force-level roll-up.")
