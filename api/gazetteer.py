@@ -46,7 +46,7 @@ def _build(areas: Any) -> dict[str, WardPlace]:
     out = {}
     for ward in range(areas.n_wards):
         hood = int(areas.ward_areas[ward, 1])
-        code = str(areas.code[ward])
-        out[code] = WardPlace(code, str(areas.name[ward]), str(areas.code[hood]),
-                              str(areas.name[hood]))  # fmt: skip
+        code, name, home = str(areas.code[ward]), str(areas.name[ward]), str(areas.code[hood])
+        # A ward that is its own neighbourhood (no attributes file) lends it its name.
+        out[code] = WardPlace(code, name, home, name if home == code else str(areas.name[hood]))
     return out

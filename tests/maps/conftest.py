@@ -59,6 +59,38 @@ def chromium() -> str:
     return path
 
 
+#: The axe-core release the accessibility tests run (npm), and where it is installed.
+AXE_VERSION = "4.10"
+AXE_DIR = _REPO / ".venv" / "axe-core"
+
+
+@pytest.fixture(scope="session")
+def axe() -> str:
+    """The source of axe-core's ``axe.min.js`` (``BEATLIGHT_AXE``, or npm's package installed
+    into ``.venv/axe-core`` once); skips without npm or a registry, except in CI, where it
+    must be there (.ci/run installs npm)."""
+    import shutil
+    import subprocess
+
+    path = Path(os.environ.get("BEATLIGHT_AXE") or
+                AXE_DIR / "node_modules" / "axe-core" / "axe.min.js")  # fmt: skip
+    if not path.exists():
+        npm = shutil.which("npm")
+        problem = "no npm (apt-get install npm, or set BEATLIGHT_AXE to axe.min.js)"
+        if npm is not None:
+            AXE_DIR.mkdir(parents=True, exist_ok=True)
+            done = subprocess.run([npm, "install", "--prefix", str(AXE_DIR), "--no-save",
+                                   "--no-audit", "--no-fund", "--loglevel=error",
+                                   f"axe-core@{AXE_VERSION}"],
+                                  capture_output=True, text=True, timeout=300)  # fmt: skip
+            problem = f"npm install axe-core failed: {done.stderr.strip()[-300:]}"
+        if not path.exists():
+            if os.environ.get("CI"):
+                pytest.fail(problem)
+            pytest.skip(problem)
+    return path.read_text()
+
+
 @pytest.fixture(scope="session")
 def browser(chromium: str) -> Iterator[Any]:
     """One headless Chromium for the session."""
@@ -242,12 +274,14 @@ class Watch:
 
 @pytest.fixture
 def watch(browser) -> Iterator[Any]:
-    """``watch(site)``: a new page in a fresh context (no storage shared between tests)."""
+    """``watch(site)``: a new page in a fresh context (no storage shared between tests);
+    ``watch(site, **options)`` with more of Playwright's context options (geolocation,
+    ``bypass_csp`` to inject axe into a page whose policy runs no script, ...)."""
     contexts = []
 
-    def open_page(site: Site) -> Watch:
+    def open_page(site: Site, **options: Any) -> Watch:
         context = browser.new_context(viewport={"width": 1280, "height": 800},
-                                      service_workers="block")  # fmt: skip
+                                      service_workers="block", **options)  # fmt: skip
         contexts.append(context)
         return Watch(context.new_page(), site)
 

@@ -260,7 +260,9 @@ PUBLIC_KEYS = {"type", "features", "geometry", "coordinates", "properties", "id"
                "date", "start", "end", "timezone", "code", "name", "patrol_hours", "foot_hours",
                "longest_gap_hours",
                "distinct_units", "units_suppressed", "coverage", "target_hours", "status",
-               "publish_delay_hours", "days", "weeks"}  # fmt: skip
+               "publish_delay_hours", "days", "weeks",
+               # /public/wards: the wards' names and neighbourhoods, to find one by name
+               "wards", "neighbourhood", "neighbourhood_name", "postcodes"}  # fmt: skip
 
 
 def test_public_map_shows_published_figures_only(watch, site, documents):
