@@ -144,13 +144,13 @@ def _chart(periods: list[Period], kind: str) -> str | None:
         return None
     from html import escape
 
-    width, left, top, band, gap_band = 560, 44, 12, 120, 60
+    width, left, top, band, gap_band = 560, 44, 26, 120, 60
     step = (width - left - 8) / len(periods)
     bar = min(36.0, step * 0.6)
     highest = max([1] + [max(p.figures["patrol_hours"], p.figures["target_hours"])
                          for p in periods])  # fmt: skip
     longest = periods[0].hours
-    gap_top = top + band + 34
+    gap_top = top + band + 50
     height = gap_top + gap_band + 30
     what = "weeks" if kind == "week" else "days"
     parts = [
@@ -159,11 +159,21 @@ def _chart(periods: list[Period], kind: str) -> str | None:
         f'<title id="chart-{kind}-title">Patrol hours against the commitment, hours on foot, '
         f"and the longest time with nobody seen, over the last {len(periods)} published "
         f"{what} (the same figures are in the table below)</title>",
-        f'<text x="0" y="{top - 2}" font-size="11">hours</text>',
-        f'<text x="0" y="{top + band}" font-size="11">0</text>',
-        f'<text x="0" y="{top + 10}" font-size="11">{highest}</text>',
+        f'<text x="0" y="{top - 14}" font-size="11">Visible patrol and the commitment, '
+        "in hours</text>",
+        f'<text x="{left - 6}" y="{top + band}" font-size="11" text-anchor="end">0</text>',
+        f'<text x="{left - 6}" y="{top + 8}" font-size="11" text-anchor="end">{highest}</text>',
+        f'<line x1="{left}" y1="{top}" x2="{width}" y2="{top}" stroke="#8a8a8a" '
+        'stroke-dasharray="2 3"/>',
         f'<line x1="{left}" y1="{top + band}" x2="{width}" y2="{top + band}" stroke="#1a1a1a"/>',
-        f'<text x="0" y="{gap_top - 6}" font-size="11">Longest time with nobody seen</text>',
+        f'<text x="0" y="{gap_top - 14}" font-size="11">Longest time with nobody seen, in '
+        f"hours (the whole {kind} is {longest})</text>",
+        f'<text x="{left - 6}" y="{gap_top + gap_band}" font-size="11" '
+        'text-anchor="end">0</text>',
+        f'<text x="{left - 6}" y="{gap_top + 8}" font-size="11" '
+        f'text-anchor="end">{longest}</text>',
+        f'<line x1="{left}" y1="{gap_top}" x2="{width}" y2="{gap_top}" stroke="#8a8a8a" '
+        'stroke-dasharray="2 3"/>',
         f'<line x1="{left}" y1="{gap_top + gap_band}" x2="{width}" y2="{gap_top + gap_band}" '
         'stroke="#1a1a1a"/>',
     ]
