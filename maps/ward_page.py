@@ -168,10 +168,8 @@ def _chart(periods: list[Period], kind: str) -> str | None:
         f'<line x1="{left}" y1="{top + band}" x2="{width}" y2="{top + band}" stroke="#1a1a1a"/>',
         f'<text x="0" y="{gap_top - 14}" font-size="11">Longest time with nobody seen, in '
         f"hours (the whole {kind} is {longest})</text>",
-        f'<text x="{left - 6}" y="{gap_top + gap_band}" font-size="11" '
-        'text-anchor="end">0</text>',
-        f'<text x="{left - 6}" y="{gap_top + 8}" font-size="11" '
-        f'text-anchor="end">{longest}</text>',
+        f'<text x="{left - 6}" y="{gap_top + gap_band}" font-size="11" text-anchor="end">0</text>',
+        f'<text x="{left - 6}" y="{gap_top + 8}" font-size="11" text-anchor="end">{longest}</text>',
         f'<line x1="{left}" y1="{gap_top}" x2="{width}" y2="{gap_top}" stroke="#8a8a8a" '
         'stroke-dasharray="2 3"/>',
         f'<line x1="{left}" y1="{gap_top + gap_band}" x2="{width}" y2="{gap_top + gap_band}" '
