@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from beatlight.api.zone_schemas import PublicZones
 from beatlight.windows import Window
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "PublicPlaces",
     "PublicPostcodeWard",
     "PublicVisibility",
+    "PublicZonesOut",
     "PublicWard",
     "RaisedAlert",
     "ValidationProblem",
@@ -275,7 +277,14 @@ class PublicWard(BaseModel):
     status: Literal["green", "amber", "red", "none"]
 
 
-class PublicVisibility(BaseModel):
+class Credited(BaseModel):
+    """The licence of published figures and the attribution re-users must give."""
+
+    licence: str = Field(description="The figures' licence (a URL).")
+    attribution: str = Field(description="The attribution re-users must give.")
+
+
+class PublicVisibility(Credited):
     """The published figures of every ward for one complete local day or week."""
 
     period: Literal["day", "week"]
@@ -284,6 +293,10 @@ class PublicVisibility(BaseModel):
     end: datetime
     timezone: str
     wards: list[PublicWard]
+
+
+class PublicZonesOut(Credited, PublicZones):
+    """The published figures of every public zone for one day or week, credited."""
 
 
 class PublicPlace(BaseModel):

@@ -213,6 +213,16 @@ class Settings(BaseSettings):
     public_min_units: int = Field(
         3, ge=1, description="Distinct-unit counts below this are suppressed in the public view."
     )
+    public_licence: str = Field(
+        "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
+        description="The licence of the published figures (a URL): the Link header of every "
+        "public answer and the open data's field descriptions (/api/v1/public/fields).",
+    )
+    public_attribution: str = Field(
+        "Contains public sector information licensed under the Open Government Licence v3.0.",
+        description="The attribution re-users of the published figures must give, stated in "
+        "every public JSON answer and in the field descriptions.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description="Browser origins allowed to call the API (CORS), "

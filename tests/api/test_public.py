@@ -120,14 +120,15 @@ def test_public_geojson_is_wards_only_with_public_figures(api, documents):
 
 def test_no_public_route_serves_roll_ups_points_or_live_data(api):
     paths = [p for p in api.app.openapi()["paths"] if p.startswith("/api/v1/public")]
-    assert sorted(paths) == ["/api/v1/public/geojson", "/api/v1/public/periods",
-                             "/api/v1/public/postcode", "/api/v1/public/visibility",
+    assert sorted(paths) == ["/api/v1/public/fields", "/api/v1/public/geojson",
+                             "/api/v1/public/periods", "/api/v1/public/postcode",
+                             "/api/v1/public/visibility",
                              "/api/v1/public/wards", "/api/v1/public/zones",
                              "/api/v1/public/zones/geojson"]  # fmt: skip
     for path in paths:
         (operation,) = api.app.openapi()["paths"][path].values()
         parameters = operation.get("parameters", [])
-        assert {p["name"] for p in parameters} <= {"period", "date"}
+        assert {p["name"] for p in parameters} <= {"period", "date", "format"}
 
 
 def test_no_response_carries_a_unit_pseudonym_or_feed_field(api, documents):

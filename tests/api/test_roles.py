@@ -33,6 +33,7 @@ MATRIX: dict[str, tuple[str, ...] | None] = {
     "/api/v1/public/zones": None,
     "/api/v1/public/zones/geojson": None,
     "/api/v1/public/wards": None,
+    "/api/v1/public/fields": None,
     "/api/v1/zones": ANY,
     "/api/v1/zones/{code}": ANY,
     "/api/v1/returns": ANY,

@@ -262,7 +262,9 @@ PUBLIC_KEYS = {"type", "features", "geometry", "coordinates", "properties", "id"
                "distinct_units", "units_suppressed", "coverage", "target_hours", "status",
                "publish_delay_hours", "days", "weeks",
                # /public/wards: the wards' names and neighbourhoods, to find one by name
-               "wards", "neighbourhood", "neighbourhood_name", "postcodes"}  # fmt: skip
+               "wards", "neighbourhood", "neighbourhood_name", "postcodes",
+               # every published answer: the figures' licence and attribution
+               "licence", "attribution"}  # fmt: skip
 
 
 def test_public_map_shows_published_figures_only(watch, site, documents):
