@@ -111,12 +111,21 @@ def sites(documents, report_geography, tmp_path_factory) -> Iterator[Any]:
     """``sites()``: a new :class:`Site` (a store filled with ``documents``, live = ``LIVE``);
     ``sites(points=False)``: one whose API reads no recent points (no Kafka);
     ``sites(zones=(zone_file, documents))``: one with a zones file, over ``documents``
-    that carry zones (stored as tests/api/test_zones.py stores them)."""
+    that carry zones (stored as tests/api/test_zones.py stores them);
+    ``sites(settings={...})``: with these settings besides the tests' own."""
     with ExitStack() as stack:
 
-        def make(*, points: bool = True, zones: tuple[Any, dict] | None = None) -> Site:
+        def make(*, points: bool = True, zones: tuple[Any, dict] | None = None,
+                 settings: dict[str, Any] | None = None) -> Site:  # fmt: skip
             return stack.enter_context(
-                _site(documents, report_geography, tmp_path_factory, points=points, zones=zones)
+                _site(
+                    documents,
+                    report_geography,
+                    tmp_path_factory,
+                    points=points,
+                    zones=zones,
+                    settings=settings or {},
+                )  # fmt: skip
             )
 
         yield make
@@ -130,7 +139,8 @@ def site(sites) -> Site:
 
 @contextmanager
 def _site(documents, geography, tmp_path_factory, *, points: bool,
-          zones: tuple[Any, dict] | None = None) -> Iterator[Site]:  # fmt: skip
+          zones: tuple[Any, dict] | None = None,
+          settings: dict[str, Any] | None = None) -> Iterator[Site]:  # fmt: skip
     from sqlalchemy.orm import Session
 
     from beatlight.api.app import create_app
@@ -154,8 +164,9 @@ def _site(documents, geography, tmp_path_factory, *, points: bool,
             keys = {
                 r: create_key(session, r, f"maps {r}")[1] for r in ("inspector", "pcc", "admin")
             }
-        settings = Settings(rate_limit_per_minute=0, auth_cache_seconds=0, live_cache_seconds=0,
-                            map_refresh_seconds=1, map_missed_weeks=1)  # fmt: skip
+        settings = Settings(**{"rate_limit_per_minute": 0, "auth_cache_seconds": 0,
+                               "live_cache_seconds": 0, "map_refresh_seconds": 1,
+                               "map_missed_weeks": 1, **(settings or {})})  # fmt: skip
         wards = [w["code"] for w in documents[LIVE]["wards"]]
         app = create_app(settings, engine, geography, clock=lambda: MAP_NOW, zone_file=zone_file)
         if points:

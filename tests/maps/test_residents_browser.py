@@ -140,6 +140,31 @@ def test_use_my_location_is_matched_in_the_page_and_never_sent(watch, site, docu
     page.assert_clean()
 
 
+def test_a_postcode_opens_its_ward_page_and_is_in_no_url(watch, sites, documents,
+                                                         report_geography, tmp_path):  # fmt: skip
+    from tests.api.test_public_find import made_up_postcodes
+
+    path, expected = made_up_postcodes(report_geography, tmp_path)
+    site = sites(points=False, settings={"postcode_file": path})
+    postcode, code = next((p, c) for p, c in expected.items() if c == site.wards[1])
+    page = _open_public(watch, site)
+    p = page.page
+    # The map offers postcodes once /public/wards says the API can answer them.
+    p.locator("#beatlight-find-hint", has_text="or your postcode").wait_for(timeout=TIMEOUT_MS)
+    _tab_to(p, "beatlight-find-input")
+    p.keyboard.type(postcode.lower(), delay=20)
+    status = p.locator(".beatlight-find-status")
+    assert status.inner_text() == "Press Enter to look up this postcode."
+    with p.expect_navigation(timeout=TIMEOUT_MS):
+        p.keyboard.press("Enter")
+    assert p.url == f"{site.url}/public/wards/{code}"
+    asked = [r for r in page.requests if "/public/postcode" in r]
+    assert asked == [f"{site.url}/api/v1/public/postcode"]  # once, in a POST body
+    compact = postcode.replace(" ", "").lower()
+    assert not [u for u in page.requests if compact in u.lower().replace("%20", "")]
+    page.assert_clean()
+
+
 @pytest.mark.parametrize("path", ["/maps/public", "/public/wards/{code}", "/public/wards",
                                   "/public/wards/nothing-here"])  # fmt: skip
 def test_axe_finds_no_violation(watch, site, axe, documents, path):
