@@ -142,7 +142,8 @@
       render();
       var q = input.value.trim();
       if (!q) say("");
-      else if (state.matches.length) say(B.plural(state.matches.length, "ward") + " match. Press Enter to open the first, or the arrow keys to choose.");
+      else if (state.matches.length === 1) say("1 ward matches. Press Enter to open its page.");
+      else if (state.matches.length) say(state.matches.length + " wards match. Press Enter to open the first, or the arrow keys to choose.");
       else if (POSTCODE.test(q) && state.postcodes) say("Press Enter to look up this postcode.");
       else say("No ward or neighbourhood matches \u201c" + q + "\u201d.");
     }
