@@ -78,7 +78,6 @@ def axe() -> str:
         npm = shutil.which("npm")
         problem = "no npm (apt-get install npm, or set BEATLIGHT_AXE to axe.min.js)"
         if npm is not None:
-            AXE_DIR.mkdir(parents=True, exist_ok=True)
             done = subprocess.run([npm, "install", "--prefix", str(AXE_DIR), "--no-save",
                                    "--no-audit", "--no-fund", "--loglevel=error",
                                    f"axe-core@{AXE_VERSION}"],
