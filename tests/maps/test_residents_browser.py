@@ -80,6 +80,24 @@ def test_find_a_ward_by_name_with_the_keyboard_and_read_its_last_week(watch, sit
     page.assert_clean()
 
 
+def test_a_neighbourhood_name_finds_its_wards(watch, site, documents):
+    wards = documents[WEEK]["wards"]
+    hood = wards[0]["neighbourhood"]
+    members = sorted(w["name"] for w in wards if w["neighbourhood"] == hood)
+    page = _open_public(watch, site)
+    p = page.page
+    p.locator("#beatlight-find-input").fill(hood.lower())
+    options = p.locator("#beatlight-find-list [role=option]")
+    options.first.wait_for(timeout=TIMEOUT_MS)
+    shown = options.all_inner_texts()
+    assert sorted(t.removesuffix(f" ({hood})") for t in shown) == members
+    p.locator("#beatlight-find-input").fill("no such place")
+    status = p.locator(".beatlight-find-status")
+    assert status.inner_text() == "No ward or neighbourhood matches \u201cno such place\u201d."
+    assert p.get_attribute("#beatlight-find-input", "aria-expanded") == "false"
+    page.assert_clean()
+
+
 def test_the_map_has_a_sortable_table_of_wards_in_words(watch, site, documents):
     page = _open_public(watch, site)
     p = page.page
