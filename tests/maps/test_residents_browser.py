@@ -129,7 +129,9 @@ def test_the_map_has_a_sortable_table_of_wards_in_words(watch, site, documents):
     code = order[0]
     p.locator(f"#beatlight-wards tr[data-code='{code}'] button").click()
     tip = p.locator(".beatlight-tooltip").inner_text()
-    assert "visible patrol" in tip.lower() or "no visible patrol" in tip.lower()
+    assert "visible patrol" in tip.lower()  # "About 5 hours of …" or "No visible patrol …"
+    p.locator("#beatlight-wards").scroll_into_view_if_needed()
+    page.screenshot("public-table")
     page.assert_clean()
 
 
