@@ -183,7 +183,11 @@
       }, PERIOD_WORDS);
       choose.appendChild(dates);
       fillDates();
-      return show();
+      return show().then(function () {
+        // A ward's page links here as #ward=CODE: bring that ward into view.
+        var asked = /^#ward=(.+)$/.exec(window.location.hash);
+        if (asked) showWard(decodeURIComponent(asked[1]));
+      });
     }).catch(function (error) { B.say(message, error.message, error); });
   };
 })();

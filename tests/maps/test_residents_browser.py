@@ -77,6 +77,13 @@ def test_find_a_ward_by_name_with_the_keyboard_and_read_its_last_week(watch, sit
     assert f"about {whole_hours(figures['longest_gap_minutes'])} hours" in summary
     assert p.locator("script").count() == 0
     page.screenshot("ward-page")
+    # Back to the map, which brings the ward into view with its figures.
+    p.get_by_role("link", name=f"See {ward['name']} on the public map").focus()
+    with p.expect_navigation(timeout=TIMEOUT_MS):
+        p.keyboard.press("Enter")
+    tip = p.locator(".beatlight-tooltip")
+    tip.wait_for(timeout=TIMEOUT_MS)
+    assert tip.locator("strong").inner_text() == ward["name"]
     page.assert_clean()
 
 
