@@ -64,9 +64,13 @@ def test_find_a_ward_by_name_with_the_keyboard_and_read_its_last_week(watch, sit
     # Arrow down to the ward when it is not the first match, then Enter.
     for _ in range(names.index(ward["name"])):
         p.keyboard.press("ArrowDown")
+    before = len(page.requests)
     with p.expect_navigation(timeout=TIMEOUT_MS):
         p.keyboard.press("Enter")
     assert p.url == f"{site.url}/public/wards/{ward['code']}"
+    p.wait_for_load_state("load")
+    # The page is all there is: it fetches no script, figure, style or image.
+    assert page.requests[before:] == [p.url]
     heading = p.locator("#last-week").inner_text()
     assert heading == ("Last published week: the week Monday 2 November 2026 to Sunday "
                        "8 November 2026")  # fmt: skip
