@@ -71,7 +71,8 @@ Beatlight shows whether visible neighbourhood policing is being maintained, ward
   presence points.
 * **The PCC's office** (`pcc`): coverage against commitments over time, fairness, the report.
 * **Residents** (no key): `/api/v1/public/...`, complete days and weeks published after a
-  delay, per ward, in whole hours.
+  delay, per ward, in whole hours (JSON, GeoJSON or CSV); each ward's page at
+  `/public/wards/{code}`.
 
 Send a key in the `X-API-Key` header or as `Authorization: Bearer <key>`; create one with
 `beatlight keys create --role inspector`. Figures follow the SPEC's definitions; every

@@ -5,7 +5,10 @@ and the zones the zones file marks ``public`` only, patrol time in whole hours, 
 unit counts suppressed; never live figures, points, cells or roll-ups. Each response is
 built from scratch from the stored hour snapshot, through
 :func:`api.publication.public_ward` (and ``public_zone``), which copy only what may be
-published.
+published. The figures are open data: CSV beside JSON and GeoJSON, every column described
+at ``/public/fields``, and a licence and attribution on every answer
+(:mod:`api.open_data`). The residents' pages (:mod:`api.routes.public_pages`) reuse
+:func:`published_periods` and :func:`published_zones`.
 """
 
 from __future__ import annotations
