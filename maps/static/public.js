@@ -22,8 +22,14 @@
     });
     zones.layer.addTo(map);
 
+    // The map and its panels are the page's main content; the table after it is a region.
+    map.getContainer().setAttribute("role", "main");
+    map.getContainer().setAttribute("aria-label", "Map of visible patrol by ward");
     var box = B.box(map, "topleft", "beatlight-panel");
     box.appendChild(B.el("h1", null, cfg.title));
+    var skip = box.appendChild(B.el("a", "beatlight-skip", "Skip to the table of every ward"));
+    skip.href = "#beatlight-wards";
+    if (cfg.api) B.finder(box, cfg, { features: features, show: showWard });
     var choose = box.appendChild(B.el("div", "beatlight-choose"));
     var dates = B.el("select");
     dates.setAttribute("aria-label", "Which period");
@@ -60,6 +66,41 @@
         .then(function (collection) { zoneKey.hidden = !zones.update(collection); });
     }
 
+    var table = B.wardTable(cfg, [
+      { key: "name", label: "Ward", value: function (p) { return p.name; } },
+      { key: "patrol", label: "Visible patrol", numeric: true,
+        value: function (p) { return p.patrol_hours; },
+        text: function (p) { return roughly(p.patrol_hours); } },
+      { key: "target", label: "Commitment", numeric: true,
+        value: function (p) { return p.target_hours; },
+        text: function (p) { return roughly(p.target_hours); } },
+      { key: "status", label: "Against the commitment",
+        value: function (p) { return B.statusRank(p.status); },
+        text: function (p) { return labels[p.status] || ""; } },
+      { key: "gap", label: "Longest time with nobody seen", numeric: true,
+        value: function (p) { return p.longest_gap_hours; },
+        text: function (p) { return roughly(p.longest_gap_hours); } },
+      { key: "units", label: "Different patrols seen", numeric: true,
+        value: function (p) { return p.units_suppressed ? 0.5 : p.distinct_units; },
+        text: function (p) { return p.units_suppressed ? "fewer than 3" : String(p.distinct_units || "none"); } },
+    ], { show: showWard });
+
+    function features() { return state.shown ? state.shown.features : []; }
+
+    /* Brings a ward into view with its figures, from the search, the location or the table. */
+    function showWard(code) {
+      var layer = wards.byCode[code];
+      if (!layer) return;
+      window.scrollTo(0, 0);
+      map.fitBounds(layer.getBounds(), { padding: [40, 40], maxZoom: 14 });
+      layer.openTooltip(layer.getBounds().getCenter());
+    }
+
+    function roughly(n) {
+      if (n === null || n === undefined) return "";
+      return n === 0 ? "under half an hour" : "about " + B.plural(n, "hour");
+    }
+
     function hours(n, what) {
       if (n === 0) return "Less than half an hour of " + what;
       return "About " + B.plural(n, "hour") + " of " + what;
@@ -89,7 +130,9 @@
         p.units_suppressed ? "Seen by fewer than 3 patrols (the exact number is not published)." :
           "Seen by " + B.plural(p.distinct_units, "different patrol") + ".",
         "Patrols passed through " + B.percent(p.coverage) + " of the ward.",
-      ];
+        p.longest_gap_hours === undefined ? "" : "The longest time with nobody seen was " +
+          roughly(p.longest_gap_hours) + ".",
+      ].filter(Boolean);
       return '<div class="beatlight-tip"><strong>' + B.escape(p.name) + "</strong>" +
         lines.map(function (l) { return "<p>" + B.escape(l) + "</p>"; }).join("") + "</div>";
     }
@@ -115,6 +158,7 @@
         if (generation !== state.generation) return;
         state.shown = collection;
         wards.update(collection);
+        table.update(collection, when(collection));
         showZones(query);
         var last = new Date(Date.parse(collection.end) - 1000);
         dataDate.textContent = "Figures for " + (collection.period === "week" ?
@@ -139,7 +183,11 @@
       }, PERIOD_WORDS);
       choose.appendChild(dates);
       fillDates();
-      return show();
+      return show().then(function () {
+        // A ward's page links here as #ward=CODE: bring that ward into view.
+        var asked = /^#ward=(.+)$/.exec(window.location.hash);
+        if (asked) showWard(decodeURIComponent(asked[1]));
+      });
     }).catch(function (error) { B.say(message, error.message, error); });
   };
 })();
