@@ -326,6 +326,8 @@ class PublicPeriods(BaseModel):
 
     timezone: str
     publish_delay_hours: float
+    min_units: int = Field(description="Counts of different patrols below this are withheld "
+                           "(units_suppressed).")
     days: list[dt.date]
     weeks: list[dt.date]
 

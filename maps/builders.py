@@ -106,10 +106,12 @@ def _page(kind: Kind, options: MapOptions, wards: dict[str, Any] | None,
     fmap._id = kind  # the page's script finds the map as map_<kind>
     # Leaflet and our own files from this API, nothing from a CDN (and no jQuery,
     # Bootstrap or icon fonts: these maps use none of them).
-    # The public map also finds wards by name and lists them as a table (find.js).
+    # Every map lists its wards as a table (table.js); the public map also finds wards by
+    # name (find.js).
     finding = [("beatlight_find", f"{static}/maps/find.js")] if kind == "public" else []
     fmap.default_js = [("leaflet", f"{static}/leaflet/leaflet.js"),
-                       ("beatlight", f"{static}/maps/beatlight.js"), *finding,
+                       ("beatlight", f"{static}/maps/beatlight.js"),
+                       ("beatlight_table", f"{static}/maps/table.js"), *finding,
                        (f"beatlight_{kind}", f"{static}/maps/{kind}.js")]  # fmt: skip
     fmap.default_css = [("leaflet_css", f"{static}/leaflet/leaflet.css"),
                         ("beatlight_css", f"{static}/maps/beatlight.css")]  # fmt: skip

@@ -85,10 +85,12 @@ def _csv(services: Services, name: str, body: dict[str, Any], key: str, columns:
 
 @router.get("/periods", response_model=PublicPeriods, summary="What is published")
 async def periods(services: ServicesDep) -> Response:
-    """The published days and weeks (complete, past the delay, and stored), newest first."""
+    """The published days and weeks (complete, past the delay, and stored), newest first,
+    and the publication rules they follow."""
     days, weeks = await run_in_threadpool(published_periods, services)
     return json_response({"timezone": services.settings.timezone,
                           "publish_delay_hours": services.settings.publish_delay_hours,
+                          "min_units": services.settings.public_min_units,
                           "days": days, "weeks": weeks}, **_open(services))  # fmt: skip
 
 

@@ -1,11 +1,9 @@
-/* Residents find their ward on the public map, and read it without the map:
-   - B.finder: a search box matching ward and neighbourhood names as they type (from
-     /public/wards: names only), Enter opens the ward's page; a postcode is looked up by
-     POST /public/postcode only when the force set a postcode file; "Use my location"
-     asks the browser and matches the point to a ward here, in the page, against the
-     outlines the map already has: no coordinate is sent anywhere.
-   - B.wardTable: every ward of the map as a sortable table, status in words, each ward a
-     link to its page and a button that shows it on the map. */
+/* Residents find their ward on the public map. B.finder: a search box matching ward and
+   neighbourhood names as they type (from /public/wards: names only), Enter opens the
+   ward's page; a postcode is looked up by POST /public/postcode only when the force set
+   a postcode file; "Use my location" asks the browser and matches the point to a ward
+   here, in the page, against the outlines the map already has: no coordinate is sent
+   anywhere. */
 (function () {
   "use strict";
   var B = window.Beatlight;
@@ -217,83 +215,4 @@
     });
     return input;
   };
-
-  /* -- the table ---------------------------------------------------------------------- */
-
-  var RANK = { none: 0, red: 1, amber: 2, green: 3 };
-
-  /* A section after the map: every ward as a row; sorting by any column. columns:
-     [{key, label, value(props) for sorting, text(props), numeric}]. */
-  B.wardTable = function (cfg, columns, opts) {
-    var section = document.body.appendChild(B.el("section", "beatlight-table-section"));
-    section.id = "beatlight-wards";
-    section.setAttribute("aria-labelledby", "beatlight-wards-heading");
-    var heading = section.appendChild(B.el("h2", null, "Every ward, in words"));
-    heading.id = "beatlight-wards-heading";
-    var intro = section.appendChild(B.el("p"));
-    var table = section.appendChild(B.el("table", "beatlight-wards"));
-    var caption = table.appendChild(B.el("caption"));
-    var head = table.appendChild(B.el("thead")).appendChild(B.el("tr"));
-    var body = table.appendChild(B.el("tbody"));
-    var sort = { key: columns[0].key, ascending: true };
-    var rows = [];
-    var headers = columns.map(function (column) {
-      var th = head.appendChild(B.el("th"));
-      th.scope = "col";
-      var button = th.appendChild(B.el("button", "beatlight-sort", column.label));
-      button.type = "button";
-      button.addEventListener("click", function () {
-        sort = { key: column.key, ascending: sort.key === column.key ? !sort.ascending : true };
-        draw();
-      });
-      return { th: th, column: column, button: button };
-    });
-    head.appendChild(B.el("th", null, "On the map")).scope = "col";
-
-    function draw() {
-      var column = columns.filter(function (c) { return c.key === sort.key; })[0];
-      var sorted = rows.slice().sort(function (a, b) {
-        var x = column.value(a), y = column.value(b);
-        var order = typeof x === "number" ? x - y : String(x).localeCompare(String(y));
-        return (sort.ascending ? order : -order) || a.name.localeCompare(b.name);
-      });
-      headers.forEach(function (h) {
-        var on = h.column.key === sort.key;
-        if (on) h.th.setAttribute("aria-sort", sort.ascending ? "ascending" : "descending");
-        else h.th.removeAttribute("aria-sort");
-        h.button.setAttribute("aria-label", h.column.label + (on ? ", sorted " +
-          (sort.ascending ? "ascending" : "descending") + "; press to reverse" : ", press to sort"));
-      });
-      body.textContent = "";
-      sorted.forEach(function (p) {
-        var tr = body.appendChild(B.el("tr"));
-        tr.dataset.code = p.code;
-        columns.forEach(function (c, i) {
-          var cell = tr.appendChild(B.el(i === 0 ? "th" : "td", c.numeric ? "n" : null));
-          if (i === 0) {
-            cell.scope = "row";
-            var a = cell.appendChild(B.el("a", null, p.name));
-            a.href = B.wardPage(cfg, p.code);
-          } else {
-            cell.textContent = c.text(p);
-          }
-        });
-        var show = tr.appendChild(B.el("td")).appendChild(B.el("button", "beatlight-link", "Show"));
-        show.type = "button";
-        show.setAttribute("aria-label", "Show " + p.name + " on the map");
-        show.addEventListener("click", function () { opts.show(p.code); });
-      });
-    }
-
-    return {
-      update: function (collection, when) {
-        rows = collection.features.map(function (f) { return f.properties; });
-        caption.textContent = "Visible patrol in each ward " + when + ", as on the map above";
-        intro.textContent = "The map's figures as a table, for reading without the map. " +
-          "Sort by any column; each ward's name opens its own page.";
-        draw();
-      },
-    };
-  };
-  B.statusRank = function (status) { return RANK[status] === undefined ? -1 : RANK[status]; };
 })();

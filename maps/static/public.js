@@ -7,13 +7,18 @@
   var PERIOD_WORDS = { week: "Week", day: "Day" };
 
   B.maps.public = function (map, cfg) {
-    var state = { period: null, date: null, periods: null, generation: 0, shown: null };
+    // Fewer patrols than the API's threshold are not counted in public (SPEC publication
+    // rules); the threshold comes with the published periods.
+    var state = { period: null, date: null, periods: null, generation: 0, shown: null,
+                  minUnits: null };
     var labels = {};
     cfg.statuses.forEach(function (pair) { labels[pair[0]] = pair[1]; });
 
     var wards = new B.WardLayer(map, function (feature) {
       return B.fill(cfg, feature.properties.status);
-    }, function (feature) { return tooltip(feature.properties); });
+    }, function (feature) { return tooltip(feature.properties); }, undefined, function (feature) {
+      return feature.properties.name + ": " + (labels[feature.properties.status] || "no figures");
+    });
 
     var zones = new B.ZoneLayer(map, {
       style: function (f) { return B.zoneStyle(cfg.palette[f.properties.status] || "#7F7F7F"); },
@@ -22,13 +27,9 @@
     });
     zones.layer.addTo(map);
 
-    // The map and its panels are the page's main content; the table after it is a region.
-    map.getContainer().setAttribute("role", "main");
-    map.getContainer().setAttribute("aria-label", "Map of visible patrol by ward");
     var box = B.box(map, "topleft", "beatlight-panel");
     box.appendChild(B.el("h1", null, cfg.title));
-    var skip = box.appendChild(B.el("a", "beatlight-skip", "Skip to the table of every ward"));
-    skip.href = "#beatlight-wards";
+    B.skipTo(box, "beatlight-wards", "Skip to the table of every ward");
     if (cfg.api) B.finder(box, cfg, { features: features, show: showWard });
     var choose = box.appendChild(B.el("div", "beatlight-choose"));
     var dates = B.el("select");
@@ -38,6 +39,7 @@
     box.appendChild(B.el("p", "beatlight-note",
       "Published figures: complete days and weeks, shown at least a day after they end, " +
       "per ward, rounded to whole hours. Nothing on this map is live."));
+    B.keyboardNote(box);
     var message = box.appendChild(B.el("p", "beatlight-message"));
     var zoneKey = B.zoneKey("#1a1a1a", "Published place (a town centre or other public " +
                             "zone), outlined in the colour of its figures");
@@ -52,7 +54,7 @@
         p.target_hours === null ? "" : "The commitment is about " +
           B.plural(p.target_hours, "hour") + (state.shown.period === "day" ? " a day." : " a week."),
         p.status ? labels[p.status] + "." : "",
-        p.units_suppressed ? "Seen by fewer than 3 patrols (the exact number is not published)." :
+        p.units_suppressed ? "Seen by " + fewer() + " (the exact number is not published)." :
           "Seen by " + B.plural(p.distinct_units, "different patrol") + ".",
       ].filter(Boolean);
       return '<div class="beatlight-tip"><strong>' + B.escape(p.name) + "</strong>" +
@@ -82,18 +84,23 @@
         text: function (p) { return roughly(p.longest_gap_hours); } },
       { key: "units", label: "Different patrols seen", numeric: true,
         value: function (p) { return p.units_suppressed ? 0.5 : p.distinct_units; },
-        text: function (p) { return p.units_suppressed ? "fewer than 3" : String(p.distinct_units || "none"); } },
-    ], { show: showWard });
+        text: function (p) { return p.units_suppressed ? fewer() : String(p.distinct_units || "none"); } },
+    ], {
+      show: function (code) { wards.show(code, true); },
+      link: function (code) { return B.wardPage(cfg, code); },
+      intro: "The map's figures as a table, for reading without the map. Sort by any " +
+        "column; each ward's name opens its own page.",
+    });
 
     function features() { return state.shown ? state.shown.features : []; }
 
-    /* Brings a ward into view with its figures, from the search, the location or the table. */
-    function showWard(code) {
-      var layer = wards.byCode[code];
-      if (!layer) return;
-      window.scrollTo(0, 0);
-      map.fitBounds(layer.getBounds(), { padding: [40, 40], maxZoom: 14 });
-      layer.openTooltip(layer.getBounds().getCenter());
+    /* Brings a ward into view with its figures, from the search or the location. */
+    function showWard(code) { wards.show(code); }
+
+    /* "fewer than 3 patrols": the API's threshold, in words. */
+    function fewer() {
+      return state.minUnits ? "fewer than " + B.plural(state.minUnits, "patrol") :
+        "too few patrols to publish the number";
     }
 
     function roughly(n) {
@@ -127,7 +134,7 @@
         "The commitment is about " + B.plural(p.target_hours, "hour") +
           (state.shown.period === "day" ? " a day." : " a week."),
         labels[p.status] + ".",
-        p.units_suppressed ? "Seen by fewer than 3 patrols (the exact number is not published)." :
+        p.units_suppressed ? "Seen by " + fewer() + " (the exact number is not published)." :
           "Seen by " + B.plural(p.distinct_units, "different patrol") + ".",
         "Patrols passed through " + B.percent(p.coverage) + " of the ward.",
         p.longest_gap_hours === undefined ? "" : "The longest time with nobody seen was " +
@@ -158,7 +165,8 @@
         if (generation !== state.generation) return;
         state.shown = collection;
         wards.update(collection);
-        table.update(collection, when(collection));
+        table.update(collection, "Visible patrol in each ward " + when(collection) +
+                     ", as on the map above");
         showZones(query);
         var last = new Date(Date.parse(collection.end) - 1000);
         dataDate.textContent = "Figures for " + (collection.period === "week" ?
@@ -175,6 +183,7 @@
     if (!cfg.api) return;
     B.getJSON(cfg.api + "/public/periods").then(function (periods) {
       state.periods = periods;
+      state.minUnits = periods.min_units;
       state.period = periods.weeks.length ? "week" : "day";
       B.switcher(choose, "Period", ["week", "day"], state.period, function (value) {
         state.period = value;

@@ -103,6 +103,7 @@ def test_the_public_view_is_never_live(engine, documents, report_geography):
     assert client.get("/api/v1/public/periods").json() == {
         "timezone": "Europe/London",
         "publish_delay_hours": 24.0,
+        "min_units": 3,
         "days": [],
         "weeks": [],
     }

@@ -260,7 +260,7 @@ PUBLIC_KEYS = {"type", "features", "geometry", "coordinates", "properties", "id"
                "date", "start", "end", "timezone", "code", "name", "patrol_hours", "foot_hours",
                "longest_gap_hours",
                "distinct_units", "units_suppressed", "coverage", "target_hours", "status",
-               "publish_delay_hours", "days", "weeks",
+               "publish_delay_hours", "min_units", "days", "weeks",
                # /public/wards: the wards' names and neighbourhoods, to find one by name
                "wards", "neighbourhood", "neighbourhood_name", "postcodes",
                # every published answer: the figures' licence and attribution
