@@ -326,8 +326,9 @@ class PublicPeriods(BaseModel):
 
     timezone: str
     publish_delay_hours: float
-    min_units: int = Field(description="Counts of different patrols below this are withheld "
-                           "(units_suppressed).")
+    min_units: int = Field(
+        description="Counts of different patrols below this are withheld (units_suppressed)."
+    )
     days: list[dt.date]
     weeks: list[dt.date]
 

@@ -269,6 +269,11 @@
     layer.openTooltip(layer.getBounds().getCenter());
   };
 
+  /* Out of the Tab order: Chromium lets Tab reach any SVG shape that listens for focus,
+     as Leaflet's shapes with a tooltip do; only the wards are stops (their zones and
+     points are in the tables after the map). */
+  B.untabbed = function (path) { path.setAttribute("tabindex", "-1"); };
+
   /* How to reach the wards with the keyboard, in a map's panel. */
   B.keyboardNote = function (parent) {
     return parent.appendChild(B.el("p", "beatlight-note", "With the keyboard: Tab reaches " +
@@ -375,6 +380,7 @@
   B.ZoneLayer.prototype.mark = function (layer) {
     var path = layer.getElement && layer.getElement();
     if (!path) return;
+    B.untabbed(path);
     path.setAttribute("data-zone", layer.feature.properties.code);
     path.setAttribute("data-state", this.opts.state(layer.feature));
   };

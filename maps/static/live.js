@@ -169,6 +169,7 @@
           fillColor: cfg.modes[mode] || cfg.modes.unknown, fillOpacity: 0.95,
         }).bindTooltip(B.escape((MODE_WORDS[mode] || mode) + ", " +
                                 B.ago(f.properties.ts, state.asOf)))
+          .on("add", function (event) { B.untabbed(event.target.getElement()); })
           .addTo(points);
       });
     }

@@ -212,6 +212,11 @@ def test_axe_finds_no_violation(watch, site, axe, documents, path):
         # The search open with its suggestions, so that they are checked too.
         p.locator("#beatlight-find-input").fill(documents[WEEK]["wards"][0]["name"][:3])
         p.locator("#beatlight-find-list [role=option]").first.wait_for(timeout=TIMEOUT_MS)
+    assert_axe_clean(p, axe)
+
+
+def assert_axe_clean(p, axe: str) -> None:
+    """axe-core's WCAG 2.2 A and AA rules and best practices find no violation in page ``p``."""
     p.add_script_tag(content=axe)
     result = p.evaluate("""tags => axe.run(document, {runOnly: {type: "tag", values: tags}})
         .then(r => ({violations: r.violations.map(v => ({id: v.id, help: v.help,
