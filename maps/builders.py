@@ -12,6 +12,9 @@ Every map also draws the zones the API outlines (``/zones?format=geojson``, publ
 ``/public/zones/geojson``) above the wards, in the colours and words of
 :data:`~beatlight.maps.palette.ZONE_STATES` (live) or ``ZONE_SHARE_BANDS`` (coverage).
 
+Every map also lists its wards (and zones) after it as a sortable table in words, its
+text alternative (``table.js``), and its wards can be reached with the keyboard.
+
 * :func:`live_map`: the inspectors' live map (SPEC: "where presence is thin *now*").
 * :func:`coverage_map`: the PCC office's coverage against commitments and fairness.
 * :func:`public_map`: residents' published figures, in plain words.

@@ -93,24 +93,13 @@
     });
     B.legend(map, cfg, [missedKey, revisedKey].concat(zoneKeys));
 
-    var table = B.wardTable(cfg, [
-      { key: "name", label: "Ward", value: function (p) { return p.name; } },
-      { key: "status", label: "Status", value: function (p) { return B.statusRank(p.status); },
-        text: status },
-      { key: "patrol", label: "Patrol", numeric: true,
-        value: function (p) { return p.patrol_minutes; },
-        text: function (p) { return B.duration(p.patrol_minutes) + " of " + B.duration(p.target_minutes); } },
-      { key: "foot", label: "On foot", numeric: true, value: function (p) { return p.foot_minutes; },
-        text: function (p) { return B.duration(p.foot_minutes); } },
-      { key: "units", label: "Distinct units", numeric: true,
-        value: function (p) { return p.distinct_units; },
-        text: function (p) { return String(p.distinct_units); } },
+    var table = B.wardTable(cfg, B.staffColumns(labels).concat([
       { key: "coverage", label: "Coverage", numeric: true, value: function (p) { return p.coverage; },
         text: function (p) { return B.percent(p.coverage); } },
       { key: "missed", label: "Weekly target", value: missed,
         text: function (p) { return missed(p) || "Not missed " + B.plural(state.weeks, "week") + " running"; } },
       { key: "revised", label: "Revised", value: revised, text: revised },
-    ], { show: function (code) { wards.show(code, true); } });
+    ]), { show: function (code) { wards.show(code, true); } });
     var zoneTable = B.wardTable(cfg, [
       { key: "name", label: "Zone", value: function (p) { return p.name; } },
       { key: "band", label: "Sessions met, last 28 days", numeric: true,

@@ -68,24 +68,13 @@
     });
     B.legend(map, cfg, [pointKey, outlineKey].concat(zoneKeys));
 
-    var table = B.wardTable(cfg, [
-      { key: "name", label: "Ward", value: function (p) { return p.name; } },
-      { key: "status", label: "Status", value: function (p) { return B.statusRank(p.status); },
-        text: status },
-      { key: "patrol", label: "Patrol", numeric: true,
-        value: function (p) { return p.patrol_minutes; },
-        text: function (p) { return B.duration(p.patrol_minutes) + " of " + B.duration(p.target_minutes); } },
-      { key: "foot", label: "On foot", numeric: true, value: function (p) { return p.foot_minutes; },
-        text: function (p) { return B.duration(p.foot_minutes); } },
-      { key: "units", label: "Distinct units", numeric: true,
-        value: function (p) { return p.distinct_units; },
-        text: function (p) { return String(p.distinct_units); } },
+    var table = B.wardTable(cfg, B.staffColumns(labels).concat([
       { key: "seen", label: "Last seen", numeric: true,
         value: function (p) { return p.last_seen ? -Date.parse(p.last_seen) : Infinity; },
         text: function (p) { return B.ago(p.last_seen, state.asOf); } },
       { key: "now", label: "Presence, last 15 minutes",
         value: function (p) { return recent(p.code); }, text: function (p) { return recent(p.code); } },
-    ], { show: function (code) { wards.show(code, true); } });
+    ]), { show: function (code) { wards.show(code, true); } });
     var zoneTable = B.wardTable(cfg, [
       { key: "name", label: "Zone", value: function (p) { return p.name; } },
       { key: "state", label: "Now", value: zoneWords, text: zoneWords },

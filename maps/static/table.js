@@ -10,6 +10,24 @@
 
   B.statusRank = function (status) { return RANK[status] === undefined ? -1 : RANK[status]; };
 
+  /* The columns the staff maps' tables share: ward, status in words (labels: {status:
+     words}), patrol against the target, on foot, distinct units. */
+  B.staffColumns = function (labels) {
+    return [
+      { key: "name", label: "Ward", value: function (p) { return p.name; } },
+      { key: "status", label: "Status", value: function (p) { return B.statusRank(p.status); },
+        text: function (p) { return B.attained(labels, p); } },
+      { key: "patrol", label: "Patrol", numeric: true,
+        value: function (p) { return p.patrol_minutes; },
+        text: function (p) { return B.duration(p.patrol_minutes) + " of " + B.duration(p.target_minutes); } },
+      { key: "foot", label: "On foot", numeric: true, value: function (p) { return p.foot_minutes; },
+        text: function (p) { return B.duration(p.foot_minutes); } },
+      { key: "units", label: "Distinct units", numeric: true,
+        value: function (p) { return p.distinct_units; },
+        text: function (p) { return String(p.distinct_units); } },
+    ];
+  };
+
   /* "Skip to …": a link in a map's panel to a section after the map. */
   B.skipTo = function (parent, id, words) {
     var skip = parent.appendChild(B.el("a", "beatlight-skip", words));
