@@ -96,8 +96,12 @@
     var table = B.wardTable(cfg, B.staffColumns(labels).concat([
       { key: "coverage", label: "Coverage", numeric: true, value: function (p) { return p.coverage; },
         text: function (p) { return B.percent(p.coverage); } },
-      { key: "missed", label: "Weekly target", value: missed,
-        text: function (p) { return missed(p) || "Not missed " + B.plural(state.weeks, "week") + " running"; } },
+      { key: "missed", label: "Missed its weekly target", numeric: true,
+        value: function (p) { return state.missed[p.code] ? state.missed[p.code].weeks.length : 0; },
+        text: function (p) {
+          var m = state.missed[p.code];
+          return m ? B.plural(m.weeks.length, "week") + " running" : "No";
+        } },
       { key: "revised", label: "Revised", value: revised, text: revised },
     ]), { show: function (code) { wards.show(code, true); } });
     var zoneTable = B.wardTable(cfg, [

@@ -65,31 +65,44 @@
     function showZones(query) {
       return B.getJSON(cfg.api + "/public/zones/geojson?" + query)
         .catch(function () { return { features: [] }; })
-        .then(function (collection) { zoneKey.hidden = !zones.update(collection); });
+        .then(function (collection) {
+          zoneKey.hidden = !zones.update(collection);
+          zoneTable.update(collection, "Visible patrol in each published place " +
+                           when(state.shown) + ", as on the map above");
+        });
     }
 
-    var table = B.wardTable(cfg, [
-      { key: "name", label: "Ward", value: function (p) { return p.name; } },
-      { key: "patrol", label: "Visible patrol", numeric: true,
-        value: function (p) { return p.patrol_hours; },
-        text: function (p) { return roughly(p.patrol_hours); } },
-      { key: "target", label: "Commitment", numeric: true,
-        value: function (p) { return p.target_hours; },
-        text: function (p) { return roughly(p.target_hours); } },
-      { key: "status", label: "Against the commitment",
-        value: function (p) { return B.statusRank(p.status); },
-        text: function (p) { return labels[p.status] || ""; } },
-      { key: "gap", label: "Longest time with nobody seen", numeric: true,
-        value: function (p) { return p.longest_gap_hours; },
-        text: function (p) { return roughly(p.longest_gap_hours); } },
-      { key: "units", label: "Different patrols seen", numeric: true,
-        value: function (p) { return p.units_suppressed ? 0.5 : p.distinct_units; },
-        text: function (p) { return p.units_suppressed ? fewer() : String(p.distinct_units || "none"); } },
-    ], {
+    /* The table's columns; a zone's table has no longest gap (zones publish none). */
+    function columns(noun, zone) {
+      return [
+        { key: "name", label: noun, value: function (p) { return p.name; } },
+        { key: "patrol", label: "Visible patrol", numeric: true,
+          value: function (p) { return p.patrol_hours; },
+          text: function (p) { return roughly(p.patrol_hours); } },
+        { key: "target", label: "Commitment", numeric: true,
+          value: function (p) { return p.target_hours === null ? -1 : p.target_hours; },
+          text: function (p) { return p.target_hours === null ? "none" : roughly(p.target_hours); } },
+        { key: "status", label: "Against the commitment",
+          value: function (p) { return B.statusRank(p.status); },
+          text: function (p) { return labels[p.status] || ""; } },
+        zone ? null : { key: "gap", label: "Longest time with nobody seen", numeric: true,
+          value: function (p) { return p.longest_gap_hours; },
+          text: function (p) { return roughly(p.longest_gap_hours); } },
+        { key: "units", label: "Different patrols seen", numeric: true,
+          value: function (p) { return p.units_suppressed ? 0.5 : p.distinct_units; },
+          text: function (p) { return p.units_suppressed ? fewer() : String(p.distinct_units || "none"); } },
+      ].filter(Boolean);
+    }
+
+    var table = B.wardTable(cfg, columns("Ward", false), {
       show: function (code) { wards.show(code, true); },
       link: function (code) { return B.wardPage(cfg, code); },
       intro: "The map's figures as a table, for reading without the map. Sort by any " +
         "column; each ward's name opens its own page.",
+    });
+    var zoneTable = B.wardTable(cfg, columns("Place", true), {
+      show: function (code) { zones.show(code); }, id: "beatlight-zones",
+      heading: "Every published place, in words", noun: "zone",
     });
 
     function features() { return state.shown ? state.shown.features : []; }

@@ -45,6 +45,7 @@
     var noun = opts.noun || "ward";
     var section = document.body.appendChild(B.el("section", "beatlight-table-section"));
     section.id = id;
+    section.hidden = noun !== "ward";  // zones: once there are some
     section.setAttribute("aria-labelledby", id + "-heading");
     var heading = section.appendChild(B.el("h2", null, opts.heading || "Every ward, in words"));
     heading.id = id + "-heading";

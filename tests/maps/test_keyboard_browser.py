@@ -57,6 +57,11 @@ def test_staff_maps_list_every_ward_with_its_status_in_words(watch, site, docume
         'path.beatlight-ward')].map(e => [e.dataset.code, e.getAttribute('aria-label')]))""")
     for code, label in labels.items():
         assert label.startswith(f"{names[code]}: {STAFF_WORDS[statuses[code]]}"), label
+    if kind == "coverage":  # the wards listed as missing their target say so in words
+        missed = set(p.locator(".beatlight-missed-list li").all_inner_texts())
+        for cells in rows.values():
+            listed = any(m.startswith(cells[0] + " (") for m in missed)
+            assert cells[6] == ("1 week running" if listed else "No"), cells
     # Sorting by status puts the wards in the order of the statuses, with the keyboard.
     button = p.locator("#beatlight-wards thead button", has_text="Status")
     button.focus()

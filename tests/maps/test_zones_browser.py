@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from beatlight.api.zone_store import ZONE_METRICS
-from beatlight.maps.palette import STATUS_COLOURS, ZONE_SHARE_BANDS, ZONE_STATES
+from beatlight.maps.palette import STATUS_COLOURS, STATUS_LABELS, ZONE_SHARE_BANDS, ZONE_STATES
 from tests.conftest import json_keys
 from tests.maps.conftest import LIVE
 from tests.maps.test_browser import PUBLIC_KEYS, TIMEOUT_MS, _open
@@ -99,10 +99,10 @@ def _zone_tip(page, code: str) -> str:
     return tip.inner_text()
 
 
-def _zone_rows(page) -> dict[str, list[str]]:
-    """``{code: [the cells' words]}`` of the table of zones after the map."""
+def _zone_rows(page, n: int = len(_ZONES)) -> dict[str, list[str]]:
+    """``{code: [the cells' words]}`` of the table of zones after the map, once it has ``n``."""
     page.page.wait_for_function(
-        f"() => document.querySelectorAll('#beatlight-zones tbody tr').length === {len(_ZONES)}",
+        f"() => document.querySelectorAll('#beatlight-zones tbody tr').length === {n}",
         timeout=TIMEOUT_MS,
     )
     return page.page.evaluate("""() => Object.fromEntries(
@@ -170,6 +170,9 @@ def test_public_map_shows_public_zones_only(watch, zoned_site, site):
     assert _zone_paths(page, len(public)) == {c: ["amber", STATUS_COLOURS["amber"]]
                                               for c in public}  # fmt: skip
     assert "Published place" in page.page.locator(".beatlight-legend").inner_text()
+    rows = _zone_rows(page, len(public))
+    assert {c: cells[3] for c, cells in rows.items()} == {
+        c: dict(STATUS_LABELS["public"])["amber"] for c in public}  # fmt: skip
     assert all("/api/v1/public/" in u or "/api/v1/" not in u for u in page.requests)
     zone_answers = [r for r in page.responses if "/api/v1/public/zones/geojson" in r.url]
     assert zone_answers and all(r.status == 200 for r in zone_answers)
@@ -182,3 +185,4 @@ def test_public_map_shows_public_zones_only(watch, zoned_site, site):
     plain.page.wait_for_load_state("networkidle")
     assert plain.page.locator("path.beatlight-zone").count() == 0
     assert "Published place" not in plain.page.locator(".beatlight-legend").inner_text()
+    assert plain.page.locator("#beatlight-zones").is_hidden()
