@@ -281,24 +281,32 @@
       "ward's figures and Enter shows them again."));
   };
 
-  B.WardLayer.prototype.update = function (collection) {
-    var self = this;
+  /* New figures for a layer of outlines by code (owner: a WardLayer or ZoneLayer, with
+     byCode, layer and mark): restyled in place when the same codes come again (an open
+     tooltip stays open, its text redone), else drawn anew. The features with a shape. */
+  B.updateOutlines = function (owner, collection, style) {
     var features = collection.features.filter(function (f) { return f.geometry; });
-    var same = features.length === Object.keys(this.byCode).length && features.every(
-      function (f) { return self.byCode[f.properties.code]; });
+    var same = features.length === Object.keys(owner.byCode).length && features.every(
+      function (f) { return owner.byCode[f.properties.code]; });
     if (same) {
       features.forEach(function (feature) {
-        var layer = self.byCode[feature.properties.code];
+        var layer = owner.byCode[feature.properties.code];
         layer.feature = feature;
-        layer.setStyle(self.style(feature));
-        self.mark(layer);
-        if (layer.isTooltipOpen()) layer.getTooltip().update();  // re-runs self.tooltip
+        layer.setStyle(style(feature));
+        owner.mark(layer);
+        if (layer.isTooltipOpen()) layer.getTooltip().update();  // re-runs the tooltip's text
       });
     } else {
-      this.layer.clearLayers();
-      this.byCode = {};
-      this.layer.addData({ type: "FeatureCollection", features: features });
+      owner.layer.clearLayers();
+      owner.byCode = {};
+      owner.layer.addData({ type: "FeatureCollection", features: features });
     }
+    return features;
+  };
+
+  B.WardLayer.prototype.update = function (collection) {
+    var self = this;
+    var features = B.updateOutlines(this, collection, function (f) { return self.style(f); });
     this.rove(this.current);
     if (!this.fitted && features.length) {
       this.map.invalidateSize();  // the page's styles may have loaded after the map
@@ -355,24 +363,7 @@
   };
 
   B.ZoneLayer.prototype.update = function (collection) {
-    var self = this;
-    var features = collection.features.filter(function (f) { return f.geometry; });
-    var same = features.length === Object.keys(this.byCode).length && features.every(
-      function (f) { return self.byCode[f.properties.code]; });
-    if (same) {
-      features.forEach(function (feature) {
-        var layer = self.byCode[feature.properties.code];
-        layer.feature = feature;
-        layer.setStyle(self.opts.style(feature));
-        self.mark(layer);
-        if (layer.isTooltipOpen()) layer.getTooltip().update();
-      });
-    } else {
-      this.layer.clearLayers();
-      this.byCode = {};
-      this.layer.addData({ type: "FeatureCollection", features: features });
-    }
-    return features.length;
+    return B.updateOutlines(this, collection, this.opts.style).length;
   };
 
   B.ZoneLayer.prototype.show = function (code) { B.showLayer(this.map, this.byCode[code]); };
