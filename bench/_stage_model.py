@@ -13,8 +13,9 @@ which the busiest core is full::
 
 with ``k`` the workers holding lanes (at most the partitions), ``e`` a lane's cost per
 event including consumption, ``a`` the aggregator's per event, ``H`` its cost per hour
-snapshot (plus every lane's hour figures), ``D`` events per hour of event time (a feed
-in real time: ``R * 3600``; a replay: as simulated), ``f`` the live ticks' share.
+snapshot (the lanes' own hour figures are in ``e`` the same way), ``D`` events per hour
+published (a feed in real time: ``R * 3600``; a replay: as many as it published), ``f``
+the live ticks' share.
 """
 
 from __future__ import annotations
@@ -79,13 +80,14 @@ def fit(measured: Sequence[Costs], partitions: int, consume_event: float) -> Cos
 
 
 def predict(
-    costs: Costs, workers: int, *, events_per_hour: float | None = None,
+    costs: Costs, workers: int, *, hours_per_event: float | None = None,
     live_seconds: float = LIVE_SECONDS,
 ) -> Prediction:  # fmt: skip
     """The events/s ceiling of ``workers`` workers over ``costs.partitions`` partitions.
 
-    ``events_per_hour``: of event time, as replayed; ``None`` for a feed in real time
-    (an hour of figures every 3,600 s, whatever the rate).
+    ``hours_per_event``: hours published per event in a replay (0 when it publishes
+    none); ``None`` for a feed in real time (an hour of figures every 3,600 s, whatever
+    the rate).
     """
     k = min(workers, costs.partitions)  # workers holding lanes
     lanes_each = costs.partitions / k
@@ -93,14 +95,14 @@ def predict(
     f_agg = _live_share(lanes_each * costs.lane_live + costs.agg_live, live_seconds)
     f_alone = _live_share(costs.agg_live, live_seconds)
     hours_lane = lanes_each * costs.lane_hour  # one core's lanes' figures for one hour
-    if events_per_hour is None:  # real time: hours are a fixed load, per second
+    if hours_per_event is None:  # real time: hours are a fixed load, per second
         per_event_lane, per_event_agg = costs.event / k, costs.event / k + costs.agg_event
         fixed_lane, fixed_agg = hours_lane / 3600, (hours_lane + costs.agg_hour) / 3600
         fixed_alone, per_event_alone = costs.agg_hour / 3600, costs.agg_event
     else:
-        per_event_lane = (costs.event + costs.partitions * costs.lane_hour / events_per_hour) / k
-        per_event_agg = per_event_lane + costs.agg_event + costs.agg_hour / events_per_hour
-        per_event_alone = costs.agg_event + costs.agg_hour / events_per_hour
+        per_event_lane = (costs.event + costs.partitions * costs.lane_hour * hours_per_event) / k
+        per_event_agg = per_event_lane + costs.agg_event + costs.agg_hour * hours_per_event
+        per_event_alone = costs.agg_event + costs.agg_hour * hours_per_event
         fixed_lane = fixed_agg = fixed_alone = 0.0
     lanes_rate = max(1 - f_lane - fixed_lane, 0) / per_event_lane
     aggregator_rate = max(1 - f_agg - fixed_agg, 0) / per_event_agg
@@ -111,7 +113,7 @@ def predict(
     rate = min(lanes_rate, aggregator_rate)
     bound = "lanes" if lanes_rate <= aggregator_rate else "aggregator"
     return Prediction(workers, rate, lanes_rate, aggregator_rate, alone, bound,
-                      cores_at(costs, rate, workers, events_per_hour, live_seconds))  # fmt: skip
+                      cores_at(costs, rate, workers, hours_per_event, live_seconds))  # fmt: skip
 
 
 def _live_share(tick_s: float, live_seconds: float) -> float:
@@ -121,14 +123,14 @@ def _live_share(tick_s: float, live_seconds: float) -> float:
 
 
 def cores_at(
-    costs: Costs, rate: float, workers: int, events_per_hour: float | None = None,
+    costs: Costs, rate: float, workers: int, hours_per_event: float | None = None,
     live_seconds: float = LIVE_SECONDS,
 ) -> float:  # fmt: skip
     """Cores ``workers`` workers keep busy at ``rate``: every event's work, the hours,
     and the live ticks."""
     k = min(workers, costs.partitions)
     per_hour = costs.partitions * costs.lane_hour + costs.agg_hour
-    hours = per_hour / 3600 if events_per_hour is None else rate * per_hour / events_per_hour
+    hours = per_hour / 3600 if hours_per_event is None else rate * per_hour * hours_per_event
     lanes_each = costs.partitions / k
     live = (k * _live_share(lanes_each * costs.lane_live, live_seconds)
             + _live_share(costs.agg_live, live_seconds))  # fmt: skip

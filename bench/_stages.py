@@ -35,6 +35,7 @@ from beatlight.streams.wire import Kind, decode
 
 __all__ = [
     "AggregatorCosts",
+    "hour_feed",
     "LaneCosts",
     "StoreCosts",
     "materialise",
@@ -45,6 +46,22 @@ __all__ = [
 ]
 
 _HOUR_US = 3_600_000_000
+
+
+def hour_feed(wards: Any, *, units: int, hours: int, ping_seconds: float, seed: int) -> list:
+    """A feed that publishes ``hours`` hours: the simulation from 06:00 yesterday for
+    ``hours`` and two more (an hour's figures settle an hour of lateness after it), its
+    units pinging every ``ping_seconds`` so that the hours cost what they cost in any
+    feed (every area, every unit's runs) for fewer events."""
+    from datetime import UTC, datetime, timedelta
+
+    from beatlight.streams.simulate import SimulationConfig, simulate
+
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    config = SimulationConfig(seed=seed, start=today - timedelta(hours=18),
+                              duration=timedelta(hours=hours + 2), units=units,
+                              ping_seconds=ping_seconds)  # fmt: skip
+    return list(simulate(wards, config))
 
 
 def partitioned(events: list[dict | str], partitions: int) -> list[list[Record]]:
