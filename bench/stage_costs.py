@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import os
+import statistics
 import sys
 import time
 from dataclasses import replace
@@ -113,17 +115,18 @@ def main(argv: list[str] | None = None) -> int:
     measured = [replace(c, consume_event=consume) for c in measured]
     say("== the model ==")
     _report_costs(measured, hours_per_event)
-    national = _national(args, measured, consume)
-    if store:
-        _serving(args, measured, store)
-    if real.get("runs"):
-        _check(args, measured, consume, real, hours_per_event)
+    rest = _check(args, measured, real, hours_per_event) if real.get("runs") else 0.0
+    national = _national(args, measured, consume, rest)
+    serving = _serving(args, measured, store) if store else 0.0
     say(f"  total wall time {time.perf_counter() - began:.0f} s")
-    need = national.get("cores")
-    say(f"cores for a national feed of {args.feed:,.0f} events/s: "
-        + (f"{need} ({national['workers']} workers and the materialiser and API)" if need
-           else f"not reachable with {args.max_workers} workers (the aggregator caps at "
-           f"{national['cap']:,.0f} events/s)"))  # fmt: skip
+    if "workers" not in national:
+        say(f"cores for a national feed of {args.feed:,.0f} events/s: not reachable with "
+            f"{args.max_workers} workers (at most {national['cap']:,.0f} events/s)")  # fmt: skip
+        return 0
+    w = national["workers"]
+    say(f"cores for a national feed of {args.feed:,.0f} events/s: {w + math.ceil(serving)} "
+        f"({w} workers, {serving:.2f} of a core for the materialiser and PostgreSQL; the "
+        "API's by its requests)")  # fmt: skip
     return 0
 
 
@@ -291,27 +294,28 @@ def _report_costs(measured: list[Costs], hours_per_event: float) -> None:
     say(f"  the N events' replay publishes {hours_per_event * 1e6:.1f} hours per million events")
 
 
-def _national(args: Any, measured: list[Costs], consume: float) -> dict[str, Any]:
-    """The ceiling for 1 to --max-workers workers, one lane each, in real time."""
-    say("  a feed in real time, one partition per worker (one lane each), live every 5 s:")
-    say("    workers | lanes x lane rate | aggregator core | ceiling ev/s | bound")
+def _national(args: Any, measured: list[Costs], consume: float, rest: float) -> dict[str, Any]:
+    """The ceiling for 1 to --max-workers workers, one lane each, in real time: by the
+    stages alone, and with the rest of a real worker's CPU per event (``rest``)."""
+    say(f"  a feed in real time, one partition per worker (one lane each), live every 5 s; "
+        f"'with the rest': plus the {1e6 * rest:.1f} us/event of a real worker no stage "
+        "accounts for:")  # fmt: skip
+    say("    workers | lanes x lane rate | aggregator core | ceiling ev/s | bound | with the rest")
     out: dict[str, Any] = {"cap": 0.0}
-    counts = sorted({1, 2, 4, 8, 16, 32, args.max_workers, *range(1, args.max_workers + 1)})
     shown = {1, 2, 4, 8, 16, 32, args.max_workers}
-    for w in counts:
+    for w in range(1, args.max_workers + 1):
         p = predict(fit(measured, w, consume), w)
-        out["cap"] = max(out["cap"], p.rate)
-        if "workers" not in out and p.rate >= args.feed:
+        full = predict(fit(measured, w, consume + rest), w)
+        out["cap"] = max(out["cap"], full.rate)
+        if "workers" not in out and full.rate >= args.feed:
             out["workers"] = w
         if w in shown or out.get("workers") == w:
             say(f"    {w:>7} | {p.lanes_rate:>17,.0f} | {p.aggregator_rate:>15,.0f} | "
-                f"{p.rate:>12,.0f} | {p.bound}")  # fmt: skip
-    if "workers" in out:
-        out["cores"] = out["workers"] + 1  # the materialiser and the API: a core between them
+                f"{p.rate:>12,.0f} | {p.bound:>10} | {full.rate:>13,.0f}")  # fmt: skip
     return out
 
 
-def _serving(args: Any, measured: list[Costs], store: dict) -> None:
+def _serving(args: Any, measured: list[Costs], store: dict) -> float:
     """The materialiser's and the API's share of a core, beside the workers'."""
     costs = next(c for c in measured if c.partitions == args.partitions)
     live_every = max(5.0, 5.0 * costs.agg_live)  # the aggregator's pacing
@@ -321,23 +325,28 @@ def _serving(args: Any, measured: list[Costs], store: dict) -> None:
     live = next(c for c in store["api"] if c.name.startswith("live metrics, ward"))
     say(f"  API: {1 / live.cpu_s:,.0f} requests/s of live ward figures a core (cached), "
         f"plus {store['api_fresh']:.2f} s a core per live snapshot per API process")  # fmt: skip
+    return share
 
 
-def _check(args: Any, measured: list[Costs], consume: float, real: dict, hours_per_event: float
-           ) -> None:  # fmt: skip
+def _check(args: Any, measured: list[Costs], real: dict, hours_per_event: float) -> float:
+    """Predicted against measured, for the real workers and the 16-core figures; the
+    CPU per event of a real worker that no stage accounts for (the median run's)."""
     costs = next(c for c in measured if c.partitions == args.partitions)
     say(f"  the model against real workers here ({args.partitions} partitions):")
-    say(
-        "    workers | predicted ev/s | measured ev/s | measured/predicted | predicted CPU | "
-        "measured CPU | bound"
-    )
+    say("    workers | predicted ev/s | measured ev/s | measured/predicted | CPU by the model "
+        "at the measured rate | measured CPU | not in the model, us/event | bound | broker "
+        "us/event")  # fmt: skip
+    rests = []
     for k, r in sorted(real["runs"].items()):
         p = predict(costs, k, hours_per_event=hours_per_event)
         cpu = cores_at(costs, r["rate"], k, hours_per_event)
+        rests.append(max(r["cpu"] - cpu, 0.0) / r["rate"])
         say(f"    {k:>7} | {p.rate:>14,.0f} | {r['rate']:>13,.0f} | {r['rate'] / p.rate:>18.2f} | "
-            f"{cpu:>13.2f} | {r['cpu']:>12.2f} | {p.bound}")  # fmt: skip
+            f"{cpu:>37.2f} | {r['cpu']:>12.2f} | {1e6 * rests[-1]:>26.1f} | {p.bound:>10} | "
+            f"{1e6 * r['broker']:>15.1f}")  # fmt: skip
+    rest = statistics.median(rests)
     if args.partitions != 4:
-        return  # the 16-core figures are of 4 partitions
+        return rest  # the 16-core figures are of 4 partitions
     one = predict(costs, 1, hours_per_event=hours_per_event).rate
     speed = SIXTEEN_CORES[1] / one
     say(f"  16 cores (4 partitions), this machine's costs x {speed:.2f} (their one worker):")
@@ -346,8 +355,10 @@ def _check(args: Any, measured: list[Costs], consume: float, real: dict, hours_p
         say(f"    {k} workers: predicted {p.rate * speed:,.0f} ev/s ({p.bound}), measured "
             f"{measured_rate:,} ev/s")  # fmt: skip
     busy = cores_at(costs, SIXTEEN_CORES[8] / speed, 8, hours_per_event)
-    say(f"    8 workers at {SIXTEEN_CORES[8]:,} ev/s keep {busy:.2f} cores busy by the model; "
-        f"they used {SIXTEEN_CORES_CPU:.2f}")  # fmt: skip
+    busy_all = busy + SIXTEEN_CORES[8] / speed * rest
+    say(f"    8 workers at {SIXTEEN_CORES[8]:,} ev/s keep {busy:.2f} cores busy by the stages, "
+        f"{busy_all:.2f} with the rest; they used {SIXTEEN_CORES_CPU:.2f}")  # fmt: skip
+    return rest
 
 
 if __name__ == "__main__":
