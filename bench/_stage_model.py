@@ -111,7 +111,7 @@ def predict(
         # A worker with no lane may hold the aggregator: the better of the two places.
         aggregator_rate = max(aggregator_rate, alone)
     rate = min(lanes_rate, aggregator_rate)
-    bound = "lanes" if lanes_rate <= aggregator_rate else "aggregator"
+    bound = "lanes" if lanes_rate <= aggregator_rate else "aggregator's core"
     return Prediction(workers, rate, lanes_rate, aggregator_rate, alone, bound,
                       cores_at(costs, rate, workers, hours_per_event, live_seconds))  # fmt: skip
 

@@ -177,6 +177,7 @@ class AggregatorCosts:
     live_s: float  # one live snapshot: merge, document, alerts, send (median)
     hour_documents: list[Snapshot] = field(default_factory=list, repr=False)
     live_document: dict | None = field(default=None, repr=False)
+    hour_costs: list[float] = field(default_factory=list)  # in the order published
 
     @property
     def other_cpu_s(self) -> float:
@@ -199,6 +200,7 @@ def run_aggregator(
     total = hour_cpu = 0.0
     kept: list[Snapshot] = []
     hours = 0
+    hour_costs = []
     for payload in lanes.partials:
         began = time.process_time()
         snapshots = aggregator.receive(decode(payload), time.time_ns() // 1000)
@@ -209,6 +211,7 @@ def run_aggregator(
         if snapshots:
             hour_cpu += spent
             hours += len(snapshots)
+            hour_costs += [spent / len(snapshots)] * len(snapshots)
             kept = (kept + snapshots)[-keep_hours:]
     tracker = alert_tracker()
     costs = []
@@ -224,7 +227,7 @@ def run_aggregator(
         costs.append(time.process_time() - began)
         document = snap.document
     return AggregatorCosts(lanes.partitions, len(lanes.partials), total, hours, hour_cpu,
-                           statistics.median(costs), kept, document)  # fmt: skip
+                           statistics.median(costs), kept, document, hour_costs)  # fmt: skip
 
 
 def serialised(document: dict, *, prefix: str, revision: Any = None) -> list[tuple[bytes, bytes]]:

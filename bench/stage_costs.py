@@ -1,7 +1,7 @@
 """What each stage of the stream costs per event, and how far workers scale out by it.
 
     python bench/stage_costs.py [--events 200000] [--units 10000] [--lanes 1,2,4,8]
-        [--workers 1,2,4] [--partitions 4] [--requests 20] [--feed 10000]
+        [--workers 1,2,4] [--partitions 4] [--hours 8] [--requests 20] [--feed 10000]
         [--boundaries ../shared/data/england-wards.geojson.gz] [--skip-store]
         [--database-url postgresql://postgres@127.0.0.1:5432/postgres] [--workdir DIR]
 
@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_argument("--workers", type=_counts, default=[1, 2, 4],
                      help="real worker counts to check the model against (default 1,2,4; "
                      "0 = none)")  # fmt: skip
-    cli.add_argument("--hours", type=int, default=4,
-                     help="hours the hour feed publishes (default 4)")  # fmt: skip
+    cli.add_argument("--hours", type=int, default=8,
+                     help="hours the hour feed publishes (default 8)")  # fmt: skip
     cli.add_argument("--hour-ping-seconds", type=float, default=900.0,
                      help="how often each unit pings in the hour feed (default 900)")  # fmt: skip
     cli.add_argument("--batch", type=int, default=500, help="records a lane takes at once")
@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     w = national["workers"]
     say(f"cores for a national feed of {args.feed:,.0f} events/s: {w + math.ceil(serving)} "
         f"({w} workers, {serving:.2f} of a core for the materialiser and PostgreSQL; the "
-        "API's by its requests)")  # fmt: skip
+        "API's by its requests)" + ("" if consume else "; Kafka consumption not measured "
+        "(no --workers)"))  # fmt: skip
     return 0
 
 
@@ -176,7 +177,9 @@ def _in_process(args: Any, geography: Any, events: list) -> tuple[list[Costs], A
         hours = run_aggregator(hour_lanes, geography, live_rounds=1)
         say(f"  {p} lanes, hour feed ({hour_lanes.event_hours} h of event time): "
             f"{hour_lanes.per_lane_hour_s:.3f} s per lane-hour ({hour_lanes.hours} sent); "
-            f"aggregator {hours.per_hour_s:.2f} s per hour snapshot ({hours.hours})")  # fmt: skip
+            f"aggregator {hours.per_hour_s:.2f} s per hour snapshot ({hours.hours}; the first "
+            f"{hours.hour_costs[0]:.2f} s, the last {hours.hour_costs[-1]:.2f} s)"
+            if hours.hours else "no hour published")  # fmt: skip
         if not hours.hours:
             raise SystemExit("the hour feed published no hour: give more --hours")
         measured.append(Costs(p, lanes.per_event_s, 0.0, hour_lanes.per_lane_hour_s,
@@ -268,7 +271,7 @@ def _real_workers(args: Any, events: list, work: Path) -> dict[str, Any]:
                 raise SystemExit(f"produced {sent} records, not {n}")
             say(f"  produced {n:,} records in {seconds:.0f} s; load average "
                 f"{os.getloadavg()[0]:.2f}")  # fmt: skip
-            broker0 = cpu_seconds(broker.pid)
+            broker0, load = cpu_seconds(broker.pid), os.getloadavg()[0]
             if k == 0:
                 a = run_noop(broker.bootstrap, n, parts, work, "stage-noop")
                 out["consume"] = a["cpu"] / a["rate"]
@@ -280,7 +283,7 @@ def _real_workers(args: Any, events: list, work: Path) -> dict[str, Any]:
             broker_cpu = (cpu_seconds(broker.pid) - broker0) / n
             say(f"  {k} workers: {r['rate']:,.0f} ev/s, CPU {100 * r['cpu']:.0f} % of a core "
                 f"(all {k}); broker {1e6 * broker_cpu:.0f} us CPU/event over the run")  # fmt: skip
-            out["runs"][k] = r | {"broker": broker_cpu, "load": os.getloadavg()[0]}
+            out["runs"][k] = r | {"broker": broker_cpu, "load": load}
     return out
 
 
@@ -311,7 +314,7 @@ def _national(args: Any, measured: list[Costs], consume: float, rest: float) -> 
             out["workers"] = w
         if w in shown or out.get("workers") == w:
             say(f"    {w:>7} | {p.lanes_rate:>17,.0f} | {p.aggregator_rate:>15,.0f} | "
-                f"{p.rate:>12,.0f} | {p.bound:>10} | {full.rate:>13,.0f}")  # fmt: skip
+                f"{p.rate:>12,.0f} | {p.bound:>17} | {full.rate:>13,.0f}")  # fmt: skip
     return out
 
 
@@ -333,17 +336,18 @@ def _check(args: Any, measured: list[Costs], real: dict, hours_per_event: float)
     CPU per event of a real worker that no stage accounts for (the median run's)."""
     costs = next(c for c in measured if c.partitions == args.partitions)
     say(f"  the model against real workers here ({args.partitions} partitions):")
-    say("    workers | predicted ev/s | measured ev/s | measured/predicted | CPU by the model "
-        "at the measured rate | measured CPU | not in the model, us/event | bound | broker "
-        "us/event")  # fmt: skip
+    say("    workers | predicted ev/s | measured ev/s | measured/predicted | cores a worker "
+        "got | CPU by the model at the measured rate | measured CPU | not in the model, "
+        "us/event | bound | broker us/event | load average")  # fmt: skip
     rests = []
     for k, r in sorted(real["runs"].items()):
         p = predict(costs, k, hours_per_event=hours_per_event)
         cpu = cores_at(costs, r["rate"], k, hours_per_event)
         rests.append(max(r["cpu"] - cpu, 0.0) / r["rate"])
         say(f"    {k:>7} | {p.rate:>14,.0f} | {r['rate']:>13,.0f} | {r['rate'] / p.rate:>18.2f} | "
-            f"{cpu:>37.2f} | {r['cpu']:>12.2f} | {1e6 * rests[-1]:>26.1f} | {p.bound:>10} | "
-            f"{1e6 * r['broker']:>15.1f}")  # fmt: skip
+            f"{r['cpu'] / k:>19.2f} | {cpu:>37.2f} | {r['cpu']:>12.2f} | "
+            f"{1e6 * rests[-1]:>35.1f} | {p.bound:>17} | {1e6 * r['broker']:>15.1f} | "
+            f"{r['load']:>12.2f}")  # fmt: skip
     rest = statistics.median(rests)
     if args.partitions != 4:
         return rest  # the 16-core figures are of 4 partitions
