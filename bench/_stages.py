@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from beatlight.configs import alert_tracker, defaults, lane_config
+from beatlight.runtime.topics import VISIBILITY_LIVE
 from beatlight.streams.aggregate import Aggregator, Snapshot, snapshot_records
 from beatlight.streams.outbound import Rejection, encode_event
 from beatlight.streams.partitioning import partition_of
@@ -271,7 +272,7 @@ def materialise(
             for offset, (key, value) in enumerate(chunk, first):
                 changes.add_offset(topic, 0, offset)
                 text = key.decode()
-                if topic == "visibility.live":
+                if topic == VISIBILITY_LIVE:
                     changes.add_live(text, orjson.loads(value))
                 else:
                     changes.add_history(text, orjson.loads(value))

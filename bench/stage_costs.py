@@ -28,6 +28,11 @@ cores a national feed of ``--feed`` events/s needs, and its prediction for the r
 workers here, printed beside what they did.
 
 The last line printed is the cores the national feed needs by the model.
+
+Long because one run measures every stage, starts the store, the API and the real
+workers, and prints the model's three answers side by side; how each stage is measured
+is in ``bench/_stages.py`` and ``bench/_stage_api.py``, the model in
+``bench/_stage_model.py``.
 """
 
 from __future__ import annotations
@@ -200,6 +205,7 @@ def _store_and_api(args: Any, agg: Any, work: Path) -> dict[str, Any]:
     from beatlight.api.db import create_engine_for, upgrade
     from beatlight.api.keys import create_key
     from beatlight.configs import defaults
+    from beatlight.runtime.topics import VISIBILITY_HISTORY, VISIBILITY_LIVE
     from bench._api_store import scratch_database
     from bench._stage_api import api_process, fresh_live_cost, request_cost
 
@@ -214,7 +220,7 @@ def _store_and_api(args: Any, agg: Any, work: Path) -> dict[str, Any]:
             for snap in agg.hour_documents:
                 records = serialised(snap.document, prefix=snap.document["as_of"],
                                      revision=snap.revision)  # fmt: skip
-                hours.append(materialise(engine, records, topic="visibility.history",
+                hours.append(materialise(engine, records, topic=VISIBILITY_HISTORY,
                                          batch_records=batch))  # fmt: skip
             live_doc = agg.live_document
 
@@ -222,7 +228,7 @@ def _store_and_api(args: Any, agg: Any, work: Path) -> dict[str, Any]:
                 as_of = datetime.fromisoformat(live_doc["as_of"].replace("Z", "+00:00"))
                 stamp = f"{as_of + timedelta(minutes=step):%Y-%m-%dT%H:%M:%SZ}"
                 return materialise(engine, serialised(live_doc | {"as_of": stamp}, prefix="live"),
-                                   topic="visibility.live", batch_records=batch)  # fmt: skip
+                                   topic=VISIBILITY_LIVE, batch_records=batch)  # fmt: skip
 
             lives = [store_live(0), store_live(0)]  # the second over rows already there
             for name, costs in (("hour", hours), ("live", lives[1:])):
