@@ -182,7 +182,9 @@ def _in_process(args: Any, geography: Any, events: list) -> tuple[list[Costs], A
         hours = run_aggregator(hour_lanes, geography, live_rounds=1)
         say(f"  {p} lanes, hour feed ({hour_lanes.event_hours} h of event time): "
             f"{hour_lanes.per_lane_hour_s:.3f} s per lane-hour ({hour_lanes.hours} sent); "
-            f"aggregator {hours.per_hour_s:.2f} s per hour snapshot ({hours.hours}; the first "
+            f"aggregator {1e6 * hours.other_cpu_s / hour_lanes.events:.1f} us/event for "
+            f"partials ({hours.messages} in all), {hours.per_hour_s:.2f} s per hour "
+            f"snapshot ({hours.hours}; the first "
             f"{hours.hour_costs[0]:.2f} s, the last {hours.hour_costs[-1]:.2f} s)"
             if hours.hours else "no hour published")  # fmt: skip
         if not hours.hours:
