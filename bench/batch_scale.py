@@ -3,7 +3,7 @@
     python bench/batch_scale.py [--events 10000000]
         [--boundaries ../shared/data/england-wards.geojson.gz] [--workdir DIR]
         [--formats ndjson,parquet] [--orders given,shuffled] [--compare-rev REV]
-        [--check-points N] [--seed 1]
+        [--check-points N] [--zones N] [--seed 1]
 
 Everything is measured in one run on this machine, one step at a time:
 
@@ -36,6 +36,13 @@ Everything is measured in one run on this machine, one step at a time:
    ``--compare-rev REV``: the report of that git revision runs on the files as written
    too (from a worktree of it), and the summary gives each run's wall time and peak
    RSS against it.
+   ``--zones N``: N hot spots of 150 m (``beatlight.geo.hot_spots``: nights crossing
+   midnight, weekday afternoons, weekly targets only, some overlapping each other),
+   centred on pings of a pilot day of the same simulation, and the feed simulated
+   with units sent to them for 12-16 minute visits (``bench/_zones.py``); the share
+   of pings inside zones is printed. After each ward-only report, the same report
+   with ``--zones`` on the same file; the last line is what zones add to the
+   ward-only wall time, over all the pairs (target <= 25 %).
 3. The baseline: the same points through ``shapely.STRtree(ward polygons).query(
    points, predicate=...)``, vectorised in chunks of 1 M (points built from the
    coordinate arrays, then one query), with "within" and with "intersects" (over
@@ -43,7 +50,8 @@ Everything is measured in one run on this machine, one step at a time:
    Building the tree (tens of ms) is not counted.
 
 events/s = N / the report's wall time; points/s = points / the baseline's wall time.
-The last line is the ratio for the fastest file format (target >= 0.5). Other work on
+The last line is the ratio for the fastest file format (target >= 0.5), or, with
+``--zones``, what zones add. Other work on
 the machine slows both sides, so the load average is printed, and the same ratio by
 CPU time beside it. Every child process is stopped on the way out.
 
@@ -65,7 +73,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -87,9 +95,11 @@ from bench._run import (  # noqa: E402
     stop_process,
     work_dir,
 )
+from bench._zones import hot_spot_file, share_in_zones  # noqa: E402
 
 DEFAULT_BOUNDARIES = REPO.parent / "shared" / "data" / "england-wards.geojson.gz"
 TARGET_RATIO = 0.5
+TARGET_ZONES_EXTRA = 0.25  # zones add at most this share to the ward-only wall time
 CHUNK = 1_000_000
 DAYS = 28
 PREDICATES = ("within", "intersects")
@@ -144,18 +154,30 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         work = work_dir(stack, args.workdir)
         say(f"  files in {work}{'' if args.workdir else ' (removed at the end)'}")
-        files, lon, lat = _events(wards, args, work)
+        config = _config(wards, args)
+        zones = None
+        if args.zones:
+            config, zones = _zones(wards, args, work, config)
+        files, lon, lat = _events(wards, args, work, config)
+        if zones is not None:
+            say(f"   {share_in_zones(zones, lon, lat)}")
         cache = work / "geo-cache"
         shutil.rmtree(cache, ignore_errors=True)
         cold = _prime_cache(args.boundaries, cache)
-        runs, earlier = [], []
+        runs, earlier, zoned = [], [], []
         for path in files:
             if "given" in args.orders:
                 runs.append(_report(path, args.boundaries, work, args.events, cache))
+                if zones is not None:  # right after the ward-only run: a paired measurement
+                    zoned.append(_report(path, args.boundaries, work, args.events, cache,
+                                         zones=Path(zones.source), label="zones"))  # fmt: skip
             if "shuffled" in args.orders:
                 mixed = _shuffled(path, args.seed)
                 runs.append(_report(mixed, args.boundaries, work, args.events, cache))
                 _same_documents(work, path, mixed)
+                if zones is not None:
+                    zoned.append(_report(mixed, args.boundaries, work, args.events, cache,
+                                         zones=Path(zones.source), label="zones"))  # fmt: skip
             if args.compare_rev:
                 code = _checkout(stack, args.compare_rev, work)
                 earlier.append(_report(path, args.boundaries, work, args.events, cache,
@@ -167,21 +189,57 @@ def main() -> int:
                       for p in PREDICATES[1:]]  # fmt: skip
     _summary(runs, earlier, baselines, cold, time.perf_counter() - began)
     _against_earlier(runs, earlier)
+    if zoned:
+        _zones_summary(runs, zoned)
     return 0
 
 
 # --- 1. events ---------------------------------------------------------------------------
 
 
-def _events(wards: Any, args: argparse.Namespace, work: Path) -> tuple[list[Path], Any, Any]:
-    """The events files asked for and the coordinates of the events that have numeric ones."""
-    from beatlight.streams.simulate import SimulationConfig, plan_units, simulate
+def _config(wards: Any, args: argparse.Namespace) -> Any:
+    """The simulation: the default roster over 28 days up to last midnight."""
+    from beatlight.streams.simulate import SimulationConfig
 
-    stem = work / f"events-{args.events}-seed{args.seed}"
-    ndjson, parquet, coords = (stem.with_suffix(s) for s in (".ndjson", ".parquet", ".npz"))
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    config = SimulationConfig(seed=args.seed, start=start - timedelta(days=DAYS),
-                              duration=timedelta(days=DAYS))  # fmt: skip
+    return SimulationConfig(seed=args.seed, start=start - timedelta(days=DAYS),
+                            duration=timedelta(days=DAYS))  # fmt: skip
+
+
+def _zones(wards: Any, args: argparse.Namespace, work: Path, config: Any) -> tuple[Any, Any]:
+    """``--zones N`` hot spots where the patrols go (``bench/_zones.py``), kept beside the
+    events they were made for; the simulation with units sent to them, and the zones."""
+    from beatlight.geo.demo_zones import zone_points
+    from beatlight.geo.zones import load_zones
+    from beatlight.streams.schedule import parse_schedule
+
+    path = work / f"zones-{args.zones}-events-{args.events}-seed{args.seed}.geojson"
+    if path.exists():
+        zones = load_zones(path, parse_schedule=parse_schedule, metric_crs=wards.metric_crs)
+        config = replace(config, hot_spots=zone_points(zones.metric))
+        say(f"1. reusing {len(zones)} hot spots from {path.name}")
+    else:
+        started = time.perf_counter()
+        config, zones = hot_spot_file(wards, config, args.zones, path)
+        say(f"1. {len(zones)} hot spots of 150 m in {path.name}, centred on pings of a "
+            f"pilot day of the simulation ({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    kinds = Counter(text or "a weekly target, or nothing" for text in zones.schedule_texts)
+    say("   schedules: " + "; ".join(f"{n} {text}" for text, n in kinds.most_common()))
+    say(f"   the simulated units are sent to them for 12-16 minute visits, "
+        f"{config.hot_spot_visits_per_hour:g} asked per hot spot an hour (4 times that on "
+        "Friday and Saturday nights)")  # fmt: skip
+    return config, zones
+
+
+def _events(
+    wards: Any, args: argparse.Namespace, work: Path, config: Any
+) -> tuple[list[Path], Any, Any]:
+    """The events files asked for and the coordinates of the events that have numeric ones."""
+    from beatlight.streams.simulate import plan_units, simulate
+
+    zoned = f"-zones{args.zones}" if args.zones else ""
+    stem = work / f"events-{args.events}-seed{args.seed}{zoned}"
+    ndjson, parquet, coords = (stem.with_suffix(s) for s in (".ndjson", ".parquet", ".npz"))
     roster = Counter(plan.mode for plan in plan_units(wards, config))
     modes = ", ".join(f"{n:,} {mode}" for mode, n in roster.items())
     say(f"1. roster: {sum(roster.values()):,} units ({modes}), a ping every "
@@ -292,16 +350,19 @@ def _report(
     *,
     code: Path = REPO,
     label: str = "",
+    zones: Path | None = None,
 ) -> Run:
     """``beatlight report`` on one events file, as a child process, timed to its exit.
 
-    ``code``: the checkout whose report runs (its folder comes first on the path)."""
+    ``code``: the checkout whose report runs (its folder comes first on the path);
+    ``zones``: the zones file to give it (``--zones``)."""
     name = f"{events.stem}{events.suffix.replace('.', '-')}{'-' + label if label else ''}"
     out, log = work / f"report-{name}.json", work / f"report-{name}.log"
     command = [sys.executable, "-m", "beatlight", "report", "--events", str(events),
                "--boundaries", str(boundaries), "--format", "json", "--out", str(out),
-               "--no-progress"]  # fmt: skip
-    say(f"2. the report on {events.name}: load average {_load()}")
+               "--no-progress", *(["--zones", str(zones)] if zones else [])]  # fmt: skip
+    say(f"2. the report on {events.name}{' with zones' if zones else ''}: load average "
+        f"{_load()}")  # fmt: skip
     say(f"   $ {shlex.join(command)}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEATLIGHT_")}
     env["COLUMNS"] = "200"  # Rich's log lines unwrapped
@@ -336,6 +397,9 @@ def _report(
     document = orjson.loads(out.read_bytes())
     counts = {key: document[key] for key in ("accepted", "duplicates", "outside")}
     counts["rejected"] = sum(document["rejected"].values())
+    if "zones" in document:
+        counts["zones"] = len(document["zones"])
+        counts["sessions"] = sum(len(z["sessions"]) for z in document["zones"])
     order = "shuffled" if events.stem.endswith("-shuffled") else "as given"
     title = f"beatlight report{' ' + label if label else ''}, {events.suffix[1:]}, {order}"
     run = Run(title, n, wall, usage.ru_utime + usage.ru_stime, peak_kb / 1024, split,
@@ -482,6 +546,27 @@ def _summary(
         f"{best.cpu_rate / baseline.cpu_rate:.2f}")  # fmt: skip
 
 
+def _zones_summary(runs: list[Run], zoned: list[Run]) -> None:
+    """Each report with zones against the ward-only one run just before it on the same
+    file; the last line is what zones add over all the pairs."""
+    plain = [r for r in runs if any(r.name.split(", ")[1:] == z.name.split(", ")[1:]
+                                    for z in zoned)]  # fmt: skip
+    for ward_only, with_zones in zip(plain, zoned, strict=True):
+        say(f"{with_zones.name}: wall {with_zones.wall_s:.1f} s against {ward_only.wall_s:.1f} s "
+            f"ward-only (+{with_zones.wall_s / ward_only.wall_s - 1:.1%}), CPU "
+            f"{with_zones.cpu_s:.1f} s against {ward_only.cpu_s:.1f} s "
+            f"(+{with_zones.cpu_s / ward_only.cpu_s - 1:.1%}), peak RSS "
+            f"{with_zones.peak_rss_mb:,.0f} MB against {ward_only.peak_rss_mb:,.0f} MB; "
+            f"{with_zones.counts.get('zones', 0)} zones, "
+            f"{with_zones.counts.get('sessions', 0):,} sessions")  # fmt: skip
+    wall = sum(r.wall_s for r in zoned) / sum(r.wall_s for r in plain) - 1
+    cpu = sum(r.cpu_s for r in zoned) / sum(r.cpu_s for r in plain) - 1
+    say(f"zones add {wall:.1%} to the ward-only batch time ({cpu:.1%} by CPU time; "
+        f"{zoned[0].counts.get('zones', 0)} zones, {zoned[0].items:,} events, load average "
+        f"{_load()}; target <= {TARGET_ZONES_EXTRA:.0%}) "
+        f"{'PASS' if wall <= TARGET_ZONES_EXTRA else 'MISS'}")  # fmt: skip
+
+
 class _Progress:
     """A progress bar on a terminal; otherwise a line at every tenth of the work."""
 
@@ -554,6 +639,15 @@ def _arguments() -> argparse.Namespace:
         default=None,
         help="Also run this git revision's report on each file as given, and compare.",
     )
+    parser.add_argument(
+        "--zones",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Also make N 150 m hot spots where the simulated patrols go (they are sent "
+        "to them), and run the report with --zones after each ward-only run on the same "
+        "file; the last line is what zones add to its time (default 0: no zones).",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     args.orders = [o.strip() for o in args.orders.split(",") if o.strip()]
@@ -562,8 +656,8 @@ def _arguments() -> argparse.Namespace:
     args.formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     if not args.formats or set(args.formats) - {"ndjson", "parquet"}:
         parser.error("--formats: ndjson, parquet or both")
-    if args.events < 1 or args.check_points < 0:
-        parser.error("--events must be at least 1, --check-points at least 0")
+    if args.events < 1 or args.check_points < 0 or args.zones < 0:
+        parser.error("--events must be at least 1, --check-points and --zones at least 0")
     args.boundaries = args.boundaries.resolve()
     return args
 
