@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +31,7 @@ from beatlight.runtime.producers import PresenceProducer
 from beatlight.runtime.topics import ensure_topics
 from beatlight.streams.simulate import SimulationConfig, simulate
 from bench._run import REPO, code_version, stop_on_signals, stop_process, work_dir
+from bench._zones import hot_spot_file, share_in_zones
 
 __all__ = [
     "catch_up_summary",
@@ -66,9 +67,10 @@ def say(text: str = "") -> None:
 # --- the run -----------------------------------------------------------------------------
 
 
-def parser(doc: str) -> argparse.ArgumentParser:
+def parser(doc: str, *, zones: bool = False) -> argparse.ArgumentParser:
     """A script's options, with the ones every stream benchmark has; ``doc`` is its
-    docstring (its first paragraph the description, the rest shown after the options)."""
+    docstring (its first paragraph the description, the rest shown after the options);
+    ``zones``: with ``--zones N``."""
     description, _, details = doc.partition("\n\n")
     out = argparse.ArgumentParser(description=description, epilog=details,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -79,6 +81,11 @@ def parser(doc: str) -> argparse.ArgumentParser:
                      "../shared/data beside the checkout)")  # fmt: skip
     out.add_argument("--workdir", type=Path, default=None, help="keep the processes' logs "
                      "here (default: a temporary directory)")  # fmt: skip
+    if zones:
+        out.add_argument("--zones", type=int, default=0, metavar="N",
+                         help="N hot spots of 150 m where the simulated patrols go (they "
+                         "are sent to them), given to the worker as BEATLIGHT_ZONES "
+                         "(default 0: ward-only)")  # fmt: skip
     return out
 
 
@@ -127,17 +134,42 @@ def midnight_days_ago(days: float) -> datetime:
 
 
 def simulated(
-    wards: Any, n: int, *, seed: int, faults: bool = True, units: int = 200
-) -> list[dict | str]:
-    """N simulated events, in arrival order, all of them in the past."""
+    wards: Any,
+    n: int,
+    *,
+    seed: int,
+    faults: bool = True,
+    units: int = 200,
+    zones: int = 0,
+    work: Path | None = None,
+) -> tuple[list[dict | str], Path | None]:
+    """N simulated events, in arrival order, all of them in the past; with ``zones``, that
+    many hot spots where the patrols go, in a zones file in ``work``, and the feed with
+    units sent to them (``bench/_zones.py``): the events and the zones file (or None)."""
     days = n / (units * 600) + 1  # ~700 pings per unit-day for this roster; some to spare
     config = SimulationConfig(seed=seed, start=midnight_days_ago(days + 1),
                               duration=timedelta(days=days), units=units,
                               **({} if faults else _NO_FAULTS))  # fmt: skip
+    path = None
+    if zones:
+        assert work is not None
+        path = work / f"zones-{zones}.geojson"
+        config, loaded = hot_spot_file(wards, config, zones, path)
     events = list(itertools.islice(simulate(wards, config), n))
     if len(events) < n:
         raise SystemExit(f"the simulation gave {len(events)} events, fewer than {n}")
-    return events
+    if path is not None:
+        kinds = Counter(text or "a weekly target, or nothing" for text in loaded.schedule_texts)
+        say(
+            f"  zones: {len(loaded)} hot spots of 150 m in {path.name}, centred on pings of a "
+            "pilot day of the simulation; units are sent to them for 12-16 minute visits"
+        )
+        say("  schedules: " + "; ".join(f"{k} {text}" for text, k in kinds.most_common()))
+        points = [e for e in events if isinstance(e, dict)]
+        lon = [e["lon"] if type(e.get("lon")) is float else math.nan for e in points]
+        lat = [e["lat"] if type(e.get("lat")) is float else math.nan for e in points]
+        say(f"  {share_in_zones(loaded, lon, lat)}")
+    return events, path
 
 
 def produce(bootstrap: str, events: Any) -> tuple[int, float]:

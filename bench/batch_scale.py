@@ -3,7 +3,7 @@
     python bench/batch_scale.py [--events 10000000]
         [--boundaries ../shared/data/england-wards.geojson.gz] [--workdir DIR]
         [--formats ndjson,parquet] [--orders given,shuffled] [--compare-rev REV]
-        [--check-points N] [--seed 1]
+        [--check-points N] [--zones N] [--zone-rounds R] [--seed 1]
 
 Everything is measured in one run on this machine, one step at a time:
 
@@ -36,6 +36,17 @@ Everything is measured in one run on this machine, one step at a time:
    ``--compare-rev REV``: the report of that git revision runs on the files as written
    too (from a worktree of it), and the summary gives each run's wall time and peak
    RSS against it.
+   ``--zones N``: N hot spots of 150 m (``beatlight.geo.hot_spots``: nights crossing
+   midnight, weekday afternoons, weekly targets only, some overlapping each other),
+   centred on pings of a pilot day of the same simulation, and the feed simulated
+   with units sent to them for 12-16 minute visits (``bench/_zones.py``); the share
+   of pings inside zones is printed. After each ward-only report, the same report
+   with ``--zones`` on the same file (``--zone-rounds R``: R such pairs, in turn
+   zones last and zones first); the last line is what zones add to the ward-only
+   batch time, the median pair's (target <= 25 %): wall time less the time the
+   report's main thread waited for a core (``/proc/PID/schedstat``), as on a machine
+   of its own; raw wall and CPU time beside it. On a shared 2-core machine, a
+   neighbour's work can add a minute to one report's wall time and not the other's.
 3. The baseline: the same points through ``shapely.STRtree(ward polygons).query(
    points, predicate=...)``, vectorised in chunks of 1 M (points built from the
    coordinate arrays, then one query), with "within" and with "intersects" (over
@@ -43,7 +54,8 @@ Everything is measured in one run on this machine, one step at a time:
    Building the tree (tens of ms) is not counted.
 
 events/s = N / the report's wall time; points/s = points / the baseline's wall time.
-The last line is the ratio for the fastest file format (target >= 0.5). Other work on
+The last line is the ratio for the fastest file format (target >= 0.5), or, with
+``--zones``, what zones add. Other work on
 the machine slows both sides, so the load average is printed, and the same ratio by
 CPU time beside it. Every child process is stopped on the way out.
 
@@ -65,7 +77,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -87,9 +99,11 @@ from bench._run import (  # noqa: E402
     stop_process,
     work_dir,
 )
+from bench._zones import hot_spot_file, share_in_zones  # noqa: E402
 
 DEFAULT_BOUNDARIES = REPO.parent / "shared" / "data" / "england-wards.geojson.gz"
 TARGET_RATIO = 0.5
+TARGET_ZONES_EXTRA = 0.25  # zones add at most this share to the ward-only wall time
 CHUNK = 1_000_000
 DAYS = 28
 PREDICATES = ("within", "intersects")
@@ -112,6 +126,7 @@ class Run:
     peak_rss_mb: float = float("nan")
     split: dict[str, float] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
+    waited_s: float = 0.0  # the report's main thread, runnable but waiting for a core
 
     @property
     def rate(self) -> float:
@@ -144,18 +159,28 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         work = work_dir(stack, args.workdir)
         say(f"  files in {work}{'' if args.workdir else ' (removed at the end)'}")
-        files, lon, lat = _events(wards, args, work)
+        config = _config(wards, args)
+        zones = None
+        if args.zones:
+            config, zones = _zones(wards, args, work, config)
+        files, lon, lat = _events(wards, args, work, config)
+        if zones is not None:
+            say(f"   {share_in_zones(zones, lon, lat)}")
         cache = work / "geo-cache"
         shutil.rmtree(cache, ignore_errors=True)
         cold = _prime_cache(args.boundaries, cache)
-        runs, earlier = [], []
+        runs, earlier, pairs = [], [], []
         for path in files:
             if "given" in args.orders:
                 runs.append(_report(path, args.boundaries, work, args.events, cache))
+                if zones is not None:
+                    pairs += _paired(path, args, work, cache, Path(zones.source), runs[-1])
             if "shuffled" in args.orders:
                 mixed = _shuffled(path, args.seed)
                 runs.append(_report(mixed, args.boundaries, work, args.events, cache))
                 _same_documents(work, path, mixed)
+                if zones is not None:
+                    pairs += _paired(mixed, args, work, cache, Path(zones.source), runs[-1])
             if args.compare_rev:
                 code = _checkout(stack, args.compare_rev, work)
                 earlier.append(_report(path, args.boundaries, work, args.events, cache,
@@ -167,21 +192,57 @@ def main() -> int:
                       for p in PREDICATES[1:]]  # fmt: skip
     _summary(runs, earlier, baselines, cold, time.perf_counter() - began)
     _against_earlier(runs, earlier)
+    if pairs:
+        _zones_summary(pairs)
     return 0
 
 
 # --- 1. events ---------------------------------------------------------------------------
 
 
-def _events(wards: Any, args: argparse.Namespace, work: Path) -> tuple[list[Path], Any, Any]:
-    """The events files asked for and the coordinates of the events that have numeric ones."""
-    from beatlight.streams.simulate import SimulationConfig, plan_units, simulate
+def _config(wards: Any, args: argparse.Namespace) -> Any:
+    """The simulation: the default roster over 28 days up to last midnight."""
+    from beatlight.streams.simulate import SimulationConfig
 
-    stem = work / f"events-{args.events}-seed{args.seed}"
-    ndjson, parquet, coords = (stem.with_suffix(s) for s in (".ndjson", ".parquet", ".npz"))
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    config = SimulationConfig(seed=args.seed, start=start - timedelta(days=DAYS),
-                              duration=timedelta(days=DAYS))  # fmt: skip
+    return SimulationConfig(seed=args.seed, start=start - timedelta(days=DAYS),
+                            duration=timedelta(days=DAYS))  # fmt: skip
+
+
+def _zones(wards: Any, args: argparse.Namespace, work: Path, config: Any) -> tuple[Any, Any]:
+    """``--zones N`` hot spots where the patrols go (``bench/_zones.py``), kept beside the
+    events they were made for; the simulation with units sent to them, and the zones."""
+    from beatlight.geo.demo_zones import zone_points
+    from beatlight.geo.zones import load_zones
+    from beatlight.streams.schedule import parse_schedule
+
+    path = work / f"zones-{args.zones}-events-{args.events}-seed{args.seed}.geojson"
+    if path.exists():
+        zones = load_zones(path, parse_schedule=parse_schedule, metric_crs=wards.metric_crs)
+        config = replace(config, hot_spots=zone_points(zones.metric))
+        say(f"1. reusing {len(zones)} hot spots from {path.name}")
+    else:
+        started = time.perf_counter()
+        config, zones = hot_spot_file(wards, config, args.zones, path)
+        say(f"1. {len(zones)} hot spots of 150 m in {path.name}, centred on pings of a "
+            f"pilot day of the simulation ({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    kinds = Counter(text or "a weekly target, or nothing" for text in zones.schedule_texts)
+    say("   schedules: " + "; ".join(f"{n} {text}" for text, n in kinds.most_common()))
+    say(f"   the simulated units are sent to them for 12-16 minute visits, "
+        f"{config.hot_spot_visits_per_hour:g} asked per hot spot an hour (4 times that on "
+        "Friday and Saturday nights)")  # fmt: skip
+    return config, zones
+
+
+def _events(
+    wards: Any, args: argparse.Namespace, work: Path, config: Any
+) -> tuple[list[Path], Any, Any]:
+    """The events files asked for and the coordinates of the events that have numeric ones."""
+    from beatlight.streams.simulate import plan_units, simulate
+
+    zoned = f"-zones{args.zones}" if args.zones else ""
+    stem = work / f"events-{args.events}-seed{args.seed}{zoned}"
+    ndjson, parquet, coords = (stem.with_suffix(s) for s in (".ndjson", ".parquet", ".npz"))
     roster = Counter(plan.mode for plan in plan_units(wards, config))
     modes = ", ".join(f"{n:,} {mode}" for mode, n in roster.items())
     say(f"1. roster: {sum(roster.values()):,} units ({modes}), a ping every "
@@ -292,16 +353,19 @@ def _report(
     *,
     code: Path = REPO,
     label: str = "",
+    zones: Path | None = None,
 ) -> Run:
     """``beatlight report`` on one events file, as a child process, timed to its exit.
 
-    ``code``: the checkout whose report runs (its folder comes first on the path)."""
+    ``code``: the checkout whose report runs (its folder comes first on the path);
+    ``zones``: the zones file to give it (``--zones``)."""
     name = f"{events.stem}{events.suffix.replace('.', '-')}{'-' + label if label else ''}"
     out, log = work / f"report-{name}.json", work / f"report-{name}.log"
     command = [sys.executable, "-m", "beatlight", "report", "--events", str(events),
                "--boundaries", str(boundaries), "--format", "json", "--out", str(out),
-               "--no-progress"]  # fmt: skip
-    say(f"2. the report on {events.name}: load average {_load()}")
+               "--no-progress", *(["--zones", str(zones)] if zones else [])]  # fmt: skip
+    say(f"2. the report on {events.name}{' with zones' if zones else ''}: load average "
+        f"{_load()}")  # fmt: skip
     say(f"   $ {shlex.join(command)}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEATLIGHT_")}
     env["COLUMNS"] = "200"  # Rich's log lines unwrapped
@@ -311,11 +375,12 @@ def _report(
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=code, env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
-    peak_kb = 0
+    peak_kb, waited_s = 0, 0.0
     try:
         with _Progress(f"report on {events.name} (bytes read)", size) as progress:
             while True:
                 peak_kb = max(peak_kb, proc_status(process.pid).get("VmHWM", 0))
+                waited_s = _waited(process.pid, waited_s)
                 pid, status, usage = os.wait4(process.pid, os.WNOHANG)
                 if pid:
                     break
@@ -336,14 +401,25 @@ def _report(
     document = orjson.loads(out.read_bytes())
     counts = {key: document[key] for key in ("accepted", "duplicates", "outside")}
     counts["rejected"] = sum(document["rejected"].values())
+    if "zones" in document:
+        counts["zones"] = len(document["zones"])
+        counts["sessions"] = sum(len(z["sessions"]) for z in document["zones"])
     order = "shuffled" if events.stem.endswith("-shuffled") else "as given"
     title = f"beatlight report{' ' + label if label else ''}, {events.suffix[1:]}, {order}"
     run = Run(title, n, wall, usage.ru_utime + usage.ru_stime, peak_kb / 1024, split,
-              counts)  # fmt: skip
+              counts, waited_s)  # fmt: skip
     tally = ", ".join(f"{key} {value:,}" for key, value in counts.items())
-    say(f"   {wall:.1f} s: {run.rate:,.0f} events/s, CPU {run.cpu_s:.1f} s, peak RSS "
-        f"{run.peak_rss_mb:,.0f} MB; {tally}")  # fmt: skip
+    say(f"   {wall:.1f} s: {run.rate:,.0f} events/s, CPU {run.cpu_s:.1f} s, waited for a core "
+        f"{waited_s:.1f} s, peak RSS {run.peak_rss_mb:,.0f} MB; {tally}")  # fmt: skip
     return run
+
+
+def _waited(pid: int, before: float) -> float:
+    """How long the process's main thread has been runnable but waiting for a core (s;
+    ``before`` when it is gone): the share of its wall time that other work took."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    return before
 
 
 def _shuffled(path: Path, seed: int) -> Path:
@@ -482,6 +558,60 @@ def _summary(
         f"{best.cpu_rate / baseline.cpu_rate:.2f}")  # fmt: skip
 
 
+def _paired(
+    path: Path, args: argparse.Namespace, work: Path, cache: Path, zones: Path, first: Run
+) -> list[tuple[Run, Run]]:
+    """``--zone-rounds`` pairs of reports on one file, ward-only and with ``--zones``, each
+    pair back to back, in turn zones last and zones first (the first pair's ward-only run
+    is ``first``, just made), so that a neighbour's work on the machine falls on both."""
+    pairs = []
+    for r in range(args.zone_rounds):
+        tag = f"r{r + 1}" if args.zone_rounds > 1 else ""
+
+        def run(with_zones: bool, tag: str = tag) -> Run:
+            label = " ".join(filter(None, ["zones" if with_zones else "", tag]))
+            return _report(path, args.boundaries, work, args.events, cache,
+                           zones=zones if with_zones else None, label=label)  # fmt: skip
+
+        if r == 0:
+            pairs.append((first, run(True)))
+        elif r % 2:
+            zoned = run(True)
+            pairs.append((run(False), zoned))
+        else:
+            plain = run(False)
+            pairs.append((plain, run(True)))
+    return pairs
+
+
+def _zones_summary(pairs: list[tuple[Run, Run]]) -> None:
+    """Each report with zones against the ward-only one run beside it on the same file;
+    the last line is what zones add: the median pair's."""
+    alone, walls, cpus = [], [], []
+    for ward_only, with_zones in pairs:
+        alone.append((with_zones.wall_s - with_zones.waited_s)
+                     / (ward_only.wall_s - ward_only.waited_s) - 1)  # fmt: skip
+        walls.append(with_zones.wall_s / ward_only.wall_s - 1)
+        cpus.append(with_zones.cpu_s / ward_only.cpu_s - 1)
+        say(f"{with_zones.name}: wall {with_zones.wall_s:.1f} s against {ward_only.wall_s:.1f} s "
+            f"ward-only ({walls[-1]:+.1%}); less the time waiting for a core "
+            f"{with_zones.wall_s - with_zones.waited_s:.1f} s against "
+            f"{ward_only.wall_s - ward_only.waited_s:.1f} s ({alone[-1]:+.1%}); CPU "
+            f"{with_zones.cpu_s:.1f} s against {ward_only.cpu_s:.1f} s ({cpus[-1]:+.1%}); peak "
+            f"RSS {with_zones.peak_rss_mb:,.0f} MB against {ward_only.peak_rss_mb:,.0f} MB; "
+            f"{with_zones.counts.get('zones', 0)} zones, "
+            f"{with_zones.counts.get('sessions', 0):,} sessions")  # fmt: skip
+    time_, wall, cpu = (float(np.median(x)) for x in (alone, walls, cpus))
+    zoned = [z for _, z in pairs]
+    say(f"{'median of ' + str(len(pairs)) + ' pairs' if len(pairs) > 1 else 'the pair'}: "
+        f"wall {wall:+.1%}, wall less the time waiting for a core {time_:+.1%}, CPU "
+        f"{cpu:+.1%}; load average at the end: {_load()}")  # fmt: skip
+    say(f"zones add {time_:.1%} to the ward-only batch time (wall {wall:+.1%}, CPU "
+        f"{cpu:+.1%}; {zoned[0].counts.get('zones', 0)} zones, "
+        f"{zoned[0].items:,} events; target <= {TARGET_ZONES_EXTRA:.0%}) "
+        f"{'PASS' if time_ <= TARGET_ZONES_EXTRA else 'MISS'}")  # fmt: skip
+
+
 class _Progress:
     """A progress bar on a terminal; otherwise a line at every tenth of the work."""
 
@@ -554,6 +684,23 @@ def _arguments() -> argparse.Namespace:
         default=None,
         help="Also run this git revision's report on each file as given, and compare.",
     )
+    parser.add_argument(
+        "--zones",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Also make N 150 m hot spots where the simulated patrols go (they are sent "
+        "to them), and run the report with --zones after each ward-only run on the same "
+        "file; the last line is what zones add to its time (default 0: no zones).",
+    )
+    parser.add_argument(
+        "--zone-rounds",
+        type=int,
+        default=1,
+        metavar="R",
+        help="With --zones: R pairs (ward-only, with zones) per file and order, in turn "
+        "zones last and zones first; the figure is the median pair's (default 1).",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     args.orders = [o.strip() for o in args.orders.split(",") if o.strip()]
@@ -562,8 +709,9 @@ def _arguments() -> argparse.Namespace:
     args.formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     if not args.formats or set(args.formats) - {"ndjson", "parquet"}:
         parser.error("--formats: ndjson, parquet or both")
-    if args.events < 1 or args.check_points < 0:
-        parser.error("--events must be at least 1, --check-points at least 0")
+    if args.events < 1 or args.check_points < 0 or args.zones < 0 or args.zone_rounds < 1:
+        parser.error("--events and --zone-rounds must be at least 1, --check-points and "
+                     "--zones at least 0")  # fmt: skip
     args.boundaries = args.boundaries.resolve()
     return args
 

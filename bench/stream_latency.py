@@ -1,6 +1,6 @@
 """How long after a ping is produced does the worker's live snapshot of the force show it?
 
-    python bench/stream_latency.py [--seconds 40] [--live-seconds 0.25]
+    python bench/stream_latency.py [--seconds 40] [--live-seconds 0.25] [--zones N]
         [--latency-pause SECONDS] [--partitions 4]
         [--boundaries ../shared/data/staffordshire-wards.geojson] [--workdir DIR]
 
@@ -13,7 +13,10 @@ age of the newest snapshot sampled every 0.1 s (which counts stalls), and, as th
 baseline, the delay of one hop through the same broker for a consumer that waits up
 to 1,500 ms in Fetch (Faust's fixed value) and one that waits 50 ms.
 
-The last line printed is the latency summary.
+With ``--zones N``: N hot spots of 150 m where the simulated patrols go (they are sent
+to them; ``bench/_zones.py``), and the same run twice on fresh brokers: the worker
+ward-only, then with BEATLIGHT_ZONES. The last line printed is the latency summary
+(with zones, if any).
 
 Long because the measurement and its baseline (one hop through the same broker) are read
 together; what other benchmarks share is in bench/_stream.py and bench/_run.py.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import re
 import sys
 import threading
@@ -60,7 +64,7 @@ _OVERLAP = re.compile(r"tick\s+is\s+overlapping\s+\(interval=[\d.]+\s+runtime=([
 
 
 def main(argv: list[str] | None = None) -> int:
-    cli = parser(__doc__)
+    cli = parser(__doc__, zones=True)
     cli.add_argument("--seconds", type=float, default=40.0,
                      help="how long the feed runs (default 40; the first 10 s are not "
                      "counted)")  # fmt: skip
@@ -74,32 +78,46 @@ def main(argv: list[str] | None = None) -> int:
     args = cli.parse_args(argv)
     if args.seconds <= SKIP_S:
         cli.error(f"--seconds must be over {SKIP_S:.0f} (the first {SKIP_S:.0f} s are skipped)")
+    if args.zones < 0:
+        cli.error("--zones must be at least 0")
     with contextlib.ExitStack() as stack:
         wards, work = start("stream_latency", args, stack)
-        lat = latency(args, wards, work)
+        n = int(RATE * args.seconds)
+        events, zones = simulated(wards, int(n * 1.05), seed=11, faults=False,
+                                  zones=args.zones, work=work)  # fmt: skip
+        source = [e for e in events if isinstance(e, dict)][:n]
+        del events
+        runs = {"": latency(args, work, source)}
+        if zones is not None:
+            runs[f" with {args.zones} zones"] = latency(args, work, source, zones)
     say("== summary ==")
-    say(f"latency at {RATE:,} ev/s: p50 {1000 * lat['p50']:.0f} ms, p99 "
-        f"{1000 * lat['p99']:.0f} ms over {lat['count']} snapshots (~{lat['expected']:.0f} "
-        f"due), age p99 {1000 * lat['age_p99']:.0f} ms, longest without a snapshot "
-        f"{lat['max_gap']:.1f} s (target p99 < 1 s)  ({lat['wall']:.0f} s)")  # fmt: skip
+    for label, lat in runs.items():
+        say(f"latency at {RATE:,} ev/s{label}: p50 {1000 * lat['p50']:.0f} ms, p99 "
+            f"{1000 * lat['p99']:.0f} ms over {lat['count']} snapshots (~{lat['expected']:.0f} "
+            f"due), age p99 {1000 * lat['age_p99']:.0f} ms, longest without a snapshot "
+            f"{lat['max_gap']:.1f} s (target p99 < 1 s)  ({lat['wall']:.0f} s, load average "
+            f"{lat['load']:.2f} before)")  # fmt: skip
     return 0
 
 
-def latency(args: Any, wards: Any, work: Path) -> dict[str, Any]:
+def latency(args: Any, work: Path, source: list[dict], zones: Path | None = None) -> dict[str, Any]:
+    """One run of the worker against the paced feed; with ``zones``, BEATLIGHT_ZONES."""
     duration, live_s, pause = args.seconds, args.live_seconds, args.latency_pause
+    with_zones = f", the worker with the zones of {zones.name}" if zones else ", ward-only"
     say(f"== (c) latency: {RATE:,} ev/s for {duration:.0f} s, live every {live_s} s "
-        "(wall clock) ==")  # fmt: skip
+        f"(wall clock){with_zones if args.zones else ''} ==")  # fmt: skip
     say(f"  {load_average()}")
+    load = os.getloadavg()[0]
     if pause:
         say(f"  (--latency-pause: the feed stops for {pause:.1f} s after its first 5 s)")
     started = time.perf_counter()
-    n = int(RATE * duration)
-    source = [e for e in simulated(wards, int(n * 1.05), seed=11, faults=False)
-              if isinstance(e, dict)][:n]  # fmt: skip
-    log = work / "latency-worker.log"
+    n = len(source)
+    log = work / f"latency-worker{'-zones' if zones else ''}.log"
     with fresh_broker(args.partitions) as broker:
         port = free_port()
-        env = worker_env("bench-worker-c", args.partitions, BEATLIGHT_LIVE_SECONDS=str(live_s))
+        env = worker_env(f"bench-worker-c{'-zones' if zones else ''}", args.partitions,
+                         BEATLIGHT_LIVE_SECONDS=str(live_s),
+                         **({"BEATLIGHT_ZONES": str(zones)} if zones else {}))  # fmt: skip
         with child("worker", worker_command(broker.bootstrap, args.boundaries, "wall", port),
                    env=env, cwd=work, log=log) as process:  # fmt: skip
             while scrape(port) is None:  # geography loaded, web page up
@@ -177,7 +195,7 @@ def latency(args: Any, wards: Any, work: Path) -> dict[str, Any]:
            "age_p99": _percentile(ages, 99) if ages else math.nan,
            "max_gap": max(gaps), "longest_tick": max(ticks, default=0.0),
            "hop_p50": _percentile(hops[1500], 50) if hops[1500] else math.nan,
-           "wall": time.perf_counter() - started}  # fmt: skip
+           "wall": time.perf_counter() - started, "load": load}  # fmt: skip
     say(f"  wall time (c): {out['wall']:.0f} s")
     return out
 

@@ -1,7 +1,7 @@
 """How fast does the stream worker process events, against a Faust agent that does nothing?
 
     python bench/stream_throughput.py [--events 200000] [--rounds 3] [--workers 1,2,4]
-        [--units 200] [--skip-faust-only] [--profile SECONDS] [--partitions 4]
+        [--units 200] [--zones N] [--skip-faust-only] [--profile SECONDS] [--partitions 4]
         [--boundaries ../shared/data/staffordshire-wards.geojson] [--workdir DIR]
 
 N simulated events (with the feed's faults) are produced into ``patrol.presence`` on an
@@ -24,6 +24,11 @@ within a round. With ``--workers 1,2,4``, the same as (b) with 2 and 4 worker
 processes in one group, against one worker. (b') is the worker with no live tick
 during the run (BEATLIGHT_LIVE_SECONDS=600), so every record comes through Faust.
 
+With ``--zones N``: N hot spots of 150 m where the simulated patrols go (they are sent
+to them; ``bench/_zones.py``), and in each round (b0), the worker ward-only, runs
+between (a) and (b), which has BEATLIGHT_ZONES (as have (b x k), (b') and the
+profile). The ratio b/a then has a target >= 0.65, and b/b0 is what zones cost.
+
 The last line printed is the ratio b/a.
 
 Long because the two runs it compares, the no-op agent and the worker, are read side by
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 import subprocess
 import sys
@@ -68,7 +74,7 @@ POLL_S = 0.25  # how often (b) reads the worker's /metrics
 
 
 def main(argv: list[str] | None = None) -> int:
-    cli = parser(__doc__)
+    cli = parser(__doc__, zones=True)
     cli.add_argument("--events", type=int, default=200_000, help="N (default 200,000)")
     cli.add_argument("--units", type=int, default=200, help="units in the simulation")
     cli.add_argument("--rounds", type=int, default=3, metavar="R",
@@ -83,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="after (b'), run the worker once more under py-spy for this long "
                      "and print its top frames (0 = off)")  # fmt: skip
     args = cli.parse_args(argv)
-    if args.rounds < 1 or args.events < 1:
-        cli.error("--rounds and --events must be at least 1")
+    if args.rounds < 1 or args.events < 1 or args.zones < 0:
+        cli.error("--rounds and --events must be at least 1, --zones at least 0")
     began = time.perf_counter()
     with contextlib.ExitStack() as stack:
         wards, work = start("stream_throughput", args, stack)
@@ -101,7 +107,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{k}: {r['rate']:,.0f} ev/s ({r['rate'] / tp['b']['rate']:.2f} x one)"
             for k, r in sorted(tp["scaling"].items())))  # fmt: skip
     say(f"  total wall time {time.perf_counter() - began:.0f} s")
-    say(f"ratio b/a = {tp['ratio']:.2f} (target >= 0.7)")
+    if args.zones:
+        say(f"  ward-only worker (b0): {tp['b0']['rate']:,.0f} ev/s, b0/a {tp['ratio0']:.2f}; "
+            f"with {args.zones} zones b/b0 = {tp['zones_cost']:.2f} (rounds: "
+            + ", ".join(f"{r:.2f}" for r in tp["zone_ratios"]) + ")")  # fmt: skip
+        say(f"ratio b/a = {tp['ratio']:.2f} with {args.zones} zones (target >= 0.65); "
+            f"load average {os.getloadavg()[0]:.2f} at the end")  # fmt: skip
+    else:
+        say(f"ratio b/a = {tp['ratio']:.2f} (target >= 0.7)")
     return 0
 
 
@@ -111,7 +124,7 @@ def throughput(args: Any, wards: Any, work: Path) -> dict[str, Any]:
     say(f"== (a)+(b) throughput: {n:,} simulated events, {parts} partitions ==")
     say(f"  {load_average()}")
     started = time.perf_counter()
-    events = simulated(wards, n, seed=7, units=args.units)
+    events, zones = simulated(wards, n, seed=7, units=args.units, zones=args.zones, work=work)
     raw = sum(isinstance(e, str) for e in events)
     say(f"  simulated {n:,} events in {time.perf_counter() - started:.1f} s "
         f"({args.units:,} units, feed faults on; {raw} malformed lines sent raw)")  # fmt: skip
@@ -131,22 +144,30 @@ def throughput(args: Any, wards: Any, work: Path) -> dict[str, Any]:
             # next worker more slowly.
             with contextlib.ExitStack() as round_broker:  # stopped even if loading it fails
                 bootstrap = broker.bootstrap if r == 1 else _reloaded(round_broker, events, parts)
-                rounds.append(_round(args, bootstrap, work, tag, suffix))
+                rounds.append(_round(args, bootstrap, work, tag, suffix, zones))
         del events
         # A round's (a) and (b) ran back to back: their ratio is a paired measurement, and
         # the median round's shrugs off a round that other work slowed (with an even
         # number of rounds, the lower of the two middle ones).
-        ratios = [b["rate"] / a["rate"] for a, b in rounds]
-        a, b = sorted(rounds, key=lambda ab: ab[1]["rate"] / ab[0]["rate"])[(len(rounds) - 1) // 2]
+        ratios = [b["rate"] / a["rate"] for a, b, _ in rounds]
+        a, b, b0 = sorted(rounds, key=lambda r: r[1]["rate"] / r[0]["rate"])[(len(rounds) - 1) // 2]
         ratio = b["rate"] / a["rate"]
         say(f"  rate_a = {a['rate']:,.0f} ev/s (no-op Faust agent; the median round)")
         say(f"  rate_b = {b['rate']:,.0f} ev/s (Beatlight worker; the median round)")
         if len(rounds) > 1:
             say("  ratios by round: " + ", ".join(f"{r:.2f}" for r in ratios))
-        say(f"  ratio b/a = {ratio:.2f} (target >= 0.7)")
+        say(f"  ratio b/a = {ratio:.2f} (target >= {0.65 if zones else 0.7})")
         out |= {"a": a, "b": b, "ratio": ratio, "ratios": ratios, "scaling": {1: b}}
+        if zones is not None:
+            zone_ratios = [b["rate"] / b0["rate"] for _, b, b0 in rounds]
+            say(f"  rate_b0 = {b0['rate']:,.0f} ev/s (the worker ward-only; the median round "
+                f"of b/a), b0/a = {b0['rate'] / a['rate']:.2f}; b/b0 by round (what "
+                "zones cost): " + ", ".join(f"{r:.2f}" for r in zone_ratios))  # fmt: skip
+            out |= {"b0": b0, "ratio0": b0["rate"] / a["rate"], "zone_ratios": zone_ratios,
+                    "zones_cost": sorted(zone_ratios)[(len(zone_ratios) - 1) // 2]}  # fmt: skip
         run = dict(bootstrap=broker.bootstrap, n=n, partitions=parts,
-                   boundaries=args.boundaries, work=work)  # fmt: skip
+                   boundaries=args.boundaries, work=work,
+                   **({"BEATLIGHT_ZONES": str(zones)} if zones else {}))  # fmt: skip
         for k in (k for k in args.workers if k != 1):
             say(f"  (b x{k}) {k} workers in one group, fresh app id:")
             r = run_workers(**run, app_id=f"bench-workers-{k}", label=f"(b x{k})", workers=k)
@@ -205,8 +226,9 @@ def run_noop(bootstrap: str, n: int, partitions: int, work: Path, app_id: str) -
                     hwm = proc_status(process.pid).get("VmHWM", 0) / 1024
                 time.sleep(0.05)
     assert first is not None
-    return {"first_s": first - started, "seconds": last - first, "rate": n / (last - first),
-            "cpu": (cpu1 - cpu0) / (last - first), "hwm_mb": hwm}  # fmt: skip
+    seconds = max(last - first, 1e-3)  # a tiny run's N records can come in one batch
+    return {"first_s": first - started, "seconds": seconds, "rate": n / seconds,
+            "cpu": (cpu1 - cpu0) / seconds, "hwm_mb": hwm}  # fmt: skip
 
 
 def run_workers(
@@ -281,8 +303,11 @@ def run_workers(
             "hwm_mb": hwm}  # fmt: skip
 
 
-def _round(args: Any, bootstrap: str, work: Path, tag: str, suffix: str) -> tuple[dict, dict]:
-    """(a) then (b) on ``bootstrap``: one paired round."""
+def _round(
+    args: Any, bootstrap: str, work: Path, tag: str, suffix: str, zones: Path | None
+) -> tuple[dict, dict, dict | None]:
+    """(a) then (b) on ``bootstrap``: one paired round; with ``zones``, (b0) the worker
+    ward-only between them, and (b) with the zones."""
     n, parts = args.events, args.partitions
     say(f"  (a){tag} no-op Faust agent, take_events(2000, within=0.2), fresh group:")
     a = run_noop(bootstrap, n, parts, work, f"bench-noop{suffix}")
@@ -290,14 +315,25 @@ def _round(args: Any, bootstrap: str, work: Path, tag: str, suffix: str) -> tupl
         f"{a['seconds']:.2f} s; CPU {100 * a['cpu']:.0f} % of a core; peak RSS "
         f"{a['hwm_mb']:,.0f} MB")  # fmt: skip
     say(f"  rate_a = {a['rate']:,.0f} ev/s")
-    say(f"  (b){tag} beatlight worker (--live-clock event), fresh app id, /metrics "
-        f"polled every {POLL_S} s:")  # fmt: skip
-    b = run_workers(bootstrap, n, parts, args.boundaries, work, f"bench-worker-b{suffix}")
+    b0 = None
+    if zones is not None:
+        say(f"  (b0){tag} beatlight worker ward-only (--live-clock event), fresh app id, "
+            f"/metrics polled every {POLL_S} s:")  # fmt: skip
+        b0 = run_workers(bootstrap, n, parts, args.boundaries, work, f"bench-worker-b0{suffix}",
+                         label="(b0)")  # fmt: skip
+        say(f"  rate_b0 = {b0['rate']:,.0f} ev/s; this round's b0/a = "
+            f"{b0['rate'] / a['rate']:.2f}")  # fmt: skip
+    say(f"  (b){tag} beatlight worker (--live-clock event"
+        + (f", {args.zones} zones in BEATLIGHT_ZONES" if zones else "")
+        + f"), fresh app id, /metrics polled every {POLL_S} s:")  # fmt: skip
+    b = run_workers(bootstrap, n, parts, args.boundaries, work, f"bench-worker-b{suffix}",
+                    **({"BEATLIGHT_ZONES": str(zones)} if zones else {}))  # fmt: skip
     say(f"  (b) first lane offset {b['first_s']:.1f} s after start; N records in "
         f"{b['seconds']:.2f} s; CPU {100 * b['cpu']:.0f} % of a core; peak RSS "
         f"{b['hwm_mb']:,.0f} MB; events {b['outcomes']}")  # fmt: skip
-    say(f"  rate_b = {b['rate']:,.0f} ev/s; this round's b/a = {b['rate'] / a['rate']:.2f}")
-    return a, b
+    say(f"  rate_b = {b['rate']:,.0f} ev/s; this round's b/a = {b['rate'] / a['rate']:.2f}"
+        + (f", b/b0 = {b['rate'] / b0['rate']:.2f}" if b0 else ""))  # fmt: skip
+    return a, b, b0
 
 
 def _reloaded(stack: contextlib.ExitStack, events: list, parts: int) -> str:

@@ -28,6 +28,7 @@ hour is empty in UTC and left out.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -88,16 +89,29 @@ class Schedule:
         found = []
         day = first
         while day <= last:
-            for number, part in enumerate(self.parts):
-                if day.weekday() not in part.days:
-                    continue
-                local_start = datetime.combine(day, time()) + timedelta(minutes=part.start_minute)
-                local_end = local_start + timedelta(minutes=part.minutes)
-                begin, end = to_utc_us(local_start, zone), to_utc_us(local_end, zone)
-                if begin < end and begin < end_us and end > start_us:
-                    found.append(Session(begin, end, day, number))
+            found += [s for s in _day_sessions(self.parts, day, zone)
+                      if s.start_us < end_us and s.end_us > start_us]  # fmt: skip
             day += timedelta(days=1)
         return sorted(found)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _day_sessions(parts: tuple[_Part, ...], day: date, zone: tzinfo) -> tuple[Session, ...]:
+    """The non-empty sessions of ``parts`` that start on the local ``day``, in UTC.
+
+    Cached: every snapshot with zones lists four weeks of each zone's sessions, and
+    zones share schedules; converting local times to UTC was most of that work.
+    """
+    found = []
+    for number, part in enumerate(parts):
+        if day.weekday() not in part.days:
+            continue
+        local_start = datetime.combine(day, time()) + timedelta(minutes=part.start_minute)
+        local_end = local_start + timedelta(minutes=part.minutes)
+        begin, end = to_utc_us(local_start, zone), to_utc_us(local_end, zone)
+        if begin < end:
+            found.append(Session(begin, end, day, number))
+    return tuple(found)
 
 
 def parse_schedule(text: str) -> Schedule:

@@ -8,6 +8,7 @@ full-size run.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,12 @@ def test_every_benchmark_answers_help(script: str) -> None:
             "stream_latency", ["--seconds", "12", "--hop-seconds", "1"], "latency at ", id="latency"
         ),
         pytest.param(
+            "stream_latency",
+            ["--seconds", "12", "--hop-seconds", "1", "--zones", "5"],
+            "latency at 1,000 ev/s with 5 zones: ",
+            id="latency-zones",
+        ),
+        pytest.param(
             "stream_memory",
             ["--days", "1", "--units", "10", "--ping-seconds", "300"],
             "memory after 1 d ",
@@ -82,6 +89,38 @@ def test_stream_benchmark_tiny_run(
     )
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert done.stdout.splitlines()[-1].startswith(last_line), done.stdout[-2000:]
+
+
+def test_stream_benchmarks_with_zones_say_where_the_pings_fell(
+    staffordshire: Path, tmp_path: Path
+) -> None:
+    """``--zones N``: the zones file is made, (b) runs with it and (b0) without."""
+    done = run_bench("stream_throughput", "--events", "2000", "--rounds", "1",
+                     "--skip-faust-only", "--zones", "5", "--partitions", "2", "--boundaries",
+                     str(staffordshire), "--workdir", str(tmp_path), timeout=180)  # fmt: skip
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert "BEATLIGHT_ZONES=" + str(tmp_path / "zones-5.geojson") in done.stdout
+    assert "zones: 5 hot spots of 150 m" in done.stdout
+    assert re.search(r"[\d.]+% of [\d,]+ pings are in a zone", done.stdout), done.stdout[-2000:]
+    assert "loaded 5 zones" in (tmp_path / "bench-worker-b-1.log").read_text()
+    assert "zones" not in (tmp_path / "bench-worker-b0-1.log").read_text()
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("ratio b/a = ") and "with 5 zones (target >= 0.65)" in last
+
+
+def test_batch_scale_with_zones_runs_the_report_both_ways(
+    staffordshire: Path, tmp_path: Path
+) -> None:
+    """``batch_scale --zones N``: ward-only, then with --zones on the same file; the last
+    line is what zones add, and the zoned document has the zones' figures."""
+    done = run_bench("batch_scale", "--events", "20000", "--zones", "5", "--formats", "ndjson",
+                     "--orders", "given", "--check-points", "100", "--boundaries",
+                     str(staffordshire), "--workdir", str(tmp_path), timeout=180)  # fmt: skip
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    out = " ".join(done.stdout.split())  # Rich wraps long lines
+    assert "--zones " + str(tmp_path / "zones-5-events-20000-seed1.geojson") in out
+    assert re.search(r"5 zones, [1-9][\d,]* sessions", out), out[-2000:]
+    assert done.stdout.splitlines()[-1].startswith("zones add ")
 
 
 def test_stream_memory_keeps_its_old_option_names() -> None:
