@@ -139,18 +139,18 @@ def zone_entries(
         }  # fmt: skip
         rows = zip(*columns.values(), strict=True)
         windows[name] = [dict(zip(columns, row, strict=True)) for row in rows]
-    sessions = _sessions(zones, runs, config, as_of_us - SESSIONS_BACK_US, as_of_us, as_of_us)
+    listed: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    for s in _sessions(zones, runs, config, as_of_us - SESSIONS_BACK_US, as_of_us, as_of_us):
+        z = s.pop("zone")
+        del s["start_us"]
+        listed[z].append(s)
     return [
         {
             "code": str(zones.codes[z]),
             "name": str(zones.names[z]),
             "kind": zones.kinds[z],
             "windows": {name: entries[z] for name, entries in windows.items()},
-            "sessions": [
-                {k: v for k, v in s.items() if k not in ("zone", "start_us")}
-                for s in sessions
-                if s["zone"] == z
-            ],
+            "sessions": listed[z],
         }
         for z in range(n)
     ]
@@ -269,6 +269,11 @@ def returns_rows(
 
 # -- internals --------------------------------------------------------------------------
 
+_SESSION_KEYS = (
+    "zone", "start_us", "start", "end", "open", "patrol_minutes", "unit_minutes", "visits",
+    "koper_visits", "longest_gap_minutes", "met",
+)  # fmt: skip
+
 
 def _sessions(
     zones: Zones, runs: ZoneRuns, config: ZoneConfig, from_us: int, to_us: int, as_of_us: int
@@ -296,23 +301,12 @@ def _sessions(
     most = zones.max_gap_minutes[zone]
     met = (np.isnan(target) | (patrol >= target)) & (np.isnan(most) | (gap <= most))
     open_ = end > as_of_us
-    starts, ends = format_us_array(start), format_us_array(end)
-    return [
-        {
-            "zone": int(zone[i]),
-            "start_us": int(start[i]),
-            "start": starts[i],
-            "end": ends[i],
-            "open": bool(open_[i]),
-            "patrol_minutes": float(patrol[i]),
-            "unit_minutes": float(f["unit"][i] * per_slot),
-            "visits": int(f["visits"][i]),
-            "koper_visits": int(f["koper_visits"][i]),
-            "longest_gap_minutes": float(gap[i]),
-            "met": None if open_[i] else bool(met[i]),
-        }  # fmt: skip
-        for i in range(len(found))
-    ]
+    columns = (
+        zone.tolist(), start.tolist(), format_us_array(start), format_us_array(end),
+        open_.tolist(), patrol.tolist(), (f["unit"] * per_slot).tolist(), f["visits"].tolist(),
+        f["koper_visits"].tolist(), gap.tolist(), np.where(open_, None, met).tolist(),
+    )  # fmt: skip
+    return [dict(zip(_SESSION_KEYS, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _join(
