@@ -23,8 +23,8 @@ from tests.streams.test_report_vs_oracle import assert_same
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 TABLES = {"areas", "live_metrics", "history", "hour_summaries", "live_summary", "alerts",
-          "materialiser_offsets", "api_keys", "live_audit", "hour_revisions", "zones",
-          "zone_live", "zone_history", "zone_sessions", "zone_returns"}  # fmt: skip
+          "materialiser_offsets", "api_keys", "live_audit", "hour_revisions", "hour_documents",
+          "zones", "zone_live", "zone_history", "zone_sessions", "zone_returns"}  # fmt: skip
 
 
 def history_changes(document: dict) -> Changes:
