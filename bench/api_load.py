@@ -51,6 +51,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -87,6 +88,8 @@ def main() -> None:
         endpoints = _endpoints(key, hours, wards, args.only)
         port = free_port()
         with _api_process(url, args.boundaries, port, Path(tmp) / "api.log") as pid:
+            if not args.only or "304" in args.only:
+                endpoints.append(_conditional(endpoints[1], port, args.accept_encoding))
             say(f"API pid {pid} on port {port}: {args.concurrency} connections, "
                 f"{args.seconds:g} s per endpoint in {args.rounds} rounds, each turn after "
                 f"{args.warmup:g} s of warm-up")  # fmt: skip
@@ -215,6 +218,30 @@ def _endpoints(key: str, hours: list[datetime], wards: list[str], only: str) -> 
     words = [w.strip() for w in only.split(",") if w.strip()]
     return [e for i, e in enumerate(endpoints)
             if i <= 1 or not words or any(w in e.name for w in words)]  # fmt: skip
+
+
+@dataclass
+class _Conditional(Endpoint):
+    """Requests that send ``If-None-Match`` with the tag of the answer the client holds."""
+
+    etag: str = ""
+
+    def requests(self, port: int, accept_encoding: str = "") -> list[bytes]:
+        tag = f"If-None-Match: {self.etag}\r\n".encode()
+        return [r[:-2] + tag + b"\r\n" for r in super().requests(port, accept_encoding)]
+
+
+def _conditional(endpoint: Endpoint, port: int, accept_encoding: str) -> Endpoint:
+    """``endpoint`` asked again by a client that holds its answer: 304s, with no body."""
+    headers = {"X-API-Key": endpoint.key or "", "Accept-Encoding": accept_encoding}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{endpoint.paths[0]}",
+                                     headers=headers)  # fmt: skip
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        etag = answer.headers["ETag"]
+    if not etag:
+        sys.exit(f"{endpoint.paths[0]} sent no ETag: the conditional requests cannot be measured")
+    return _Conditional(f"{endpoint.name}, If-None-Match (304)", endpoint.paths, endpoint.key,
+                        etag)  # fmt: skip
 
 
 def _report(load: Load) -> None:
