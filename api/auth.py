@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from cachetools import TTLCache
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -31,7 +31,14 @@ from beatlight.api.db import StoreUnreachable, connect, display_url
 from beatlight.api.keys import check_roles, key_prefix, key_sha256
 from beatlight.api.models import ApiKey
 
-__all__ = ["Authenticator", "Principal", "document_keys", "presented_key", "requires"]
+__all__ = [
+    "Authenticator",
+    "Principal",
+    "declare_keys",
+    "document_keys",
+    "presented_key",
+    "requires",
+]
 
 log = logging.getLogger("beatlight.auth")
 
@@ -190,7 +197,7 @@ def requires(*roles: str) -> Any:
     Use it on a router or route, ``dependencies=[requires("pcc", "admin")]``, or as
     a parameter, ``principal: Annotated[Principal, requires("inspector")]``. The key
     comes from ``X-API-Key`` or ``Authorization: Bearer``; both are security schemes
-    in the OpenAPI document.
+    in the OpenAPI document of an app given to :func:`declare_keys`.
     """
     if not roles:
         raise ValueError("requires() needs at least one role")
@@ -236,6 +243,19 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
     scheme, _, credentials = (headers.get("authorization") or "").partition(" ")
     credentials = credentials.strip()
     return credentials if scheme and credentials and scheme.lower() == "bearer" else None
+
+
+def declare_keys(app: FastAPI) -> None:
+    """Make ``app``'s OpenAPI document declare the keys its routes read
+    (:func:`document_keys` after FastAPI's own document)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        document_keys(document, app.routes)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def document_keys(document: dict[str, Any], routes: Iterable[Any]) -> None:
