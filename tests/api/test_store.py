@@ -55,7 +55,7 @@ def test_migrations_create_the_schema_in_a_fresh_database(kind, tmp_path_factory
             inspector = sa.inspect(engine)
             assert TABLES | {"alembic_version"} == set(inspector.get_table_names())
             indexes = {i["name"] for i in inspector.get_indexes("history")}
-            assert "ix_history_area_hour" in indexes
+            assert "ix_history_series" in indexes
             with engine.connect() as connection:
                 assert connection.execute(sa.text("SELECT version_num FROM alembic_version")
                                           ).scalar() == _head()  # fmt: skip
