@@ -7,7 +7,7 @@ shape them into responses. They use the indexes of :mod:`api.models`: history by
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,7 +53,10 @@ def series(
     if hours is not None and not hours:
         return [], []
     table = History.__table__
-    query = sa.select(table.c.hour, table.c[metric], table.c.revision, table.c.revised_at).where(
+    # revised_at as the driver gives it (aware on PostgreSQL, naive UTC on SQLite), made a
+    # moment only for the few revised points, not for every hour of the series.
+    revised_at = sa.type_coerce(table.c.revised_at, sa.DateTime())
+    query = sa.select(table.c.hour, table.c[metric], table.c.revision, revised_at).where(
         table.c.level == level, table.c.code == code, table.c.window == window,
         table.c.hour >= start, table.c.hour <= end,
     )  # fmt: skip
@@ -61,7 +64,7 @@ def series(
         query = query.where(table.c.hour.in_(hours))
     rows = session.connection().execute(query.order_by(table.c.hour)).all()
     points = [(hour, value) for hour, value, _, _ in rows]
-    changed = [(hour, revision, at) for hour, _, revision, at in rows if revision]
+    changed = [(hour, revision, _utc(at)) for hour, _, revision, at in rows if revision]
     if not changed:
         return points, []
     first = dict(session.execute(
@@ -115,6 +118,12 @@ def stored_among(session: Session, hours: list[datetime]) -> set[datetime]:
         return set()
     query = sa.select(HourSummary.hour).where(HourSummary.hour.in_(hours))
     return {_aware(h) for h in session.execute(query).scalars()}  # type: ignore[misc]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return None if moment is None else moment.astimezone(UTC)
+    return moment.replace(tzinfo=UTC)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
