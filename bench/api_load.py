@@ -18,7 +18,9 @@ Everything is measured in one run on this machine:
    of ``--boundaries`` (211 Staffordshire wards, 211 neighbourhoods, 9 districts,
    the force; four windows each; England: 15,689 areas): one simulated day,
    reported once, re-stamped and scaled for every hour; history rows go in by COPY
-   (about 60,000 rows/s: England's 1.5 M rows a day take 25 s).
+   (about 60,000 rows/s: England's 1.5 M rows a day take 25 s), and each hour is
+   rendered into ``hour_documents`` as the materialiser does (a few seconds an England
+   hour); then ``VACUUM ANALYZE``, as autovacuum does soon after.
 3. An inspector key; the API in its own process (``bench/_api_server.py``: the
    real app with default settings but no rate limit, plus ``GET /bench/trivial``
    with no key, on one uvicorn process as ``beatlight api`` runs).
@@ -26,11 +28,15 @@ Everything is measured in one run on this machine:
    keep-alive connections, each sending its next request when the last is
    answered; ``--seconds`` per endpoint in ``--rounds`` turns, each turn after an
    uncounted ``--warmup`` (so cached endpoints are measured warm; "every hour in
-   turn" and the history visit many rows, which no cache holds). Requests carry
+   turn" visits every stored hour, each read as stored, and the history every ward's
+   rows). Requests carry
    ``Accept-Encoding: gzip`` as browsers and HTTP libraries send it (the API sends
    large snapshot renders compressed: ``api/compression.py``). The API has one of
    the machine's two cores, the generator the other; the table shows the CPU
    share each used.
+
+The last row asks for the live ward metrics again with ``If-None-Match`` naming the
+answer the client holds (one request made first, for its ``ETag``): 304s with no body.
 
 Printed per endpoint: requests/s, p50 and p99 latency, throughput as a ratio of
 the trivial endpoint's, and the size of an answer as sent and the bytes per second.
@@ -38,6 +44,9 @@ The last line is the key ratio (live ward metrics / trivial) against the issue's
 targets, >= 0.5 and p99 < 50 ms. ``--profile S`` then samples the API with py-spy
 (``pip install py-spy``) for S seconds under the live metrics load and prints the
 frames it is busiest in.
+
+Long because it is one run from end to end: the store filled, the API started, every
+endpoint measured and the table printed, and its own arguments and endpoints beside them.
 """
 
 from __future__ import annotations
