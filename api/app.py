@@ -46,6 +46,8 @@ from beatlight.api.routes import (
     maps,
     metrics,
     public,
+    public_find,
+    public_pages,
     zones,
 )
 from beatlight.api.shapes import AreaShapes
@@ -69,7 +71,8 @@ Beatlight shows whether visible neighbourhood policing is being maintained, ward
   presence points.
 * **The PCC's office** (`pcc`): coverage against commitments over time, fairness, the report.
 * **Residents** (no key): `/api/v1/public/...`, complete days and weeks published after a
-  delay, per ward, in whole hours.
+  delay, per ward, in whole hours (JSON, GeoJSON or CSV); each ward's page at
+  `/public/wards/{code}`.
 
 Send a key in the `X-API-Key` header or as `Authorization: Bearer <key>`; create one with
 `beatlight keys create --role inspector`. Figures follow the SPEC's definitions; every
@@ -106,6 +109,10 @@ def create_app(
     services.zone_meta = zone_metadata(zone_file)
     services.zone_shapes = zone_outlines(zone_file)
     services.audit = AuditTrail(engine, settings.audit_retention_days, services.clock)
+    if settings.postcode_file is not None:
+        from beatlight.geo.postcodes import load_postcodes
+
+        services.postcodes = load_postcodes(settings.postcode_file, geography)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -146,11 +153,13 @@ def create_app(
     app.state.registry = registry
     app.state.auth = Authenticator(engine, cache_seconds=settings.auth_cache_seconds)
     for router in (areas.router, metrics.router, metrics.reports, history.router,
-                   alerts.router, live.router, audit.router, public.router, zones.router,
+                   alerts.router, live.router, audit.router, public.router, public_find.router,
+                   zones.router,
                    zones.returns_router):  # fmt: skip
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(maps.router)
+    app.include_router(public_pages.router)
     app.include_router(docs.router)
     maps.mount_assets(app)
     docs.mount_docs_assets(app)

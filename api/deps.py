@@ -63,6 +63,8 @@ class Services:
     zone_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The zones file's outlines, by code (api.zone_maps.zone_outlines).
     zone_shapes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Postcodes to wards (geo.postcodes.Postcodes), when a postcode file is set.
+    postcodes: Any = None
 
     @cached_property
     def ward_codes(self) -> frozenset[str]:

@@ -104,6 +104,7 @@ def public_ward(entry: dict[str, Any], window: dict[str, Any], min_units: int) -
         "name": entry["name"],
         "patrol_hours": whole_hours(window["patrol_minutes"]),
         "foot_hours": whole_hours(window["foot_minutes"]),
+        "longest_gap_hours": whole_hours(window["longest_gap_minutes"]),
         "distinct_units": None if suppressed else units,
         "units_suppressed": suppressed,
         "coverage": round(float(window["coverage"]), 2),

@@ -2,7 +2,7 @@
 
 Each takes a :class:`~sqlalchemy.orm.Session` and returns plain rows; the routes
 shape them into responses. They use the indexes of :mod:`api.models`: history by
-``(level, code, hour)``, and alerts by ``as_of``.
+``(level, code, window, hour)``, and alerts by ``as_of``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 
 from beatlight.api.models import Alert, Area, History, HourRevision, HourSummary
 
-__all__ = ["areas", "exists", "hour_range", "raised_alerts", "series", "weekly_figures"]
+__all__ = [
+    "areas",
+    "exists",
+    "hour_range",
+    "raised_alerts",
+    "series",
+    "ward_windows",
+    "weekly_figures",
+]
 
 
 def areas(session: Session, level: str | None = None, code: str | None = None) -> list[Area]:
@@ -96,6 +104,33 @@ def weekly_figures(
     for code, hour, patrol, target, attainment in rows:
         out.setdefault(code, []).append((hour, patrol, target, attainment))
     return out
+
+
+def ward_windows(
+    session: Session, code: str, moments: list[tuple[datetime, str]]
+) -> dict[tuple[datetime, str], dict[str, Any]]:
+    """One ward's figures at each ``(hour, window)`` of ``moments`` that is stored, as the
+    report document's window entries (the public pages' published days and weeks)."""
+    if not moments:
+        return {}
+    hours = sorted({hour for hour, _ in moments})
+    windows = sorted({window for _, window in moments})
+    query = sa.select(History).where(
+        History.level == "ward", History.code == code,
+        History.hour.in_(hours), History.window.in_(windows),
+    )  # fmt: skip
+    wanted = set(moments)
+    out = {}
+    for row in session.execute(query).scalars():
+        key = (row.hour, row.window)
+        if key in wanted:
+            out[key] = {name: getattr(row, name) for name in _WINDOW_FIGURES}
+    return out
+
+
+_WINDOW_FIGURES = ("patrol_minutes", "foot_minutes", "unit_minutes", "longest_gap_minutes",
+                   "distinct_units", "visits", "koper_visits", "coverage", "target_minutes",
+                   "attainment", "status")  # fmt: skip
 
 
 def raised_alerts(session: Session, since: datetime, limit: int = 500) -> list[Alert]:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from beatlight.api.zone_schemas import PublicZones
 from beatlight.windows import Window
 
 __all__ = [
@@ -33,7 +34,11 @@ __all__ = [
     "MetricsResponse",
     "MissedWeeks",
     "Problem",
+    "PublicPlace",
+    "PublicPlaces",
+    "PublicPostcodeWard",
     "PublicVisibility",
+    "PublicZonesOut",
     "PublicWard",
     "RaisedAlert",
     "ValidationProblem",
@@ -254,13 +259,16 @@ class PublicWard(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"example": {
         "code": "E05008714", "name": "Abbey Hulton and Townsend", "patrol_hours": 5,
-        "foot_hours": 2, "distinct_units": None, "units_suppressed": True, "coverage": 0.38,
+        "foot_hours": 2, "longest_gap_hours": 9, "distinct_units": None,
+        "units_suppressed": True, "coverage": 0.38,
         "target_hours": 1, "status": "green"}})  # fmt: skip
 
     code: str
     name: str
     patrol_hours: int = Field(description="Patrol time, rounded to whole hours.")
     foot_hours: int = Field(description="Patrol time on foot, rounded to whole hours.")
+    longest_gap_hours: int = Field(description="The longest time with nobody seen in the "
+                                   "ward, rounded to whole hours.")  # fmt: skip
     distinct_units: int | None = Field(description="Null when fewer than the publication "
                                        "threshold (suppressed).")  # fmt: skip
     units_suppressed: bool
@@ -269,7 +277,14 @@ class PublicWard(BaseModel):
     status: Literal["green", "amber", "red", "none"]
 
 
-class PublicVisibility(BaseModel):
+class Credited(BaseModel):
+    """The licence of published figures and the attribution re-users must give."""
+
+    licence: str = Field(description="The figures' licence (a URL).")
+    attribution: str = Field(description="The attribution re-users must give.")
+
+
+class PublicVisibility(Credited):
     """The published figures of every ward for one complete local day or week."""
 
     period: Literal["day", "week"]
@@ -280,11 +295,40 @@ class PublicVisibility(BaseModel):
     wards: list[PublicWard]
 
 
+class PublicZonesOut(Credited, PublicZones):
+    """The published figures of every public zone for one day or week, credited."""
+
+
+class PublicPlace(BaseModel):
+    """A ward as residents look for it: names only, no figures."""
+
+    code: str
+    name: str
+    neighbourhood: str = Field(description="The code of the ward's neighbourhood.")
+    neighbourhood_name: str
+
+
+class PublicPlaces(BaseModel):
+    """Every ward by name and neighbourhood, for finding one (no figures)."""
+
+    postcodes: bool = Field(description="Whether `POST /api/v1/public/postcode` can answer.")
+    wards: list[PublicPlace]
+
+
+class PublicPostcodeWard(BaseModel):
+    """The ward a postcode is in."""
+
+    ward: PublicPlace
+
+
 class PublicPeriods(BaseModel):
     """The days and weeks that are published (complete, past the delay, and stored)."""
 
     timezone: str
     publish_delay_hours: float
+    min_units: int = Field(
+        description="Counts of different patrols below this are withheld (units_suppressed)."
+    )
     days: list[dt.date]
     weeks: list[dt.date]
 

@@ -194,6 +194,7 @@ class DemoRun:
             ("Live map (inspector)", f"{base}/maps/live#key={keys['inspector']}"),
             ("Coverage map (PCC)", f"{base}/maps/coverage#key={keys['pcc']}"),
             ("Public map (no key)", f"{base}/maps/public"),
+            ("Ward pages (no key)", f"{base}/public/wards"),
             ("API docs", f"{base}/docs"),
             ("Inspector key", keys["inspector"]),
             ("PCC key", keys["pcc"]),

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         "target_minutes_per_week, schedule, session_target_minutes, max_gap_minutes, public. "
         "Schedules are in the time zone of `timezone`.",
     )
+    postcode_file: Path | None = Field(
+        None,
+        description="Optional postcode directory CSV (the ONS Postcode Directory's columns: "
+        "pcds or postcode, and lat and long or osward) for residents' postcode search on the "
+        "public map. None ships with Beatlight; postcodes asked for are never logged.",
+    )
     metric_crs: str = Field("EPSG:27700", description="Projected CRS for areas and grid cells.")
     cell_m: float = Field(200.0, gt=0, description="Grid cell side C in metres.")
     force_name: str = Field("Force area", description="Name of the force-level roll-up.")
@@ -206,6 +212,16 @@ class Settings(BaseSettings):
     )
     public_min_units: int = Field(
         3, ge=1, description="Distinct-unit counts below this are suppressed in the public view."
+    )
+    public_licence: str = Field(
+        "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
+        description="The licence of the published figures (a URL): the Link header of every "
+        "public answer and the open data's field descriptions (/api/v1/public/fields).",
+    )
+    public_attribution: str = Field(
+        "Contains public sector information licensed under the Open Government Licence v3.0.",
+        description="The attribution re-users of the published figures must give, stated in "
+        "every public JSON answer and in the field descriptions.",
     )
     cors_origins: list[str] = Field(
         default_factory=list,

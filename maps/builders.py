@@ -12,6 +12,9 @@ Every map also draws the zones the API outlines (``/zones?format=geojson``, publ
 ``/public/zones/geojson``) above the wards, in the colours and words of
 :data:`~beatlight.maps.palette.ZONE_STATES` (live) or ``ZONE_SHARE_BANDS`` (coverage).
 
+Every map also lists its wards (and zones) after it as a sortable table in words, its
+text alternative (``table.js``), and its wards can be reached with the keyboard.
+
 * :func:`live_map`: the inspectors' live map (SPEC: "where presence is thin *now*").
 * :func:`coverage_map`: the PCC office's coverage against commitments and fairness.
 * :func:`public_map`: residents' published figures, in plain words.
@@ -20,6 +23,7 @@ Every map also draws the zones the API outlines (``/zones?format=geojson``, publ
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -105,8 +109,12 @@ def _page(kind: Kind, options: MapOptions, wards: dict[str, Any] | None,
     fmap._id = kind  # the page's script finds the map as map_<kind>
     # Leaflet and our own files from this API, nothing from a CDN (and no jQuery,
     # Bootstrap or icon fonts: these maps use none of them).
+    # Every map lists its wards as a table (table.js); the public map also finds wards by
+    # name (find.js).
+    finding = [("beatlight_find", f"{static}/maps/find.js")] if kind == "public" else []
     fmap.default_js = [("leaflet", f"{static}/leaflet/leaflet.js"),
                        ("beatlight", f"{static}/maps/beatlight.js"),
+                       ("beatlight_table", f"{static}/maps/table.js"), *finding,
                        (f"beatlight_{kind}", f"{static}/maps/{kind}.js")]  # fmt: skip
     fmap.default_css = [("leaflet_css", f"{static}/leaflet/leaflet.css"),
                         ("beatlight_css", f"{static}/maps/beatlight.css")]  # fmt: skip
@@ -133,7 +141,16 @@ def _page(kind: Kind, options: MapOptions, wards: dict[str, Any] | None,
         "{% endmacro %}"
     )
     fmap.add_child(start, name="beatlight_start")
-    return figure.render()
+    return _accessible(figure.render())
+
+
+def _accessible(html: str) -> str:
+    """Folium's page with a language and a viewport that lets people zoom (WCAG 2.2:
+    3.1.1 Language of Page, 1.4.4 Resize Text): Folium's own forbids zooming."""
+    html = html.replace("<html>", '<html lang="en-GB">', 1)
+    return re.sub(r'<meta name="viewport"[^>]*>',
+                  '<meta name="viewport" content="width=device-width, initial-scale=1.0" />',
+                  html, count=1)  # fmt: skip
 
 
 def _script_json(value: Any) -> str:

@@ -5,7 +5,10 @@ and the zones the zones file marks ``public`` only, patrol time in whole hours, 
 unit counts suppressed; never live figures, points, cells or roll-ups. Each response is
 built from scratch from the stored hour snapshot, through
 :func:`api.publication.public_ward` (and ``public_zone``), which copy only what may be
-published.
+published. The figures are open data: CSV beside JSON and GeoJSON, every column described
+at ``/public/fields``, and a licence and attribution on every answer
+(:mod:`api.open_data`). The residents' pages (:mod:`api.routes.public_pages`) reuse
+:func:`published_periods` and :func:`published_zones`.
 """
 
 from __future__ import annotations
@@ -18,13 +21,23 @@ from fastapi.concurrency import run_in_threadpool
 
 from beatlight.api import queries, zone_maps, zone_queries
 from beatlight.api.deps import (
+    FormatQuery,
     Services,
     ServicesDep,
     WithinCalendar,
+    csv_response,
     document,
     geojson_response,
     json_response,
     session,
+)
+from beatlight.api.open_data import (
+    PERIOD_COLUMNS,
+    WARD_COLUMNS,
+    ZONE_COLUMNS,
+    csv_rows,
+    csvw_metadata,
+    link_header,
 )
 from beatlight.api.publication import (
     PERIOD_WINDOWS,
@@ -36,8 +49,7 @@ from beatlight.api.publication import (
     public_zone,
     published_until,
 )
-from beatlight.api.schemas import PublicPeriods, PublicVisibility
-from beatlight.api.zone_schemas import PublicZones
+from beatlight.api.schemas import PublicPeriods, PublicVisibility, PublicZonesOut
 
 router = APIRouter(prefix="/public", tags=["public"])
 
@@ -48,27 +60,54 @@ DateQuery = Annotated[
     WithinCalendar,
 ]
 _CACHE = {"Cache-Control": "public, max-age=300"}
+_CSV = {200: {"content": {"application/json": {}, "text/csv": {}}}}
+
+
+def _open(services: Services) -> dict[str, str]:
+    """The headers of every published answer: caching, licence and field descriptions."""
+    return {**_CACHE, "Link": link_header(services.settings.public_licence)}
+
+
+def _credited(services: Services, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the licence and the attribution re-users must give."""
+    settings = services.settings
+    return {**body, "licence": settings.public_licence,
+            "attribution": settings.public_attribution}  # fmt: skip
+
+
+def _csv(services: Services, name: str, body: dict[str, Any], key: str, columns: list) -> Response:
+    header = [c[0] for c in PERIOD_COLUMNS + columns]
+    response = csv_response(f"{name}-{body['period']}-{body['date']}", header,
+                            csv_rows(body, key, columns))  # fmt: skip
+    response.headers.update(_open(services))
+    return response
 
 
 @router.get("/periods", response_model=PublicPeriods, summary="What is published")
 async def periods(services: ServicesDep) -> Response:
-    """The published days and weeks (complete, past the delay, and stored), newest first."""
-    days, weeks = await run_in_threadpool(_periods, services)
+    """The published days and weeks (complete, past the delay, and stored), newest first,
+    and the publication rules they follow."""
+    days, weeks = await run_in_threadpool(published_periods, services)
     return json_response({"timezone": services.settings.timezone,
                           "publish_delay_hours": services.settings.publish_delay_hours,
-                          "days": days, "weeks": weeks}, **_CACHE)  # fmt: skip
+                          "min_units": services.settings.public_min_units,
+                          "days": days, "weeks": weeks}, **_open(services))  # fmt: skip
 
 
 @router.get(
     "/visibility",
     response_model=PublicVisibility,
     summary="Published ward figures",
-    responses={404: {"description": "Not published (yet), or nothing stored."}},
+    responses={**_CSV, 404: {"description": "Not published (yet), or nothing stored."}},
 )
 async def visibility(services: ServicesDep, period: PeriodQuery = "day",
-                     date: DateQuery = None) -> Response:  # fmt: skip
-    """Every ward's visible patrol over one complete day or week, in whole hours."""
-    return json_response(await _published(services, period, date), **_CACHE)
+                     date: DateQuery = None, format: FormatQuery = "json") -> Response:  # fmt: skip
+    """Every ward's visible patrol over one complete day or week, in whole hours; as CSV
+    with ``format=csv`` (its columns described at ``/api/v1/public/fields``)."""
+    body = await _published(services, period, date)
+    if format == "csv":
+        return _csv(services, "visibility", body, "wards", WARD_COLUMNS)
+    return json_response(_credited(services, body), **_open(services))
 
 
 @router.get(
@@ -86,8 +125,8 @@ async def public_geojson(services: ServicesDep, period: PeriodQuery = "day",
     shapes = services.shapes.level("ward")
     features = [{"type": "Feature", "id": w["code"], "geometry": shapes.get(w["code"]),
                  "properties": w} for w in published.pop("wards")]  # fmt: skip
-    body = {"type": "FeatureCollection", **published, "features": features}
-    response = json_response(body, **_CACHE)
+    body = {"type": "FeatureCollection", **_credited(services, published), "features": features}
+    response = json_response(body, **_open(services))
     response.media_type = "application/geo+json"
     response.headers["Content-Type"] = "application/geo+json"
     return response
@@ -95,18 +134,35 @@ async def public_geojson(services: ServicesDep, period: PeriodQuery = "day",
 
 @router.get(
     "/zones",
-    response_model=PublicZones,
+    response_model=PublicZonesOut,
     summary="Published figures of the public zones",
-    responses={404: {"description": "Not published (yet), or nothing stored."}},
+    responses={**_CSV, 404: {"description": "Not published (yet), or nothing stored."}},
 )
-async def public_zones(services: ServicesDep, period: PeriodQuery = "day",
-                       date: DateQuery = None) -> Response:  # fmt: skip
+async def public_zones(
+    services: ServicesDep, period: PeriodQuery = "day", date: DateQuery = None,
+    format: FormatQuery = "json",
+) -> Response:  # fmt: skip
     """The zones marked public in the zones file, over one complete day or week, in whole
-    hours, by the wards' rules; a zone not marked public never appears."""
-    body = await _published_zones(services, period, date)
+    hours, by the wards' rules; a zone not marked public never appears. CSV with
+    ``format=csv``."""
+    body = await published_zones(services, period, date)
     if body["zones"] is None:
         raise HTTPException(404, f"no zone figures are stored for the {period} of {body['date']}")
-    return json_response(body, **_CACHE)
+    if format == "csv":
+        return _csv(services, "zones", body, "zones", ZONE_COLUMNS)
+    return json_response(_credited(services, body), **_open(services))
+
+
+@router.get("/fields", summary="What each published field means (CSV on the Web metadata)",
+            responses={200: {"content": {"application/csvm+json": {}}}})  # fmt: skip
+async def fields(services: ServicesDep) -> Response:
+    """The public CSVs' columns, each with its datatype and meaning, and the figures'
+    licence and attribution, as W3C CSV on the Web metadata."""
+    settings = services.settings
+    response = json_response(csvw_metadata(settings.public_licence, settings.public_attribution),
+                             **_open(services))  # fmt: skip
+    response.headers["Content-Type"] = "application/csvm+json"
+    return response
 
 
 @router.get(
@@ -121,12 +177,14 @@ async def public_zones_geojson(services: ServicesDep, period: PeriodQuery = "day
                                date: DateQuery = None) -> Response:  # fmt: skip
     """One feature per public zone the zones file outlines, with its published figures, for
     the public map; no feature when no zone is public or none is stored for the period."""
-    body = await _published_zones(services, period, date)
+    body = await published_zones(services, period, date)
     zones = body.pop("zones") or []
-    return geojson_response(zone_maps.collection(zones, services.zone_shapes, **body), **_CACHE)
+    members = _credited(services, body)
+    return geojson_response(zone_maps.collection(zones, services.zone_shapes, **members),
+                            **_open(services))  # fmt: skip
 
 
-async def _published_zones(services: Services, period: str, date: Any) -> dict[str, Any]:
+async def published_zones(services: Services, period: str, date: Any) -> dict[str, Any]:
     """The published figures of the public zones (``zones`` None when none are stored)."""
     first_day, end = await _publishable(services, period, date)
     public = sorted(c for c, meta in services.zone_meta.items() if meta["public"])
@@ -155,7 +213,7 @@ async def _publishable(services: Services, period: str, first_day: date | None):
     it is not published, 422 for a week not starting on a Monday."""
     zone, now, delay = services.zone, services.clock(), services.publish_delay
     if first_day is None:
-        days, weeks = await run_in_threadpool(_periods, services)
+        days, weeks = await run_in_threadpool(published_periods, services)
         newest = days if period == "day" else weeks
         if not newest:
             hours = services.settings.publish_delay_hours
@@ -188,7 +246,7 @@ async def _published(services: Services, period: str, first_day: date | None) ->
                       for _, e in doc.level("ward")]}  # fmt: skip
 
 
-def _periods(services: Services) -> tuple[list[date], list[date]]:
+def published_periods(services: Services) -> tuple[list[date], list[date]]:
     zone, now, delay = services.zone, services.clock(), services.publish_delay
     out: dict[str, list[date]] = {}
     for opened in session(services):

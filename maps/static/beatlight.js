@@ -11,6 +11,9 @@
   B.start = function (map, kind) {
     var cfg = JSON.parse(document.getElementById("beatlight-config").textContent);
     map.attributionControl.addAttribution(cfg.boundary_attribution);
+    // The map and its panels are the page's main content; the tables after it are regions.
+    map.getContainer().setAttribute("role", "main");
+    map.getContainer().setAttribute("aria-label", "Map: " + cfg.title);
     B.maps[kind](map, cfg);
   };
 
@@ -74,6 +77,13 @@
     var m = Math.round(minutes || 0);
     if (m < 60) return m + " min";
     return Math.floor(m / 60) + " h" + (m % 60 ? " " + (m % 60) + " min" : "");
+  };
+
+  /* A staff map's ward status in words, with its share of the target: "Close, 80% of its
+     target". labels: {status: words}. */
+  B.attained = function (labels, p) {
+    return (labels[p.status] || "No figures") + (p.attainment === null ||
+      p.attainment === undefined ? "" : ", " + B.percent(p.attainment) + " of its target");
   };
 
   B.percent = function (fraction) {
@@ -164,13 +174,20 @@
   /* -- the wards ---------------------------------------------------------------------- */
 
   /* One SVG path per ward, restyled in place when new figures arrive (no redraw, no
-     flicker), so a map that refreshes keeps its tooltips and the viewer's place. */
-  B.WardLayer = function (map, style, tooltip, fit) {
+     flicker), so a map that refreshes keeps its tooltips and the viewer's place.
+     The wards are one stop of the keyboard's Tab (a roving tabindex): the arrow keys go
+     to the next or previous ward by name, Home and End to the first and last; a ward
+     with the focus shows its figures (Leaflet opens the tooltip on focus and points
+     aria-describedby at it), Escape hides them, Enter or Space shows them again. Each
+     path is a button named by label(feature): the ward and its status in words. */
+  B.WardLayer = function (map, style, tooltip, fit, label) {
     this.map = map;
     this.fit = fit || { padding: [24, 24] };
     this.style = style;
     this.tooltip = tooltip;
+    this.label = label || function (feature) { return feature.properties.name; };
     this.byCode = {};
+    this.current = null;  // the ward in the tab order
     this.fitted = false;
     var self = this;
     this.layer = L.geoJSON(null, {
@@ -182,29 +199,115 @@
                           { sticky: true, className: "beatlight-tooltip" });
         layer.on("mouseover", function () { layer.setStyle({ weight: 3 }); });
         layer.on("mouseout", function () { layer.setStyle(self.style(layer.feature)); });
-        layer.on("add", function () { self.mark(layer); });
+        layer.on("add", function () {
+          self.mark(layer);
+          self.keys(layer);
+        });
       },
     }).addTo(map);
   };
 
-  B.WardLayer.prototype.update = function (collection) {
+  /* The wards in the keyboard's order: by name. */
+  B.WardLayer.prototype.ordered = function () {
     var self = this;
+    return Object.keys(this.byCode).map(function (code) { return self.byCode[code]; })
+      .sort(function (a, b) { return a.feature.properties.name.localeCompare(b.feature.properties.name); });
+  };
+
+  B.WardLayer.prototype.keys = function (layer) {
+    var self = this;
+    var path = layer.getElement && layer.getElement();
+    if (!path) return;
+    path.setAttribute("role", "button");
+    path.addEventListener("focus", function () {
+      self.rove(layer);
+      if (!self.map.getBounds().contains(layer.getBounds().getCenter())) {
+        self.map.panTo(layer.getBounds().getCenter());
+      }
+    });
+    path.addEventListener("keydown", function (event) {
+      var order = self.ordered();
+      var at = order.indexOf(layer);
+      var next = { ArrowDown: at + 1, ArrowRight: at + 1, ArrowUp: at - 1, ArrowLeft: at - 1,
+                   Home: 0, End: order.length - 1 }[event.key];
+      if (next !== undefined) {
+        var to = order[(next + order.length) % order.length];
+        to.getElement().focus({ preventScroll: true });
+      } else if (event.key === "Enter" || event.key === " ") {
+        layer.openTooltip();
+      } else if (event.key === "Escape") {
+        layer.closeTooltip();
+      } else {
+        return;
+      }
+      event.preventDefault();
+      event.stopPropagation();
+    });
+  };
+
+  /* Makes `layer` the one ward in the tab order (the first by name when it is null). */
+  B.WardLayer.prototype.rove = function (layer) {
+    var order = this.ordered();
+    this.current = layer && order.indexOf(layer) >= 0 ? layer : order[0] || null;
+    var current = this.current;
+    order.forEach(function (l) {
+      var path = l.getElement && l.getElement();
+      if (path) path.setAttribute("tabindex", l === current ? "0" : "-1");
+    });
+  };
+
+  /* Brings ward `code` into view with its figures; with `focus`, the keyboard goes there. */
+  B.WardLayer.prototype.show = function (code, focus) {
+    B.showLayer(this.map, this.byCode[code], focus);
+  };
+
+  B.showLayer = function (map, layer, focus) {
+    if (!layer) return;
+    window.scrollTo(0, 0);
+    map.fitBounds(layer.getBounds(), { padding: [40, 40], maxZoom: 14 });
+    if (focus && layer.getElement()) layer.getElement().focus({ preventScroll: true });
+    layer.openTooltip(layer.getBounds().getCenter());
+  };
+
+  /* Out of the Tab order: Chromium lets Tab reach any SVG shape that listens for focus,
+     as Leaflet's shapes with a tooltip do; only the wards are stops (their zones and
+     points are in the tables after the map). */
+  B.untabbed = function (path) { path.setAttribute("tabindex", "-1"); };
+
+  /* How to reach the wards with the keyboard, in a map's panel. */
+  B.keyboardNote = function (parent) {
+    return parent.appendChild(B.el("p", "beatlight-note", "With the keyboard: Tab reaches " +
+      "the wards on the map, the arrow keys go from one to the next, Escape hides a " +
+      "ward's figures and Enter shows them again."));
+  };
+
+  /* New figures for a layer of outlines by code (owner: a WardLayer or ZoneLayer, with
+     byCode, layer and mark): restyled in place when the same codes come again (an open
+     tooltip stays open, its text redone), else drawn anew. The features with a shape. */
+  B.updateOutlines = function (owner, collection, style) {
     var features = collection.features.filter(function (f) { return f.geometry; });
-    var same = features.length === Object.keys(this.byCode).length && features.every(
-      function (f) { return self.byCode[f.properties.code]; });
+    var same = features.length === Object.keys(owner.byCode).length && features.every(
+      function (f) { return owner.byCode[f.properties.code]; });
     if (same) {
       features.forEach(function (feature) {
-        var layer = self.byCode[feature.properties.code];
+        var layer = owner.byCode[feature.properties.code];
         layer.feature = feature;
-        layer.setStyle(self.style(feature));
-        self.mark(layer);
-        if (layer.isTooltipOpen()) layer.getTooltip().update();  // re-runs self.tooltip
+        layer.setStyle(style(feature));
+        owner.mark(layer);
+        if (layer.isTooltipOpen()) layer.getTooltip().update();  // re-runs the tooltip's text
       });
     } else {
-      this.layer.clearLayers();
-      this.byCode = {};
-      this.layer.addData({ type: "FeatureCollection", features: features });
+      owner.layer.clearLayers();
+      owner.byCode = {};
+      owner.layer.addData({ type: "FeatureCollection", features: features });
     }
+    return features;
+  };
+
+  B.WardLayer.prototype.update = function (collection) {
+    var self = this;
+    var features = B.updateOutlines(this, collection, function (f) { return self.style(f); });
+    this.rove(this.current);
     if (!this.fitted && features.length) {
       this.map.invalidateSize();  // the page's styles may have loaded after the map
       this.map.fitBounds(this.layer.getBounds(), this.fit);
@@ -220,10 +323,12 @@
     });
   };
 
-  /* The ward's code and status on its path, for people using developer tools and tests. */
+  /* The ward's name and status in words on its path, and its code and status for people
+     using developer tools and tests. */
   B.WardLayer.prototype.mark = function (layer) {
     var path = layer.getElement && layer.getElement();
     if (!path) return;
+    path.setAttribute("aria-label", this.label(layer.feature));
     path.setAttribute("data-code", layer.feature.properties.code);
     path.setAttribute("data-status", layer.feature.properties.status || "");
     if (layer.feature.properties.revised_at) {
@@ -241,6 +346,7 @@
   B.ZoneLayer = function (map, opts) {
     if (!map.getPane("beatlight-zones")) map.createPane("beatlight-zones").style.zIndex = 450;
     var self = this;
+    this.map = map;
     this.opts = opts;
     this.byCode = {};
     this.layer = L.geoJSON(null, {
@@ -257,29 +363,15 @@
   };
 
   B.ZoneLayer.prototype.update = function (collection) {
-    var self = this;
-    var features = collection.features.filter(function (f) { return f.geometry; });
-    var same = features.length === Object.keys(this.byCode).length && features.every(
-      function (f) { return self.byCode[f.properties.code]; });
-    if (same) {
-      features.forEach(function (feature) {
-        var layer = self.byCode[feature.properties.code];
-        layer.feature = feature;
-        layer.setStyle(self.opts.style(feature));
-        self.mark(layer);
-        if (layer.isTooltipOpen()) layer.getTooltip().update();
-      });
-    } else {
-      this.layer.clearLayers();
-      this.byCode = {};
-      this.layer.addData({ type: "FeatureCollection", features: features });
-    }
-    return features.length;
+    return B.updateOutlines(this, collection, this.opts.style).length;
   };
+
+  B.ZoneLayer.prototype.show = function (code) { B.showLayer(this.map, this.byCode[code]); };
 
   B.ZoneLayer.prototype.mark = function (layer) {
     var path = layer.getElement && layer.getElement();
     if (!path) return;
+    B.untabbed(path);
     path.setAttribute("data-zone", layer.feature.properties.code);
     path.setAttribute("data-state", this.opts.state(layer.feature));
   };

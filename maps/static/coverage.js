@@ -31,7 +31,11 @@
       return style;
     }, function (feature) { return tooltip(feature.properties); },
     // Leave room for the side panel on the right.
-    { paddingTopLeft: [24, 24], paddingBottomRight: [Math.min(360, map.getSize().x / 3), 24] });
+    { paddingTopLeft: [24, 24], paddingBottomRight: [Math.min(360, map.getSize().x / 3), 24] },
+    function (feature) {
+      var p = feature.properties;
+      return [p.name + ": " + status(p), missed(p), revised(p)].filter(Boolean).join("; ");
+    });
 
     var zones = new B.ZoneLayer(map, {
       style: function (f) { return B.zoneStyle(band(f.properties)[2], false); },
@@ -42,6 +46,7 @@
 
     var panel = B.box(map, "topright", "beatlight-panel beatlight-side");
     panel.appendChild(B.el("h1", null, cfg.title));
+    B.skipTo(panel, "beatlight-wards", "Skip to the table of every ward");
     B.switcher(panel, "Window", cfg.windows, state.window, function (value) {
       state.window = value;
       refresh();
@@ -49,6 +54,7 @@
     var asOf = panel.appendChild(B.el("p", "beatlight-as-of", "Loading…"));
     var revisedNote = panel.appendChild(B.el("p", "beatlight-revised-note"));
     var message = panel.appendChild(B.el("p", "beatlight-message"));
+    B.keyboardNote(panel);
 
     panel.appendChild(B.el("h2", null, "Fairness across wards"));
     var fairness = panel.appendChild(B.el("table", "beatlight-fairness"));
@@ -86,6 +92,39 @@
       return row;
     });
     B.legend(map, cfg, [missedKey, revisedKey].concat(zoneKeys));
+
+    var table = B.wardTable(cfg, B.staffColumns(labels).concat([
+      { key: "coverage", label: "Coverage", numeric: true, value: function (p) { return p.coverage; },
+        text: function (p) { return B.percent(p.coverage); } },
+      { key: "missed", label: "Missed its weekly target", numeric: true,
+        value: function (p) { return state.missed[p.code] ? state.missed[p.code].weeks.length : 0; },
+        text: function (p) {
+          var m = state.missed[p.code];
+          return m ? B.plural(m.weeks.length, "week") + " running" : "No";
+        } },
+      { key: "revised", label: "Revised", value: revised, text: revised },
+    ]), { show: function (code) { wards.show(code, true); } });
+    var zoneTable = B.wardTable(cfg, [
+      { key: "name", label: "Zone", value: function (p) { return p.name; } },
+      { key: "band", label: "Sessions met, last 28 days", numeric: true,
+        value: function (p) { return p.share_met === null || p.share_met === undefined ? -1 : p.share_met; },
+        text: function (p) { return band(p)[3].replace(/^Zone: /, ""); } },
+      { key: "met", label: "Sessions", numeric: true,
+        value: function (p) { return p.sessions_ended || 0; },
+        text: function (p) { return p.sessions_ended ? p.sessions_met + " of " + p.sessions_ended + " met" : "none ended"; } },
+    ], { show: function (code) { zones.show(code); }, id: "beatlight-zones",
+         heading: "Every zone, in words", noun: "zone" });
+
+    function status(p) { return B.attained(labels, p); }
+
+    function missed(p) {
+      var m = state.missed[p.code];
+      return m ? "Missed its weekly target " + B.plural(m.weeks.length, "week") + " running" : "";
+    }
+
+    function revised(p) {
+      return p.revision ? "Revised " + B.time(p.revised_at, cfg.timezone) : "";
+    }
 
     /* The share-of-sessions-met band of a zone: [band, least share, colour, words]. */
     function band(p) {
@@ -190,6 +229,9 @@
         wards.restyle();
         var n = zones.update(answers[3]);
         zoneKeys.forEach(function (row) { row.hidden = !n; });
+        table.update(answers[0], "Each ward over " + WINDOW_WORDS[state.window] +
+                     ", as on the map above");
+        zoneTable.update(answers[3], "Each zone's sessions over the last 28 days, as on the map above");
         asOf.textContent = "Figures as of " + B.time(answers[0].as_of, cfg.timezone) +
           (answers[0].live ? "" : " (stored hour)");
         showRevision(answers[0]);
@@ -206,6 +248,7 @@
 
     if (cfg.wards) {
       wards.update(cfg.wards);
+      table.update(cfg.wards, "Each ward, as on the map above");
       showRevision(cfg.wards);
     }
     var refresh = cfg.api ? B.every(cfg.refresh_seconds * 6, load) : function () {};

@@ -8,13 +8,16 @@
   var MODE_WORDS = { foot: "On foot", cycle: "Cycle", vehicle: "Vehicle", unknown: "Unknown mode" };
 
   B.maps.live = function (map, cfg) {
-    var state = { window: cfg.window, asOf: null, generation: 0, outlines: false, points: true };
+    var state = { window: cfg.window, asOf: null, generation: 0, outlines: false, points: true,
+                  seen: {} };
     var labels = {};
     cfg.statuses.forEach(function (pair) { labels[pair[0]] = pair[1].replace(/ \(.*\)$/, ""); });
 
     var wards = new B.WardLayer(map, function (feature) {
       return B.fill(cfg, feature.properties.status);
-    }, function (feature) { return tooltip(feature.properties); });
+    }, function (feature) { return tooltip(feature.properties); }, undefined, function (feature) {
+      return feature.properties.name + ": " + status(feature.properties);
+    });
 
     var neighbourhoods = L.geoJSON(null, {
       interactive: false,
@@ -40,12 +43,14 @@
 
     var box = B.box(map, "topleft", "beatlight-panel");
     box.appendChild(B.el("h1", null, cfg.title));
+    B.skipTo(box, "beatlight-wards", "Skip to the table of every ward");
     B.switcher(box, "Window", cfg.windows, state.window, function (value) {
       state.window = value;
       refresh();
     }, WINDOW_WORDS);
     var asOf = box.appendChild(B.el("p", "beatlight-as-of", "Loading…"));
     var message = box.appendChild(B.el("p", "beatlight-message"));
+    B.keyboardNote(box);
 
     var pointKey = B.el("div", "beatlight-legend-row");
     var dot = B.el("span", "beatlight-dot");
@@ -62,6 +67,39 @@
       return row;
     });
     B.legend(map, cfg, [pointKey, outlineKey].concat(zoneKeys));
+
+    var table = B.wardTable(cfg, B.staffColumns(labels).concat([
+      { key: "seen", label: "Last seen", numeric: true,
+        value: function (p) { return p.last_seen ? -Date.parse(p.last_seen) : Infinity; },
+        text: function (p) { return B.ago(p.last_seen, state.asOf); } },
+      { key: "now", label: "Presence, last 15 minutes",
+        value: function (p) { return recent(p.code); }, text: function (p) { return recent(p.code); } },
+    ]), { show: function (code) { wards.show(code, true); } });
+    var zoneTable = B.wardTable(cfg, [
+      { key: "name", label: "Zone", value: function (p) { return p.name; } },
+      { key: "state", label: "Now", value: zoneWords, text: zoneWords },
+      { key: "gap", label: "Longest gap so far", numeric: true,
+        value: function (p) { return p.session ? p.session.longest_gap_minutes : -1; },
+        text: function (p) { return p.session ? B.duration(p.session.longest_gap_minutes) : ""; } },
+      { key: "met", label: "Sessions met, last 28 days", numeric: true,
+        value: function (p) { return p.sessions_ended ? p.sessions_met / p.sessions_ended : -1; },
+        text: function (p) { return p.sessions_ended ? p.sessions_met + " of " + p.sessions_ended : "none ended"; } },
+    ], { show: function (code) { zones.show(code); }, id: "beatlight-zones",
+         heading: "Every zone, in words", noun: "zone" });
+
+    function zoneWords(p) {
+      return (zoneStates[p.state] || { words: p.state }).words.replace(/^Zone: /, "");
+    }
+
+    function status(p) { return B.attained(labels, p); }
+
+    /* The ward's presence points in words ("1 on foot, 2 vehicle"), "" without. */
+    function recent(code) {
+      var modes = state.seen[code] || {};
+      return Object.keys(modes).sort().map(function (mode) {
+        return modes[mode] + " " + (MODE_WORDS[mode] || mode).toLowerCase();
+      }).join(", ") || (state.points ? "none" : "");
+    }
 
     function zoneTip(p) {
       var s = p.session;
@@ -83,6 +121,7 @@
       return B.getJSON(cfg.api + "/zones?format=geojson").then(function (collection) {
         var n = zones.update(collection);
         zoneKeys.forEach(function (row) { row.hidden = !n; });
+        zoneTable.update(collection, "Each zone's current session, as on the map above");
       }).catch(function () { /* the wards still show */ });
     }
 
@@ -109,13 +148,17 @@
 
     function drawPoints(collection) {
       points.clearLayers();
+      state.seen = {};
       collection.features.forEach(function (f) {
         var mode = f.properties.mode;
+        var seen = state.seen[f.properties.ward] = state.seen[f.properties.ward] || {};
+        seen[mode] = (seen[mode] || 0) + 1;
         L.circleMarker([f.geometry.coordinates[1], f.geometry.coordinates[0]], {
           className: "beatlight-point", radius: 5, color: "#000", weight: 1,
           fillColor: cfg.modes[mode] || cfg.modes.unknown, fillOpacity: 0.95,
         }).bindTooltip(B.escape((MODE_WORDS[mode] || mode) + ", " +
                                 B.ago(f.properties.ts, state.asOf)))
+          .on("add", function (event) { B.untabbed(event.target.getElement()); })
           .addTo(points);
       });
     }
@@ -136,6 +179,8 @@
         state.asOf = collection.as_of;
         wards.update(collection);
         drawPoints(answers[1]);
+        table.update(collection, "Each ward in the last " + WINDOW_WORDS[state.window] +
+                     ", as on the map above");
         asOf.textContent = "Figures as of " + B.time(collection.as_of, cfg.timezone) +
           (collection.live ? " (live)" : "");
         if (answers[1].error) B.say(message, "Presence points: " + answers[1].error.message);
@@ -152,7 +197,10 @@
       });
     }
 
-    if (cfg.wards) wards.update(cfg.wards);
+    if (cfg.wards) {
+      wards.update(cfg.wards);
+      table.update(cfg.wards, "Each ward, as on the map above");
+    }
     var refresh = cfg.api ? B.every(cfg.refresh_seconds, load) : function () {};
   };
 })();

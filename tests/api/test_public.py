@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 DAY_END = datetime(2026, 11, 4, tzinfo=UTC)  # the local day 3 November ends (GMT)
 WEEK_END = datetime(2026, 11, 9, tzinfo=UTC)  # the week of Monday 2 November ends
-PUBLIC_FIELDS = {"code", "name", "patrol_hours", "foot_hours", "distinct_units",
+PUBLIC_FIELDS = {"code", "name", "patrol_hours", "foot_hours", "longest_gap_hours",
+                 "distinct_units",
                  "units_suppressed", "coverage", "target_hours", "status"}  # fmt: skip
 
 
@@ -46,6 +47,7 @@ def test_a_day_is_published_after_the_delay_in_whole_hours(engine, documents, re
         figures = expected[ward["code"]]
         assert ward["patrol_hours"] == whole_hours(figures["patrol_minutes"])
         assert ward["foot_hours"] == whole_hours(figures["foot_minutes"])
+        assert ward["longest_gap_hours"] == whole_hours(figures["longest_gap_minutes"])
         assert isinstance(ward["patrol_hours"], int)
         if 0 < figures["distinct_units"] < 5:
             assert ward["distinct_units"] is None and ward["units_suppressed"]
@@ -101,6 +103,7 @@ def test_the_public_view_is_never_live(engine, documents, report_geography):
     assert client.get("/api/v1/public/periods").json() == {
         "timezone": "Europe/London",
         "publish_delay_hours": 24.0,
+        "min_units": 3,
         "days": [],
         "weeks": [],
     }
@@ -118,12 +121,15 @@ def test_public_geojson_is_wards_only_with_public_figures(api, documents):
 
 def test_no_public_route_serves_roll_ups_points_or_live_data(api):
     paths = [p for p in api.app.openapi()["paths"] if p.startswith("/api/v1/public")]
-    assert sorted(paths) == ["/api/v1/public/geojson", "/api/v1/public/periods",
-                             "/api/v1/public/visibility", "/api/v1/public/zones",
+    assert sorted(paths) == ["/api/v1/public/fields", "/api/v1/public/geojson",
+                             "/api/v1/public/periods", "/api/v1/public/postcode",
+                             "/api/v1/public/visibility",
+                             "/api/v1/public/wards", "/api/v1/public/zones",
                              "/api/v1/public/zones/geojson"]  # fmt: skip
     for path in paths:
-        parameters = api.app.openapi()["paths"][path]["get"].get("parameters", [])
-        assert {p["name"] for p in parameters} <= {"period", "date"}
+        (operation,) = api.app.openapi()["paths"][path].values()
+        parameters = operation.get("parameters", [])
+        assert {p["name"] for p in parameters} <= {"period", "date", "format"}
 
 
 def test_no_response_carries_a_unit_pseudonym_or_feed_field(api, documents):

@@ -17,7 +17,13 @@ import pytest
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPTS = ["stream_throughput", "stream_latency", "stream_memory", "batch_scale", "api_load"]
+#: The PostgreSQL server where stage_costs.py may create its scratch database.
+POSTGRES = os.environ.get("BEATLIGHT_TEST_POSTGRES_URL",
+                          "postgresql://postgres@127.0.0.1:5432/postgres")  # fmt: skip
+SCRIPTS = [
+    "stream_throughput", "stream_latency", "stream_memory", "batch_scale", "api_load",
+    "stage_costs",
+]  # fmt: skip
 
 
 def run_bench(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
@@ -86,3 +92,21 @@ def test_stream_memory_keeps_its_old_option_names() -> None:
     with pytest.raises(SystemExit) as stopped:
         main(["--memory-days", "0", "--memory-units", "5", "--memory-setting", "A=1"])
     assert stopped.value.code == 2  # parsed, then refused: --days must be at least 1
+
+
+def test_stage_costs_tiny_run(staffordshire: Path, tmp_path: Path) -> None:
+    """Every stage measured (lanes, aggregator, materialiser, API), one real worker, and
+    the model's answer for a national feed printed last."""
+    done = run_bench(
+        "stage_costs",
+        "--boundaries", str(staffordshire), "--events", "4000", "--units", "50",
+        "--lanes", "1,2", "--partitions", "2", "--workers", "1", "--requests", "3",
+        "--workdir", str(tmp_path), "--database-url", POSTGRES,
+        timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    out = done.stdout
+    for stage in ("2 lanes: lane ", "materialiser, one hour snapshot", "API, live metrics, ward",
+                  "1 workers: ", "the model against real workers here"):  # fmt: skip
+        assert stage in out, out[-3000:]
+    assert out.splitlines()[-1].startswith("cores for a national feed of 10,000 events/s: "), out

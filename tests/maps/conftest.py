@@ -59,6 +59,37 @@ def chromium() -> str:
     return path
 
 
+#: The axe-core release the accessibility tests run (npm), and where it is installed.
+AXE_VERSION = "4.10"
+AXE_DIR = _REPO / ".venv" / "axe-core"
+
+
+@pytest.fixture(scope="session")
+def axe() -> str:
+    """The source of axe-core's ``axe.min.js`` (``BEATLIGHT_AXE``, or npm's package installed
+    into ``.venv/axe-core`` once); skips without npm or a registry, except in CI, where it
+    must be there (.ci/run installs npm)."""
+    import shutil
+    import subprocess
+
+    path = Path(os.environ.get("BEATLIGHT_AXE") or
+                AXE_DIR / "node_modules" / "axe-core" / "axe.min.js")  # fmt: skip
+    if not path.exists():
+        npm = shutil.which("npm")
+        problem = "no npm (apt-get install npm, or set BEATLIGHT_AXE to axe.min.js)"
+        if npm is not None:
+            done = subprocess.run([npm, "install", "--prefix", str(AXE_DIR), "--no-save",
+                                   "--no-audit", "--no-fund", "--loglevel=error",
+                                   f"axe-core@{AXE_VERSION}"],
+                                  capture_output=True, text=True, timeout=300)  # fmt: skip
+            problem = f"npm install axe-core failed: {done.stderr.strip()[-300:]}"
+        if not path.exists():
+            if os.environ.get("CI"):
+                pytest.fail(problem)
+            pytest.skip(problem)
+    return path.read_text()
+
+
 @pytest.fixture(scope="session")
 def browser(chromium: str) -> Iterator[Any]:
     """One headless Chromium for the session."""
@@ -79,12 +110,21 @@ def sites(documents, report_geography, tmp_path_factory) -> Iterator[Any]:
     """``sites()``: a new :class:`Site` (a store filled with ``documents``, live = ``LIVE``);
     ``sites(points=False)``: one whose API reads no recent points (no Kafka);
     ``sites(zones=(zone_file, documents))``: one with a zones file, over ``documents``
-    that carry zones (stored as tests/api/test_zones.py stores them)."""
+    that carry zones (stored as tests/api/test_zones.py stores them);
+    ``sites(settings={...})``: with these settings besides the tests' own."""
     with ExitStack() as stack:
 
-        def make(*, points: bool = True, zones: tuple[Any, dict] | None = None) -> Site:
+        def make(*, points: bool = True, zones: tuple[Any, dict] | None = None,
+                 settings: dict[str, Any] | None = None) -> Site:  # fmt: skip
             return stack.enter_context(
-                _site(documents, report_geography, tmp_path_factory, points=points, zones=zones)
+                _site(
+                    documents,
+                    report_geography,
+                    tmp_path_factory,
+                    points=points,
+                    zones=zones,
+                    settings=settings or {},
+                )  # fmt: skip
             )
 
         yield make
@@ -98,7 +138,8 @@ def site(sites) -> Site:
 
 @contextmanager
 def _site(documents, geography, tmp_path_factory, *, points: bool,
-          zones: tuple[Any, dict] | None = None) -> Iterator[Site]:  # fmt: skip
+          zones: tuple[Any, dict] | None = None,
+          settings: dict[str, Any] | None = None) -> Iterator[Site]:  # fmt: skip
     from sqlalchemy.orm import Session
 
     from beatlight.api.app import create_app
@@ -122,8 +163,9 @@ def _site(documents, geography, tmp_path_factory, *, points: bool,
             keys = {
                 r: create_key(session, r, f"maps {r}")[1] for r in ("inspector", "pcc", "admin")
             }
-        settings = Settings(rate_limit_per_minute=0, auth_cache_seconds=0, live_cache_seconds=0,
-                            map_refresh_seconds=1, map_missed_weeks=1)  # fmt: skip
+        settings = Settings(**{"rate_limit_per_minute": 0, "auth_cache_seconds": 0,
+                               "live_cache_seconds": 0, "map_refresh_seconds": 1,
+                               "map_missed_weeks": 1, **(settings or {})})  # fmt: skip
         wards = [w["code"] for w in documents[LIVE]["wards"]]
         app = create_app(settings, engine, geography, clock=lambda: MAP_NOW, zone_file=zone_file)
         if points:
@@ -242,12 +284,14 @@ class Watch:
 
 @pytest.fixture
 def watch(browser) -> Iterator[Any]:
-    """``watch(site)``: a new page in a fresh context (no storage shared between tests)."""
+    """``watch(site)``: a new page in a fresh context (no storage shared between tests);
+    ``watch(site, **options)`` with more of Playwright's context options (geolocation,
+    ``bypass_csp`` to inject axe into a page whose policy runs no script, ...)."""
     contexts = []
 
-    def open_page(site: Site) -> Watch:
+    def open_page(site: Site, **options: Any) -> Watch:
         context = browser.new_context(viewport={"width": 1280, "height": 800},
-                                      service_workers="block")  # fmt: skip
+                                      service_workers="block", **options)  # fmt: skip
         contexts.append(context)
         return Watch(context.new_page(), site)
 

@@ -258,8 +258,13 @@ def test_coverage_map_at_an_hour_outlines_figures_revised_after_first_publicatio
 #: finer than the period, nothing live.
 PUBLIC_KEYS = {"type", "features", "geometry", "coordinates", "properties", "id", "period",
                "date", "start", "end", "timezone", "code", "name", "patrol_hours", "foot_hours",
+               "longest_gap_hours",
                "distinct_units", "units_suppressed", "coverage", "target_hours", "status",
-               "publish_delay_hours", "days", "weeks"}  # fmt: skip
+               "publish_delay_hours", "min_units", "days", "weeks",
+               # /public/wards: the wards' names and neighbourhoods, to find one by name
+               "wards", "neighbourhood", "neighbourhood_name", "postcodes",
+               # every published answer: the figures' licence and attribution
+               "licence", "attribution"}  # fmt: skip
 
 
 def test_public_map_shows_published_figures_only(watch, site, documents):

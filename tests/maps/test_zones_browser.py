@@ -1,7 +1,7 @@
 """The zones layer in real headless Chromium (issue 15 item 5), offline: the live map
 outlines each zone in the state of its current session, said in words too; the coverage
-map by the share of sessions met; the public map shows the public zones only, and none
-when the force publishes no zone."""
+map by the share of sessions met; both list their zones in a table, in words; the public
+map shows the public zones only, and none when the force publishes no zone."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from datetime import timedelta
 import pytest
 
 from beatlight.api.zone_store import ZONE_METRICS
-from beatlight.maps.palette import STATUS_COLOURS, ZONE_SHARE_BANDS, ZONE_STATES
+from beatlight.maps.palette import STATUS_COLOURS, STATUS_LABELS, ZONE_SHARE_BANDS, ZONE_STATES
 from tests.conftest import json_keys
 from tests.maps.conftest import LIVE
 from tests.maps.test_browser import PUBLIC_KEYS, TIMEOUT_MS, _open
+from tests.maps.test_residents_browser import assert_axe_clean
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -98,6 +99,17 @@ def _zone_tip(page, code: str) -> str:
     return tip.inner_text()
 
 
+def _zone_rows(page, n: int = len(_ZONES)) -> dict[str, list[str]]:
+    """``{code: [the cells' words]}`` of the table of zones after the map, once it has ``n``."""
+    page.page.wait_for_function(
+        f"() => document.querySelectorAll('#beatlight-zones tbody tr').length === {n}",
+        timeout=TIMEOUT_MS,
+    )
+    return page.page.evaluate("""() => Object.fromEntries(
+        [...document.querySelectorAll('#beatlight-zones tbody tr')].map(tr => [tr.dataset.code,
+            [...tr.querySelectorAll('th, td')].map(c => c.innerText)]))""")
+
+
 def test_live_map_outlines_zones_by_their_current_session(watch, zoned_site):
     page = _open(watch, zoned_site, "/maps/live", "inspector")
     colours = {state: colour for state, colour, _ in ZONE_STATES}
@@ -116,6 +128,11 @@ def test_live_map_outlines_zones_by_their_current_session(watch, zoned_site):
         return z(zone) > z(ward);
     }""")
     assert above
+    # The zones' table says each zone's state in words.
+    rows = _zone_rows(page)
+    words = {state: w.removeprefix("Zone: ") for state, _, w in ZONE_STATES}
+    assert {c: cells[1] for c, cells in rows.items()} == {c: words[s] for c, s in _STATE.items()}
+    assert rows["ZC"][3] == "0 of 1"  # sessions met in the last 28 days
     page.page.get_by_label("Zones (hot spots, town centres)").uncheck()
     page.page.wait_for_function("() => !document.querySelector('path.beatlight-zone')",
                                 timeout=TIMEOUT_MS)  # fmt: skip
@@ -131,7 +148,20 @@ def test_coverage_map_outlines_zones_by_the_share_of_sessions_met(watch, zoned_s
     assert "1 of 2 sessions met over the last 28 days (50%)" in _zone_tip(page, "ZB")
     legend = page.page.locator(".beatlight-legend").inner_text()
     assert all(words in legend for *_, words in ZONE_SHARE_BANDS)
+    words = {band: w.removeprefix("Zone: ") for band, _, _, w in ZONE_SHARE_BANDS}
+    rows = _zone_rows(page)
+    assert {c: cells[1] for c, cells in rows.items()} == {c: words[b] for c, b in _BAND.items()}
+    assert rows["ZB"][2] == "1 of 2 met"
     page.assert_clean()
+
+
+def test_axe_finds_no_violation_on_the_live_map_with_zones(watch, zoned_site, axe):
+    page = _open(watch, zoned_site, "/maps/live", "inspector")
+    _zone_rows(page)
+    # "Show" in the zones' table brings the zone into view with its figures.
+    page.page.locator("#beatlight-zones tr[data-code='ZB'] button").click()
+    page.page.locator(".beatlight-zone-tip", has_text="Zone ZB").wait_for(timeout=TIMEOUT_MS)
+    assert_axe_clean(page.page, axe)
 
 
 def test_public_map_shows_public_zones_only(watch, zoned_site, site):
@@ -140,6 +170,9 @@ def test_public_map_shows_public_zones_only(watch, zoned_site, site):
     assert _zone_paths(page, len(public)) == {c: ["amber", STATUS_COLOURS["amber"]]
                                               for c in public}  # fmt: skip
     assert "Published place" in page.page.locator(".beatlight-legend").inner_text()
+    rows = _zone_rows(page, len(public))
+    assert {c: cells[3] for c, cells in rows.items()} == {
+        c: dict(STATUS_LABELS["public"])["amber"] for c in public}  # fmt: skip
     assert all("/api/v1/public/" in u or "/api/v1/" not in u for u in page.requests)
     zone_answers = [r for r in page.responses if "/api/v1/public/zones/geojson" in r.url]
     assert zone_answers and all(r.status == 200 for r in zone_answers)
@@ -152,3 +185,4 @@ def test_public_map_shows_public_zones_only(watch, zoned_site, site):
     plain.page.wait_for_load_state("networkidle")
     assert plain.page.locator("path.beatlight-zone").count() == 0
     assert "Published place" not in plain.page.locator(".beatlight-legend").inner_text()
+    assert plain.page.locator("#beatlight-zones").is_hidden()

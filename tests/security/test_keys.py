@@ -163,8 +163,25 @@ def test_a_known_prefix_with_made_up_secrets_cannot_use_up_the_keys_requests(app
     assert client.get("/api/v1/areas", headers={"X-API-Key": key}).status_code == 429
 
 
-def test_the_api_changes_nothing_every_route_only_reads(app_with):
+def test_the_api_changes_nothing_every_route_only_reads(app_with, store, geography, tmp_path):
     """No key, whatever its role, can change anything through the API: keys are managed
-    with ``beatlight keys`` by whoever can write to the store."""
-    paths = app_with().openapi()["paths"]
-    assert paths and {method for item in paths.values() for method in item} == {"get"}
+    with ``beatlight keys`` by whoever can write to the store. Every route is a GET but
+    the postcode lookup, a POST only so that the postcode stays out of URLs and logs,
+    which reads too."""
+    from tests.api.conftest import dump
+    from tests.api.test_public_find import made_up_postcodes
+
+    path, expected = made_up_postcodes(geography, tmp_path)
+    app = app_with(postcode_file=path)
+    paths = app.openapi()["paths"]
+    reads = {p for p, item in paths.items() if set(item) == {"get"}}
+    assert reads and set(paths) - reads == {"/api/v1/public/postcode"}
+    assert set(paths["/api/v1/public/postcode"]) == {"post"}
+    before = dump(store.engine)
+    client = TestClient(app, raise_server_exceptions=False)
+    for postcode in [*expected, "ZZ1 1AA", "not a postcode"]:
+        for headers in ({}, {"X-API-Key": store.keys["admin"]}):
+            answer = client.post("/api/v1/public/postcode", json={"postcode": postcode},
+                                 headers=headers)  # fmt: skip
+            assert answer.status_code in (200, 404)
+    assert dump(store.engine) == before
