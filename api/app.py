@@ -219,8 +219,7 @@ def _handle_errors(app: FastAPI) -> None:
 
 def _document_errors(app: FastAPI) -> None:
     """Declare the 422 answers as :func:`_handle_errors` sends them (``detail`` a sentence,
-    ``errors`` the parameters), not as FastAPI's default list, and the keys the routes
-    read (:func:`api.auth.document_keys`)."""
+    ``errors`` the parameters), and the keys the routes read (:func:`api.auth.document_keys`)."""
     from fastapi.openapi.utils import get_openapi
     from pydantic.json_schema import models_json_schema
 
