@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from beatlight.api.audit import AuditTrail
-from beatlight.api.auth import Authenticator
+from beatlight.api.auth import Authenticator, document_keys
 from beatlight.api.compression import Precompressed
 from beatlight.api.db import StoreUnreachable, display_url
 from beatlight.api.deps import Services, json_response
@@ -219,7 +219,7 @@ def _handle_errors(app: FastAPI) -> None:
 
 def _document_errors(app: FastAPI) -> None:
     """Declare the 422 answers as :func:`_handle_errors` sends them (``detail`` a sentence,
-    ``errors`` the parameters), not as FastAPI's default list."""
+    ``errors`` the parameters), and the keys the routes read (:func:`api.auth.document_keys`)."""
     from fastapi.openapi.utils import get_openapi
     from pydantic.json_schema import models_json_schema
 
@@ -242,6 +242,7 @@ def _document_errors(app: FastAPI) -> None:
                         answer["content"] = {"application/json": {"schema": problem}}
             components.pop("HTTPValidationError", None)
             components.pop("ValidationError", None)
+            document_keys(document, app.routes)
             app.openapi_schema = document
         return app.openapi_schema
 

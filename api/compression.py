@@ -6,7 +6,8 @@ until the snapshot changes. For England's 7,681 wards that is 2.8 MB of figures
 or 20 MB of GeoJSON an answer, and writing those bytes to the socket is then
 what the API spends its time on. :class:`Precompressed` compresses such a body
 once, the second time it is sent, in a thread, and sends the compressed bytes
-(an eighth of the size) to every client whose ``Accept-Encoding`` allows gzip.
+(an eighth of the size) to every client whose ``Accept-Encoding`` allows gzip, its
+entity tag marked as the compressed one's (:mod:`api.etags`).
 Bodies sent once (an ad hoc query) go out as they are: compressing them would
 cost more than it saves.
 """
@@ -19,7 +20,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Precompressed"]
+from beatlight.api.etags import GZIP_SUFFIX
+
+__all__ = ["Precompressed", "accepts_gzip"]
 
 
 @dataclass(eq=False)
@@ -39,7 +42,7 @@ class Precompressed:
         self._kept = 0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not _accepts_gzip(scope):
+        if scope["type"] != "http" or not accepts_gzip(scope):
             await self.app(scope, receive, send)
             return
         held: dict[str, Any] | None = None
@@ -62,7 +65,8 @@ class Precompressed:
                 await send(start)
                 await send(message)
                 return
-            headers = [(k, v) for k, v in start.get("headers", [])
+            headers = [(k, _gzip_tag(v) if k.lower() == b"etag" else v)
+                       for k, v in start.get("headers", [])
                        if k.lower() != b"content-length"]  # fmt: skip
             headers += [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding"),
                         (b"content-length", str(len(compressed)).encode())]  # fmt: skip
@@ -100,7 +104,8 @@ class Precompressed:
             self._kept += len(done.result())
 
 
-def _accepts_gzip(scope: Any) -> bool:
+def accepts_gzip(scope: Any) -> bool:
+    """Whether the request of ``scope`` accepts a gzip-compressed answer."""
     for name, value in scope.get("headers", ()):
         if name == b"accept-encoding":
             for coding in value.decode("latin-1").lower().split(","):
@@ -109,6 +114,11 @@ def _accepts_gzip(scope: Any) -> bool:
                     quality = params.strip().removeprefix("q=").strip()
                     return quality not in ("0", "0.0", "0.00", "0.000")
     return False
+
+
+def _gzip_tag(etag: bytes) -> bytes:
+    """The entity tag of the compressed answer: another representation (:mod:`api.etags`)."""
+    return etag[:-1] + GZIP_SUFFIX.encode() + b'"' if etag.endswith(b'"') else etag
 
 
 def _encoded(start: dict[str, Any]) -> bool:

@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from beatlight.api.db import connect
-from beatlight.api.snapshots import Document, Snapshots
+from beatlight.api.etags import GZIP_SUFFIX
+from beatlight.api.snapshots import Document, Hour, Snapshots
 from beatlight.settings import Settings
 from beatlight.times import format_time
 
@@ -32,6 +33,9 @@ __all__ = [
     "csv_response",
     "geojson_response",
     "document",
+    "gzip_response",
+    "snapshot_tag",
+    "stored_hour",
     "hour_boundary",
     "json_response",
     "quoted",
@@ -138,10 +142,40 @@ async def document(services: Services, as_of: datetime | None) -> Document:
         return found  # type: ignore[return-value]
     hour = hour_boundary(as_of)
     cached = services.snapshots.hour_fresh(hour)
-    found = cached if cached is not False else await run_in_threadpool(services.snapshots.at, hour)
+    if cached is not False and (cached is None or cached.document is not None):  # type: ignore[union-attr]
+        found = None if cached is None else cached.document  # type: ignore[union-attr]
+    else:
+        found = await run_in_threadpool(services.snapshots.at, hour)
+    if found is None:
+        raise HTTPException(404, f"no snapshot stored at {format_time(hour)}")
+    return found
+
+
+async def stored_hour(services: Services, as_of: datetime) -> Hour:
+    """The stored hour ``as_of`` (its tag and stored answer, not its document); 404 if none."""
+    hour = hour_boundary(as_of)
+    cached = services.snapshots.hour_fresh(hour)
+    found = cached if cached is not False else await run_in_threadpool(services.snapshots.hour,
+                                                                       hour)  # fmt: skip
     if found is None:
         raise HTTPException(404, f"no snapshot stored at {format_time(hour)}")
     return found  # type: ignore[return-value]
+
+
+async def snapshot_tag(services: Services, as_of: datetime | None) -> str | None:
+    """What names the figures of the live snapshot or of the hour ``as_of``, cheaply (no
+    document is read for a stored hour); 404 when there is none."""
+    if as_of is None:
+        return (await document(services, None)).tag
+    return (await stored_hour(services, as_of)).tag
+
+
+def gzip_response(body: bytes, media_type: str, etag: str | None) -> Response:
+    """A gzip-compressed ``body`` as it is, for a client that accepts gzip."""
+    headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+    if etag is not None:
+        headers["ETag"] = etag[:-1] + GZIP_SUFFIX + '"'
+    return Response(body, media_type=media_type, headers=headers)
 
 
 def quoted(value: str, limit: int = QUOTED_CHARS) -> str:

@@ -3,25 +3,35 @@
 :func:`report_document_at` rebuilds the batch report's document for an hour boundary
 (SPEC "Batch report contract"), equal to what
 :func:`beatlight.streams.aggregate.document_from_records` gives for the same records,
-with each area's revision and when it was made (SPEC "Late uploads");
+with each area's revision and when it was made (SPEC "Late uploads"), and
+:func:`stored_document` reads the one rendered when the hour was stored;
 :func:`live_document` does the same for the latest live snapshot. Writing the rows is
 :mod:`beatlight.api.store`.
 """
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from beatlight.api.models import Area, History, HourSummary, LiveMetric, LiveSummary
+from beatlight.api.models import (
+    Area,
+    History,
+    HourDocument,
+    HourSummary,
+    LiveMetric,
+    LiveSummary,
+)
 from beatlight.streams.report import METRICS
 from beatlight.times import format_time
 
-__all__ = ["live_document", "report_document_at", "stored_hours"]
+__all__ = ["live_document", "report_document_at", "stored_document", "stored_hours"]
 
 _LEVELS = (("ward", "wards"), ("neighbourhood", "neighbourhoods"), ("district", "districts"))
 
@@ -38,6 +48,15 @@ def report_document_at(session: Session, hour: datetime) -> dict[str, Any] | Non
         document["revision"] = summary.revision
         document["revised_at"] = _format_or_none(summary.revised_at)
     return document
+
+
+def stored_document(session: Session, hour: datetime, digest: str) -> dict[str, Any] | None:
+    """The document stored for ``hour`` when it was stored (:mod:`api.hour_documents`), if
+    it is still the one named ``digest``; else ``None``."""
+    table = HourDocument.__table__
+    blob = session.execute(sa.select(table.c.document).where(
+        table.c.hour == hour, table.c.digest == digest)).scalar()  # fmt: skip
+    return None if blob is None else orjson.loads(gzip.decompress(blob))
 
 
 def live_document(session: Session) -> dict[str, Any] | None:

@@ -7,6 +7,8 @@ Tables hold what the stream publishes, one row per area and window:
 * ``history`` and ``hour_summaries``: the snapshot at each hour boundary, its newest
   revision (late uploads publish an hour again), and ``hour_revisions``: when each
   revision of an hour was made;
+* ``hour_documents``: each stored hour's report document and its figures answer, rendered
+  and compressed when the hour is stored (:mod:`api.hour_documents`);
 * ``alerts``: alerts raised on live status changes;
 * ``zones``, ``zone_live``, ``zone_history`` and ``zone_sessions``: the zones' figures
   (SPEC Z4) from the same snapshots: each zone's name and kind, its windows live and at
@@ -40,8 +42,10 @@ __all__ = [
     "Area",
     "Base",
     "History",
+    "HourDocument",
     "HourRevision",
     "HourSummary",
+    "SERIES_INCLUDED",
     "LiveAudit",
     "LiveMetric",
     "LiveSummary",
@@ -135,6 +139,12 @@ class LiveMetric(_Metrics, Base):
     as_of: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+#: The columns the series index of ``history`` holds besides its key (PostgreSQL).
+SERIES_INCLUDED = ("patrol_minutes", "foot_minutes", "unit_minutes", "longest_gap_minutes",
+                   "distinct_units", "visits", "koper_visits", "last_seen", "attainment",
+                   "coverage", "target_minutes", "status", "revision", "revised_at")  # fmt: skip
+
+
 class History(_Metrics, Base):
     """One area's figures in one window at an hour boundary.
 
@@ -143,8 +153,11 @@ class History(_Metrics, Base):
     """
 
     __tablename__ = "history"
-    # The primary key starts with the hour, so it also serves "every area at hour H".
-    __table_args__ = (sa.Index("ix_history_area_hour", "level", "code", "hour"),)
+    # The primary key starts with the hour, so it also serves "every area at hour H". One
+    # area's series in one window reads the other index, which holds every figure on
+    # PostgreSQL: a month of hours is a few index pages instead of a heap page an hour.
+    __table_args__ = (sa.Index("ix_history_series", "level", "code", "window", "hour",
+                               postgresql_include=list(SERIES_INCLUDED)),)  # fmt: skip
 
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     level: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
@@ -190,6 +203,24 @@ class HourRevision(Base):
     revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     accepted: Mapped[int] = mapped_column(sa.BigInteger)
     outside: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class HourDocument(Base):
+    """One stored hour rendered once, when it was stored: what the API serves for it.
+
+    ``document`` is the hour's report document and ``metrics`` the answer of
+    ``/api/v1/metrics?as_of={hour}`` (every area, every window), both JSON compressed with
+    gzip; ``revision`` is the hour's (the newest stored wins) and ``digest`` names the
+    document's bytes, for the API's entity tags.
+    """
+
+    __tablename__ = "hour_documents"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    revision: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    digest: Mapped[str] = mapped_column(sa.String(32))
+    document: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    metrics: Mapped[bytes] = mapped_column(sa.LargeBinary)
 
 
 class LiveSummary(_Summary, Base):

@@ -2,12 +2,12 @@
 
 Each takes a :class:`~sqlalchemy.orm.Session` and returns plain rows; the routes
 shape them into responses. They use the indexes of :mod:`api.models`: history by
-``(level, code, hour)``, and alerts by ``as_of``.
+``(level, code, window, hour)``, and alerts by ``as_of``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,9 +17,9 @@ from beatlight.api.models import Alert, Area, History, HourRevision, HourSummary
 
 __all__ = [
     "areas",
+    "exists",
     "hour_range",
     "raised_alerts",
-    "revised",
     "series",
     "ward_windows",
     "weekly_figures",
@@ -37,6 +37,10 @@ def areas(session: Session, level: str | None = None, code: str | None = None) -
     return list(session.execute(query.order_by(levels, Area.code)).scalars())
 
 
+#: ``(hour, revision, revised_at, first_published_at)`` of a revised point of a series.
+Revised = tuple[datetime, int, datetime | None, datetime | None]
+
+
 def series(
     session: Session,
     level: str,
@@ -46,45 +50,42 @@ def series(
     start: datetime,
     end: datetime,
     hours: list[datetime] | None = None,
-) -> list[tuple[datetime, Any]]:
-    """``(hour, value)`` of one metric of one area between ``start`` and ``end`` (inclusive),
-    at every stored hour, or only at ``hours``."""
-    column = getattr(History, metric)
-    query = sa.select(History.hour, column).where(
-        History.level == level, History.code == code, History.window == window,
-        History.hour >= start, History.hour <= end,
+) -> tuple[list[tuple[datetime, Any]], list[Revised]]:
+    """One metric of one area between ``start`` and ``end`` (inclusive), at every stored
+    hour or only at ``hours``: ``(hour, value)`` of each, and ``(hour, revision, revised_at,
+    first_published_at)`` of those at which this area's figures changed after the hour was
+    first published.
+
+    One index-only scan of ``ix_history_series`` on PostgreSQL; the hours' first
+    publications are read only when a figure was revised."""
+    if hours is not None and not hours:
+        return [], []
+    table = History.__table__
+    # revised_at as the driver gives it (aware on PostgreSQL, naive UTC on SQLite), made a
+    # moment only for the few revised points, not for every hour of the series.
+    revised_at = sa.type_coerce(table.c.revised_at, sa.DateTime())
+    query = sa.select(table.c.hour, table.c[metric], table.c.revision, revised_at).where(
+        table.c.level == level, table.c.code == code, table.c.window == window,
+        table.c.hour >= start, table.c.hour <= end,
     )  # fmt: skip
     if hours is not None:
-        if not hours:
-            return []
-        query = query.where(History.hour.in_(hours))
-    return [(hour, value) for hour, value in session.execute(query.order_by(History.hour))]
+        query = query.where(table.c.hour.in_(hours))
+    rows = session.connection().execute(query.order_by(table.c.hour)).all()
+    points = [(hour, value) for hour, value, _, _ in rows]
+    changed = [(hour, revision, _utc(at)) for hour, _, revision, at in rows if revision]
+    if not changed:
+        return points, []
+    first = dict(session.execute(
+        sa.select(HourRevision.hour, HourRevision.revised_at).where(
+            HourRevision.revision == 0, HourRevision.hour.in_([h for h, _, _ in changed]))
+    ).all())  # fmt: skip
+    return points, [(hour, revision, at, first.get(hour)) for hour, revision, at in changed]
 
 
-def revised(
-    session: Session,
-    level: str,
-    code: str,
-    window: str,
-    start: datetime,
-    end: datetime,
-    hours: list[datetime] | None = None,
-) -> list[tuple[datetime, int, datetime | None, datetime | None]]:
-    """``(hour, revision, revised_at, first_published_at)`` of each stored hour between
-    ``start`` and ``end`` (or of ``hours``) at which this area's figures changed after the
-    hour was first published."""
-    first = sa.orm.aliased(HourRevision)
-    query = (
-        sa.select(History.hour, History.revision, History.revised_at, first.revised_at)
-        .outerjoin(first, sa.and_(first.hour == History.hour, first.revision == 0))
-        .where(History.level == level, History.code == code, History.window == window,
-               History.hour >= start, History.hour <= end, History.revision > 0)
-    )  # fmt: skip
-    if hours is not None:
-        if not hours:
-            return []
-        query = query.where(History.hour.in_(hours))
-    return [tuple(row) for row in session.execute(query.order_by(History.hour))]  # type: ignore[misc]
+def exists(session: Session, level: str, code: str) -> bool:
+    """Whether an area of ``level`` has the code ``code``."""
+    query = sa.select(Area.id).where(Area.level == level, Area.code == code).limit(1)
+    return session.connection().execute(query).first() is not None
 
 
 def weekly_figures(
@@ -152,6 +153,12 @@ def stored_among(session: Session, hours: list[datetime]) -> set[datetime]:
         return set()
     query = sa.select(HourSummary.hour).where(HourSummary.hour.in_(hours))
     return {_aware(h) for h in session.execute(query).scalars()}  # type: ignore[misc]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return None if moment is None else moment.astimezone(UTC)
+    return moment.replace(tzinfo=UTC)
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -7,11 +7,17 @@ routes to keep what they rendered from it. :class:`Snapshots` hands them out:
 * the live document is re-checked at most every ``live_ttl`` seconds with one tiny
   query (the live summary's ``as_of``), and reloaded only when the stream has sent
   a newer snapshot; the materialiser stores whole snapshots in one transaction;
-* hour documents are kept for ``hour_ttl`` seconds, because a late event can still
-  revise a stored hour (the stream re-sends it and the store upserts it); the most
-  recently loaded are kept, up to ``hours_kept`` documents and ``figures_kept`` figures
-  (one area in one window) between them. A figure holds about 1 kB of Python objects:
-  England's hour is 63,000 of them (65 MB), a county's 1,700.
+* a stored hour (:class:`Hour`) is its entity tag, the figures answer rendered when
+  it was stored (:mod:`api.hour_documents`), compressed, and its document once a route
+  needs one (parsed from the stored document, or rebuilt from the rows of an hour
+  stored before documents were). An hour is re-checked after ``hour_ttl`` seconds,
+  because a late event can still revise it (the stream re-sends it and the store
+  upserts it): one small query for its revision and digest, and it is read again only
+  if they changed. The most recently used are kept, up to ``hours_kept`` hours,
+  ``bytes_kept`` bytes of stored answers and ``figures_kept`` figures (one area in one
+  window) of parsed documents. A figure holds about 1 kB of Python objects: England's
+  hour is 63,000 of them (65 MB), a county's 1,700; England's stored figures answer
+  is 3 MB.
 """
 
 from __future__ import annotations
@@ -22,18 +28,18 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from beatlight.api.db import connect
-from beatlight.api.documents import live_document, report_document_at
-from beatlight.api.models import LiveSummary
-from beatlight.times import parse_time
+from beatlight.api.documents import live_document, report_document_at, stored_document
+from beatlight.api.models import HourDocument, HourSummary, LiveSummary
+from beatlight.times import format_time, parse_time
 
-__all__ = ["Document", "Snapshots"]
+__all__ = ["Document", "Hour", "Snapshots"]
 
 _LEVEL_KEYS = {"ward": "wards", "neighbourhood": "neighbourhoods", "district": "districts"}
 
@@ -47,6 +53,8 @@ class Document:
     as_of: datetime = field(init=False)
     entries: dict[tuple[str, str], dict[str, Any]] = field(init=False)
     figures: int = field(init=False)  # of an area in a window: what the document weighs
+    #: Names the figures, for entity tags (None: they have no name that tells them apart).
+    tag: str | None = None
     rendered: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -82,8 +90,9 @@ class Snapshots:
         *,
         live_ttl: float = 1.0,
         hour_ttl: float = 30.0,
-        hours_kept: int = 48,
+        hours_kept: int = 2_000,
         figures_kept: int = 500_000,
+        bytes_kept: int = 512_000_000,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
@@ -91,12 +100,14 @@ class Snapshots:
         self._hour_ttl = hour_ttl
         self._hours_kept = hours_kept
         self._figures_kept = figures_kept
+        self._bytes_kept = bytes_kept
         self._figures = 0  # of the hour documents kept
+        self._bytes = 0  # of the stored answers kept
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._live: Document | None = None
         self._live_checked = float("-inf")
-        self._hours: OrderedDict[datetime, tuple[float, Document | None]] = OrderedDict()
+        self._hours: OrderedDict[datetime, _Kept] = OrderedDict()
         self._refreshing = False  # a request is re-checking the live document
         self._loading: dict[datetime, threading.Lock] = {}  # one load per hour at a time
 
@@ -122,50 +133,145 @@ class Snapshots:
                         self._live = None
                     elif self._live is None or self._live.as_of != as_of:
                         body = live_document(session)
-                        self._live = Document(body, live=True) if body is not None else None
+                        self._live = None if body is None else Document(
+                            body, live=True, tag=f"live.{format_time(as_of)}")  # fmt: skip
                 self._live_checked = self._monotonic()
                 return self._live
             finally:
                 self._refreshing = False
 
-    def hour_fresh(self, hour: datetime) -> Document | None | bool:
-        """The cached document of ``hour`` if it need not be re-read, else ``False``."""
+    def hour_fresh(self, hour: datetime) -> Hour | None | bool:
+        """The cached entry of ``hour`` if it need not be re-checked, else ``False``."""
         cached = self._hours.get(hour)
-        if cached is not None and self._monotonic() - cached[0] < self._hour_ttl:
-            return cached[1]
+        if cached is not None and self._monotonic() - cached.checked < self._hour_ttl:
+            return cached.entry
         return False
 
-    def at(self, hour: datetime) -> Document | None:
-        """The document of the snapshot at ``hour`` (``None`` if not stored). Blocking."""
+    def hour(self, hour: datetime) -> Hour | None:
+        """The stored hour ``hour`` with its stored figures answer (``None`` if not stored).
+
+        Blocking. Re-checked after ``hour_ttl`` with one small query: an entry whose
+        tag has not changed is kept, with the document parsed from it."""
         cached = self.hour_fresh(hour)
         if cached is not False:
             return cached  # type: ignore[return-value]
-        with self._lock:
-            loading = self._loading.setdefault(hour, threading.Lock())
-        with loading:  # concurrent misses of one hour: one load, the others wait for it
+        with self._loading_lock(hour):  # concurrent misses of one hour: one load
             cached = self.hour_fresh(hour)
             if cached is not False:
                 return cached  # type: ignore[return-value]
+            old = self._hours.get(hour)
             with connect(self._engine) as connection, Session(bind=connection) as session:
-                body = report_document_at(session, hour)
-            document = Document(body, live=False) if body is not None else None
+                entry = _read_hour(session, hour, old.entry if old is not None else None)
             with self._lock:
-                self._keep(hour, document)
-                self._loading.pop(hour, None)
-        return document
+                self._keep(hour, entry, self._monotonic())
+        return entry
 
-    def _keep(self, hour: datetime, document: Document | None) -> None:
-        """Keep ``document`` as the newest, and forget the oldest loaded beyond the
-        limits (the newest stays even alone over them). Call with the lock held."""
-        old = self._hours.pop(hour, None)
-        self._figures -= _weight(old[1]) if old is not None else 0
-        self._hours[hour] = (self._monotonic(), document)
-        self._figures += _weight(document)
+    def at(self, hour: datetime) -> Document | None:
+        """The document of the snapshot at ``hour`` (``None`` if not stored). Blocking.
+
+        Parsed from the stored document, or rebuilt from the rows of an hour stored
+        before documents were (:mod:`api.hour_documents`)."""
+        entry = self.hour(hour)
+        if entry is None or entry.document is not None:
+            return None if entry is None else entry.document
+        with self._loading_lock(hour):
+            if entry.document is not None:
+                return entry.document
+            with connect(self._engine) as connection, Session(bind=connection) as session:
+                if entry.digest is None:
+                    body = report_document_at(session, hour)
+                else:
+                    body = stored_document(session, hour, entry.digest)
+            if body is None:  # revised (or gone) since the entry was read: read it again
+                with self._lock:
+                    self._forget(hour)
+                return self.at(hour)
+            entry.document = Document(body, live=False, tag=entry.tag)
+            with self._lock:
+                kept = self._hours.get(hour)
+                if kept is not None and kept.entry is entry:  # weigh it again, as it was checked
+                    self._keep(hour, entry, kept.checked)
+        return entry.document
+
+    def _loading_lock(self, hour: datetime) -> threading.Lock:
+        with self._lock:
+            return self._loading.setdefault(hour, threading.Lock())
+
+    def _keep(self, hour: datetime, entry: Hour | None, checked: float) -> None:
+        """Keep ``entry`` as the newest, and forget the oldest loaded beyond the limits
+        (the newest stays even alone over them). Call with the lock held."""
+        self._forget(hour)
+        weight = _Kept(checked, entry, _figures(entry), _bytes(entry))
+        self._hours[hour] = weight
+        self._figures += weight.figures
+        self._bytes += weight.bytes
         while len(self._hours) > 1 and (len(self._hours) > self._hours_kept
-                                        or self._figures > self._figures_kept):  # fmt: skip
-            _, (_, dropped) = self._hours.popitem(last=False)
-            self._figures -= _weight(dropped)
+                                        or self._figures > self._figures_kept
+                                        or self._bytes > self._bytes_kept):  # fmt: skip
+            oldest = next(iter(self._hours))
+            self._forget(oldest)
+            self._loading.pop(oldest, None)
+
+    def _forget(self, hour: datetime) -> None:
+        old = self._hours.pop(hour, None)
+        if old is not None:
+            self._figures -= old.figures
+            self._bytes -= old.bytes
 
 
-def _weight(document: Document | None) -> int:
-    return 0 if document is None else document.figures
+@dataclass(eq=False)
+class Hour:
+    """A stored hour as the API holds it: what names its figures, its stored figures
+    answer, and its document once a route has needed it."""
+
+    hour: datetime
+    revision: int | None
+    #: Names the hour's figures, for entity tags: it changes whenever they do (None: an
+    #: hour stored before documents were, of no known revision: no tag).
+    tag: str | None
+    digest: str | None  # of the stored document (None: rebuilt from the rows)
+    metrics: bytes | None  # gzip of /metrics?as_of={hour}, every area and window
+    document: Document | None = field(default=None, repr=False)
+
+
+def _read_hour(session: Session, hour: datetime, old: Hour | None) -> Hour | None:
+    """``hour`` as stored now: ``old`` again if it has not changed."""
+    table = HourDocument.__table__
+    while True:
+        row = session.execute(sa.select(table.c.revision, table.c.digest)
+                              .where(table.c.hour == hour)).one_or_none()  # fmt: skip
+        if row is None:
+            break
+        tag = f"{format_time(hour)}.{row.revision}.{row.digest}"
+        if old is not None and old.tag == tag:
+            return old
+        metrics = session.execute(sa.select(table.c.metrics).where(
+            table.c.hour == hour, table.c.digest == row.digest)).scalar()  # fmt: skip
+        if metrics is not None:  # else revised between the two reads: read again
+            return Hour(hour, row.revision, tag, row.digest, metrics)
+    summary = session.execute(sa.select(HourSummary.revision)
+                              .where(HourSummary.hour == hour)).one_or_none()  # fmt: skip
+    if summary is None:
+        return None
+    revision = summary.revision
+    tag = None if revision is None else f"{format_time(hour)}.{revision}"
+    if old is not None and tag is not None and old.tag == tag and old.digest is None:
+        return old
+    return Hour(hour, revision, tag, None, None)
+
+
+class _Kept(NamedTuple):
+    """An hour in the cache: when it was checked, and what it weighed when kept."""
+
+    checked: float
+    entry: Hour | None
+    figures: int
+    bytes: int
+
+
+def _figures(entry: Hour | None) -> int:
+    return 0 if entry is None or entry.document is None else entry.document.figures
+
+
+def _bytes(entry: Hour | None) -> int:
+    return 0 if entry is None or entry.metrics is None else len(entry.metrics)

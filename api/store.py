@@ -9,7 +9,8 @@ records again changes nothing. Reading report documents back is
 Hours come with their revision (SPEC "Late uploads"): a record of a newer or the same
 revision replaces the stored one, an older one (a replay of the topic) changes
 nothing, and a repeat keeps the stored ``revised_at``. So the newest revision is
-served whatever order records are stored in, and replays change no time.
+served whatever order records are stored in, and replays change no time. Each hour
+stored is rendered once into ``hour_documents`` (:mod:`beatlight.api.hour_documents`).
 
 Zones (SPEC Z4) ride in the same snapshots, in the summary's ``zones`` or as
 ``zone|{code}`` records; :mod:`beatlight.api.zone_store` writes them.
@@ -26,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from beatlight.api.hour_documents import render_hours
 from beatlight.api.models import (
     Alert,
     Area,
@@ -149,6 +151,7 @@ def apply(session: Session, changes: Changes) -> None:
     _upsert_revised(session, History, changes.history.values(),
                     ("hour", "level", "code", "window"))  # fmt: skip
     _upsert_revised(session, HourSummary, changes.hour_summaries.values(), ("hour",))
+    render_hours(session, changes.hour_summaries)  # the hours' rows are all written above
     if changes.hour_revisions:  # the first record of a revision says when it was made
         insert = _insert_for(session)(HourRevision).on_conflict_do_nothing(
             index_elements=["hour", "revision"]

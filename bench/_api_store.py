@@ -7,7 +7,8 @@ here: the API reads rows, not their meaning. The areas, hour summaries and the l
 snapshot go in as the materialiser writes them (``api.store.Changes``/``apply``);
 the history rows (15,700 areas x 4 windows an hour for England: 1.5 M a day) go in
 with PostgreSQL's COPY, a day of hours per transaction, their figures scaled with
-NumPy (SQLite: through ``apply`` as well).
+NumPy (SQLite: through ``apply`` as well), before the hours' summaries, whose ``apply``
+renders and stores each hour's documents from those rows as the materialiser does.
 """
 
 from __future__ import annotations
@@ -110,9 +111,9 @@ def fill_store(
                 changes.history.update(((r["hour"], r["level"], r["code"], r["window"]), r)
                                        for r in hour_rows)  # fmt: skip
         with Session(engine) as session, session.begin():
-            apply(session, changes)
-            if copy:
+            if copy:  # before the summaries, which render each hour from its rows
                 _copy_history(session, scaled)
+            apply(session, changes)
         stored += len(rows) * len(day)
         if (first // 24) % 7 == 6 or first + 24 >= len(hours):
             say(f"  stored up to {day[-1]:%Y-%m-%d %H:%M}Z: {stored:,} history rows")

@@ -85,7 +85,8 @@ class Load:
 
     @property
     def failures(self) -> int:
-        return sum(n for status, n in self.statuses.items() if not 200 <= status < 300)
+        return sum(n for status, n in self.statuses.items()
+                   if not (200 <= status < 300 or status == 304))  # fmt: skip
 
 
 def measure(
@@ -169,6 +170,8 @@ class _Connection(asyncio.Protocol):
             head = bytes(self.head[:end]).lower()
             self.status = int(head[9:12])
             at = head.find(b"\r\ncontent-length:")
+            if at < 0 and self.status == 304:  # Not Modified has no body, and no length
+                head, at = b"\r\ncontent-length: 0", 0
             if at < 0:
                 self._fail(RuntimeError(f"an answer without Content-Length: {head[:200]!r}"))
                 return

@@ -18,7 +18,9 @@ Everything is measured in one run on this machine:
    of ``--boundaries`` (211 Staffordshire wards, 211 neighbourhoods, 9 districts,
    the force; four windows each; England: 15,689 areas): one simulated day,
    reported once, re-stamped and scaled for every hour; history rows go in by COPY
-   (about 60,000 rows/s: England's 1.5 M rows a day take 25 s).
+   (about 60,000 rows/s: England's 1.5 M rows a day take 25 s), and each hour is
+   rendered into ``hour_documents`` as the materialiser does (a few seconds an England
+   hour); then ``VACUUM ANALYZE``, as autovacuum does soon after.
 3. An inspector key; the API in its own process (``bench/_api_server.py``: the
    real app with default settings but no rate limit, plus ``GET /bench/trivial``
    with no key, on one uvicorn process as ``beatlight api`` runs).
@@ -26,11 +28,15 @@ Everything is measured in one run on this machine:
    keep-alive connections, each sending its next request when the last is
    answered; ``--seconds`` per endpoint in ``--rounds`` turns, each turn after an
    uncounted ``--warmup`` (so cached endpoints are measured warm; "every hour in
-   turn" and the history visit many rows, which no cache holds). Requests carry
+   turn" visits every stored hour, each read as stored, and the history every ward's
+   rows). Requests carry
    ``Accept-Encoding: gzip`` as browsers and HTTP libraries send it (the API sends
    large snapshot renders compressed: ``api/compression.py``). The API has one of
    the machine's two cores, the generator the other; the table shows the CPU
    share each used.
+
+The last row asks for the live ward metrics again with ``If-None-Match`` naming the
+answer the client holds (one request made first, for its ``ETag``): 304s with no body.
 
 Printed per endpoint: requests/s, p50 and p99 latency, throughput as a ratio of
 the trivial endpoint's, and the size of an answer as sent and the bytes per second.
@@ -38,6 +44,9 @@ The last line is the key ratio (live ward metrics / trivial) against the issue's
 targets, >= 0.5 and p99 < 50 ms. ``--profile S`` then samples the API with py-spy
 (``pip install py-spy``) for S seconds under the live metrics load and prints the
 frames it is busiest in.
+
+Long because it is one run from end to end: the store filled, the API started, every
+endpoint measured and the table printed, and its own arguments and endpoints beside them.
 """
 
 from __future__ import annotations
@@ -51,6 +60,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -87,6 +97,8 @@ def main() -> None:
         endpoints = _endpoints(key, hours, wards, args.only)
         port = free_port()
         with _api_process(url, args.boundaries, port, Path(tmp) / "api.log") as pid:
+            if not args.only or "304" in args.only:
+                endpoints.append(_conditional(endpoints[1], port, args.accept_encoding))
             say(f"API pid {pid} on port {port}: {args.concurrency} connections, "
                 f"{args.seconds:g} s per endpoint in {args.rounds} rounds, each turn after "
                 f"{args.warmup:g} s of warm-up")  # fmt: skip
@@ -134,6 +146,12 @@ def _fill(url: str, args: argparse.Namespace) -> tuple[str, list[datetime], list
             f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
         with Session(engine) as session, session.begin():
             key = create_key(session, "inspector", "bench/api_load.py")[1]
+        started = time.perf_counter()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            # As autovacuum does soon after the rows arrive (0008_hour_documents): the
+            # series index's pages all-visible, so a ward's history is an index-only scan.
+            connection.exec_driver_sql("VACUUM ANALYZE")
+        say(f"vacuumed in {time.perf_counter() - started:.0f} s")
     finally:
         engine.dispose()
     return key, hours, [w["code"] for w in base["wards"]]
@@ -215,6 +233,30 @@ def _endpoints(key: str, hours: list[datetime], wards: list[str], only: str) -> 
     words = [w.strip() for w in only.split(",") if w.strip()]
     return [e for i, e in enumerate(endpoints)
             if i <= 1 or not words or any(w in e.name for w in words)]  # fmt: skip
+
+
+@dataclass
+class _Conditional(Endpoint):
+    """Requests that send ``If-None-Match`` with the tag of the answer the client holds."""
+
+    etag: str = ""
+
+    def requests(self, port: int, accept_encoding: str = "") -> list[bytes]:
+        tag = f"If-None-Match: {self.etag}\r\n".encode()
+        return [r[:-2] + tag + b"\r\n" for r in super().requests(port, accept_encoding)]
+
+
+def _conditional(endpoint: Endpoint, port: int, accept_encoding: str) -> Endpoint:
+    """``endpoint`` asked again by a client that holds its answer: 304s, with no body."""
+    headers = {"X-API-Key": endpoint.key or "", "Accept-Encoding": accept_encoding}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{endpoint.paths[0]}",
+                                     headers=headers)  # fmt: skip
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        etag = answer.headers["ETag"]
+    if not etag:
+        sys.exit(f"{endpoint.paths[0]} sent no ETag: the conditional requests cannot be measured")
+    return _Conditional(f"{endpoint.name}, If-None-Match (304)", endpoint.paths, endpoint.key,
+                        etag)  # fmt: skip
 
 
 def _report(load: Load) -> None:

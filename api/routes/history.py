@@ -101,7 +101,7 @@ def _series(
     resolution: str,
 ):  # noqa: ANN202
     for opened in session(services):
-        if not queries.areas(opened, level, code):
+        if not queries.exists(opened, level, code):
             return None
         if end is None:
             end = queries.hour_range(opened)[1] or services.clock()
@@ -110,6 +110,5 @@ def _series(
         hours = samples(start, end, resolution, services.zone)
         if hours is not None:
             hours = [hour_boundary(h) for h in hours]
-        return (queries.series(opened, level, code, window, metric, start, end, hours),
-                queries.revised(opened, level, code, window, start, end, hours))  # fmt: skip
+        return queries.series(opened, level, code, window, metric, start, end, hours)
     return None

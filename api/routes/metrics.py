@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from beatlight.api import queries
 from beatlight.api.auth import requires
+from beatlight.api.compression import accepts_gzip
 from beatlight.api.deps import (
     AsOfQuery,
     FormatQuery,
@@ -25,11 +26,16 @@ from beatlight.api.deps import (
     WithinCalendar,
     csv_response,
     document,
+    gzip_response,
     json_response,
     quoted,
     session,
+    snapshot_tag,
+    stored_hour,
 )
 from beatlight.api.documents import report_document_at
+from beatlight.api.etags import entity_tag, not_modified, tagged
+from beatlight.api.renders import area_figures, metrics_body, revision_of
 from beatlight.api.schemas import AreaMetrics, FairnessResponse, Level, MetricsResponse
 from beatlight.api.snapshots import Document
 from beatlight.configs import method
@@ -62,26 +68,41 @@ WindowQuery = Annotated[Window | None, Query(description="Only this window (defa
 
 @router.get("/metrics", response_model=MetricsResponse, summary="Figures of every area")
 async def all_metrics(
-    services: ServicesDep,
+    request: Request,
     as_of: AsOfQuery = None,
     level: LevelQuery = None,
     window: WindowQuery = None,
     format: FormatQuery = "json",
 ) -> Response:
     """Live figures of every area (or one level), or those stored at the hour ``as_of``."""
+    # The busiest route: its services straight from the app, not as one more dependency
+    # to solve on every request (ServicesDep).
+    services: Services = request.app.state.services
+    asked = ("metrics", level, window, format)
+    if as_of is not None:  # a stored hour: its whole answer as stored, or its document
+        hour = await stored_hour(services, as_of)
+        etag = entity_tag(hour.tag, *asked)
+        if (unchanged := not_modified(request, etag)) is not None:
+            return unchanged
+        if (hour.metrics is not None and asked == ("metrics", None, None, "json")
+                and accepts_gzip(request.scope)):  # fmt: skip
+            return gzip_response(hour.metrics, "application/json", etag)
     doc = await document(services, as_of)
+    etag = doc.render(("etag", *asked), lambda: entity_tag(doc.tag, *asked))
+    if (unchanged := not_modified(request, etag)) is not None:
+        return unchanged
     if format == "csv":
         rows = doc.render(("metrics.csv", level, window), lambda: _csv_rows(doc, level, window))
-        return csv_response("metrics", ("level", "code", "name", "window", *METRICS), rows)
-    body = doc.render(("metrics", level, window), lambda: orjson.dumps({
-        "as_of": doc.body["as_of"], "live": doc.live, **_revision(doc.body),
-        "areas": [_area(lv, e, window) for lv, e in doc.level(level)]}))  # fmt: skip
-    return json_response(body)
+        return tagged(csv_response("metrics", ("level", "code", "name", "window", *METRICS),
+                                   rows), etag)  # fmt: skip
+    body = doc.render(("metrics", level, window), lambda: metrics_body(doc, level, window))
+    return json_response(body, ETag=etag) if etag else json_response(body)
 
 
 @router.get("/metrics/{code}", response_model=AreaMetrics, summary="Figures of one area",
             responses={404: {"description": "No such area, or no such snapshot."}})  # fmt: skip
 async def area_metrics(
+    request: Request,
     services: ServicesDep,
     code: str,
     as_of: AsOfQuery = None,
@@ -93,34 +114,52 @@ async def area_metrics(
     entry = doc.entries.get((level, code))
     if entry is None:
         raise HTTPException(404, f"no {level} has the code {quoted(code)}")
-    return json_response(doc.render(("area", level, code, window),
-                                    lambda: orjson.dumps(_area(level, entry, window))))  # fmt: skip
+    etag = entity_tag(doc.tag, "area", level, code, window)
+    if (unchanged := not_modified(request, etag)) is not None:
+        return unchanged
+    body = doc.render(("area", level, code, window),
+                      lambda: orjson.dumps(area_figures(level, entry, window)))  # fmt: skip
+    return tagged(json_response(body), etag)
 
 
 @router.get("/fairness", response_model=FairnessResponse, summary="Fairness across wards")
 async def fairness(
-    services: ServicesDep, as_of: AsOfQuery = None, window: WindowQuery = None
-) -> Response:
+    request: Request, services: ServicesDep, as_of: AsOfQuery = None,
+    window: WindowQuery = None,
+) -> Response:  # fmt: skip
     """SPEC rule 12 per window: how evenly patrol time is spread over wards and residents."""
+    etag = entity_tag(await snapshot_tag(services, as_of), "fairness", window)
+    if (unchanged := not_modified(request, etag)) is not None:
+        return unchanged
     doc = await document(services, as_of)
     windows = {w: f for w, f in doc.body["fairness"].items() if window in (None, w)}
-    return json_response({"as_of": doc.body["as_of"], "live": doc.live, "windows": windows})
+    return tagged(
+        json_response({"as_of": doc.body["as_of"], "live": doc.live, "windows": windows}),
+        entity_tag(doc.tag, "fairness", window),
+    )
 
 
 @router.get("/geojson", summary="Areas with their figures as GeoJSON",
             response_description="A GeoJSON FeatureCollection (RFC 7946), WGS84.",
             responses={200: {"content": {"application/geo+json": {}}}})  # fmt: skip
 async def geojson(
+    request: Request,
     services: ServicesDep,
     as_of: AsOfQuery = None,
     level: Annotated[Level, Query(description="Which areas.")] = "ward",
     window: Annotated[Window, Query(description="Which window's figures.")] = "24h",
 ) -> Response:
     """One feature per area: its outline and its figures in one window (for maps and GIS)."""
+    asked = ("geojson", level, window)
+    etag = entity_tag(await snapshot_tag(services, as_of), *asked)
+    if (unchanged := not_modified(request, etag)) is not None:
+        return unchanged
     doc = await document(services, as_of)
-    body = doc.render(("geojson", level, window),
-                      lambda: orjson.dumps(_features(services, doc, level, window)))  # fmt: skip
-    return Response(body, media_type="application/geo+json")
+    body = doc.render(asked, lambda: orjson.dumps(_features(services, doc, level, window)))
+    return tagged(
+        Response(body, media_type="application/geo+json"),
+        doc.render(("etag", *asked), lambda: entity_tag(doc.tag, *asked)),
+    )
 
 
 @reports.get("/report", summary="The batch report's document at an hour boundary",
@@ -128,6 +167,7 @@ async def geojson(
                         200: {"content": {"application/json": {}, "text/csv": {},
                                           "text/html": {}}}})  # fmt: skip
 async def report(
+    request: Request,
     services: ServicesDep,
     as_of: Annotated[
         datetime,
@@ -142,10 +182,17 @@ async def report(
 ) -> Response:
     """Exactly ``beatlight report --as-of H`` on the same events (SPEC "Batch report contract");
     ``format=html``: the printable PCC report, as ``beatlight report --format html``."""
+    # The HTML report also reads the other days of its period: it has no tag of its own.
+    etag = None if format == "html" else entity_tag(
+        (await stored_hour(services, as_of)).tag, "report", format)  # fmt: skip
+    if (unchanged := not_modified(request, etag)) is not None:
+        return unchanged
     doc = await document(services, as_of)
+    etag = None if format == "html" else entity_tag(doc.tag, "report", format)
     if format == "csv":
         rows = [[row[c] for c in CSV_COLUMNS] for row in csv_rows(doc.body)]
-        return csv_response(f"beatlight-report-{doc.body['as_of']}", CSV_COLUMNS, rows)
+        return tagged(csv_response(f"beatlight-report-{doc.body['as_of']}", CSV_COLUMNS, rows),
+                      etag)  # fmt: skip
     if format == "html":
         body = await run_in_threadpool(_pcc_report, services, doc, period_days)
         return Response(body, media_type="text/html; charset=utf-8", headers={
@@ -153,7 +200,7 @@ async def report(
             "X-Frame-Options": "DENY",
             "Referrer-Policy": "no-referrer",
         })  # fmt: skip
-    return json_response(doc.render("report", lambda: orjson.dumps(doc.body)))
+    return tagged(json_response(doc.render("report", lambda: orjson.dumps(doc.body))), etag)
 
 
 def _pcc_report(services: Services, doc: Document, period_days: int) -> bytes:
@@ -178,17 +225,6 @@ def _pcc_report(services: Services, doc: Document, period_days: int) -> bytes:
     return doc.render(("report.html", period_days), build)
 
 
-def _area(level: str, entry: dict[str, Any], window: str | None) -> dict[str, Any]:
-    windows = entry["windows"] if window is None else {window: entry["windows"][window]}
-    return {"level": level, "code": entry["code"], "name": entry["name"], "windows": windows,
-            **_revision(entry)}  # fmt: skip
-
-
-def _revision(found: dict[str, Any]) -> dict[str, Any]:
-    """An hour's revision, or an area's when its figures changed after first publication."""
-    return {key: found[key] for key in ("revision", "revised_at") if key in found}
-
-
 def _csv_rows(doc: Document, level: str | None, window: str | None) -> list[list[Any]]:
     return [[lv, e["code"], e["name"], w, *(e["windows"][w][m] for m in METRICS)]
             for lv, e in doc.level(level) for w in WINDOWS
@@ -203,7 +239,7 @@ def _features(services: Any, doc: Document, level: str, window: str) -> dict[str
         features.append({
             "type": "Feature", "id": entry["code"], "geometry": shapes.get(entry["code"]),
             "properties": {"level": level, "code": entry["code"], "name": entry["name"],
-                           "window": window, **figures, **_revision(entry)},
+                           "window": window, **figures, **revision_of(entry)},
         })  # fmt: skip
     return {"type": "FeatureCollection", "as_of": doc.body["as_of"], "live": doc.live,
-            **_revision(doc.body), "features": features}  # fmt: skip
+            **revision_of(doc.body), "features": features}  # fmt: skip

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from beatlight.api.auth import Authenticator, Principal, requires
+from beatlight.api.auth import Authenticator, Principal, declare_keys, requires
 from beatlight.api.db import StoreUnreachable, create_engine_for
 from beatlight.api.keys import ROLES, list_keys
 from tests.api.test_keys import new_key, revoke
@@ -40,6 +40,7 @@ def guarded_app(engine: Engine, cache_seconds: float = 5.0) -> FastAPI:
         return {"ok": True}
 
     app.include_router(router)
+    declare_keys(app)
     return app
 
 

@@ -103,7 +103,7 @@ def test_an_older_revision_stored_later_changes_nothing(engine, documents):
 
 def _empty(engine) -> None:
     with engine.begin() as connection:
-        for table in ("history", "hour_summaries", "hour_revisions"):
+        for table in ("history", "hour_summaries", "hour_revisions", "hour_documents"):
             connection.exec_driver_sql(f"DELETE FROM {table}")
 
 

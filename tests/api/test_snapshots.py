@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 
 import pytest
@@ -36,9 +37,25 @@ def test_an_hour_is_read_once_then_served_from_memory_until_its_time_is_up(store
     assert first.figures == sum(len(e["windows"]) for e in first.entries.values()) > 0
     clock.now = 29.0
     assert snapshots.at(HOURS[0]) is first
-    clock.now = 31.0  # a late event may have revised it: read again
+    clock.now = 31.0  # a late event may have revised it: checked again, and unchanged
+    assert snapshots.at(HOURS[0]) is first
+
+
+def test_an_hour_revised_is_read_again_once_its_time_is_up(stored, documents):
+    clock = Clock()
+    snapshots = Snapshots(stored, hour_ttl=30.0, monotonic=clock)
+    first = snapshots.at(HOURS[0])
+    revised = copy.deepcopy(documents[HOURS[0]])
+    revised["wards"][0]["windows"]["24h"]["patrol_minutes"] += 42.0
+    fill(stored, {HOURS[0]: revised})
+    clock.now = 29.0
+    assert snapshots.at(HOURS[0]) is first
+    clock.now = 31.0
     again = snapshots.at(HOURS[0])
-    assert again is not first and again.body == first.body
+    assert again.tag != first.tag
+    assert again.body["wards"][0]["windows"]["24h"]["patrol_minutes"] == (
+        first.body["wards"][0]["windows"]["24h"]["patrol_minutes"] + 42.0
+    )
 
 
 def test_the_cache_holds_at_most_its_figures_dropping_the_oldest_loaded(stored):

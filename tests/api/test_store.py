@@ -23,8 +23,8 @@ from tests.streams.test_report_vs_oracle import assert_same
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 TABLES = {"areas", "live_metrics", "history", "hour_summaries", "live_summary", "alerts",
-          "materialiser_offsets", "api_keys", "live_audit", "hour_revisions", "zones",
-          "zone_live", "zone_history", "zone_sessions", "zone_returns"}  # fmt: skip
+          "materialiser_offsets", "api_keys", "live_audit", "hour_revisions", "hour_documents",
+          "zones", "zone_live", "zone_history", "zone_sessions", "zone_returns"}  # fmt: skip
 
 
 def history_changes(document: dict) -> Changes:
@@ -55,7 +55,7 @@ def test_migrations_create_the_schema_in_a_fresh_database(kind, tmp_path_factory
             inspector = sa.inspect(engine)
             assert TABLES | {"alembic_version"} == set(inspector.get_table_names())
             indexes = {i["name"] for i in inspector.get_indexes("history")}
-            assert "ix_history_area_hour" in indexes
+            assert "ix_history_series" in indexes
             with engine.connect() as connection:
                 assert connection.execute(sa.text("SELECT version_num FROM alembic_version")
                                           ).scalar() == _head()  # fmt: skip
