@@ -16,16 +16,19 @@ The columns and cells are checked in :mod:`beatlight.geo._zone_rows`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
+import orjson
 import shapely
 from pyproj import Transformer
 
@@ -104,6 +107,17 @@ class Zones:
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    @cached_property
+    def digest(self) -> str:
+        """What figures counted with these zones depend on: their codes, shapes and
+        schedules (a lane's checkpoint and its messages name the zones they hold)."""
+        digest = hashlib.sha256()
+        digest.update(orjson.dumps([list(map(str, self.codes)),
+                                    list(map(str, self.schedule_texts))]))  # fmt: skip
+        for shape in self.metric.to_wkb():
+            digest.update(shape)
+        return digest.hexdigest()
 
     def match(self, x: npt.ArrayLike, y: npt.ArrayLike) -> ZoneHits:
         """The zones covering each point given in the metric CRS (Z1: interior or boundary).

@@ -133,6 +133,7 @@ class Aggregator:
         self.published_hour_us: int | None = None
         self.revisions = 0  # hour snapshots published again with a figure changed
         self.too_old = 0  # lane figures for hours past revision, not taken
+        self.other_zones = 0  # messages of lanes counting other zones (or none), not taken
 
     def receive(self, message: Message, now_us: int | None = None) -> list[Snapshot]:
         """Take one message from a lane; return the hour snapshots it completes or revises.
@@ -143,6 +144,9 @@ class Aggregator:
         lane = status.lane
         if not 0 <= lane < self.partitions:
             raise ValueError(f"lane {lane} outside the {self.partitions} partitions")
+        if self.zones is not None and status.zones != self.zones.digest:
+            self._other_zones(lane)
+            return []
         self._status[lane] = status
         if message.kind is Kind.FINAL:
             assert message.final is not None
@@ -199,7 +203,15 @@ class Aggregator:
 
         A lane that skipped an hour as empty had no ping for longer than the longest
         window, yet its older runs count in sessions up to 28 days back: they are its
-        runs from the latest hour it sent before."""
+        runs from the latest hour it sent before.
+
+        Only messages of lanes counting these zones are taken (``LaneStatus.zones``).
+        ``beatlight.partials`` may hold others: written before the zones were set or
+        changed, or by a worker of another app id on the same broker. Their figures
+        have no zone runs, or runs of other zones, and their lanes are rebuilt from the
+        input (their checkpoints do not fit either) and send every hour again. Taken,
+        they would publish hours whose zones miss those lanes' runs, then publish each
+        hour again as each rebuilt lane sent it."""
         self.zones, self.zone_config = zones, zone_config
         return self
 
@@ -251,6 +263,12 @@ class Aggregator:
             store.drop_before(cut - 1)
 
     # -- internals --------------------------------------------------------------------
+
+    def _other_zones(self, lane: int) -> None:
+        if not self.other_zones:
+            log.warning("lane %d's figures count other zones than this worker's (or none): "
+                        "not taken; its lane sends them again with these", lane)  # fmt: skip
+        self.other_zones += 1
 
     def _complete_hours(self, now_us: int | None) -> list[Snapshot]:
         done = []

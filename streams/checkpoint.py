@@ -63,11 +63,7 @@ def _digest(areas: Areas) -> str:
 
 def zones_digest(zones: Zones) -> str:
     """What a checkpoint's zone state depends on: the zones' codes, shapes and schedules."""
-    digest = hashlib.sha256()
-    digest.update(orjson.dumps([list(map(str, zones.codes)), list(map(str, zones.schedule_texts))]))
-    for shape in zones.metric.to_wkb():
-        digest.update(shape)
-    return digest.hexdigest()
+    return zones.digest
 
 
 def dump_lane(lane: Lane, next_offset: int) -> bytes:

@@ -135,6 +135,7 @@ class LaneRunner:
             caught_up=self.caught_up,
             rejected=dict(lane.rejected),
             duplicates=lane.duplicates,
+            zones=None if lane.zones is None else lane.zones.zones.digest,
         )
 
     def process(

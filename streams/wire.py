@@ -15,7 +15,8 @@ Stage 1 (one lane per input partition) sends the aggregator these kinds of messa
 
 A tick of a lane with zones also carries the lane's zone runs as of its time
 (:mod:`beatlight.streams.zone_lane`; ``"zones": true`` in the header, arrays named
-``zone_*``); without zones a tick is what it always was. Every message carries the
+``zone_*``), and every message of such a lane names its zones (``LaneStatus.zones``);
+without zones a message is what it always was. Every message carries the
 lane's :class:`LaneStatus`. The header is JSON and
 lists the arrays (name, dtype, shape); the body is their raw bytes, one after the
 other, zlib-compressed. (Earlier workers wrote an ``.npz`` archive, several times
@@ -89,10 +90,16 @@ class LaneStatus:
     #: hours it skipped as empty (``[first_us, last_us, outside, accepted]`` on the wire).
     reported_until_us: int | None = None
     skipped: list[SkippedSpan] = field(default_factory=list)
+    #: The zones the lane counts (:attr:`~beatlight.geo.zones.Zones.digest`), whose runs
+    #: its ticks carry; ``None`` (absent on the wire) for a lane without zones.
+    zones: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The status as the wire's JSON header holds it."""
-        return asdict(self) | {"skipped": [_span_json(span) for span in self.skipped]}
+        value = asdict(self) | {"skipped": [_span_json(span) for span in self.skipped]}
+        if self.zones is None:
+            del value["zones"]  # a ward-only lane's messages are as they always were
+        return value
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> LaneStatus:

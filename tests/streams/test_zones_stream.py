@@ -193,3 +193,23 @@ def test_a_checkpoint_holds_the_zone_state_and_names_its_zones(city):  # noqa: F
     plain.send(lines)
     plain.runners[1].flush_final()
     assert load_lane(plain.runners[1].dump(), geography, config, stream.zone_lane()) is None
+
+
+def test_partials_of_lanes_without_these_zones_are_not_taken(city):  # noqa: F811
+    # beatlight.partials may hold figures of lanes without the aggregator's zones: written
+    # before the zones were set, or by a ward-only worker of another app id on the same
+    # broker. Taken, they publish hours whose zones have no runs, and each hour is then
+    # published again as each lane with zones sends it.
+    lines = messy(city[2], 2)[:4000]
+    plain, zoned = Stream(city, zones=False), Stream(city)
+    plain.send(lines)
+    assert len(plain.hours) > 5
+    found = [snap for payload in plain.wire for snap in zoned.aggregator.receive(decode(payload))]
+    assert found == []
+    assert zoned.aggregator.other_zones == len(plain.wire)
+    zoned.send(lines)
+    assert zoned.aggregator.revisions == 0
+    assert sorted(zoned.hours) == sorted(plain.hours)
+    hour = sorted(zoned.hours)[len(zoned.hours) // 2]
+    assert zoned.hours[hour].revision.number == 0
+    assert _figures_only(zoned.hours[hour].document["zones"]) == batch_zones(city, lines, hour)
