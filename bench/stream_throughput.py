@@ -144,7 +144,7 @@ def throughput(args: Any, wards: Any, work: Path) -> dict[str, Any]:
             # next worker more slowly.
             with contextlib.ExitStack() as round_broker:  # stopped even if loading it fails
                 bootstrap = broker.bootstrap if r == 1 else _reloaded(round_broker, events, parts)
-                rounds.append(_round(args, bootstrap, work, tag, suffix, zones))
+                rounds.append(_round(args, bootstrap, work, tag, suffix, zones, events))
         del events
         # A round's (a) and (b) ran back to back: their ratio is a paired measurement, and
         # the median round's shrugs off a round that other work slowed (with an even
@@ -304,10 +304,13 @@ def run_workers(
 
 
 def _round(
-    args: Any, bootstrap: str, work: Path, tag: str, suffix: str, zones: Path | None
-) -> tuple[dict, dict, dict | None]:
+    args: Any, bootstrap: str, work: Path, tag: str, suffix: str, zones: Path | None,
+    events: list,
+) -> tuple[dict, dict, dict | None]:  # fmt: skip
     """(a) then (b) on ``bootstrap``: one paired round; with ``zones``, (b0) the worker
-    ward-only between them, and (b) with the zones."""
+    ward-only between them, on a broker of its own holding the same input (the internal
+    topics' names are fixed: (b) would read (b0)'s partials and checkpoints), and (b)
+    with the zones."""
     n, parts = args.events, args.partitions
     say(f"  (a){tag} no-op Faust agent, take_events(2000, within=0.2), fresh group:")
     a = run_noop(bootstrap, n, parts, work, f"bench-noop{suffix}")
@@ -319,8 +322,9 @@ def _round(
     if zones is not None:
         say(f"  (b0){tag} beatlight worker ward-only (--live-clock event), fresh app id, "
             f"/metrics polled every {POLL_S} s:")  # fmt: skip
-        b0 = run_workers(bootstrap, n, parts, args.boundaries, work, f"bench-worker-b0{suffix}",
-                         label="(b0)")  # fmt: skip
+        with contextlib.ExitStack() as own:
+            b0 = run_workers(_reloaded(own, events, parts), n, parts, args.boundaries, work,
+                             f"bench-worker-b0{suffix}", label="(b0)")  # fmt: skip
         say(f"  rate_b0 = {b0['rate']:,.0f} ev/s; this round's b0/a = "
             f"{b0['rate'] / a['rate']:.2f}")  # fmt: skip
     say(f"  (b){tag} beatlight worker (--live-clock event"
