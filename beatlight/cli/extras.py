@@ -24,7 +24,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     ),
     "api": (
         "fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg", "httpx", "folium",
-        "xstatic", "prometheus_client", "cachetools", "fastapi_offline",
+        "xstatic", "prometheus_client", "cachetools", "fastapi_offline", "jinja2",
     ),
 }  # fmt: skip
 
