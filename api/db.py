@@ -26,6 +26,7 @@ __all__ = [
     "connect",
     "create_engine_for",
     "display_url",
+    "insert_for",
     "reachable",
     "upgrade",
 ]
@@ -99,6 +100,18 @@ def connect(engine: Engine) -> Connection:
             f"the store at {display_url(engine.url)} is busy: every pooled connection "
             "stayed in use past the pool's timeout"
         ) from None
+
+
+def insert_for(session: Any) -> Any:
+    """The ``insert`` of the session's dialect, with ``on_conflict_do_update`` (upserts)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert
+    if name == "sqlite":
+        return sqlite.insert
+    raise ValueError(f"the store runs on PostgreSQL or SQLite, not {name}")
 
 
 def display_url(url: str | URL) -> str:

@@ -26,6 +26,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from beatlight.api.db import insert_for
 from beatlight.api.documents import report_document_at
 from beatlight.api.models import HourDocument
 from beatlight.api.renders import metrics_body
@@ -78,14 +79,8 @@ def render_hours(session: Session, summaries: Mapping[datetime, Mapping[str, Any
             rows.append({"hour": hour, "revision": done.revision, "digest": done.digest,
                          "document": done.document, "metrics": done.metrics})  # fmt: skip
     if rows:
-        insert = _insert_for(session)(table)
+        insert = insert_for(session)(table)
         updated = {c: insert.excluded[c] for c in ("revision", "digest", "document", "metrics")}
         session.execute(insert.on_conflict_do_update(index_elements=["hour"], set_=updated),
                         rows)  # fmt: skip
     return len(rows)
-
-
-def _insert_for(session: Session):  # noqa: ANN202
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

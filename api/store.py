@@ -24,9 +24,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from beatlight.api.db import insert_for
 from beatlight.api.hour_documents import render_hours
 from beatlight.api.models import (
     Alert,
@@ -153,16 +153,16 @@ def apply(session: Session, changes: Changes) -> None:
     _upsert_revised(session, HourSummary, changes.hour_summaries.values(), ("hour",))
     render_hours(session, changes.hour_summaries)  # the hours' rows are all written above
     if changes.hour_revisions:  # the first record of a revision says when it was made
-        insert = _insert_for(session)(HourRevision).on_conflict_do_nothing(
+        insert = insert_for(session)(HourRevision).on_conflict_do_nothing(
             index_elements=["hour", "revision"]
         )
         session.execute(insert, list(changes.hour_revisions.values()))
     if changes.alerts:
-        insert = _insert_for(session)(Alert).on_conflict_do_nothing(
+        insert = insert_for(session)(Alert).on_conflict_do_nothing(
             index_elements=["level", "code", "kind", "as_of"]
         )
         session.execute(insert, list(changes.alerts.values()))
-    apply_zones(session, changes.zones, _insert_for)
+    apply_zones(session, changes.zones)
     offsets = [{"topic": t, "partition": p, "next_offset": n}
                for (t, p), n in changes.offsets.items()]  # fmt: skip
     _upsert(session, MaterialiserOffset, offsets, ("topic", "partition"))
@@ -177,15 +177,6 @@ def read_offsets(session: Session) -> dict[tuple[str, int], int]:
 # -- internals ---------------------------------------------------------------------------
 
 
-def _insert_for(session: Session):  # noqa: ANN202
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise ValueError(f"the store runs on PostgreSQL or SQLite, not {name}")
-
-
 def _upsert_revised(
     session: Session, model: type, rows: Iterable[dict[str, Any]], keys: tuple[str, ...]
 ) -> None:
@@ -195,7 +186,7 @@ def _upsert_revised(
     if not rows:
         return
     table = model.__table__  # type: ignore[attr-defined]
-    insert = _insert_for(session)(table)
+    insert = insert_for(session)(table)
     new = sa.func.coalesce(insert.excluded.revision, -1)
     old = sa.func.coalesce(table.c.revision, -1)
     updated = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
@@ -231,7 +222,7 @@ def _upsert(
     if not rows:
         return
     table = model.__table__  # type: ignore[attr-defined]
-    insert = _insert_for(session)(table)
+    insert = insert_for(session)(table)
     updated = {c.name: insert.excluded[c.name] for c in table.columns
                if c.name not in keys and c.name not in skip}  # fmt: skip
     # Live figures never go back in time, whatever order records are stored in.

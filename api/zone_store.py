@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from beatlight.api.db import insert_for
 from beatlight.api.models import Zone, ZoneHistory, ZoneLive, ZoneReturnHour, ZoneSession
 from beatlight.times import parse_time
 
@@ -99,23 +100,26 @@ class ZoneChanges:
                     self.sessions[code, start] = row
 
 
-def apply_zones(session: Session, changes: ZoneChanges, insert_for: Any) -> None:
-    """Upsert the zones' rows (``insert_for``: the dialect's ``insert``, from api.store)."""
+def apply_zones(session: Session, changes: ZoneChanges) -> None:
+    """Upsert the zones' rows."""
     if changes.names:
-        _upsert(session, Zone, changes.names.values(), ("code",), insert_for)
+        _upsert(session, Zone, changes.names.values(), ("code",))
     if changes.live:
-        _upsert(session, ZoneLive, changes.live.values(), ("code", "window"), insert_for,
+        _upsert(session, ZoneLive, changes.live.values(), ("code", "window"),
                 where=lambda table, new: table.c.as_of <= new.as_of)  # fmt: skip
     if changes.history:
         _upsert(session, ZoneHistory, changes.history.values(), ("hour", "code", "window"),
-                insert_for, where=lambda table, new: table.c.revision <= new.revision,
-                keep_revised_at=True)  # fmt: skip
+                where=_newer_revision, keep_revised_at=True)  # fmt: skip
     if changes.returns:
         _upsert(session, ZoneReturnHour, changes.returns.values(), ("start", "code"),
-                insert_for, where=lambda table, new: table.c.revision <= new.revision)  # fmt: skip
+                where=_newer_revision)  # fmt: skip
     if changes.sessions:
-        _upsert(session, ZoneSession, changes.sessions.values(), ("code", "start"), insert_for,
+        _upsert(session, ZoneSession, changes.sessions.values(), ("code", "start"),
                 where=_newer_snapshot)  # fmt: skip
+
+
+def _newer_revision(table: sa.Table, new: Any) -> Any:
+    return table.c.revision <= new.revision
 
 
 def _newer_snapshot(table: sa.Table, new: Any) -> Any:
@@ -128,7 +132,6 @@ def _upsert(
     model: type,
     rows: Any,
     keys: tuple[str, ...],
-    insert_for: Any,
     *,
     where: Any = None,
     keep_revised_at: bool = False,
