@@ -25,7 +25,6 @@ import orjson
 
 from beatlight.geo.areas import Areas
 from beatlight.geo.geography import Geography
-from beatlight.geo.zones import Zones
 from beatlight.streams.lane import Lane, LaneConfig
 from beatlight.streams.zone_lane import ZoneLane
 
@@ -36,7 +35,6 @@ __all__ = [
     "geography_digest",
     "latest_checkpoint",
     "load_lane",
-    "zones_digest",
 ]
 
 _CHUNK = 512 * 1024
@@ -61,11 +59,6 @@ def _digest(areas: Areas) -> str:
     return digest.hexdigest()
 
 
-def zones_digest(zones: Zones) -> str:
-    """What a checkpoint's zone state depends on: the zones' codes, shapes and schedules."""
-    return zones.digest
-
-
 def dump_lane(lane: Lane, next_offset: int) -> bytes:
     """The lane's state at ``next_offset`` (the first record it has not processed).
 
@@ -78,7 +71,7 @@ def dump_lane(lane: Lane, next_offset: int) -> bytes:
         "next_offset": next_offset,
     } | state
     if lane.zones is not None:
-        header["zone_digest"] = zones_digest(lane.zones.zones)
+        header["zone_digest"] = lane.zones.zones.digest
     head = orjson.dumps(header)
     body = io.BytesIO()
     np.savez(body, **arrays)
@@ -100,7 +93,7 @@ def load_lane(
             return None
         if header["geography"] != geography_digest(geography.areas):
             return None
-        if header.get("zone_digest") != (None if zones is None else zones_digest(zones.zones)):
+        if header.get("zone_digest") != (None if zones is None else zones.zones.digest):
             return None
         with np.load(io.BytesIO(data[4 + size :]), allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
