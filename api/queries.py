@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from beatlight.api.models import Alert, Area, History, HourRevision, HourSummary
+from beatlight.streams.report import METRICS
 
 __all__ = [
     "areas",
@@ -124,13 +125,8 @@ def ward_windows(
     for row in session.execute(query).scalars():
         key = (row.hour, row.window)
         if key in wanted:
-            out[key] = {name: getattr(row, name) for name in _WINDOW_FIGURES}
+            out[key] = {name: getattr(row, name) for name in METRICS}
     return out
-
-
-_WINDOW_FIGURES = ("patrol_minutes", "foot_minutes", "unit_minutes", "longest_gap_minutes",
-                   "distinct_units", "visits", "koper_visits", "coverage", "target_minutes",
-                   "attainment", "status")  # fmt: skip
 
 
 def raised_alerts(session: Session, since: datetime, limit: int = 500) -> list[Alert]:
