@@ -149,7 +149,7 @@ def _start(args: Any) -> tuple[Any, list]:
     say(f"  wards: {len(geography.wards.codes):,}, areas: {len(geography.areas):,} from "
         f"{args.boundaries} ({time.perf_counter() - started:.0f} s)")  # fmt: skip
     started = time.perf_counter()
-    events = simulated(geography.wards, args.events, seed=7, units=args.units)
+    events, _ = simulated(geography.wards, args.events, seed=7, units=args.units)
     say(f"  simulated {len(events):,} events ({args.units:,} units, feed faults on) in "
         f"{time.perf_counter() - started:.0f} s")  # fmt: skip
     return geography, events
