@@ -21,7 +21,10 @@ the same input and with fresh consumer groups; each round's b/a is printed, and
 ``ratio b/a`` (target >= 0.7) is the median round's: on a shared 2-core machine one
 round's rates can move by a third while a neighbour is busy, and they move together
 within a round. With ``--workers 1,2,4``, the same as (b) with 2 and 4 worker
-processes in one group, against one worker. (b') is the worker with no live tick
+processes in one group, against one worker: from the first record, which counts the
+rebalances as workers join one by one, and from when the group has settled (every
+worker holds input partitions, by its ``beatlight_worker_partitions``), the rate a
+running group keeps. (b') is the worker with no live tick
 during the run (BEATLIGHT_LIVE_SECONDS=600), so every record comes through Faust.
 
 With ``--zones N``: N hot spots of 150 m where the simulated patrols go (they are sent
@@ -103,9 +106,14 @@ def main(argv: list[str] | None = None) -> int:
            f"{fo['rate'] / tp['a']['rate']:.2f} x rate_a" if fo else "")
         + f"  ({tp['wall']:.0f} s)")  # fmt: skip
     if len(tp["scaling"]) > 1:
-        say("  workers: " + "; ".join(
+        say("  workers, from the first record: " + "; ".join(
             f"{k}: {r['rate']:,.0f} ev/s ({r['rate'] / tp['b']['rate']:.2f} x one)"
             for k, r in sorted(tp["scaling"].items())))  # fmt: skip
+        steady = {k: r["steady_rate"] for k, r in tp["scaling"].items() if "steady_rate" in r}
+        if 1 in steady and len(steady) > 1:
+            say("  workers, once the group settled: " + "; ".join(
+                f"{k}: {rate:,.0f} ev/s ({rate / steady[1]:.2f} x one)"
+                for k, rate in sorted(steady.items())))  # fmt: skip
     say(f"  total wall time {time.perf_counter() - began:.0f} s")
     if args.zones:
         say(f"  ward-only worker (b0): {tp['b0']['rate']:,.0f} ev/s, b0/a {tp['ratio0']:.2f}; "
@@ -145,7 +153,6 @@ def throughput(args: Any, wards: Any, work: Path) -> dict[str, Any]:
             with contextlib.ExitStack() as round_broker:  # stopped even if loading it fails
                 bootstrap = broker.bootstrap if r == 1 else _reloaded(round_broker, events, parts)
                 rounds.append(_round(args, bootstrap, work, tag, suffix, zones, events))
-        del events
         # A round's (a) and (b) ran back to back: their ratio is a paired measurement, and
         # the median round's shrugs off a round that other work slowed (with an even
         # number of rounds, the lower of the two middle ones).
@@ -165,22 +172,29 @@ def throughput(args: Any, wards: Any, work: Path) -> dict[str, Any]:
                 "zones cost): " + ", ".join(f"{r:.2f}" for r in zone_ratios))  # fmt: skip
             out |= {"b0": b0, "ratio0": b0["rate"] / a["rate"], "zone_ratios": zone_ratios,
                     "zones_cost": sorted(zone_ratios)[(len(zone_ratios) - 1) // 2]}  # fmt: skip
-        run = dict(bootstrap=broker.bootstrap, n=n, partitions=parts,
-                   boundaries=args.boundaries, work=work,
+        run = dict(n=n, partitions=parts, boundaries=args.boundaries, work=work,
                    **({"BEATLIGHT_ZONES": str(zones)} if zones else {}))  # fmt: skip
+
+        def on_fresh_broker(**more: Any) -> dict[str, Any]:
+            """A run on a broker holding the input only: the internal topics' names are
+            fixed, and workers would resume from an earlier run's checkpoints."""
+            with contextlib.ExitStack() as own:
+                return run_workers(_reloaded(own, events, parts), **run, **more)
+
         for k in (k for k in args.workers if k != 1):
             say(f"  (b x{k}) {k} workers in one group, fresh app id:")
-            r = run_workers(**run, app_id=f"bench-workers-{k}", label=f"(b x{k})", workers=k)
+            r = on_fresh_broker(app_id=f"bench-workers-{k}", label=f"(b x{k})", workers=k)
             say(f"  (b x{k}) N records in {r['seconds']:.2f} s; CPU {100 * r['cpu']:.0f} % of "
                 f"a core (all {k}); rate {r['rate']:,.0f} ev/s = {r['rate'] / b['rate']:.2f} x "
                 f"one worker, {r['rate'] / a['rate']:.2f} x rate_a")  # fmt: skip
+            say(f"  (b x{k}) {_settling(r, b)}")
             out["scaling"][k] = r
         if not args.skip_faust_only:
             say("  (b') the same worker with BEATLIGHT_LIVE_SECONDS=600: no live tick in the "
                 "run, so no lane reads Kafka itself and every record comes through "
                 "Faust:")  # fmt: skip
-            f = run_workers(**run, app_id="bench-worker-faust-only", label="(b')",
-                            BEATLIGHT_LIVE_SECONDS="600")  # fmt: skip
+            f = on_fresh_broker(app_id="bench-worker-faust-only", label="(b')",
+                                BEATLIGHT_LIVE_SECONDS="600")  # fmt: skip
             say(f"  (b') N records in {f['seconds']:.2f} s; CPU {100 * f['cpu']:.0f} % of a "
                 f"core; peak RSS {f['hwm_mb']:,.0f} MB")  # fmt: skip
             say(f"  rate_b' = {f['rate']:,.0f} ev/s; ratio b'/a = {f['rate'] / a['rate']:.2f} "
@@ -189,8 +203,8 @@ def throughput(args: Any, wards: Any, work: Path) -> dict[str, Any]:
         if args.profile > 0:
             say(f"  profile: the worker once more as in (b') (fresh app id) under py-spy "
                 f"for {args.profile:.0f} s; not used for any figure above")  # fmt: skip
-            p = run_workers(**run, app_id="bench-worker-profile", profile_s=args.profile,
-                            label="(profile)", BEATLIGHT_LIVE_SECONDS="600")  # fmt: skip
+            p = on_fresh_broker(app_id="bench-worker-profile", profile_s=args.profile,
+                                label="(profile)", BEATLIGHT_LIVE_SECONDS="600")  # fmt: skip
             say(f"  (profiled pass: {p['rate']:,.0f} ev/s)")
             for line in _pyspy.top_frames(p["profile"]):
                 say(line)
@@ -252,7 +266,7 @@ def run_workers(
 
         started = time.monotonic()
         deadline = started + 180 + n / 500
-        t_first = t_last = None
+        t_first = t_last = settled = None
         t_zero = t_before = started
         done_before = 0
         cpu0 = cpu1 = math.nan
@@ -269,6 +283,8 @@ def run_workers(
                                      f"(at {done_before}):\n" + tail(logs[0]))  # fmt: skip
                 scraped = [scrape(port) or old for port, old in zip(ports, scraped, strict=True)]
                 done = partition_sum(scraped)
+                if settled is None and group_settled(scraped, partitions):
+                    settled = (now, done, cpu())
                 if t_first is None:
                     if done == 0:
                         t_zero = now
@@ -297,10 +313,43 @@ def run_workers(
     for metrics in scraped:
         for k, v in metrics.get("beatlight_events_total", {}).items():
             outcomes[dict(k).get("outcome")] += int(v)
-    return {"first_s": t_first - started, "seconds": t_last - t_first,
-            "rate": n / (t_last - t_first), "cpu": (cpu1 - cpu0) / (now - t_first),
-            "outcomes": dict(outcomes), "profile": spy_out if profile_s > 0 else None,
-            "hwm_mb": hwm}  # fmt: skip
+    out = {"first_s": t_first - started, "seconds": t_last - t_first,
+           "rate": n / (t_last - t_first), "cpu": (cpu1 - cpu0) / (now - t_first),
+           "outcomes": dict(outcomes), "profile": spy_out if profile_s > 0 else None,
+           "hwm_mb": hwm, "rebalances": rebalances(scraped)}  # fmt: skip
+    if settled is not None and settled[0] < t_last and n - settled[1] >= n / 4:
+        # Settled before the first record: the steady rate starts where the other does.
+        t_settled, done_settled, cpu_settled = max(settled, (t_first, 0, cpu0))
+        out |= {"settled_s": t_settled - started, "settled_done": done_settled,
+                "steady_rate": (n - done_settled) / (t_last - t_settled),
+                "steady_cpu": (cpu1 - cpu_settled) / (t_last - t_settled)}  # fmt: skip
+    return out
+
+
+def _settling(r: dict[str, Any], one: dict[str, Any]) -> str:
+    """What the group's joins cost, and the rate once every worker held its lanes."""
+    joins = f"{r['rebalances']} rebalances in all"
+    if "steady_rate" not in r:
+        return (f"{joins}; the group settled too late for a steady rate (more --events "
+                "give one)")  # fmt: skip
+    versus = (f" = {r['steady_rate'] / one['steady_rate']:.2f} x one worker's"
+              if "steady_rate" in one else "")  # fmt: skip
+    return (f"{joins}; every worker held lanes {r['settled_s']:.1f} s after the start, "
+            f"{r['settled_done']:,} records in; from then on {r['steady_rate']:,.0f} ev/s"
+            f"{versus} (CPU {100 * r['steady_cpu']:.0f} % of a core)")  # fmt: skip
+
+
+def group_settled(scraped: list[dict], partitions: int) -> bool:
+    """Whether every worker holds input partitions and together they hold them all: once
+    every worker has joined, the group rebalances no more."""
+    held = [sum(m.get("beatlight_worker_partitions", {}).values()) for m in scraped]
+    return sum(held) == partitions and sum(h >= 1 for h in held) == min(len(held), partitions)
+
+
+def rebalances(scraped: list[dict]) -> int:
+    """Rebalances the workers went through, together (each counts its own)."""
+    return int(sum(sum(m.get("beatlight_worker_rebalances_total", {}).values())
+                   for m in scraped))  # fmt: skip
 
 
 def _round(
@@ -345,7 +394,7 @@ def _reloaded(stack: contextlib.ExitStack, events: list, parts: int) -> str:
     broker = stack.enter_context(fresh_broker(parts))
     if (sent := produce(broker.bootstrap, events)[0]) != len(events):
         raise SystemExit(f"produced {sent} records, not {len(events)}")
-    say(f"  a fresh broker for this round: {sent:,} records produced again")
+    say(f"  a fresh broker: {sent:,} records produced again")
     return broker.bootstrap
 
 

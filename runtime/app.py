@@ -205,6 +205,14 @@ def create_app(
                 pacing.cost_s += time.perf_counter() - sending
         pacing.pace(started)
 
+    @app.on_partitions_revoked.connect
+    async def rebalance_began(sender: Any, revoked: Any, **_: Any) -> None:
+        metrics.revoked(time.monotonic())
+
+    @app.on_partitions_assigned.connect
+    async def rebalance_ended(sender: Any, assigned: Any, **_: Any) -> None:
+        metrics.assigned(sum(tp.topic == topics.PRESENCE for tp in assigned), time.monotonic())
+
     @app.on_before_shutdown.connect
     async def checkpoint_lanes(sender: Any, **_: Any) -> None:
         """On stop, once Faust has committed its offsets: every owned lane's checkpoint.

@@ -75,6 +75,20 @@ class Metrics:
                                "Hour snapshots published again as revisions, late pings having "
                                "changed their figures (since this worker took the aggregator).",
                                registry=self.registry)  # fmt: skip
+        self.partitions = Gauge("beatlight_worker_partitions",
+                                "Input partitions (patrol.presence) assigned to this worker; 0 "
+                                "while its consumer group rebalances.",
+                                registry=self.registry)  # fmt: skip
+        self.rebalances = Counter("beatlight_worker_rebalances_total",
+                                  "Consumer-group rebalances this worker has been through: "
+                                  "each stops its consumption until the group has re-formed.",
+                                  registry=self.registry)  # fmt: skip
+        self.rebalancing = Counter("beatlight_worker_rebalance_seconds_total",
+                                   "Seconds this worker's consumption stood still in "
+                                   "rebalances (from its partitions being revoked to their "
+                                   "new assignment).",
+                                   registry=self.registry)  # fmt: skip
+        self._revoked_at: float | None = None
         self.skipped = Gauge("beatlight_lane_hours_skipped",
                              "Hours a lane owed no figures for, none of its pings reaching "
                              "them (since it started in this worker).",
@@ -87,6 +101,19 @@ class Metrics:
         self.final_runs.set(held["final_runs"])
         self.too_old.set(held["too_old"])
         self.revisions.set(held["revisions"])
+
+    def revoked(self, now: float) -> None:
+        """The group began a rebalance: this worker consumes nothing until it ends."""
+        self.partitions.set(0)
+        self.rebalances.inc()
+        self._revoked_at = now
+
+    def assigned(self, partitions: int, now: float) -> None:
+        """The rebalance ended with ``partitions`` input partitions for this worker."""
+        self.partitions.set(partitions)
+        if self._revoked_at is not None:
+            self.rebalancing.inc(now - self._revoked_at)
+            self._revoked_at = None
 
     def count(self, emission: Emission) -> None:
         self.events.labels("accepted").inc(emission.accepted)

@@ -19,7 +19,14 @@ import pytest
 
 from beatlight.streams.simulate import SimulationConfig
 from tests.faults.workers import Feeder, Progress, Worker, assert_every_version, wait_for
-from tests.streams.e2e_support import START, expected, replay_lines, wait_for_hour, write_simulation
+from tests.streams.e2e_support import (
+    PARTITIONS,
+    START,
+    expected,
+    replay_lines,
+    wait_for_hour,
+    write_simulation,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -79,9 +86,22 @@ def test_two_workers_one_killed_at_a_time_lose_and_double_nothing(
             )
         feeder.join()
         _assert_hours_equal_the_batch_report(kafka, feed, geography, workers)
+        # Each worker says what it holds and what the rebalances of kills and restarts
+        # cost it; once the group has settled, the two hold every partition between them.
+        wait_for("the group settled", lambda: _held_by_each(workers), 60)
+        for worker in workers:
+            metrics = worker.metrics()
+            assert metrics["beatlight_worker_rebalances_total"] >= 1, worker.tail()
+            assert metrics["beatlight_worker_rebalance_seconds_total"] > 0, worker.tail()
     finally:
         for worker in workers:
             worker.stop()
+
+
+def _held_by_each(workers: list[Worker]) -> list[int] | None:
+    """Input partitions each worker holds, once together they hold every one."""
+    held = [int(w.metrics().get("beatlight_worker_partitions", 0)) for w in workers]
+    return held if sum(held) == PARTITIONS and 0 not in held else None
 
 
 def _feed_while_working(
