@@ -35,6 +35,12 @@ log = logging.getLogger("beatlight.store")
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _CONNECT_TIMEOUT_S = 5
+#: Connections a process keeps open to PostgreSQL, and how many more it may open under
+#: load. The API answers from a thread pool of 40: with SQLAlchemy's default of 5 kept,
+#: 32 clients at once made most requests open a connection of their own (a backend
+#: started and ended for each), which cost more than the query. Each API process and the
+#: materialiser hold at most the sum (size PostgreSQL's ``max_connections`` for it).
+POOL_SIZE, POOL_OVERFLOW = 20, 10
 
 
 class StoreUnreachable(BeatlightError):
@@ -57,6 +63,8 @@ def create_engine_for(url: str | URL, **options: Any) -> Engine:
             f"({display_url(parsed)})"
         )
     options.setdefault("pool_pre_ping", True)
+    options.setdefault("pool_size", POOL_SIZE)
+    options.setdefault("max_overflow", POOL_OVERFLOW)
     return sa.create_engine(parsed, connect_args={"connect_timeout": _CONNECT_TIMEOUT_S},
                             **options)  # fmt: skip
 

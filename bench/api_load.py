@@ -42,8 +42,8 @@ Printed per endpoint: requests/s, p50 and p99 latency, throughput as a ratio of
 the trivial endpoint's, and the size of an answer as sent and the bytes per second.
 The last line is the key ratio (live ward metrics / trivial) against the issue's
 targets, >= 0.5 and p99 < 50 ms. ``--profile S`` then samples the API with py-spy
-(``pip install py-spy``) for S seconds under the live metrics load and prints the
-frames it is busiest in.
+(``pip install py-spy``) for S seconds under the live metrics load (or that of the
+first endpoint ``--only`` chose) and prints the frames it is busiest in.
 
 Long because it is one run from end to end: the store filled, the API started, every
 endpoint measured and the table printed, and its own arguments and endpoints beside them.
@@ -107,8 +107,10 @@ def main() -> None:
             loads = measure(endpoints, seconds=args.seconds, warmup=args.warmup,
                             rounds=args.rounds, report=_report, **options)  # fmt: skip
             if args.profile > 0:
-                say(f"profile of the API under the live metrics load ({args.profile:g} s):")
-                api_profile(pid, args.profile, lambda s: measure([endpoints[1]], seconds=s,
+                # Under the load of the first endpoint --only chose, else the live metrics.
+                profiled = endpoints[2] if args.only and len(endpoints) > 2 else endpoints[1]
+                say(f"profile of the API under the load of {profiled.name} ({args.profile:g} s):")
+                api_profile(pid, args.profile, lambda s: measure([profiled], seconds=s,
                             warmup=0, report=_report, **options), say)  # fmt: skip
 
     console.print(_table(loads, args))
@@ -198,7 +200,8 @@ def _arguments() -> argparse.Namespace:
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="Then sample the API under the live metrics load with py-spy.",
+        help="Then sample the API with py-spy under the live metrics load, or that of the "
+        "first endpoint --only chose.",
     )
     args = parser.parse_args()
     if not args.boundaries.exists():

@@ -21,7 +21,8 @@ aiokafka's private attributes is in :mod:`beatlight.runtime.faust_private`.
 
 On SIGTERM (see :func:`create_app`'s ``checkpoint_lanes``) the work thread stops reading
 Kafka and takes no new records; Faust commits the offsets it has handed over, every
-owned lane writes its checkpoint, and the producer is flushed. What the lanes had not
+owned lane writes its checkpoint, the producer is flushed, and lanes that read past what
+Faust handed over have their offsets committed too. What the lanes had not
 reached is read again by whoever owns them next, from their checkpoints.
 """
 
@@ -41,6 +42,7 @@ from beatlight.runtime import faust_private, topics
 from beatlight.runtime.aggregation import Aggregation
 from beatlight.runtime.broker import faust_brokers
 from beatlight.runtime.faust_io import (
+    commit_lanes,
     publish,
     send_batched,
     send_hours,
@@ -230,6 +232,10 @@ def create_app(
             return
         emission = await work.run(lanes.checkpoint, owned)
         await publish(app, metrics, emission)
+        lanes_at = await work.run(lanes.offsets, owned)
+        with unless_stopping("the commit of lanes ahead of the consumer"):
+            await (await app.maybe_start_producer()).flush()  # the checkpoints first
+            await commit_lanes(app, lanes_at)
         log.info("stopping: checkpoints of lanes %s written in %.1f s",
                  sorted(owned & set(lanes.held())), time.monotonic() - started)  # fmt: skip
 

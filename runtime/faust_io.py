@@ -4,7 +4,7 @@ Lane output, snapshots and alerts go straight to the producer, in record batches
 a topic has one partition; Faust flushes the producer before it commits offsets, so at
 least once holds. Sends cut short by a stop are logged and left for the restart
 (:func:`unless_stopping`). The consumer is moved past records a lane read itself
-(:func:`skip_read_ahead`).
+(:func:`skip_read_ahead`), and on stop the group's offsets past them (:func:`commit_lanes`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from beatlight.streams.aggregate import Revision, Snapshot, snapshot_records
 from beatlight.streams.runner import Emission
 
 __all__ = [
+    "commit_lanes",
     "publish",
     "send_batched",
     "send_hours",
@@ -74,19 +75,38 @@ async def skip_read_ahead(app: faust.App, read_to: dict[int, int]) -> None:
     offsets it has handed over itself).
     """
     consumer = app.consumer
-    for partition, offset in read_to.items():
-        tp = TP(topics.PRESENCE, partition)
-        delivered = faust_private.delivered_offset(consumer, tp)
-        if delivered is not None and delivered + 1 >= offset:
-            continue  # the consumer is there already
+    for tp, offset in _behind(consumer, read_to):
         try:
             await consumer.seek_wait({tp: offset})
             # What lies before is the lane's (its output is published, or in its
             # checkpoint): commit there, as Faust would once it had acked those records.
             await faust_private.commit(consumer, tp, offset)
         except Exception as error:  # e.g. a rebalance took the partition: nothing to skip
-            log.warning("lane %d: could not move the consumer to offset %d: %r", partition,
+            log.warning("lane %d: could not move the consumer to offset %d: %r", tp.partition,
                         offset, error)  # fmt: skip
+
+
+async def commit_lanes(app: faust.App, lanes_at: dict[int, int]) -> None:
+    """On stop, once the lanes' checkpoints are flushed: commit where each lane is, if Faust
+    handed over less (the lane read Kafka itself), so that whoever owns the lane next is
+    not handed those records again (it would skip them, at Faust's cost per record)."""
+    for tp, offset in _behind(app.consumer, lanes_at):
+        try:
+            await faust_private.commit(app.consumer, tp, offset)
+        except Exception as error:  # noqa: BLE001 - the group is gone: the next owner skips
+            log.warning("stopping: could not commit lane %d at offset %d: %r", tp.partition,
+                        offset, error)  # fmt: skip
+
+
+def _behind(consumer: object, lanes_at: dict[int, int]) -> list[tuple[TP, int]]:
+    """The input partitions whose lane is past what the consumer handed over."""
+    behind = []
+    for partition, offset in lanes_at.items():
+        tp = TP(topics.PRESENCE, partition)
+        delivered = faust_private.delivered_offset(consumer, tp)
+        if delivered is None or delivered + 1 < offset:
+            behind.append((tp, offset))
+    return behind
 
 
 @contextlib.contextmanager

@@ -80,6 +80,10 @@ class Lanes:
         """The partitions whose lanes this worker holds, in order."""
         return sorted(self.runners)
 
+    def offsets(self, partitions: set[int]) -> dict[int, int]:
+        """``{partition: next offset}`` of the lanes of ``partitions`` held here."""
+        return {p: self.runners[p].next_offset for p in sorted(partitions & set(self.runners))}
+
     def take_read_ahead(self) -> dict[int, int]:
         """``{partition: offset}`` the consumer should skip to; forgotten once taken."""
         taken, self.read_ahead = self.read_ahead, {}

@@ -101,8 +101,6 @@ def _series(
     resolution: str,
 ):  # noqa: ANN202
     for opened in session(services):
-        if not queries.exists(opened, level, code):
-            return None
         if end is None:
             end = queries.hour_range(opened)[1] or services.clock()
         if start is None:
@@ -110,5 +108,9 @@ def _series(
         hours = samples(start, end, resolution, services.zone)
         if hours is not None:
             hours = [hour_boundary(h) for h in hours]
-        return queries.series(opened, level, code, window, metric, start, end, hours)
+        found = queries.series(opened, level, code, window, metric, start, end, hours)
+        # An area with figures exists: only an empty series asks (a round trip fewer).
+        if not found[0] and not queries.exists(opened, level, code):
+            return None
+        return found
     return None
