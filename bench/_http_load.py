@@ -35,6 +35,8 @@ class Endpoint:
     name: str
     paths: list[str]
     key: str | None = None
+    #: Connections for this endpoint, when not the run's.
+    concurrency: int | None = None
 
     def requests(self, port: int, accept_encoding: str = "") -> list[bytes]:
         auth = f"X-API-Key: {self.key}\r\n" if self.key else ""
@@ -109,12 +111,13 @@ def measure(
     """
     requests = [endpoint.requests(port, accept_encoding) for endpoint in endpoints]
     loads = [Load(endpoint.name) for endpoint in endpoints]
+    clients = [endpoint.concurrency or concurrency for endpoint in endpoints]
     for _ in range(rounds):
-        for batch, load in zip(requests, loads, strict=True):
+        for batch, load, n in zip(requests, loads, clients, strict=True):
             if warmup > 0:
-                asyncio.run(_drive(port, batch, warmup, concurrency, Load("warm-up")))
+                asyncio.run(_drive(port, batch, warmup, n, Load("warm-up")))
             server, client = cpu_seconds(pid), time.process_time()
-            load.seconds += asyncio.run(_drive(port, batch, seconds / rounds, concurrency, load))
+            load.seconds += asyncio.run(_drive(port, batch, seconds / rounds, n, load))
             load.server_cpu_s += cpu_seconds(pid) - server
             load.client_cpu_s += time.process_time() - client
     if report is not None:
