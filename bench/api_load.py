@@ -42,10 +42,10 @@ Printed per endpoint: requests/s, p50 and p99 latency, throughput as a ratio of
 the trivial endpoint's, and the size of an answer as sent and the bytes per second.
 A ward's history is asked for twice: by the run's connections (its rate; each request
 then waits for the other 31) and by 4 clients at once (a request's latency, against the
-target p99 < 100 ms). The last line is the key ratio (live ward metrics / trivial) against the issue's
-targets, >= 0.5 and p99 < 50 ms. ``--profile S`` then samples the API with py-spy
-(``pip install py-spy``) for S seconds under the live metrics load (or that of the
-first endpoint ``--only`` chose) and prints the frames it is busiest in.
+target p99 < 100 ms). The last line is the key ratio (live ward metrics / trivial)
+against the issue's targets, >= 0.5 and p99 < 50 ms. ``--profile S`` then samples the
+API with py-spy (``pip install py-spy``) for S seconds under the live metrics load (or
+that of the first endpoint ``--only`` chose) and prints the frames it is busiest in.
 
 Long because it is one run from end to end: the store filled, the API started, every
 endpoint measured and the table printed, and its own arguments and endpoints beside them.
@@ -276,7 +276,7 @@ def _conditional(endpoint: Endpoint, port: int, accept_encoding: str) -> Endpoin
     if not etag:
         sys.exit(f"{endpoint.paths[0]} sent no ETag: the conditional requests cannot be measured")
     return _Conditional(f"{endpoint.name}, If-None-Match (304)", endpoint.paths, endpoint.key,
-                        etag)  # fmt: skip
+                        etag=etag)  # fmt: skip
 
 
 def _report(load: Load) -> None:

@@ -87,14 +87,16 @@ async def skip_read_ahead(app: faust.App, read_to: dict[int, int]) -> None:
 
 
 async def commit_lanes(app: faust.App, lanes_at: dict[int, int]) -> None:
-    """On stop, once the lanes' checkpoints are flushed: commit where each lane is, if Faust
-    handed over less (the lane read Kafka itself), so that whoever owns the lane next is
-    not handed those records again (it would skip them, at Faust's cost per record)."""
-    for tp, offset in _behind(app.consumer, lanes_at):
-        try:
+    """On stop, once the lanes' checkpoints are flushed: commit where each lane is, if the
+    group committed less (the lane read Kafka itself, past what Faust handed over), so that
+    whoever owns the lane next is not handed those records again (it would skip them, at
+    Faust's cost per record)."""
+    for partition, offset in lanes_at.items():
+        tp = TP(topics.PRESENCE, partition)
+        try:  # (only past what the group has committed)
             await faust_private.commit(app.consumer, tp, offset)
         except Exception as error:  # noqa: BLE001 - the group is gone: the next owner skips
-            log.warning("stopping: could not commit lane %d at offset %d: %r", tp.partition,
+            log.warning("stopping: could not commit lane %d at offset %d: %r", partition,
                         offset, error)  # fmt: skip
 
 

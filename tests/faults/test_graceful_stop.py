@@ -2,11 +2,12 @@
 finding 8).
 
 A stopping worker stops reading Kafka between chunks and takes no new records; Faust
-commits the offsets it has handed over, every lane it owns writes its checkpoint, and it
-exits 0. Whoever owns those lanes next resumes from the checkpoints and the committed
-offsets, not from the start of the topic, and every hour snapshot ever published equals
-the batch report on the same events (SPEC: "a restarted worker or a second worker must
-not change any figure").
+commits the offsets it has handed over, every lane it owns writes its checkpoint, lanes
+that read past what Faust handed over have their offsets committed, and it exits 0.
+Whoever owns those lanes next resumes from the checkpoints and the committed offsets,
+not from the start of the topic, and every hour snapshot ever published equals the batch
+report on the same events (SPEC: "a restarted worker or a second worker must not change
+any figure").
 
 The backlog is several hundred thousand events, sent before the workers start, so that
 they are busy reading when the signal comes. Periodic checkpoints are off (every 300 s):
@@ -84,8 +85,10 @@ def test_sigterm_mid_backlog_commits_checkpoints_and_exits_0_within_10_s(
         # Lanes only move on: the stop's checkpoint is at least where the lane was seen.
         assert checkpointed[partition] is not None, f"lane {partition}: no checkpoint"
         assert checkpointed[partition] >= reached[partition] > 0, partition
-        # Faust commits what it handed over; a lane runs at most a batch or two ahead.
-        assert committed[partition] >= reached[partition] - 4000, (partition, committed)
+        # Faust commits what it handed over, and the stop where each lane got to when that
+        # is further (a lane Faust starved reads Kafka itself): the next owner's consumer
+        # is not handed again what the checkpoint holds.
+        assert committed[partition] >= checkpointed[partition], (partition, committed)
 
     restarted = Worker.start(kafka, wards_file, log, **SETTINGS)
     try:
