@@ -149,3 +149,18 @@ def test_stage_costs_tiny_run(staffordshire: Path, tmp_path: Path) -> None:
                   "1 workers: ", "the model against real workers here"):  # fmt: skip
         assert stage in out, out[-3000:]
     assert out.splitlines()[-1].startswith("cores for a national feed of 10,000 events/s: "), out
+
+
+def test_api_load_tiny_run(staffordshire: Path) -> None:
+    """Every endpoint measured (a day of history, a second each), the conditional requests
+    and the history at 4 clients included, and the key ratio printed last."""
+    done = run_bench(
+        "api_load",
+        "--boundaries", str(staffordshire), "--days", "1", "--seconds", "1", "--rounds", "1",
+        "--warmup", "0", "--concurrency", "4", "--database-url", POSTGRES,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert "If-None-Match (304)" in done.stdout
+    assert re.search(r"history p99 with 4 clients: [\d.]+ ms", done.stdout), done.stdout[-2000:]
+    assert done.stdout.splitlines()[-1].startswith("ratio live metrics (ward, 24h) / trivial: ")
