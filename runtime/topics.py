@@ -74,6 +74,10 @@ class TopicSpec:
     retention_ms: int
     cleanup_policy: str  # "delete" or "compact"
     purpose: str
+    #: How often the log rolls a new segment (Kafka's default is 7 days). Compaction
+    #: leaves the segment being written alone, so a compacted topic written often and
+    #: read from its start rolls sooner.
+    segment_ms: int | None = None
 
     def partitions_for(self, input_partitions: int) -> int:
         """The partition count to create it with."""
@@ -82,7 +86,10 @@ class TopicSpec:
     @property
     def configs(self) -> dict[str, str]:
         """Kafka topic configs (``--config`` of ``kafka-topics.sh``)."""
-        return {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
+        configs = {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
+        if self.segment_ms is not None:
+            configs["segment.ms"] = str(self.segment_ms)
+        return configs
 
     @property
     def retention(self) -> str:
@@ -147,7 +154,11 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         CHECKPOINTS, "lane-{partition}[/{generation}/{chunk}]", None, FOREVER, "compact",
         "Internal: each lane's state at an input offset, so a restarted worker resumes "
-        "instead of re-reading the input; compaction keeps the latest of each key.",
+        "instead of re-reading the input; compaction keeps the latest of each key. "
+        "Segments roll hourly (`segment.ms`), so that a lane resuming reads about an "
+        "hour of checkpoints and the latest of each key, not the week Kafka's default "
+        "segment would hold.",
+        segment_ms=3_600_000,
     ),
 )  # fmt: skip
 

@@ -159,6 +159,12 @@ def test_topic_table_matches_the_design():
     assert topic("visibility.live").cleanup_policy == "compact"
     assert topic("visibility.history").cleanup_policy == "compact"
     assert topic("beatlight.partials").partitions == 1
+    # Compaction can act on checkpoints within the hour, not only once a week's segment rolls.
+    assert topic("beatlight.checkpoints").configs == {
+        "cleanup.policy": "compact",
+        "retention.ms": "-1",
+        "segment.ms": "3600000",
+    }
     table = topics_markdown()
     assert all(f"`{spec.name}`" in table for spec in TOPICS)
 
