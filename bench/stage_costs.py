@@ -43,6 +43,7 @@ import math
 import os
 import statistics
 import sys
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,8 @@ DEFAULT_SERVER = os.environ.get("BEATLIGHT_TEST_POSTGRES_URL",
                                 "postgresql://postgres@127.0.0.1:5432/postgres")  # fmt: skip
 #: One worker, two and eight on a 16-core machine, 4 partitions, England, 10,000 units
 #: (bench/README.md, stream_throughput.py): events/s, and the 8 workers' CPU in cores.
+#: Measured before stream_throughput.py gave each group a broker of its own: the two
+#: and eight read the runs' before them checkpoints and partials too.
 SIXTEEN_CORES = {1: 7_543, 2: 8_688, 8: 10_420}
 SIXTEEN_CORES_CPU = 2.82
 
@@ -123,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     rest = _check(args, measured, real, hours_per_event) if real.get("runs") else 0.0
     national = _national(args, measured, consume, rest)
     serving = _serving(args, measured, store) if store else 0.0
+    if real.get("direct"):
+        direct = _direct_workers(args, measured, real["direct"], rest)
+        say(f"  with every record read by its lane directly ({1e6 * real['direct']:.1f} us/event "
+            f"to consume, not {1e6 * consume:.1f}): "
+            + (f"{direct} workers" if direct else "not reachable")
+            + f" for {args.feed:,.0f} events/s")  # fmt: skip
     say(f"  total wall time {time.perf_counter() - began:.0f} s")
     if "workers" not in national:
         say(f"cores for a national feed of {args.feed:,.0f} events/s: not reachable with "
@@ -285,6 +294,9 @@ def _real_workers(args: Any, events: list, work: Path) -> dict[str, Any]:
                 out["consume"] = a["cpu"] / a["rate"]
                 say(f"  no-op Faust agent: {a['rate']:,.0f} ev/s, {100 * a['cpu']:.0f} % of a "
                     f"core: {1e6 * out['consume']:.1f} us CPU/event to consume")  # fmt: skip
+                out["direct"] = _direct_read(broker.bootstrap, parts)
+                say(f"  read as a lane reads its partition itself (PartitionReader, "
+                    f"kafka-python): {1e6 * out['direct']:.1f} us CPU/event")  # fmt: skip
                 continue
             r = run_workers(broker.bootstrap, n, parts, args.boundaries, work,
                             f"stage-workers-{k}", label=f"({k} workers)", workers=k)  # fmt: skip
@@ -293,6 +305,32 @@ def _real_workers(args: Any, events: list, work: Path) -> dict[str, Any]:
                 f"(all {k}); broker {1e6 * broker_cpu:.0f} us CPU/event over the run")  # fmt: skip
             out["runs"][k] = r | {"broker": broker_cpu, "load": load}
     return out
+
+
+def _direct_read(bootstrap: str, partitions: int) -> float:
+    """CPU per record of reading every partition from its start the way a lane that
+    catches up does (:class:`beatlight.runtime.reader.PartitionReader`)."""
+    from beatlight.runtime.reader import PartitionReader
+    from beatlight.runtime.topics import PRESENCE
+
+    reader = PartitionReader(bootstrap, PRESENCE)
+    try:
+        began, read = time.process_time(), 0
+        for partition in range(partitions):
+            for chunk in reader.read(partition, 0, None, idle_ms=300, cancel=threading.Event()):
+                read += len(chunk)
+        return (time.process_time() - began) / max(read, 1)
+    finally:
+        reader.close()
+
+
+def _direct_workers(args: Any, measured: list[Costs], direct: float, rest: float) -> int | None:
+    """Workers for ``--feed`` if every record reached its lane read directly, not through
+    Faust's consumer."""
+    for w in range(1, args.max_workers + 1):
+        if predict(fit(measured, w, direct + rest), w).rate >= args.feed:
+            return w
+    return None
 
 
 def _report_costs(measured: list[Costs], hours_per_event: float) -> None:
@@ -361,7 +399,8 @@ def _check(args: Any, measured: list[Costs], real: dict, hours_per_event: float)
         return rest  # the 16-core figures are of 4 partitions
     one = predict(costs, 1, hours_per_event=hours_per_event).rate
     speed = SIXTEEN_CORES[1] / one
-    say(f"  16 cores (4 partitions), this machine's costs x {speed:.2f} (their one worker):")
+    say(f"  16 cores (4 partitions; groups on a broker shared with the runs before them), "
+        f"this machine's costs x {speed:.2f} (their one worker):")  # fmt: skip
     for k, measured_rate in SIXTEEN_CORES.items():
         p = predict(costs, k, hours_per_event=hours_per_event)
         say(f"    {k} workers: predicted {p.rate * speed:,.0f} ev/s ({p.bound}), measured "
