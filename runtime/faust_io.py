@@ -75,14 +75,18 @@ async def skip_read_ahead(app: faust.App, read_to: dict[int, int]) -> None:
     offsets it has handed over itself).
     """
     consumer = app.consumer
-    for tp, offset in _behind(consumer, read_to):
+    for partition, offset in read_to.items():
+        tp = TP(topics.PRESENCE, partition)
+        delivered = faust_private.delivered_offset(consumer, tp)
+        if delivered is not None and delivered + 1 >= offset:
+            continue  # the consumer is there already
         try:
             await consumer.seek_wait({tp: offset})
             # What lies before is the lane's (its output is published, or in its
             # checkpoint): commit there, as Faust would once it had acked those records.
             await faust_private.commit(consumer, tp, offset)
         except Exception as error:  # e.g. a rebalance took the partition: nothing to skip
-            log.warning("lane %d: could not move the consumer to offset %d: %r", tp.partition,
+            log.warning("lane %d: could not move the consumer to offset %d: %r", partition,
                         offset, error)  # fmt: skip
 
 
@@ -98,17 +102,6 @@ async def commit_lanes(app: faust.App, lanes_at: dict[int, int]) -> None:
         except Exception as error:  # noqa: BLE001 - the group is gone: the next owner skips
             log.warning("stopping: could not commit lane %d at offset %d: %r", partition,
                         offset, error)  # fmt: skip
-
-
-def _behind(consumer: object, lanes_at: dict[int, int]) -> list[tuple[TP, int]]:
-    """The input partitions whose lane is past what the consumer handed over."""
-    behind = []
-    for partition, offset in lanes_at.items():
-        tp = TP(topics.PRESENCE, partition)
-        delivered = faust_private.delivered_offset(consumer, tp)
-        if delivered is None or delivered + 1 < offset:
-            behind.append((tp, offset))
-    return behind
 
 
 @contextlib.contextmanager
