@@ -69,9 +69,15 @@ def test_sigterm_mid_backlog_commits_checkpoints_and_exits_0_within_10_s(
     log = tmp_path / "worker.log"
     worker = Worker.start(kafka, wards_file, log, **SETTINGS)
     progress = Progress()
-    wait_for("a third of the backlog processed", lambda: progress([worker]) >= len(lines) // 3,
-             180)  # fmt: skip
-    reached = _lane_offsets(worker)  # where each lane had got to, at most a moment ago
+
+    def at_work() -> dict[int, int] | None:
+        """Where each lane had got to, once a third of the backlog is processed and every
+        lane has begun (Faust's consumer can leave a partition unfed for a while)."""
+        reached = _lane_offsets(worker)
+        begun = all(reached.get(p, 0) > 0 for p in range(PARTITIONS))
+        return reached if begun and progress([worker]) >= len(lines) // 3 else None
+
+    reached = wait_for("a third of the backlog processed, every lane at work", at_work, 180)
 
     seconds, code = _sigterm(worker)
     assert code == 0, worker.tail()
