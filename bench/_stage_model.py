@@ -35,7 +35,7 @@ class Costs:
 
     partitions: int
     lane_event: float  # a lane, per event (no hour figures)
-    consume_event: float  # Kafka consumption through Faust, per event
+    consume_event: float  # Kafka consumption (the feed), per event
     lane_hour: float  # one lane's figures for one hour
     lane_live: float  # one lane's live tick
     agg_event: float  # the aggregator, per event: partials that publish nothing

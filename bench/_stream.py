@@ -268,15 +268,15 @@ def partition_sum(scraped: list[dict]) -> int:
 
 
 def catch_up_summary(*logs: Path) -> str:
-    """What the worker's lanes read from Kafka themselves (idle-lane catch-up, gaps).
+    """What the worker's lanes read from Kafka themselves (idle-lane catch-up, gaps), not
+    given them by the feed: they come twice (the feed gives them again, to be skipped).
 
-    The worker logs each such read of over 1,000 records; these records travel twice
-    (once read by the lane with kafka-python, once delivered by Faust and skipped).
+    The worker logs each such read of over 1,000 records.
     """
     reads = [(int(p), int(n), float(s)) for log in logs for p, n, s in
              _CATCH_UP.findall(log.read_text(errors="replace"))]  # fmt: skip
     if not reads:
-        return "no lane read Kafka itself (every record came through the Faust consumer)"
+        return "no lane read Kafka itself (every record came through the feed)"
     records, seconds = sum(r[1] for r in reads), sum(r[2] for r in reads)
     lanes = sorted({r[0] for r in reads})
     return (

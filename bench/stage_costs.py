@@ -21,11 +21,13 @@ time under load, so other work on the machine moves the figures little:
 
 Then ``--workers`` real ``beatlight worker`` processes on the embedded broker
 (``--partitions``), each count on a fresh broker, as ``bench/stream_throughput.py
---workers`` runs them, after a no-op Faust agent that gives Kafka consumption's cost
-per event. The model (``bench/_stage_model.py``) turns the costs into an events/s
-ceiling for 1 to 64 workers (one lane per worker, the aggregator on one of them), the
-cores a national feed of ``--feed`` events/s needs, and its prediction for the real
-workers here, printed beside what they did.
+--workers`` runs them, after reading the input as a worker's feed reads it
+(``LaneFeed``), which gives Kafka consumption's cost per event (and a no-op Faust
+agent's, for comparison: the path records took before the feed). The model
+(``bench/_stage_model.py``) turns the costs into an events/s ceiling for 1 to 64 workers
+(one lane per worker, the aggregator on one of them), the cores a national feed of
+``--feed`` events/s needs, and its prediction for the real workers here, printed beside
+what they did.
 
 The last line printed is the cores the national feed needs by the model.
 
@@ -43,7 +45,6 @@ import math
 import os
 import statistics
 import sys
-import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -67,12 +68,6 @@ from bench._stream import fresh_broker, parser, produce, say, simulated  # noqa:
 ENGLAND = REPO.parent / "shared" / "data" / "england-wards.geojson.gz"
 DEFAULT_SERVER = os.environ.get("BEATLIGHT_TEST_POSTGRES_URL",
                                 "postgresql://postgres@127.0.0.1:5432/postgres")  # fmt: skip
-#: One worker, two and eight on a 16-core machine, 4 partitions, England, 10,000 units
-#: (bench/README.md, stream_throughput.py): events/s, and the 8 workers' CPU in cores.
-#: Measured before stream_throughput.py gave each group a broker of its own: the two
-#: and eight read the runs' before them checkpoints and partials too.
-SIXTEEN_CORES = {1: 7_543, 2: 8_688, 8: 10_420}
-SIXTEEN_CORES_CPU = 2.82
 
 
 def _counts(text: str) -> list[int]:
@@ -126,12 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     rest = _check(args, measured, real, hours_per_event) if real.get("runs") else 0.0
     national = _national(args, measured, consume, rest)
     serving = _serving(args, measured, store) if store else 0.0
-    if real.get("direct"):
-        direct = _direct_workers(args, measured, real["direct"], rest)
-        say(f"  with every record read by its lane directly ({1e6 * real['direct']:.1f} us/event "
-            f"to consume, not {1e6 * consume:.1f}): "
-            + (f"{direct} workers" if direct else "not reachable")
-            + f" for {args.feed:,.0f} events/s")  # fmt: skip
     say(f"  total wall time {time.perf_counter() - began:.0f} s")
     if "workers" not in national:
         say(f"cores for a national feed of {args.feed:,.0f} events/s: not reachable with "
@@ -276,7 +265,8 @@ def _store_and_api(args: Any, agg: Any, work: Path) -> dict[str, Any]:
 
 
 def _real_workers(args: Any, events: list, work: Path) -> dict[str, Any]:
-    """Consumption's cost per event (a no-op Faust agent), then the real workers."""
+    """Consumption's cost per event (the feed's; a no-op Faust agent's beside it), then the
+    real workers."""
     from bench.stream_throughput import run_noop, run_workers
 
     say(f"== real workers on the embedded broker, {args.partitions} partitions ==")
@@ -290,13 +280,12 @@ def _real_workers(args: Any, events: list, work: Path) -> dict[str, Any]:
                 f"{os.getloadavg()[0]:.2f}")  # fmt: skip
             broker0, load = cpu_seconds(broker.pid), os.getloadavg()[0]
             if k == 0:
+                out["consume"] = _feed_read(broker.bootstrap, parts)
+                say(f"  read as a worker's feed reads it (LaneFeed, kafka-python): "
+                    f"{1e6 * out['consume']:.1f} us CPU/event to consume")  # fmt: skip
                 a = run_noop(broker.bootstrap, n, parts, work, "stage-noop")
-                out["consume"] = a["cpu"] / a["rate"]
-                say(f"  no-op Faust agent: {a['rate']:,.0f} ev/s, {100 * a['cpu']:.0f} % of a "
-                    f"core: {1e6 * out['consume']:.1f} us CPU/event to consume")  # fmt: skip
-                out["direct"] = _direct_read(broker.bootstrap, parts)
-                say(f"  read as a lane reads its partition itself (PartitionReader, "
-                    f"kafka-python): {1e6 * out['direct']:.1f} us CPU/event")  # fmt: skip
+                say(f"  (through Faust's consumer instead, a no-op agent: {a['rate']:,.0f} ev/s, "
+                    f"{1e6 * a['cpu'] / a['rate']:.1f} us CPU/event)")  # fmt: skip
                 continue
             r = run_workers(broker.bootstrap, n, parts, args.boundaries, work,
                             f"stage-workers-{k}", label=f"({k} workers)", workers=k)  # fmt: skip
@@ -307,30 +296,29 @@ def _real_workers(args: Any, events: list, work: Path) -> dict[str, Any]:
     return out
 
 
-def _direct_read(bootstrap: str, partitions: int) -> float:
-    """CPU per record of reading every partition from its start the way a lane that
-    catches up does (:class:`beatlight.runtime.reader.PartitionReader`)."""
+def _feed_read(bootstrap: str, partitions: int) -> float:
+    """CPU per record of reading every partition from its start as a worker's feed reads
+    them (:class:`beatlight.runtime.feed.LaneFeed`, all partitions at once)."""
+    from beatlight.runtime.feed import LaneFeed
     from beatlight.runtime.reader import PartitionReader
     from beatlight.runtime.topics import PRESENCE
 
-    reader = PartitionReader(bootstrap, PRESENCE)
+    ends = PartitionReader(bootstrap, PRESENCE)
     try:
+        end = {p: ends.end_at_least(p) or 0 for p in range(partitions)}
+    finally:
+        ends.close()
+    feed = LaneFeed(bootstrap, PRESENCE, fetch_wait_ms=50, max_records=4000)
+    try:
+        at = dict.fromkeys(range(partitions), 0)
         began, read = time.process_time(), 0
-        for partition in range(partitions):
-            for chunk in reader.read(partition, 0, None, idle_ms=300, cancel=threading.Event()):
-                read += len(chunk)
+        while any(at[p] < end[p] for p in at):
+            for partition, records in feed.poll(at, timeout_ms=500).items():
+                read += len(records)
+                at[partition] = records[-1].offset + 1
         return (time.process_time() - began) / max(read, 1)
     finally:
-        reader.close()
-
-
-def _direct_workers(args: Any, measured: list[Costs], direct: float, rest: float) -> int | None:
-    """Workers for ``--feed`` if every record reached its lane read directly, not through
-    Faust's consumer."""
-    for w in range(1, args.max_workers + 1):
-        if predict(fit(measured, w, direct + rest), w).rate >= args.feed:
-            return w
-    return None
+        feed.close()
 
 
 def _report_costs(measured: list[Costs], hours_per_event: float) -> None:
@@ -395,20 +383,6 @@ def _check(args: Any, measured: list[Costs], real: dict, hours_per_event: float)
             f"{1e6 * rests[-1]:>35.1f} | {p.bound:>17} | {1e6 * r['broker']:>15.1f} | "
             f"{r['load']:>12.2f}")  # fmt: skip
     rest = statistics.median(rests)
-    if args.partitions != 4:
-        return rest  # the 16-core figures are of 4 partitions
-    one = predict(costs, 1, hours_per_event=hours_per_event).rate
-    speed = SIXTEEN_CORES[1] / one
-    say(f"  16 cores (4 partitions; groups on a broker shared with the runs before them), "
-        f"this machine's costs x {speed:.2f} (their one worker):")  # fmt: skip
-    for k, measured_rate in SIXTEEN_CORES.items():
-        p = predict(costs, k, hours_per_event=hours_per_event)
-        say(f"    {k} workers: predicted {p.rate * speed:,.0f} ev/s ({p.bound}), measured "
-            f"{measured_rate:,} ev/s")  # fmt: skip
-    busy = cores_at(costs, SIXTEEN_CORES[8] / speed, 8, hours_per_event)
-    busy_all = busy + SIXTEEN_CORES[8] / speed * rest
-    say(f"    8 workers at {SIXTEEN_CORES[8]:,} ev/s keep {busy:.2f} cores busy by the stages, "
-        f"{busy_all:.2f} with the rest; they used {SIXTEEN_CORES_CPU:.2f}")  # fmt: skip
     return rest
 
 

@@ -1,37 +1,36 @@
-"""The Faust app: two agents and a timer, wired to the worker's lanes and aggregator.
+"""The Faust app: the lanes' feed, an agent and a timer, wired to the lanes and aggregator.
 
-Two agents and a timer, all ``concurrency=1`` (SPEC pitfalls):
-
-* ``presence`` reads ``patrol.presence`` in batches (``take_events`` with a
-  timeout), hands each partition's records to its lane (:mod:`beatlight.runtime.lanes`),
-  and publishes dead letters, recent presence points (``visibility.points``) and the
-  lanes' hour figures and final runs;
-* ``aggregate`` reads ``beatlight.partials`` (one partition, so one worker holds
-  it at a time), merges lanes into hour snapshots for ``visibility.history``
+* the **feed** (:mod:`beatlight.runtime.feed`) reads the input partitions this worker
+  is assigned straight from Kafka, each from its lane's offset, hands their records to
+  their lanes (:mod:`beatlight.runtime.lanes`) and publishes dead letters, recent
+  presence points (``visibility.points``) and the lanes' hour figures and final runs.
+  Faust's consumer takes part in the group, which shares the partitions out, but never
+  fetches them: through Faust a record cost five times the CPU;
+* the ``aggregate`` agent reads ``beatlight.partials`` (one partition, so one worker holds
+  it at a time) and merges lanes into hour snapshots for ``visibility.history``
   (:mod:`beatlight.runtime.aggregation`);
 * the ``live`` timer sends every owned lane's live figures and, on the worker
   holding the aggregator, publishes ``visibility.live`` and ``visibility.alerts``
   (:mod:`beatlight.runtime.pacing`).
 
-CPU work runs in one worker thread (:mod:`beatlight.runtime.work`) so the event loop
-keeps heartbeating; a lane's batch of records runs on the loop itself when it is cheap
-(see :meth:`beatlight.runtime.lanes.Lanes.records_now`). Sends and moves of the
-consumer are in :mod:`beatlight.runtime.faust_io`; what this needs of Faust's and
-aiokafka's private attributes is in :mod:`beatlight.runtime.faust_private`.
+All run one at a time each (SPEC pitfalls). CPU work runs in one worker thread
+(:mod:`beatlight.runtime.work`) so the event loop keeps heartbeating; a lane's batch of
+records runs on the loop itself when it is cheap (see
+:meth:`beatlight.runtime.lanes.Lanes.records_now`), and the feed polls Kafka in a thread
+of its own. Sends and commits are in :mod:`beatlight.runtime.faust_io`; what this needs
+of Faust's and aiokafka's private attributes is in :mod:`beatlight.runtime.faust_private`.
 
-On SIGTERM (see :func:`create_app`'s ``checkpoint_lanes``) the work thread stops reading
-Kafka and takes no new records; Faust commits the offsets it has handed over, every
-owned lane writes its checkpoint, the producer is flushed, and lanes that read past what
-Faust handed over have their offsets committed too. What the lanes had not
-reached is read again by whoever owns them next, from their checkpoints.
+On SIGTERM (see :func:`create_app`'s ``checkpoint_lanes``) the feed and the work thread
+stop reading Kafka and take no new records; every owned lane writes its checkpoint, the
+producer is flushed, and the group's offsets are committed where the lanes got to. What
+the lanes had not reached is read again by whoever owns them next, from their
+checkpoints.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,10 +46,10 @@ from beatlight.runtime.faust_io import (
     send_batched,
     send_hours,
     send_snapshot,
-    skip_read_ahead,
     unless_stopping,
 )
-from beatlight.runtime.lanes import Lanes, Stopping
+from beatlight.runtime.feed import LaneFeed, assigned_partitions, feed_lanes
+from beatlight.runtime.lanes import Lanes
 from beatlight.runtime.observe import Metrics
 from beatlight.runtime.pacing import LivePacing, live_tick
 from beatlight.runtime.work import WorkThread
@@ -73,7 +72,8 @@ class WorkerConfig(faust.Record, serializer="json"):  # type: ignore[call-arg]
     """What a worker needs beyond the geography.
 
     Built from ``Settings`` by :func:`beatlight.configs.worker_config`, where the
-    defaults are declared; only the batching, which is no setting, has its own."""
+    defaults are declared; only the feed's batching, which is no setting, has its own:
+    the most records a poll returns, and the longest it waits for any (a stop too)."""
 
     bootstrap: str
     partitions: int
@@ -91,7 +91,7 @@ class WorkerConfig(faust.Record, serializer="json"):  # type: ignore[call-arg]
     points_minutes: float  # pings this recent go to visibility.points
     fetch_wait_ms: int  # longest a fetch waits at the broker (Faust fixes 1,500)
     compression: str  # of the batches sent: none, gzip, snappy, lz4 or zstd
-    batch_size: int = 2000
+    batch_size: int = 4000
     batch_seconds: float = 0.2
 
 
@@ -129,44 +129,19 @@ def create_app(
     work = WorkThread()
     app.beatlight_worker = Worker(lanes, aggregation, pacing, work, metrics)
 
-    async def handle(by_partition: dict[int, list[Record]]) -> None:
-        with work.busy():
-            for partition, records in sorted(by_partition.items()):
-                if app.stopping.is_set():
-                    return  # left for the next owner of the lanes (see the module's doc)
-                emission = lanes.records_now(partition, records)
-                if emission is None:
-                    try:
-                        emission = await work.run(lanes.records, partition, records)
-                    except Stopping:
-                        return
-                await publish(app, metrics, emission)
-            if not app.stopping.is_set():
-                await skip_read_ahead(app, lanes.take_read_ahead())  # a lane restored just now
+    feed = LaneFeed(config.bootstrap, topics.PRESENCE, fetch_wait_ms=config.fetch_wait_ms,
+                    max_records=config.batch_size)  # fmt: skip
+
+    @app.task
+    async def read_lanes() -> None:
+        await feed_lanes(app, feed, lanes, work, metrics, poll_s=config.batch_seconds)
 
     @app.agent(presence, concurrency=1)
-    async def process(stream: Any) -> None:
-        """Batches are handled one at a time, in order, while the next one is gathered.
-
-        ``take_events`` gathers no events while its caller holds a batch, so awaiting the
-        work here would leave the consumer idle for as long as the work takes. The batch
-        is acked when it is handed over, before its work is done: that is safe because
-        each lane keeps its own offsets (checkpoints and catch-up reads), not Faust's.
-        """
-        pending: asyncio.Task | None = None
-        try:
-            async for events in stream.take_events(config.batch_size, within=config.batch_seconds):
-                by_partition: dict[int, list[Record]] = defaultdict(list)
-                for event in events:
-                    by_partition[event.message.partition].append(
-                        Record(event.message.offset, event.message.value)
-                    )
-                if pending is not None:
-                    await pending  # at most one batch in hand: back-pressure, and order
-                pending = asyncio.ensure_future(handle(by_partition))
-        finally:
-            if pending is not None and not pending.done():
-                await asyncio.shield(pending)
+    async def assigned(stream: Any) -> None:
+        """Subscribes the worker to the input, so that the group shares its partitions
+        out; the feed reads them (Faust's consumer never fetches them)."""
+        async for _event in stream:
+            pass
 
     @app.agent(lane_output, concurrency=1)
     async def aggregate(stream: Any) -> None:
@@ -187,16 +162,17 @@ def create_app(
 
     async def _tick() -> None:
         started = time.monotonic()
-        assignment = app.consumer.assignment()
-        partitions = sorted(tp.partition for tp in assignment if tp.topic == topics.PRESENCE)
-        aggregating = any(tp.topic == topics.PARTIALS for tp in assignment)
+        partitions = assigned_partitions(app)
+        aggregating = any(tp.topic == topics.PARTIALS for tp in app.consumer.assignment())
         now_us = time.time_ns() // 1000
         emission, hours, live, pacing.cost_s = await work.run(
             live_tick, lanes, aggregation, partitions, now_us, aggregating
         )
         await publish(app, metrics, emission)
-        if not app.stopping.is_set():
-            await skip_read_ahead(app, lanes.take_read_ahead())
+        with unless_stopping("the commit of the lanes' checkpoints"):
+            if emission.checkpoints:
+                await (await app.maybe_start_producer()).flush()  # the checkpoints first
+            await commit_lanes(app, lanes.checkpointed(set(partitions)))
         with unless_stopping(f"{len(hours)} hour snapshots and the live snapshot"):
             await send_hours(app, hours)
             if live is not None:
@@ -224,18 +200,17 @@ def create_app(
         """
         started = time.monotonic()
         await work.settle(timeout_s=_SETTLE_S)
+        await feed.aclose()
         try:
-            owned = {tp.partition for tp in app.consumer.assignment()
-                     if tp.topic == topics.PRESENCE}  # fmt: skip
+            owned = set(assigned_partitions(app))
         except Exception as error:  # noqa: BLE001 - the consumer never started
             log.warning("stopping: no assignment to checkpoint (%r)", error)
             return
         emission = await work.run(lanes.checkpoint, owned)
         await publish(app, metrics, emission)
-        lanes_at = await work.run(lanes.offsets, owned)
-        with unless_stopping("the commit of lanes ahead of the consumer"):
+        with unless_stopping("the commit of the lanes' checkpoints"):
             await (await app.maybe_start_producer()).flush()  # the checkpoints first
-            await commit_lanes(app, lanes_at)
+            await commit_lanes(app, lanes.checkpointed(owned))
         log.info("stopping: checkpoints of lanes %s written in %.1f s",
                  sorted(owned & set(lanes.held())), time.monotonic() - started)  # fmt: skip
 
@@ -256,6 +231,7 @@ def _faust_app(config: WorkerConfig) -> faust_private.App:
     app = faust_private.App(
         config.app_id,
         fetch_wait_ms=config.fetch_wait_ms,
+        fed_topics=frozenset({topics.PRESENCE}),
         broker=faust_brokers(config.bootstrap),
         store="memory://",
         autodiscover=False,
@@ -265,13 +241,9 @@ def _faust_app(config: WorkerConfig) -> faust_private.App:
         broker_heartbeat_interval=config.heartbeat_s,
         broker_rebalance_timeout=max(config.session_timeout_s * 2, 10.0),
         consumer_auto_offset_reset="earliest",
-        # Records the consumer decodes ahead of the agent: by default all it has fetched
-        # (4 MiB a partition, ~20,000 records each, twice over with the prefetch), which
-        # held ~100 MB of Python objects in a worker reading a backlog. With the cap, a
-        # partition's fetch is drained before the next one's: 1 MiB fetches (~5,000
-        # records) take turns often enough that no lane waits long enough to count as
-        # idle. A record larger than that still comes, alone (KIP-74; Tansu too).
-        broker_max_poll_records=2 * config.batch_size,
+        # Faust's consumer reads the lanes' partials and live ticks (the input is the
+        # feed's): fetches of 1 MiB, not 4, a partition. A record larger than that still
+        # comes, alone (KIP-74; Tansu too).
         consumer_max_fetch_size=1024 * 1024,
         producer_acks=-1,
         producer_max_request_size=16 * 1024 * 1024,

@@ -1,9 +1,10 @@
-"""A lane reading the records it has not seen straight from its partition, outside Faust.
+"""A lane reading the records it has not seen straight from its partition, by itself.
 
-The consumer group delivers records at least once and at its own pace; a lane that finds
-a gap before the records it is given, or that has not been fed for a while, reads Kafka
-itself (:class:`beatlight.runtime.reader.PartitionReader`) so that its figures stay a
-function of its partition's first records (see :mod:`beatlight.streams.runner`).
+A lane that finds a gap before the records it is given (retention deleted them), or that
+has been given none for a while (is its partition quiet, or has the feed fallen behind?),
+reads Kafka itself (:class:`beatlight.runtime.reader.PartitionReader`), so that its
+figures stay a function of its partition's first records (see
+:mod:`beatlight.streams.runner`) and it can tell it has read all there is.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""The worker's sends through Faust's producer, and its moves of Faust's consumer.
+"""The worker's sends through Faust's producer, and its commits of the lanes' offsets.
 
 Lane output, snapshots and alerts go straight to the producer, in record batches where
 a topic has one partition; Faust flushes the producer before it commits offsets, so at
 least once holds. Sends cut short by a stop are logged and left for the restart
-(:func:`unless_stopping`). The consumer is moved past records a lane read itself
-(:func:`skip_read_ahead`), and on stop the group's offsets past them (:func:`commit_lanes`).
+(:func:`unless_stopping`). The group's offsets of the input are the lanes' checkpoints'
+(:func:`commit_lanes`): Faust's consumer never reads the input (:mod:`beatlight.runtime.feed`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ __all__ = [
     "send_batched",
     "send_hours",
     "send_snapshot",
-    "skip_read_ahead",
     "unless_stopping",
 ]
 
@@ -61,47 +60,16 @@ async def publish(app: faust.App, metrics: Metrics, emission: Emission) -> None:
             await producer.send(topics.CHECKPOINTS, key, value, partition, None, None)
 
 
-async def skip_read_ahead(app: faust.App, read_to: dict[int, int]) -> None:
-    """Move the consumer past the records lanes already have (``{partition: offset}``).
-
-    A lane the consumer has not fed for a while reads its partition from Kafka itself
-    (:meth:`beatlight.runtime.lanes.Lanes.live_tick`), and a restarted lane resumes from
-    its checkpoint, which may be past the group's committed offset. Reading a backlog,
-    Faust's consumer can leave one partition unfed for over ten seconds and then deliver
-    everything the lane read meanwhile: the lane skips those records, but each still
-    costs Faust's work per message (a third of a backlog's records can come twice).
-    Seeking the consumer to where the lane is drops them from its buffers and its next
-    fetches, and committing there keeps the group's offsets moving (Faust commits only
-    offsets it has handed over itself).
-    """
-    consumer = app.consumer
-    for partition, offset in read_to.items():
-        tp = TP(topics.PRESENCE, partition)
-        delivered = faust_private.delivered_offset(consumer, tp)
-        if delivered is not None and delivered + 1 >= offset:
-            continue  # the consumer is there already
-        try:
-            await consumer.seek_wait({tp: offset})
-            # What lies before is the lane's (its output is published, or in its
-            # checkpoint): commit there, as Faust would once it had acked those records.
-            await faust_private.commit(consumer, tp, offset)
-        except Exception as error:  # e.g. a rebalance took the partition: nothing to skip
-            log.warning("lane %d: could not move the consumer to offset %d: %r", partition,
-                        offset, error)  # fmt: skip
-
-
 async def commit_lanes(app: faust.App, lanes_at: dict[int, int]) -> None:
-    """On stop, once the lanes' checkpoints are flushed: commit where each lane is, if the
-    group committed less (the lane read Kafka itself, past what Faust handed over), so that
-    whoever owns the lane next is not handed those records again (it would skip them, at
-    Faust's cost per record)."""
+    """Commit the group's offset of each lane's partition where its checkpoint is, once
+    the producer has flushed the checkpoints: what Kafka's lag tools report. (A lane
+    resumes from its checkpoint, whatever the group's offsets say.)"""
     for partition, offset in lanes_at.items():
         tp = TP(topics.PRESENCE, partition)
         try:  # (only past what the group has committed)
             await faust_private.commit(app.consumer, tp, offset)
-        except Exception as error:  # noqa: BLE001 - the group is gone: the next owner skips
-            log.warning("stopping: could not commit lane %d at offset %d: %r", partition,
-                        offset, error)  # fmt: skip
+        except Exception as error:  # noqa: BLE001 - the group is gone: committed next time
+            log.warning("could not commit lane %d at offset %d: %r", partition, offset, error)
 
 
 @contextlib.contextmanager

@@ -18,10 +18,16 @@ a faust-streaming or aiokafka release removes or renames any of them:
   index), ``/router/`` (which worker holds a key, answering 500 for some paths) and
   ``/table/`` (a table's contents). A worker serves only the pages it declares
   (``/metrics`` and ``/healthz``); every other path is aiohttp's plain 404.
-* ``Consumer._read_offset``, ``Consumer._should_commit``, ``Consumer._commit_offsets``
-  (:func:`delivered_offset`, :func:`commit`): a lane that read its partition itself, or
-  resumed from its checkpoint, moves the consumer past those records; Faust commits only
-  offsets it has handed over itself, so the commit there is the worker's.
+* ``Consumer.RebalanceListener``, ``AIOKafkaConsumerThread._ensure_consumer``: the
+  worker's input partitions are read by the lanes' feed (:mod:`beatlight.runtime.feed`);
+  Faust's consumer only takes part in the group, which shares them out. They are paused
+  in aiokafka's consumer (which then never fetches them) the moment each assignment
+  arrives, before Faust resumes its partitions; Faust pauses and resumes only its own
+  bookkeeping, never aiokafka's.
+* ``AIOKafkaConsumerThread.verify_event_path``: Faust logs an error every half minute
+  for each assigned partition it has not fetched lately; the paused ones are left out.
+* ``Consumer._should_commit``, ``Consumer._commit_offsets`` (:func:`commit`): Faust
+  commits only offsets it has handed over itself, so the lanes' commits are the worker's.
 * ``Producer._ensure_producer`` (:func:`aiokafka_producer`): aiokafka's own producer, to
   send whole record batches (``create_batch``/``send_batch``), which Faust does not offer.
 
@@ -41,7 +47,7 @@ from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 from faust.web.drivers import aiohttp as web_driver
 
-__all__ = ["App", "aiokafka_producer", "commit", "delivered_offset"]
+__all__ = ["App", "aiokafka_producer", "commit"]
 
 
 class _ConsumerThread(driver.AIOKafkaConsumerThread):
@@ -51,8 +57,23 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = self.app.beatlight_fetch_wait_ms
         return consumer
 
+    def verify_event_path(self, now: float, tp: TP) -> None:
+        if tp.topic not in self.app.beatlight_fed_topics:
+            super().verify_event_path(now, tp)
+
+
+class _RebalanceListener(driver.ConsumerRebalanceListener):
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        fed = self._thread.app.beatlight_fed_topics
+        paused = [tp for tp in assigned if tp.topic in fed]
+        if paused:  # first: a fetch of them answered since is dropped, not delivered
+            self._thread._ensure_consumer().pause(*paused)
+        await super().on_partitions_assigned(assigned)
+
 
 class _Consumer(driver.Consumer):
+    RebalanceListener = _RebalanceListener
+
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -71,11 +92,16 @@ class _Web(web_driver.Web):
 
 
 class App(faust.App):
-    """A ``faust.App`` whose consumer waits at most ``fetch_wait_ms`` for records, whose
-    web server serves only the app's own pages, and which says when it is ``stopping``."""
+    """A ``faust.App`` whose consumer waits at most ``fetch_wait_ms`` for records and
+    never fetches ``fed_topics`` (read by the worker itself), whose web server serves
+    only the app's own pages, and which says when it is ``stopping``."""
 
-    def __init__(self, *args: Any, fetch_wait_ms: int = 1500, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, fetch_wait_ms: int = 1500, fed_topics: frozenset[str] = frozenset(),
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
         self.beatlight_fetch_wait_ms = fetch_wait_ms
+        self.beatlight_fed_topics = fed_topics
         #: Set when the worker begins to stop (SIGTERM), before Faust waits for its agents.
         self.stopping = threading.Event()
         super().__init__(*args, **kwargs)
@@ -89,11 +115,6 @@ class App(faust.App):
 
     def _new_web(self) -> _Web:
         return _Web(self)
-
-
-def delivered_offset(consumer: Any, tp: TP) -> int | None:
-    """The last offset of ``tp`` the Faust consumer passed on to its agent, if any."""
-    return consumer._read_offset.get(tp)
 
 
 async def commit(consumer: Any, tp: TP, offset: int) -> None:

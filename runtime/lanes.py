@@ -1,13 +1,15 @@
 """The lanes a worker holds: made or restored from a checkpoint, fed, caught up, checkpointed.
 
-Each input partition the worker is assigned has a :class:`LaneRunner`. The consumer
-feeds it (:meth:`Lanes.records`); a lane that finds a gap before the records it is
-given, or that the consumer has not fed lately, reads its partition from Kafka itself
-(:mod:`beatlight.runtime.catch_up`), and notes how far it got
-(:meth:`Lanes.take_read_ahead`) so that the consumer can be moved past it. A lane new
+Each input partition the worker is assigned has a :class:`LaneRunner`. The feed
+(:mod:`beatlight.runtime.feed`) reads each partition from its lane's offset
+(:meth:`Lanes.positions`) and hands the records over (:meth:`Lanes.records`); a lane that
+finds a gap before the records it is given (retention deleted them), or that has not
+been fed lately, reads its partition from Kafka itself (:mod:`beatlight.runtime.catch_up`):
+an idle lane so that it can tell it has read everything, and vouch for hours. A lane new
 to this worker resumes from its latest checkpoint on ``beatlight.checkpoints``, and
 writes one every ``checkpoint_seconds`` and on stop. Every method but
-:meth:`Lanes.records_now` runs on the work thread (:mod:`beatlight.runtime.work`).
+:meth:`Lanes.records_now` and :meth:`Lanes.offsets` runs on the work thread
+(:mod:`beatlight.runtime.work`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ __all__ = ["Lanes", "Stopping"]
 
 log = logging.getLogger("beatlight.worker")
 
-#: A lane the consumer has not fed for this long (or two live intervals) reads Kafka
+#: A lane given no records for this long (or two live intervals) reads Kafka
 #: itself, at most this often, ...
 IDLE_AFTER_S = 5.0
 #: ... for at most this long each time.
@@ -65,9 +67,6 @@ class Lanes:
         self.stopping = stopping
         self.metrics = metrics
         self.runners: dict[int, LaneRunner] = {}
-        #: Partitions whose lane got past what the consumer delivered: by reading Kafka
-        #: itself, or from its checkpoint. The consumer is moved there too.
-        self.read_ahead: dict[int, int] = {}
         #: What the live figures of the last :meth:`live_ticks` cost (work, not reads).
         self.live_cost_s = 0.0
         self._presence_reader: PartitionReader | None = None
@@ -84,10 +83,15 @@ class Lanes:
         """``{partition: next offset}`` of the lanes of ``partitions`` held here."""
         return {p: self.runners[p].next_offset for p in sorted(partitions & set(self.runners))}
 
-    def take_read_ahead(self) -> dict[int, int]:
-        """``{partition: offset}`` the consumer should skip to; forgotten once taken."""
-        taken, self.read_ahead = self.read_ahead, {}
-        return taken
+    def checkpointed(self, partitions: set[int]) -> dict[int, int]:
+        """``{partition: next offset}`` as of the last checkpoints of these lanes held here."""
+        return {p: self.runners[p].checkpointed_offset
+                for p in sorted(partitions & set(self.runners))}  # fmt: skip
+
+    def positions(self, partitions: list[int]) -> dict[int, int]:
+        """``{partition: next offset}`` of these partitions' lanes, each made (and restored
+        from its checkpoint) if not held yet; :class:`Stopping` if the worker stops first."""
+        return {p: self._runner(p).next_offset for p in sorted(partitions)}
 
     def close(self) -> None:
         """Close the Kafka readers the lanes opened."""
@@ -95,7 +99,7 @@ class Lanes:
             if reader is not None:
                 reader.close()
 
-    # -- records from the consumer ----------------------------------------------------
+    # -- records from the feed ----------------------------------------------------
 
     def records_now(self, partition: int, records: list[Record]) -> Emission | None:
         """:meth:`records` on the event loop when it is cheap; ``None`` when it is not.
@@ -160,11 +164,11 @@ class Lanes:
         return emission
 
     def live_tick(self, partition: int, now_us: int) -> Emission:
-        """A lane's live figures; a lane the consumer has not fed lately reads Kafka itself.
+        """A lane's live figures; a lane given no records lately reads Kafka itself.
 
         Such reads are made at most every ``IDLE_AFTER_S`` and stop after
         ``CATCH_UP_BUDGET_S`` of work, so neither an empty partition nor a busy one the
-        consumer is slow to feed holds up the work thread (the other lanes, live figures).
+        feed is behind on holds up the work thread (the other lanes, live figures).
         """
         runner = self._runner(partition)
         emission = Emission()
@@ -179,8 +183,6 @@ class Lanes:
                 runner, None, idle_ms=300, budget_s=CATCH_UP_BUDGET_S
             )
             emission.extend(read)
-            if runner.next_offset > before:
-                self.read_ahead[partition] = runner.next_offset
             if runner.caught_up and runner.next_offset == before:
                 emission.partials += runner.provisional_ticks(self._settled_hint(now_us))
         as_of = now_us
@@ -249,7 +251,6 @@ class Lanes:
             restored = self._restore(partition)
             if restored is not None:
                 runner.restore(*restored)
-                self.read_ahead[partition] = runner.next_offset
             self.runners[partition] = runner
             log.info(
                 "lane %d: starting at offset %d%s",

@@ -43,8 +43,8 @@ class Metrics:
         self.offset = Gauge("beatlight_lane_offset", "Next offset each lane expects.",
                             ["partition"], registry=self.registry)  # fmt: skip
         self.seen = Counter("beatlight_records_seen_before_total",
-                            "Records the consumer delivered that their lane already had (read "
-                            "from Kafka itself, or in its checkpoint), and skipped.",
+                            "Records given to a lane that it already had (read again after "
+                            "a rebalance, or by the lane itself when idle), and skipped.",
                             registry=self.registry)  # fmt: skip
         self.points = Counter("beatlight_points_total",
                               "Recent presence points sent to visibility.points.",
@@ -138,6 +138,12 @@ class Metrics:
         self.skipped.labels(partition).set(runner.lane.hours_skipped)
         if end is not None:
             self.lag.labels(partition).set(max(end - runner.next_offset, 0))
+
+    def lags(self, ends: dict[int, int], lanes_at: dict[int, int]) -> None:
+        """Each lane's lag: records between its next offset and its partition's end."""
+        for partition, end in ends.items():
+            if partition in lanes_at:
+                self.lag.labels(str(partition)).set(max(end - lanes_at[partition], 0))
 
     def hour(self, hour_us: int) -> None:
         self.hour_gauge.set(hour_us / 1e6)

@@ -134,12 +134,11 @@ def days(staffordshire, tmp_path_factory) -> tuple[Path, Path]:
     return staffordshire, write_simulation(staffordshire, path, config)
 
 
-def test_a_consumer_behind_the_lanes_checkpoints_is_moved_on_not_fed_again(kafka, days, tmp_path):
+def test_lanes_resume_from_their_checkpoints_and_the_groups_offsets_follow(kafka, days, tmp_path):
     # A consumer group with no committed offsets (a new app id here; in production,
-    # Kafka drops a group's offsets after offsets.retention.minutes of downtime) starts
-    # from the log's beginning, while each lane resumes from its checkpoint. The worker
-    # seeks the consumer to the lanes, so Faust does not hand over the days again, and
-    # its commits move past the offsets it skipped.
+    # Kafka drops a group's offsets after offsets.retention.minutes of downtime): each
+    # lane resumes from its checkpoint, the feed reads from there, so no record before
+    # it is read again, and the group's offsets are committed where the lanes are.
     boundaries, events = days
     last_hours = [START + timedelta(hours=h) for h in (60, 70)]
     total = replay(kafka, events)
@@ -165,9 +164,7 @@ def test_a_consumer_behind_the_lanes_checkpoints_is_moved_on_not_fed_again(kafka
             assert time.monotonic() < deadline, (_committed(kafka, "second"), lanes)
             time.sleep(1)
         seen = metrics["beatlight_records_seen_before_total"]
-        # What the consumer holds when a lane learns where it is still comes: a couple of
-        # batches per lane. Without the seek, every record before the checkpoints would.
-        assert seen < total / 4, f"{seen:,.0f} of {total:,} records delivered again"
+        assert seen == 0, f"{seen:,.0f} of {total:,} records delivered again"
         for hour in last_hours:
             same_figures(wait_for_hour(kafka, hour, 120, [second]),
                          expected(boundaries, events, hour))  # fmt: skip
