@@ -1,7 +1,7 @@
 """How fast does the stream worker process events, against a Faust agent that does nothing?
 
     python bench/stream_throughput.py [--events 200000] [--rounds 3] [--workers 1,2,4]
-        [--units 200] [--zones N] [--skip-faust-only] [--profile SECONDS] [--partitions 4]
+        [--units 200] [--zones N] [--profile SECONDS] [--partitions 4]
         [--boundaries ../shared/data/staffordshire-wards.geojson] [--workdir DIR]
 
 N simulated events (with the feed's faults) are produced into ``patrol.presence`` on an
@@ -24,12 +24,11 @@ within a round. With ``--workers 1,2,4``, the same as (b) with 2 and 4 worker
 processes in one group, against one worker: from the first record, which counts the
 rebalances as workers join one by one, and from when the group has settled (every
 worker holds input partitions, by its ``beatlight_worker_partitions``), the rate a
-running group keeps. (b') is the worker with no live tick
-during the run (BEATLIGHT_LIVE_SECONDS=600), so every record comes through Faust.
+running group keeps.
 
 With ``--zones N``: N hot spots of 150 m where the simulated patrols go (they are sent
 to them; ``bench/_zones.py``), and in each round (b0), the worker ward-only, runs
-between (a) and (b), which has BEATLIGHT_ZONES (as have (b x k), (b') and the
+between (a) and (b), which has BEATLIGHT_ZONES (as have (b x k) and the
 profile). The ratio b/a then has a target >= 0.65, and b/b0 is what zones cost.
 
 The last line printed is the ratio b/a.
@@ -86,10 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_argument("--workers", type=lambda text: sorted({int(k) for k in text.split(",")}),
                      default=[1], help="worker counts for (b), comma-separated, e.g. 1,2,4 "
                      "(default 1)")  # fmt: skip
-    cli.add_argument("--skip-faust-only", action="store_true",
-                     help="skip (b'): the worker with no live tick during the run")  # fmt: skip
     cli.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
-                     help="after (b'), run the worker once more under py-spy for this long "
+                     help="last, run the worker once more under py-spy for this long "
                      "and print its top frames (0 = off)")  # fmt: skip
     args = cli.parse_args(argv)
     if args.rounds < 1 or args.events < 1 or args.zones < 0:
@@ -99,12 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         wards, work = start("stream_throughput", args, stack)
         tp = throughput(args, wards, work)
     say("== summary ==")
-    fo = tp.get("faust_only")
     say(f"  produce {tp['produce']:,.0f} ev/s; rate_a {tp['a']['rate']:,.0f} ev/s; "
-        f"rate_b {tp['b']['rate']:,.0f} ev/s"
-        + (f"; rate_b' (through Faust alone) {fo['rate']:,.0f} ev/s = "
-           f"{fo['rate'] / tp['a']['rate']:.2f} x rate_a" if fo else "")
-        + f"  ({tp['wall']:.0f} s)")  # fmt: skip
+        f"rate_b {tp['b']['rate']:,.0f} ev/s  ({tp['wall']:.0f} s)")  # fmt: skip
     if len(tp["scaling"]) > 1:
         say("  workers, from the first record: " + "; ".join(
             f"{k}: {r['rate']:,.0f} ev/s ({r['rate'] / tp['b']['rate']:.2f} x one)"
@@ -127,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def throughput(args: Any, wards: Any, work: Path) -> dict[str, Any]:
-    """(a) and (b) in rounds, then (b x k), (b') and the profile; their rates."""
+    """(a) and (b) in rounds, then (b x k) and the profile; their rates."""
     n, parts = args.events, args.partitions
     say(f"== (a)+(b) throughput: {n:,} simulated events, {parts} partitions ==")
     say(f"  {load_average()}")
@@ -189,19 +182,8 @@ def throughput(args: Any, wards: Any, work: Path) -> dict[str, Any]:
                 f"one worker, {r['rate'] / a['rate']:.2f} x rate_a")  # fmt: skip
             say(f"  (b x{k}) {_settling(r, b)}")
             out["scaling"][k] = r
-        if not args.skip_faust_only:
-            say("  (b') the same worker with BEATLIGHT_LIVE_SECONDS=600: no live tick in the "
-                "run, so no lane reads Kafka itself and every record comes through "
-                "Faust:")  # fmt: skip
-            f = on_fresh_broker(app_id="bench-worker-faust-only", label="(b')",
-                                BEATLIGHT_LIVE_SECONDS="600")  # fmt: skip
-            say(f"  (b') N records in {f['seconds']:.2f} s; CPU {100 * f['cpu']:.0f} % of a "
-                f"core; peak RSS {f['hwm_mb']:,.0f} MB")  # fmt: skip
-            say(f"  rate_b' = {f['rate']:,.0f} ev/s; ratio b'/a = {f['rate'] / a['rate']:.2f} "
-                "(the worker through Faust alone)")  # fmt: skip
-            out["faust_only"] = f
         if args.profile > 0:
-            say(f"  profile: the worker once more as in (b') (fresh app id) under py-spy "
+            say(f"  profile: the worker once more, with no live tick (fresh app id), under py-spy "
                 f"for {args.profile:.0f} s; not used for any figure above")  # fmt: skip
             p = on_fresh_broker(app_id="bench-worker-profile", profile_s=args.profile,
                                 label="(profile)", BEATLIGHT_LIVE_SECONDS="600")  # fmt: skip

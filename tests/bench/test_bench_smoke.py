@@ -52,7 +52,7 @@ def test_every_benchmark_answers_help(script: str) -> None:
     [
         pytest.param(
             "stream_throughput",
-            ["--events", "2000", "--rounds", "1", "--skip-faust-only"],
+            ["--events", "2000", "--rounds", "1"],
             "ratio b/a = ",
             id="throughput",
         ),
@@ -96,7 +96,7 @@ def test_stream_benchmarks_with_zones_say_where_the_pings_fell(
 ) -> None:
     """``--zones N``: the zones file is made, (b) runs with it and (b0) without."""
     done = run_bench("stream_throughput", "--events", "2000", "--rounds", "1",
-                     "--skip-faust-only", "--zones", "5", "--partitions", "2", "--boundaries",
+                     "--zones", "5", "--partitions", "2", "--boundaries",
                      str(staffordshire), "--workdir", str(tmp_path), timeout=180)  # fmt: skip
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert "BEATLIGHT_ZONES=" + str(tmp_path / "zones-5.geojson") in done.stdout

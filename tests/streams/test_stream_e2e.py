@@ -159,9 +159,12 @@ def test_lanes_resume_from_their_checkpoints_and_the_groups_offsets_follow(kafka
             metrics = e2e_support.scrape_metrics(port) or {}
             lanes = {p: metrics.get(f'beatlight_lane_offset{{partition="{p}"}}')
                      for p in range(e2e_support.PARTITIONS)}  # fmt: skip
-            if None not in lanes.values() and _committed(kafka, "second") == lanes:
-                break  # the group committed where every lane is
-            assert time.monotonic() < deadline, (_committed(kafka, "second"), lanes)
+            lags = {p: metrics.get(f'beatlight_lane_lag_records{{partition="{p}"}}')
+                    for p in range(e2e_support.PARTITIONS)}  # fmt: skip
+            if (None not in lanes.values() and _committed(kafka, "second") == lanes
+                    and set(lags.values()) == {0}):  # fmt: skip
+                break  # the group committed where every lane is, at the partition's end
+            assert time.monotonic() < deadline, (_committed(kafka, "second"), lanes, lags)
             time.sleep(1)
         seen = metrics["beatlight_records_seen_before_total"]
         assert seen == 0, f"{seen:,.0f} of {total:,} records delivered again"
