@@ -121,8 +121,9 @@ class Settings(BaseSettings):
         100,
         gt=0,
         le=1500,
-        description="Longest a worker's fetch waits at the broker for new records. Faust "
-        "fixes 1,500 ms; Tansu holds fetches that long, which delays live figures.",
+        description="Longest a worker's fetch waits at the broker for new records (its "
+        "feed's and Faust's). Faust fixes 1,500 ms; Tansu holds fetches that long, which "
+        "delays live figures.",
     )
     worker_web_port: int = Field(
         6066, ge=0, description="Worker's web port for /metrics and /healthz; 0 = off."
