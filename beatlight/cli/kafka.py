@@ -138,8 +138,6 @@ def replay(
     from beatlight.streams.files import open_events
 
     configure_logging(verbose)
-    if not verbose:  # kafka-python's notes on its own event loop's timing, at every burst
-        logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     settings = build_settings(kafka_bootstrap=bootstrap)
     source = open_events(file, max_event_bytes=settings.max_event_bytes)  # file errors first
     address = require_bootstrap(settings)

@@ -187,6 +187,8 @@ def configure_logging(verbose: bool) -> None:
     # Client libraries narrate every connection at INFO; keep their warnings only.
     for noisy in ("kafka", "aiokafka", "faust", "mode", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if not verbose:  # kafka-python's notes on its own event loop's timing, under load
+        logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
 
 
 def build_settings(**overrides: Any) -> Settings:
