@@ -67,7 +67,8 @@ async def feed_lanes(
                 continue  # the lanes may have gone: if not, the feed reads these again
             with work.busy():
                 await _hand_over(app, lanes, work, metrics, batches)
-            metrics.lags(feed.ends(), lanes.offsets(set(owned)))
+            if not app.stopping.is_set():  # (the feed may be closing)
+                metrics.lags(feed.ends(), lanes.offsets(set(owned)))
         except Stopping:
             break
         except KafkaError as error:

@@ -124,7 +124,7 @@ class Metrics:
             self.events.labels("rejected").inc(n)
             self.rejected.labels(reason).inc(n)
 
-    def lane(self, runner: LaneRunner, end: int | None = None) -> None:
+    def lane(self, runner: LaneRunner) -> None:
         partition = str(runner.partition)
         intake = runner.lane.intake
         if intake.has_watermark:
@@ -136,8 +136,6 @@ class Metrics:
         self.units_ahead.labels(partition).set(intake.units_ahead)
         self.offset.labels(partition).set(runner.next_offset)
         self.skipped.labels(partition).set(runner.lane.hours_skipped)
-        if end is not None:
-            self.lag.labels(partition).set(max(end - runner.next_offset, 0))
 
     def lags(self, ends: dict[int, int], lanes_at: dict[int, int]) -> None:
         """Each lane's lag: records between its next offset and its partition's end."""
