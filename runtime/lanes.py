@@ -152,6 +152,7 @@ class Lanes:
         for gone in set(self.runners) - set(partitions):
             # Another worker has it now; if it comes back, it resumes from its checkpoint.
             del self.runners[gone]
+            self.metrics.lane_gone(gone)
         self.live_cost_s = 0.0
         emission = Emission()
         for partition in partitions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
@@ -136,6 +137,12 @@ class Metrics:
         self.units_ahead.labels(partition).set(intake.units_ahead)
         self.offset.labels(partition).set(runner.next_offset)
         self.skipped.labels(partition).set(runner.lane.hours_skipped)
+
+    def lane_gone(self, partition: int) -> None:
+        """A lane this worker no longer holds: its gauges go (its counters stay)."""
+        for gauge in (self.watermark, self.units_ahead, self.lag, self.offset, self.skipped):
+            with contextlib.suppress(KeyError):  # never set
+                gauge.remove(str(partition))
 
     def lags(self, ends: dict[int, int], lanes_at: dict[int, int]) -> None:
         """Each lane's lag: records between its next offset and its partition's end."""

@@ -132,7 +132,11 @@ def test_two_workers_one_gets_sigterm_the_other_resumes_its_lanes(
     workers = [Worker.start(kafka, wards_file, log, **SETTINGS) for log in logs]
     try:
         progress = Progress()
-        wait_for("both workers at work", lambda: all(_lane_offsets(w) for w in workers), 180)
+        # Every lane each worker holds has begun: a lane still at its first offset has
+        # nothing to checkpoint (its next owner starts there too).
+        wait_for("both workers at work, every lane begun",
+                 lambda: all(_lane_offsets(w) and all(_lane_offsets(w).values())
+                             for w in workers), 180)  # fmt: skip
         wait_for("a quarter of the backlog processed",
                  lambda: progress(workers) >= len(lines) // 4, 180)  # fmt: skip
         victim, survivor = workers

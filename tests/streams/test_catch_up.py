@@ -61,7 +61,7 @@ def feed(geography: Geography, tmp_path_factory: pytest.TempPathFactory) -> Path
 def test_idle_lanes_vouch_for_hours_only_once_they_have_read_their_partitions_to_the_end(
     kafka, geography, feed
 ):
-    """Lanes 0 and 1 are fed and go quiet; the consumer never feeds lanes 2 and 3.
+    """Lanes 0 and 1 are fed and go quiet; the feed never feeds lanes 2 and 3.
 
     One live tick then reads Kafka for all four in turn, as a worker does after five
     seconds without records. Each lane that says it is caught up must have read every
@@ -78,7 +78,7 @@ def test_idle_lanes_vouch_for_hours_only_once_they_have_read_their_partitions_to
                               metrics=metrics)  # fmt: skip
     published: list[dict] = []
     try:
-        for partition in (0, 1):  # what Faust's consumer delivered
+        for partition in (0, 1):  # what the feed delivered
             records = _records(kafka, partition, ends[partition])
             published += _aggregate(aggregation, lanes.records(partition, records))
         partitions = list(range(PARTITIONS))
@@ -95,6 +95,12 @@ def test_idle_lanes_vouch_for_hours_only_once_they_have_read_their_partitions_to
             if (all(r.caught_up for r in lanes.runners.values())
                     and not aggregation.aggregator.held()["waiting_hours"]):  # fmt: skip
                 break  # every lane has read to its end, and no hour waits for one
+        # Lanes 2 and 3 go to another worker: their gauges leave this one's /metrics.
+        published += _tick(lanes, aggregation, [0, 1])
+        exposed = metrics.exposition()[0].decode()
+        for partition in range(PARTITIONS):
+            shown = f'beatlight_lane_offset{{partition="{partition}"}}' in exposed
+            assert shown == (partition in (0, 1)), (partition, exposed)
     finally:
         lanes.close()
         aggregation.close()
