@@ -8,8 +8,8 @@ been fed lately, reads its partition from Kafka itself (:mod:`beatlight.runtime.
 an idle lane so that it can tell it has read everything, and vouch for hours. A lane new
 to this worker resumes from its latest checkpoint on ``beatlight.checkpoints``, and
 writes one every ``checkpoint_seconds`` and on stop. Every method but
-:meth:`Lanes.records_now` and :meth:`Lanes.offsets` runs on the work thread
-(:mod:`beatlight.runtime.work`).
+:meth:`Lanes.records_now`, :meth:`Lanes.offsets` and :meth:`Lanes.checkpointed` runs on
+the work thread (:mod:`beatlight.runtime.work`).
 """
 
 from __future__ import annotations
