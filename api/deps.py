@@ -162,6 +162,16 @@ async def stored_hour(services: Services, as_of: datetime) -> Hour:
     return found  # type: ignore[return-value]
 
 
+async def stored_answer(services: Services, hour: Hour, level: str | None,
+                        window: str | None) -> bytes | None:  # fmt: skip
+    """The figures answer stored with ``hour`` for ``level`` in ``window``, gzip (``None``:
+    none is stored, make it from the document)."""
+    key = (level, window)
+    if key in hour.answers:
+        return hour.answers[key]
+    return await run_in_threadpool(services.snapshots.answer, hour, level, window)
+
+
 async def snapshot_tag(services: Services, as_of: datetime | None) -> str | None:
     """What names the figures of the live snapshot or of the hour ``as_of``, cheaply (no
     document is read for a stored hour); 404 when there is none."""

@@ -4,7 +4,8 @@
 (SPEC "Batch report contract"), equal to what
 :func:`beatlight.streams.aggregate.document_from_records` gives for the same records,
 with each area's revision and when it was made (SPEC "Late uploads"), and
-:func:`stored_document` reads the one rendered when the hour was stored;
+:func:`stored_document` reads the one rendered when the hour was stored, and
+:func:`stored_answer` a figures answer rendered then;
 :func:`live_document` does the same for the latest live snapshot. Writing the rows is
 :mod:`beatlight.api.store`.
 """
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from beatlight.api.models import (
     Area,
     History,
+    HourAnswer,
     HourDocument,
     HourSummary,
     LiveMetric,
@@ -31,7 +33,9 @@ from beatlight.api.models import (
 from beatlight.streams.report import METRICS
 from beatlight.times import format_time
 
-__all__ = ["live_document", "report_document_at", "stored_document", "stored_hours"]
+__all__ = [
+    "live_document", "report_document_at", "stored_answer", "stored_document", "stored_hours",
+]  # fmt: skip
 
 _LEVELS = (("ward", "wards"), ("neighbourhood", "neighbourhoods"), ("district", "districts"))
 
@@ -57,6 +61,24 @@ def stored_document(session: Session, hour: datetime, digest: str) -> dict[str, 
     blob = session.execute(sa.select(table.c.document).where(
         table.c.hour == hour, table.c.digest == digest)).scalar()  # fmt: skip
     return None if blob is None else orjson.loads(gzip.decompress(blob))
+
+
+def stored_answer(
+    session: Session, hour: datetime, digest: str, level: str | None, window: str | None
+) -> bytes | None:
+    """The figures answer for ``level`` in ``window`` (every one when both are None) stored
+    with ``hour``'s document named ``digest``, gzip; ``None`` if there is none (an hour
+    stored before answers were, or revised since)."""
+    if level is None and window is None:
+        table = HourDocument.__table__
+        return session.execute(sa.select(table.c.metrics).where(
+            table.c.hour == hour, table.c.digest == digest)).scalar()  # fmt: skip
+    if level is None or window is None:
+        return None  # one level in every window, or every level in one: made from the document
+    answers = HourAnswer.__table__
+    return session.execute(sa.select(answers.c.body).where(
+        answers.c.hour == hour, answers.c.level == level, answers.c.window == window,
+        answers.c.digest == digest)).scalar()  # fmt: skip
 
 
 def live_document(session: Session) -> dict[str, Any] | None:

@@ -5,7 +5,9 @@ figures), on every request for an hour it does not hold. So when the materialise
 stores an hour (:func:`api.store.apply`), :func:`render_hours` reads the hour back from
 the rows just written, in the same transaction, and stores two renderings of it, gzip
 compressed: the report document (what every route for the hour is built from) and the
-answer of ``/api/v1/metrics?as_of={hour}`` (every area and window: served as it is).
+answer of ``/api/v1/metrics?as_of={hour}`` (every area and window: served as it is), and
+that answer for each level in each window (``hour_answers``: what a map stepping through
+hours asks for, a ninth of the whole at England scale, served as it is too).
 
 An hour is rendered again only when a newer revision of it is stored (SPEC "Late
 uploads"): the newest revision wins, and a replay of the topic renders nothing. The
@@ -28,9 +30,11 @@ from sqlalchemy.orm import Session
 
 from beatlight.api.db import insert_for
 from beatlight.api.documents import report_document_at
-from beatlight.api.models import HourDocument
+from beatlight.api.models import HourAnswer, HourDocument
 from beatlight.api.renders import metrics_body
+from beatlight.api.schemas import LEVELS
 from beatlight.api.snapshots import Document
+from beatlight.windows import WINDOWS
 
 __all__ = ["Rendered", "render", "render_hours"]
 
@@ -47,14 +51,19 @@ class Rendered:
     digest: str
     document: bytes
     metrics: bytes
+    answers: dict[tuple[str, str], bytes]  # (level, window) → that level's figures then
 
 
 def render(body: dict[str, Any]) -> Rendered:
     """The stored renderings of an hour's report document ``body``."""
     document = gzip.compress(orjson.dumps(body), LEVEL, mtime=0)
-    metrics = gzip.compress(metrics_body(Document(body, live=False)), LEVEL, mtime=0)
+    parsed = Document(body, live=False)
+    metrics = gzip.compress(metrics_body(parsed), LEVEL, mtime=0)
+    answers = {(level, window): gzip.compress(metrics_body(parsed, level, window), LEVEL,
+                                              mtime=0)
+               for level in LEVELS for window in WINDOWS}  # fmt: skip
     digest = hashlib.blake2b(document, digest_size=8).hexdigest()
-    return Rendered(body.get("revision"), digest, document, metrics)
+    return Rendered(body.get("revision"), digest, document, metrics, answers)
 
 
 def render_hours(session: Session, summaries: Mapping[datetime, Mapping[str, Any]]) -> int:
@@ -68,7 +77,7 @@ def render_hours(session: Session, summaries: Mapping[datetime, Mapping[str, Any
     table = HourDocument.__table__
     stored = dict(session.execute(sa.select(table.c.hour, table.c.revision)
                                   .where(table.c.hour.in_(list(summaries)))).all())  # fmt: skip
-    rows = []
+    rows, answers = [], []
     for hour, summary in summaries.items():
         new, old = summary.get("revision"), stored.get(hour, -1)
         if hour in stored and new is not None and old is not None and new <= old:
@@ -78,9 +87,17 @@ def render_hours(session: Session, summaries: Mapping[datetime, Mapping[str, Any
             done = render(body)
             rows.append({"hour": hour, "revision": done.revision, "digest": done.digest,
                          "document": done.document, "metrics": done.metrics})  # fmt: skip
+            answers += [{"hour": hour, "level": level, "window": window,
+                         "digest": done.digest, "body": answer}
+                        for (level, window), answer in done.answers.items()]  # fmt: skip
+    _upsert(session, table, rows, ["hour"])
+    _upsert(session, HourAnswer.__table__, answers, ["hour", "level", "window"])
+    return len(rows)
+
+
+def _upsert(session: Session, table: sa.Table, rows: list[dict[str, Any]],
+            key: list[str]) -> None:  # fmt: skip
     if rows:
         insert = insert_for(session)(table)
-        updated = {c: insert.excluded[c] for c in ("revision", "digest", "document", "metrics")}
-        session.execute(insert.on_conflict_do_update(index_elements=["hour"], set_=updated),
-                        rows)  # fmt: skip
-    return len(rows)
+        updated = {c: insert.excluded[c] for c in rows[0] if c not in key}
+        session.execute(insert.on_conflict_do_update(index_elements=key, set_=updated), rows)

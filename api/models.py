@@ -8,7 +8,8 @@ Tables hold what the stream publishes, one row per area and window:
   revision (late uploads publish an hour again), and ``hour_revisions``: when each
   revision of an hour was made;
 * ``hour_documents``: each stored hour's report document and its figures answer, rendered
-  and compressed when the hour is stored (:mod:`api.hour_documents`);
+  and compressed when the hour is stored (:mod:`api.hour_documents`), and
+  ``hour_answers``: its figures answer for each level in each window, likewise;
 * ``alerts``: alerts raised on live status changes;
 * ``zones``, ``zone_live``, ``zone_history`` and ``zone_sessions``: the zones' figures
   (SPEC Z4) from the same snapshots: each zone's name and kind, its windows live and at
@@ -42,6 +43,7 @@ __all__ = [
     "Area",
     "Base",
     "History",
+    "HourAnswer",
     "HourDocument",
     "HourRevision",
     "HourSummary",
@@ -221,6 +223,25 @@ class HourDocument(Base):
     digest: Mapped[str] = mapped_column(sa.String(32))
     document: Mapped[bytes] = mapped_column(sa.LargeBinary)
     metrics: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+
+class HourAnswer(Base):
+    """A stored hour's figures answer for one level in one window, rendered when the hour
+    was stored: ``/api/v1/metrics?as_of={hour}&level={level}&window={window}``, gzip.
+
+    ``digest`` is that of the document it was rendered from (:class:`HourDocument`), so
+    an answer is served only with the revision it belongs to.
+    """
+
+    __tablename__ = "hour_answers"
+
+    hour: Mapped[datetime] = mapped_column(
+        UTCDateTime, sa.ForeignKey("hour_documents.hour", ondelete="CASCADE"), primary_key=True
+    )
+    level: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    window: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    digest: Mapped[str] = mapped_column(sa.String(32))
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary)
 
 
 class LiveSummary(_Summary, Base):

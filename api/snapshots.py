@@ -7,17 +7,18 @@ routes to keep what they rendered from it. :class:`Snapshots` hands them out:
 * the live document is re-checked at most every ``live_ttl`` seconds with one tiny
   query (the live summary's ``as_of``), and reloaded only when the stream has sent
   a newer snapshot; the materialiser stores whole snapshots in one transaction;
-* a stored hour (:class:`Hour`) is its entity tag, the figures answer rendered when
-  it was stored (:mod:`api.hour_documents`), compressed, and its document once a route
-  needs one (parsed from the stored document, or rebuilt from the rows of an hour
-  stored before documents were). An hour is re-checked after ``hour_ttl`` seconds,
-  because a late event can still revise it (the stream re-sends it and the store
-  upserts it): one small query for its revision and digest, and it is read again only
-  if they changed. The most recently used are kept, up to ``hours_kept`` hours,
-  ``bytes_kept`` bytes of stored answers and ``figures_kept`` figures (one area in one
-  window) of parsed documents. A figure holds about 1 kB of Python objects: England's
-  hour is 63,000 of them (65 MB), a county's 1,700; England's stored figures answer
-  is 3 MB.
+* a stored hour (:class:`Hour`) is its entity tag, the figures answers rendered when
+  it was stored (:mod:`api.hour_documents`), compressed, each read when first asked
+  for, and its document once a route needs one (parsed from the stored document, or
+  rebuilt from the rows of an hour stored before documents were). An hour is
+  re-checked after ``hour_ttl`` seconds, because a late event can still revise it (the
+  stream re-sends it and the store upserts it): one small query for its revision and
+  digest, and it is read again only if they changed. The most recently used are kept,
+  up to ``hours_kept`` hours, ``bytes_kept`` bytes of stored answers and
+  ``figures_kept`` figures (one area in one window) of parsed documents. A figure
+  holds about 1 kB of Python objects: England's hour is 63,000 of them (65 MB), a
+  county's 1,700; England's stored answer of every figure is 3 MB, its wards in one
+  window 0.3 MB.
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from beatlight.api.db import connect
-from beatlight.api.documents import live_document, report_document_at, stored_document
+from beatlight.api.documents import (
+    live_document,
+    report_document_at,
+    stored_answer,
+    stored_document,
+)
 from beatlight.api.models import HourDocument, HourSummary, LiveSummary
 from beatlight.times import format_time, parse_time
 
@@ -166,6 +172,20 @@ class Snapshots:
                 self._keep(hour, entry, self._monotonic())
         return entry
 
+    def answer(self, entry: Hour, level: str | None, window: str | None) -> bytes | None:
+        """The figures answer of the stored hour ``entry`` for ``level`` in ``window`` as
+        stored, gzip (``None``: none is stored; make it from the document). Blocking."""
+        key = (level, window)
+        if key in entry.answers or entry.digest is None:
+            return entry.answers.get(key)
+        with self._loading_lock(entry.hour):
+            if key not in entry.answers:
+                with connect(self._engine) as connection, Session(bind=connection) as session:
+                    entry.answers[key] = stored_answer(session, entry.hour, entry.digest,
+                                                       level, window)  # fmt: skip
+                self._weigh_again(entry)
+        return entry.answers[key]
+
     def at(self, hour: datetime) -> Document | None:
         """The document of the snapshot at ``hour`` (``None`` if not stored). Blocking.
 
@@ -187,11 +207,15 @@ class Snapshots:
                     self._forget(hour)
                 return self.at(hour)
             entry.document = Document(body, live=False, tag=entry.tag)
-            with self._lock:
-                kept = self._hours.get(hour)
-                if kept is not None and kept.entry is entry:  # weigh it again, as it was checked
-                    self._keep(hour, entry, kept.checked)
+            self._weigh_again(entry)
         return entry.document
+
+    def _weigh_again(self, entry: Hour) -> None:
+        """Weigh ``entry`` again, as it was checked, after it took on more."""
+        with self._lock:
+            kept = self._hours.get(entry.hour)
+            if kept is not None and kept.entry is entry:
+                self._keep(entry.hour, entry, kept.checked)
 
     def _loading_lock(self, hour: datetime) -> threading.Lock:
         with self._lock:
@@ -221,8 +245,8 @@ class Snapshots:
 
 @dataclass(eq=False)
 class Hour:
-    """A stored hour as the API holds it: what names its figures, its stored figures
-    answer, and its document once a route has needed it."""
+    """A stored hour as the API holds it: what names its figures, the stored figures
+    answers asked for so far, and its document once a route has needed it."""
 
     hour: datetime
     revision: int | None
@@ -230,25 +254,23 @@ class Hour:
     #: hour stored before documents were, of no known revision: no tag).
     tag: str | None
     digest: str | None  # of the stored document (None: rebuilt from the rows)
-    metrics: bytes | None  # gzip of /metrics?as_of={hour}, every area and window
+    #: (level, window) → gzip of /metrics?as_of={hour}&level=…&window=… (None: every
+    #: one), or None where none is stored (:meth:`Snapshots.answer`).
+    answers: dict[tuple[str | None, str | None], bytes | None] = field(
+        default_factory=dict, repr=False
+    )
     document: Document | None = field(default=None, repr=False)
 
 
 def _read_hour(session: Session, hour: datetime, old: Hour | None) -> Hour | None:
     """``hour`` as stored now: ``old`` again if it has not changed."""
     table = HourDocument.__table__
-    while True:
-        row = session.execute(sa.select(table.c.revision, table.c.digest)
-                              .where(table.c.hour == hour)).one_or_none()  # fmt: skip
-        if row is None:
-            break
+    row = session.execute(sa.select(table.c.revision, table.c.digest)
+                          .where(table.c.hour == hour)).one_or_none()  # fmt: skip
+    if row is not None:
         tag = f"{format_time(hour)}.{row.revision}.{row.digest}"
-        if old is not None and old.tag == tag:
-            return old
-        metrics = session.execute(sa.select(table.c.metrics).where(
-            table.c.hour == hour, table.c.digest == row.digest)).scalar()  # fmt: skip
-        if metrics is not None:  # else revised between the two reads: read again
-            return Hour(hour, row.revision, tag, row.digest, metrics)
+        return old if old is not None and old.tag == tag else Hour(
+            hour, row.revision, tag, row.digest)  # fmt: skip
     summary = session.execute(sa.select(HourSummary.revision)
                               .where(HourSummary.hour == hour)).one_or_none()  # fmt: skip
     if summary is None:
@@ -257,7 +279,7 @@ def _read_hour(session: Session, hour: datetime, old: Hour | None) -> Hour | Non
     tag = None if revision is None else f"{format_time(hour)}.{revision}"
     if old is not None and tag is not None and old.tag == tag and old.digest is None:
         return old
-    return Hour(hour, revision, tag, None, None)
+    return Hour(hour, revision, tag, None)
 
 
 class _Kept(NamedTuple):
@@ -274,4 +296,4 @@ def _figures(entry: Hour | None) -> int:
 
 
 def _bytes(entry: Hour | None) -> int:
-    return 0 if entry is None or entry.metrics is None else len(entry.metrics)
+    return 0 if entry is None else sum(len(body or b"") for body in entry.answers.values())

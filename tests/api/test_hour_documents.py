@@ -18,11 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from beatlight.api.documents import report_document_at
-from beatlight.api.models import HourDocument
+from beatlight.api.models import HourAnswer, HourDocument
+from beatlight.api.schemas import LEVELS
 from beatlight.api.snapshots import Snapshots
 from beatlight.api.store import Changes, apply
 from beatlight.streams.aggregate import Revision, snapshot_records
 from beatlight.times import format_time
+from beatlight.windows import WINDOWS
 from tests.api.conftest import API_NOW, HOURS, ROLE_NAMES, fill
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -59,7 +61,10 @@ def _routes(documents: dict, hour: datetime) -> list[tuple[str, dict]]:
     return [
         ("/api/v1/metrics", {}),
         ("/api/v1/metrics", {"level": "ward"}),
+        ("/api/v1/metrics", {"window": "1h"}),
+        ("/api/v1/metrics", {"level": "ward", "window": "24h"}),
         ("/api/v1/metrics", {"level": "district", "window": "7d"}),
+        ("/api/v1/metrics", {"level": "force", "window": "28d"}),
         ("/api/v1/metrics", {"format": "csv"}),
         ("/api/v1/metrics", {"format": "csv", "window": "24h"}),
         (f"/api/v1/metrics/{ward}", {}),
@@ -96,6 +101,39 @@ def test_every_stored_hour_has_its_document_equal_to_the_one_rebuilt_from_rows(e
         assert set(stored) == set(HOURS)
         for hour, row in stored.items():
             assert orjson.loads(gzip.decompress(row.document)) == report_document_at(session, hour)
+
+
+def test_every_stored_hour_has_an_answer_for_each_level_in_each_window(engine, api):
+    pcc = api.as_role("pcc") | GZIP
+    with Session(engine) as session:
+        stored = session.execute(sa.select(HourAnswer)).scalars().all()
+        digests = dict(session.execute(sa.select(HourDocument.hour, HourDocument.digest)).all())
+    assert {(a.hour, a.level, a.window) for a in stored} == {
+        (hour, level, window) for hour in HOURS for level in LEVELS for window in WINDOWS
+    }
+    for answer in stored:
+        assert answer.digest == digests[answer.hour]
+        asked = {"as_of": format_time(answer.hour), "level": answer.level,
+                 "window": answer.window}  # fmt: skip
+        got = api.get("/api/v1/metrics", params=asked, headers=pcc)
+        # Sent as stored, compressed, the first time it is asked for (the API would compress
+        # an answer itself only when it sends it again, and never one this small).
+        assert got.headers["Content-Encoding"] == "gzip" and got.headers["ETag"].endswith('-gzip"')
+        assert got.json() == orjson.loads(gzip.decompress(answer.body))
+        areas = got.json()["areas"]
+        assert {(a["level"], tuple(a["windows"])) for a in areas} <= {
+            (answer.level, (answer.window,))
+        }
+    wards = [a for a in stored if a.level == "ward"]
+    assert all(orjson.loads(gzip.decompress(a.body))["areas"] for a in wards)
+
+
+def test_an_hour_stored_before_answers_were_makes_them_from_its_document(api, engine, documents):
+    served = _answers(api, documents, HOURS[:1], GZIP)
+    with engine.begin() as connection:
+        connection.execute(sa.delete(HourAnswer))
+    api.app.state.services.snapshots = Snapshots(engine, live_ttl=0, hour_ttl=0)
+    assert _answers(api, documents, HOURS[:1], GZIP) == served
 
 
 @pytest.mark.parametrize("encoding", [GZIP, PLAIN], ids=["gzip", "identity"])

@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 TABLES = {"areas", "live_metrics", "history", "hour_summaries", "live_summary", "alerts",
           "materialiser_offsets", "api_keys", "live_audit", "hour_revisions", "hour_documents",
-          "zones", "zone_live", "zone_history", "zone_sessions", "zone_returns"}  # fmt: skip
+          "hour_answers", "zones", "zone_live", "zone_history", "zone_sessions",
+          "zone_returns"}  # fmt: skip
 
 
 def history_changes(document: dict) -> Changes:
