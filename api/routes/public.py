@@ -2,21 +2,23 @@
 
 Only complete local days and weeks that ended at least ``publish_delay`` ago, wards
 and the zones the zones file marks ``public`` only, patrol time in whole hours, small
-unit counts suppressed; never live figures, points, cells or roll-ups. Each response is
-built from scratch from the stored hour snapshot, through
-:func:`api.publication.public_ward` (and ``public_zone``), which copy only what may be
-published. The figures are open data: CSV beside JSON and GeoJSON, every column described
-at ``/public/fields``, and a licence and attribution on every answer
+unit counts suppressed; never live figures, points, cells or roll-ups. The ward answers
+are built from the stored hour snapshot through :func:`api.publication.public_ward`
+(zones' through ``public_zone``), which copy only what may be published. A ward answer
+is built once per stored hour and kept with it, with an entity tag: a browser or cache
+that asks again gets a 304 until the hour is revised, and only once the period is
+published. The figures are open data: CSV beside JSON and GeoJSON, every column
+described at ``/public/fields``, and a licence and attribution on every answer
 (:mod:`api.open_data`). The residents' pages (:mod:`api.routes.public_pages`) reuse
 :func:`published_periods` and :func:`published_zones`.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from beatlight.api import queries, zone_maps, zone_queries
@@ -30,7 +32,9 @@ from beatlight.api.deps import (
     geojson_response,
     json_response,
     session,
+    stored_hour,
 )
+from beatlight.api.etags import entity_tag, not_modified
 from beatlight.api.open_data import (
     PERIOD_COLUMNS,
     WARD_COLUMNS,
@@ -50,6 +54,7 @@ from beatlight.api.publication import (
     published_until,
 )
 from beatlight.api.schemas import PublicPeriods, PublicVisibility, PublicZonesOut
+from beatlight.api.snapshots import Document
 
 router = APIRouter(prefix="/public", tags=["public"])
 
@@ -100,36 +105,37 @@ async def periods(services: ServicesDep) -> Response:
     summary="Published ward figures",
     responses={**_CSV, 404: {"description": "Not published (yet), or nothing stored."}},
 )
-async def visibility(services: ServicesDep, period: PeriodQuery = "day",
+async def visibility(request: Request, services: ServicesDep, period: PeriodQuery = "day",
                      date: DateQuery = None, format: FormatQuery = "json") -> Response:  # fmt: skip
     """Every ward's visible patrol over one complete day or week, in whole hours; as CSV
     with ``format=csv`` (its columns described at ``/api/v1/public/fields``)."""
-    body = await _published(services, period, date)
-    if format == "csv":
-        return _csv(services, "visibility", body, "wards", WARD_COLUMNS)
-    return json_response(_credited(services, body), **_open(services))
+
+    def build(body: dict[str, Any]) -> Response:
+        if format == "csv":
+            return _csv(services, "visibility", body, "wards", WARD_COLUMNS)
+        return json_response(_credited(services, body))
+
+    return await _published_answer(request, services, period, date, ("visibility", format),
+                                   build)  # fmt: skip
 
 
-@router.get(
-    "/geojson",
-    summary="Published ward figures as GeoJSON",
-    responses={
-        200: {"content": {"application/geo+json": {}}},
-        404: {"description": "Not published (yet), or nothing stored."},
-    },
-)
-async def public_geojson(services: ServicesDep, period: PeriodQuery = "day",
+@router.get("/geojson", summary="Published ward figures as GeoJSON",
+            responses={200: {"content": {"application/geo+json": {}}},
+                       404: {"description": "Not published (yet), or nothing stored."}},
+)  # fmt: skip
+async def public_geojson(request: Request, services: ServicesDep, period: PeriodQuery = "day",
                          date: DateQuery = None) -> Response:  # fmt: skip
     """One feature per ward with its outline and published figures."""
-    published = await _published(services, period, date)
-    shapes = services.shapes.level("ward")
-    features = [{"type": "Feature", "id": w["code"], "geometry": shapes.get(w["code"]),
-                 "properties": w} for w in published.pop("wards")]  # fmt: skip
-    body = {"type": "FeatureCollection", **_credited(services, published), "features": features}
-    response = json_response(body, **_open(services))
-    response.media_type = "application/geo+json"
-    response.headers["Content-Type"] = "application/geo+json"
-    return response
+
+    def build(published: dict[str, Any]) -> Response:
+        shapes = services.shapes.level("ward")
+        features = [{"type": "Feature", "id": w["code"], "geometry": shapes.get(w["code"]),
+                     "properties": w} for w in published.pop("wards")]  # fmt: skip
+        body = {"type": "FeatureCollection", **_credited(services, published),
+                "features": features}  # fmt: skip
+        return geojson_response(body)
+
+    return await _published_answer(request, services, period, date, ("geojson",), build)
 
 
 @router.get(
@@ -230,18 +236,45 @@ async def _publishable(services: Services, period: str, first_day: date | None):
     return first_day, end
 
 
-async def _published(services: Services, period: str, first_day: date | None) -> dict[str, Any]:
-    zone = services.zone
+async def _published_answer(
+    request: Request, services: Services, period: str, first_day: date | None,
+    asked: tuple[str, ...], build: Any,
+) -> Response:  # fmt: skip
+    """The answer ``build`` makes of the published wards of a period, made once per stored
+    hour and kept with it; a 304 when ``If-None-Match`` names it. Only a published period
+    gets either: a 404 comes first, whatever the request holds."""
     first_day, end = await _publishable(services, period, first_day)
     try:
-        doc = await document(services, end)
+        hour = await stored_hour(services, end)
     except HTTPException:
         raise HTTPException(404, f"nothing is stored for the {period} of {first_day}") from None
-    window = PERIOD_WINDOWS[period]
+    settings = services.settings
+    # What else the bytes depend on: a restart with other rules or credits is another answer.
+    edition = (settings.public_licence, settings.public_attribution, settings.public_min_units,
+               settings.timezone)  # fmt: skip
+    key = ("public", *asked, period, first_day, edition)
+    etag = entity_tag(hour.tag, *key)
+    if (unchanged := not_modified(request, etag)) is not None:
+        unchanged.headers.update(_open(services))
+        return unchanged
+    doc = await document(services, end)
+    made = doc.render(key, lambda: build(_published(services, doc, period, first_day, end)))
+    headers = {k: v for k, v in made.headers.items() if k.lower() != "content-length"}
+    response = Response(made.body, media_type=made.media_type, headers=headers)
+    response.headers.update(_open(services))
+    if etag is not None:
+        response.headers["ETag"] = entity_tag(doc.tag, *key)  # type: ignore[assignment]
+    return response
+
+
+def _published(services: Services, doc: Document, period: str, first_day: date,
+               end: datetime) -> dict[str, Any]:  # fmt: skip
+    """The published figures of every ward over the period ending at ``end``."""
+    window = PERIOD_WINDOWS[period]  # type: ignore[index]
     minimum = services.settings.public_min_units
     return {"period": period, "date": first_day,
-            "start": period_start(period, first_day, zone), "end": end,  # type: ignore[arg-type]
-            "timezone": services.settings.timezone,
+            "start": period_start(period, first_day, services.zone),  # type: ignore[arg-type]
+            "end": end, "timezone": services.settings.timezone,
             "wards": [public_ward(e, e["windows"][window], minimum)
                       for _, e in doc.level("ward")]}  # fmt: skip
 

@@ -161,3 +161,29 @@ def api(engine, documents, report_geography):
         client.keys = keys
         client.as_role = lambda role: {"X-API-Key": keys[role]}
         yield client
+
+
+def revise(engine, documents: dict, hour: datetime, minutes: float = 42.0) -> dict:
+    """Store revision 0 of ``hour``, then revision 1 with one ward's patrol raised by
+    ``minutes``."""
+    import copy
+
+    from sqlalchemy.orm import Session
+
+    from beatlight.api.store import Changes, apply
+    from beatlight.streams.aggregate import Revision, snapshot_records
+
+    first = documents[hour]
+    revised = copy.deepcopy(first)
+    ward = revised["wards"][0]
+    for figures in ward["windows"].values():
+        figures["patrol_minutes"] += minutes
+    at = int(datetime(2026, 11, 4, 8, tzinfo=UTC).timestamp()) * 1_000_000
+    changed = {f"ward|{ward['code']}": (1, at)}
+    for document, revision in ((first, Revision(0, at, {})), (revised, Revision(1, at, changed))):
+        changes = Changes()
+        for key, value in snapshot_records(document, prefix=document["as_of"], revision=revision):
+            changes.add_history(key, value)
+        with Session(engine) as session, session.begin():
+            apply(session, changes)
+    return revised

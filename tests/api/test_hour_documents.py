@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import gzip
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 import pytest
@@ -25,7 +25,7 @@ from beatlight.api.store import Changes, apply
 from beatlight.streams.aggregate import Revision, snapshot_records
 from beatlight.times import format_time
 from beatlight.windows import WINDOWS
-from tests.api.conftest import API_NOW, HOURS, ROLE_NAMES, fill
+from tests.api.conftest import API_NOW, HOURS, ROLE_NAMES, fill, revise
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -153,29 +153,11 @@ def test_a_stored_hour_answers_the_same_bytes_as_the_hour_rebuilt_from_rows(
     assert "Content-Encoding" not in again.headers and again.content == whole.content
 
 
-def _revise(engine, documents: dict, hour: datetime) -> dict:
-    """Store revision 0 of ``hour``, then revision 1 with one ward's figures raised."""
-    first = documents[hour]
-    revised = copy.deepcopy(first)
-    ward = revised["wards"][0]
-    for figures in ward["windows"].values():
-        figures["patrol_minutes"] += 42.0
-    at = int(datetime(2026, 11, 4, 8, tzinfo=UTC).timestamp()) * 1_000_000
-    changed = {f"ward|{ward['code']}": (1, at)}
-    for document, revision in ((first, Revision(0, at, {})), (revised, Revision(1, at, changed))):
-        changes = Changes()
-        for key, value in snapshot_records(document, prefix=document["as_of"], revision=revision):
-            changes.add_history(key, value)
-        with Session(engine) as session, session.begin():
-            apply(session, changes)
-    return revised
-
-
 def test_after_a_revision_the_stored_hour_is_the_newest_and_still_equals_the_rebuilt_one(
     api, engine, documents
 ):
     hour = HOURS[1]
-    revised = _revise(engine, documents, hour)
+    revised = revise(engine, documents, hour)
     with Session(engine) as session:
         stored = session.get(HourDocument, hour)
         assert stored.revision == 1
@@ -232,7 +214,7 @@ def test_a_repeated_request_is_answered_304_until_the_figures_change(
     assert another.status_code == 200 and another.headers["ETag"] != etag
     # New figures: a new live snapshot, or a revision of the hour.
     if "as_of" in params:
-        _revise(engine, documents, datetime.fromisoformat(params["as_of"]))
+        revise(engine, documents, datetime.fromisoformat(params["as_of"]))
     else:
         live = copy.deepcopy(documents[HOURS[2]])
         live["as_of"] = "2026-11-05T09:15:00Z"
