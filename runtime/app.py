@@ -170,9 +170,8 @@ def create_app(
         )
         await publish(app, metrics, emission)
         with unless_stopping("the commit of the lanes' checkpoints"):
-            if emission.checkpoints:
-                await (await app.maybe_start_producer()).flush()  # the checkpoints first
-            await commit_lanes(app, lanes.checkpointed(set(partitions)))
+            await commit_lanes(app, lanes.checkpointed(set(partitions)),
+                               flush=bool(emission.checkpoints))  # fmt: skip
         with unless_stopping(f"{len(hours)} hour snapshots and the live snapshot"):
             await send_hours(app, hours)
             if live is not None:
@@ -209,7 +208,6 @@ def create_app(
         emission = await work.run(lanes.checkpoint, owned)
         await publish(app, metrics, emission)
         with unless_stopping("the commit of the lanes' checkpoints"):
-            await (await app.maybe_start_producer()).flush()  # the checkpoints first
             await commit_lanes(app, lanes.checkpointed(owned))
         log.info("stopping: checkpoints of lanes %s written in %.1f s",
                  sorted(owned & set(lanes.held())), time.monotonic() - started)  # fmt: skip

@@ -60,10 +60,13 @@ async def publish(app: faust.App, metrics: Metrics, emission: Emission) -> None:
             await producer.send(topics.CHECKPOINTS, key, value, partition, None, None)
 
 
-async def commit_lanes(app: faust.App, lanes_at: dict[int, int]) -> None:
+async def commit_lanes(app: faust.App, lanes_at: dict[int, int], *, flush: bool = True) -> None:
     """Commit the group's offset of each lane's partition where its checkpoint is, once
-    the producer has flushed the checkpoints: what Kafka's lag tools report. (A lane
-    resumes from its checkpoint, whatever the group's offsets say.)"""
+    the producer has flushed the checkpoints (``flush``: none was sent since the last
+    flush if False): what Kafka's lag tools report. (A lane resumes from its checkpoint,
+    whatever the group's offsets say.)"""
+    if flush:
+        await (await app.maybe_start_producer()).flush()  # the checkpoints first
     for partition, offset in lanes_at.items():
         tp = TP(topics.PRESENCE, partition)
         try:  # (only past what the group has committed)
