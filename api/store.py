@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from beatlight.api.bulk import upsert
 from beatlight.api.db import insert_for
 from beatlight.api.hour_documents import render_hours
 from beatlight.api.models import (
@@ -143,7 +144,8 @@ class Changes:
 
 def apply(session: Session, changes: Changes) -> None:
     """Upsert a batch (the caller commits, offsets and rows together)."""
-    _upsert(session, Area, changes.areas.values(), ("level", "code"), skip=("id",))
+    # Every snapshot names its areas: only a change of their attributes is written.
+    _upsert(session, Area, changes.areas.values(), ("level", "code"), skip=("id",), changed=True)
     _upsert(session, LiveMetric, changes.live.values(), ("level", "code", "window"),
             newer=True)  # fmt: skip
     if changes.live_summary is not None:
@@ -182,20 +184,20 @@ def _upsert_revised(
 ) -> None:
     """Upsert rows with a ``revision``: the same or a newer revision replaces the stored row,
     an older one changes nothing, and the same one keeps its ``revised_at``."""
-    rows = list(rows)
-    if not rows:
-        return
     table = model.__table__  # type: ignore[attr-defined]
-    insert = insert_for(session)(table)
-    new = sa.func.coalesce(insert.excluded.revision, -1)
-    old = sa.func.coalesce(table.c.revision, -1)
-    updated = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
-    updated["revised_at"] = sa.case(
-        (new > old, insert.excluded.revised_at),
-        else_=sa.func.coalesce(table.c.revised_at, insert.excluded.revised_at),
-    )
-    session.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=updated,
-                                                 where=new >= old), rows)  # fmt: skip
+
+    def conflict(insert: Any) -> Any:
+        new = sa.func.coalesce(insert.excluded.revision, -1)
+        old = sa.func.coalesce(table.c.revision, -1)
+        updated = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
+        updated["revised_at"] = sa.case(
+            (new > old, insert.excluded.revised_at),
+            else_=sa.func.coalesce(table.c.revised_at, insert.excluded.revised_at),
+        )
+        return insert.on_conflict_do_update(index_elements=list(keys), set_=updated,
+                                            where=new >= old)  # fmt: skip
+
+    upsert(session, table, rows, conflict)
 
 
 def _keep_newer(rows: dict[Any, dict[str, Any]], key: Any, row: dict[str, Any]) -> None:
@@ -217,18 +219,30 @@ def _upsert(
     *,
     skip: tuple[str, ...] = (),
     newer: bool = False,
+    changed: bool = False,
 ) -> None:
-    rows = list(rows)
-    if not rows:
-        return
+    """Upsert ``rows`` keyed by ``keys``; ``newer``: only over an older ``as_of``;
+    ``changed``: only where a value differs (no new row version for the same values)."""
     table = model.__table__  # type: ignore[attr-defined]
-    insert = insert_for(session)(table)
-    updated = {c.name: insert.excluded[c.name] for c in table.columns
-               if c.name not in keys and c.name not in skip}  # fmt: skip
-    # Live figures never go back in time, whatever order records are stored in.
-    where = table.c.as_of <= insert.excluded.as_of if newer else None
-    session.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=updated,
-                                                 where=where), rows)  # fmt: skip
+
+    def conflict(insert: Any) -> Any:
+        kept = [c for c in table.columns if c.name not in keys and c.name not in skip]
+        where = None
+        if newer:  # live figures never go back in time, whatever order records come in
+            where = table.c.as_of <= insert.excluded.as_of
+        elif changed:
+            where = sa.or_(*(_comparable(c).is_distinct_from(_comparable(insert.excluded[c.name]))
+                             for c in kept))  # fmt: skip
+        return insert.on_conflict_do_update(
+            index_elements=list(keys), set_={c.name: insert.excluded[c.name] for c in kept},
+            where=where)  # fmt: skip
+
+    upsert(session, table, rows, conflict)
+
+
+def _comparable(column: Any) -> Any:
+    """``column`` as something PostgreSQL can compare (``json`` has no equality)."""
+    return sa.cast(column, sa.Text) if isinstance(column.type, sa.JSON) else column
 
 
 def _metrics(metrics: dict[str, Any]) -> dict[str, Any]:

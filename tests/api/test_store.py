@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from beatlight.api import bulk
 from beatlight.api.db import StoreUnreachable, create_engine_for, reachable, upgrade
 from beatlight.api.documents import live_document, report_document_at, stored_hours
 from beatlight.api.models import Base
@@ -26,6 +27,12 @@ TABLES = {"areas", "live_metrics", "history", "hour_summaries", "live_summary", 
           "materialiser_offsets", "api_keys", "live_audit", "hour_revisions", "hour_documents",
           "hour_answers", "zones", "zone_live", "zone_history", "zone_sessions",
           "zone_returns"}  # fmt: skip
+
+
+@pytest.fixture(params=["copy", "executemany"])
+def both_ways(request, monkeypatch) -> None:
+    """Upserts by COPY (every batch, on PostgreSQL) or row by row: the same store."""
+    monkeypatch.setattr(bulk, "COPY_ROWS", 1 if request.param == "copy" else 10**9)
 
 
 def history_changes(document: dict) -> Changes:
@@ -96,6 +103,7 @@ def test_no_table_can_hold_a_pseudonym_an_identity_or_a_point(engine):
             assert name in allowed or not forbidden.search(name), f"{table}.{name}"
 
 
+@pytest.mark.usefixtures("both_ways")
 def test_report_document_round_trips_through_the_store(engine, documents):
     for document in documents.values():
         store(engine, history_changes(document))
@@ -110,6 +118,7 @@ def test_report_document_round_trips_through_the_store(engine, documents):
         assert report_document_at(session, datetime(2026, 11, 3, 7, tzinfo=UTC)) is None
 
 
+@pytest.mark.usefixtures("both_ways")
 def test_live_document_round_trips_and_never_goes_back_in_time(engine, documents):
     older, newer = documents[HOURS[0]], documents[HOURS[1]]
     changes = Changes()
@@ -128,6 +137,7 @@ def test_live_document_round_trips_and_never_goes_back_in_time(engine, documents
         )
 
 
+@pytest.mark.usefixtures("both_ways")
 def test_storing_the_same_records_twice_changes_nothing(engine, documents):
     def everything() -> Changes:
         changes = Changes()
@@ -156,6 +166,7 @@ def test_storing_the_same_records_twice_changes_nothing(engine, documents):
     assert dump(engine) == first
 
 
+@pytest.mark.usefixtures("both_ways")
 def test_a_revised_hour_replaces_the_stored_one(engine, documents):
     document = documents[HOURS[0]]
     store(engine, history_changes(document))
