@@ -32,7 +32,7 @@ from beatlight.streams.files import Piece
 from beatlight.streams.lane import Lane, LaneConfig, Outcome, checked
 from beatlight.streams.metrics import figures
 from beatlight.streams.partitioning import partitions_of
-from beatlight.streams.pool import ordered_map
+from beatlight.streams.pool import ordered_map, read_ahead
 from beatlight.streams.presence import Partial
 from beatlight.streams.report import report_document
 from beatlight.streams.sorted_events import Prepared, SortedEvents, prepare, robust_latest
@@ -254,7 +254,8 @@ def _count(
                 hours=None if trend is None else trend.wanted, ordered=True)  # fmt: skip
     model = None if zoning is None else zoning.model(as_of_us)
     duplicates = after = counted = 0
-    for part in events.sorted():
+    # The next slabs are read and de-duplicated on another core while this one is counted.
+    for part in read_ahead(events.sorted()):
         duplicates += part.duplicates
         after += int(np.count_nonzero(part.events.ts_us >= as_of_us))
         for start in range(0, len(part.events), _ROWS):

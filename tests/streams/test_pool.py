@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from beatlight.streams.pool import available_cores, ordered_map
+from beatlight.streams.pool import available_cores, ordered_map, read_ahead
 
 pytestmark = pytest.mark.unit
 
@@ -45,6 +45,25 @@ def test_items_are_taken_only_a_few_ahead():
     assert next(results) == 0
     assert len(taken) <= 2 * 2 + 1
     results.close()
+
+
+def test_read_ahead_keeps_order_and_errors():
+    def items():
+        yield from range(5)
+        raise RuntimeError("broken")
+
+    got = []
+    with pytest.raises(RuntimeError, match="broken"):
+        for x in read_ahead(items()):
+            got.append(x)
+    assert got == list(range(5))
+    assert list(read_ahead(iter([]))) == []
+
+
+def test_read_ahead_stops_its_thread_when_the_caller_stops():
+    ahead = read_ahead(iter(range(1000)), depth=1)
+    assert next(ahead) == 0
+    ahead.close()  # joins the producer: it must not wait forever on a full queue
 
 
 def test_there_is_at_least_one_core():
