@@ -15,6 +15,7 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -50,7 +51,7 @@ def ordered_map(
         return
     context = multiprocessing.get_context("spawn")
     pending: deque[Future[Out]] = deque()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start)
     try:
         for item in items:
             pending.append(pool.submit(function, item))
@@ -63,6 +64,12 @@ def ordered_map(
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
         _give_back_free_memory()
+
+
+def _worker_start() -> None:
+    """Ctrl-C is the caller's to handle: it stops the pool, and the workers end after
+    their current item, without a traceback each."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _give_back_free_memory() -> None:
