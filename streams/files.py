@@ -3,6 +3,8 @@
 :func:`open_events` checks that a file can be read and looks like events, then
 :meth:`EventsFile.chunks` streams it as :class:`~beatlight.streams.events.RawEvents`
 batches, so a file of ten million lines never needs ten million dicts at once.
+:meth:`EventsFile.pieces` gives the same batches unparsed (whole NDJSON lines, Parquet
+row batches), for the batch report to parse on every core.
 Columns outside the SPEC's fields are dropped on arrival (their names are
 logged, never their values).
 """
