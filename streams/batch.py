@@ -3,6 +3,10 @@
 With zones (:class:`Zoning`), the pings the lane accepts before ``as_of`` also feed a
 :class:`~beatlight.streams.zones.ZoneModel`, so zones and wards count the same pings.
 
+A file's first pass (parse, check, make ready to sort) runs on every core: its pieces go
+to worker processes and come back in file order (:func:`~beatlight.streams.pool.ordered_map`),
+so the documents are the same with any number of workers.
+
 Long because the two ways through a file (a complete record in time order, or arrival
 order per partition) share their options, their document and the zones' feed.
 """
@@ -24,12 +28,14 @@ from beatlight.errors import BeatlightError
 from beatlight.geo.geography import Geography
 from beatlight.streams.batch_hours import BatchHours
 from beatlight.streams.events import RawEvents, ValidEvents
-from beatlight.streams.lane import Lane, LaneConfig, Outcome
+from beatlight.streams.files import Piece
+from beatlight.streams.lane import Lane, LaneConfig, Outcome, checked
 from beatlight.streams.metrics import figures
 from beatlight.streams.partitioning import partitions_of
+from beatlight.streams.pool import ordered_map, read_ahead
 from beatlight.streams.presence import Partial
 from beatlight.streams.report import report_document
-from beatlight.streams.sorted_events import SortedEvents, robust_latest
+from beatlight.streams.sorted_events import Prepared, SortedEvents, prepare, robust_latest
 from beatlight.streams.zone_figures import SESSIONS_BACK_US, zone_entries
 from beatlight.streams.zones import ZoneConfig, ZoneModel, ZoneRuns
 
@@ -49,7 +55,7 @@ class NoValidEvents(BeatlightError):
 
 def batch_report(
     geography: Geography,
-    batches: Iterable[RawEvents],
+    batches: Iterable[RawEvents | Piece],
     config: LaneConfig,
     *,
     now_us: int,
@@ -57,6 +63,7 @@ def batch_report(
     partitions: int | None = None,
     progress: Progress | None = None,
     zoning: Zoning | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Every figure of the SPEC for the events in ``batches``.
 
@@ -72,7 +79,7 @@ def batch_report(
     """
     return batch_reports(
         geography, batches, config, now_us=now_us, as_of_us=as_of_us,
-        partitions=partitions, progress=progress, zoning=zoning,
+        partitions=partitions, progress=progress, zoning=zoning, workers=workers,
     ).document  # fmt: skip
 
 
@@ -119,7 +126,7 @@ class Progress:
 
 def batch_reports(
     geography: Geography,
-    batches: Iterable[RawEvents],
+    batches: Iterable[RawEvents | Piece],
     config: LaneConfig,
     *,
     now_us: int,
@@ -131,6 +138,7 @@ def batch_reports(
     spill_dir: str | Path | None = None,
     spill_rows: int = 400_000,
     zoning: Zoning | None = None,
+    workers: int = 1,
 ) -> BatchReports:
     """:func:`batch_report`, plus the documents at the hour boundaries H where ``hours(H)``,
     in the same single pass over the events (for trends: e.g. every local midnight).
@@ -143,24 +151,29 @@ def batch_reports(
     ``spill_dir``: where a file larger than memory is sorted (default: the system's
     temporary folder), in runs of ``spill_rows`` valid events. ``zoning``: add the
     document's ``zones`` (SPEC Z4), from exactly the pings the wards count.
+    ``workers``: processes that read (pieces of files, :meth:`EventsFile.pieces
+    <beatlight.streams.files.EventsFile.pieces>`) and check the batches, in order, so
+    the documents are the same with any number.
     """
     progress = progress or Progress()
     if partitions is not None:
         return _in_arrival_order(geography, batches, config, now_us=now_us, as_of_us=as_of_us,
                                  partitions=partitions, progress=progress, hours=hours,
-                                 keep_us=keep_us, zoning=zoning)  # fmt: skip
+                                 keep_us=keep_us, zoning=zoning, workers=workers)  # fmt: skip
     started = time.perf_counter()
     hourly = hours is not None
-    checker = Lane(geography, config)
     rows = 0
     with SortedEvents(run_rows=spill_rows, directory=spill_dir) as events:
-        for raw in batches:
-            rows += len(raw)
-            events.add(raw, checker.validate(raw, now_us=now_us))
+        tasks = (_Task(batch, config, now_us, events.key) for batch in batches)
+        for prepared in ordered_map(_prepared, tasks, workers=workers):
+            rows += prepared.rows
+            events.take(prepared)
             if progress.read is not None:
-                progress.read(len(raw))
+                progress.read(prepared.rows)
         if not len(events):
             raise NoValidEvents(_nothing_valid(rows, events.rejected))
+        log.info("%d rows read and checked in %.1f s (workers: %d)", rows,
+                 time.perf_counter() - started, workers)  # fmt: skip
         given = as_of_us is not None
         if as_of_us is None:  # from every copy; checked against the copies that count below
             as_of_us = _default_as_of(events.latest_copies, config)
@@ -179,6 +192,27 @@ def batch_reports(
     found = {} if trend is None else trend.finish([lane], as_of_us)
     _log_done(document, rows, duplicates, found if hourly else None, started)
     return _with_zones(BatchReports(document, found), zoning, model, as_of_us)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One batch (or a piece of a file not read yet) to validate and prepare for sorting."""
+
+    batch: RawEvents | Piece
+    config: LaneConfig
+    now_us: int
+    key: bytes  # SortedEvents.key
+
+
+def _prepared(task: _Task) -> Prepared:
+    """A batch read, checked and made ready to sort: the part of a file's first pass that
+    each core can do on its own (see :func:`~beatlight.streams.pool.ordered_map`)."""
+    raw = _read(task.batch)
+    return prepare(raw, checked(raw, task.config, now_us=task.now_us), task.key)
+
+
+def _read(batch: RawEvents | Piece) -> RawEvents:
+    return batch if isinstance(batch, RawEvents) else batch.read()
 
 
 def _with_zones(
@@ -220,7 +254,8 @@ def _count(
                 hours=None if trend is None else trend.wanted, ordered=True)  # fmt: skip
     model = None if zoning is None else zoning.model(as_of_us)
     duplicates = after = counted = 0
-    for part in events.sorted():
+    # The next slabs are read and de-duplicated on another core while this one is counted.
+    for part in read_ahead(events.sorted()):
         duplicates += part.duplicates
         after += int(np.count_nonzero(part.events.ts_us >= as_of_us))
         for start in range(0, len(part.events), _ROWS):
@@ -249,7 +284,7 @@ def _feed(model: ZoneModel, outcome: Outcome, as_of_us: int | None) -> None:
 
 def _in_arrival_order(
     geography: Geography,
-    batches: Iterable[RawEvents],
+    batches: Iterable[RawEvents | Piece],
     config: LaneConfig,
     *,
     now_us: int,
@@ -259,6 +294,7 @@ def _in_arrival_order(
     hours: Callable[[int], bool] | None,
     keep_us: int | None,
     zoning: Zoning | None,
+    workers: int,
 ) -> BatchReports:
     """The events as ``partitions`` stream lanes would receive them (lateness applies).
 
@@ -272,7 +308,7 @@ def _in_arrival_order(
              for _ in range(partitions)]  # fmt: skip
     rows = 0
     accepted: list[Outcome] = []
-    for raw in batches:
+    for raw in ordered_map(_read, batches, workers=workers):
         rows += len(raw)
         if partitions == 1:
             parts = [(0, lanes[0], raw)]

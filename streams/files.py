@@ -3,6 +3,8 @@
 :func:`open_events` checks that a file can be read and looks like events, then
 :meth:`EventsFile.chunks` streams it as :class:`~beatlight.streams.events.RawEvents`
 batches, so a file of ten million lines never needs ten million dicts at once.
+:meth:`EventsFile.pieces` gives the same batches unparsed (whole NDJSON lines, Parquet
+row batches), for the batch report to parse on every core.
 Columns outside the SPEC's fields are dropped on arrival (their names are
 logged, never their values).
 """
@@ -21,10 +23,12 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from beatlight.errors import BeatlightError
 from beatlight.streams.events import FIELDS, REQUIRED, RawEvents, parse_lines
 
-__all__ = ["EventsFile", "EventsFileError", "open_events"]
+__all__ = ["EventsFile", "EventsFileError", "Piece", "open_events"]
 
 log = logging.getLogger("beatlight.events")
 
@@ -33,6 +37,7 @@ _FORMATS = {
     ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
 }  # fmt: skip
 _NUMERIC = ("lat", "lon", "accuracy_m")
+_READ_BYTES = 1 << 22  # NDJSON is read in blocks of 4 MiB
 
 
 class EventsFileError(BeatlightError):
@@ -55,6 +60,17 @@ class EventsFile:
 
         ``keep_text``: NDJSON rows keep their line (:attr:`RawEvents.text`).
         """
+        for piece in self.pieces(rows, keep_text=keep_text):
+            yield piece.read(), piece.done
+
+    def pieces(self, rows: int = 50_000, *, keep_text: bool = False) -> Iterator[Piece]:
+        """The file in pieces of ``rows`` lines (rows), in file order, not parsed yet: each
+        :meth:`Piece.read` gives the batch :meth:`chunks` would, in any process.
+
+        NDJSON and Parquet leave their parsing to :meth:`Piece.read`, so pieces can be
+        parsed on several cores; CSV's quoting ties a row to the ones before it, so its
+        pieces are parsed here.
+        """
         try:
             if self.format == "ndjson":
                 yield from self._ndjson(rows, keep_text)
@@ -65,23 +81,14 @@ class EventsFile:
         except (OSError, EOFError, UnicodeDecodeError, csv.Error) as error:
             raise EventsFileError(f"{self.path}: cannot be read to the end ({error})") from None
 
-    def _ndjson(self, rows: int, keep_text: bool) -> Iterator[tuple[RawEvents, int]]:
-        with self.path.open("rb") as raw, _maybe_gzip(raw, self.path) as lines:
-            number = 1
-            while True:
-                block = list(islice(lines, rows))
-                if not block:
-                    return
-                batch = parse_lines(
-                    block,
-                    max_event_bytes=self.max_event_bytes,
-                    first_position=number,
-                    keep_text=keep_text,
-                )
-                number += len(block)
-                yield batch, raw.tell()
+    def _ndjson(self, rows: int, keep_text: bool) -> Iterator[Piece]:
+        with self.path.open("rb") as raw, _maybe_gzip(raw, self.path) as stream:
+            first = 1
+            for data in _line_blocks(stream, rows):
+                yield NdjsonPiece(raw.tell(), data, first, self.max_event_bytes, keep_text)
+                first += rows
 
-    def _csv(self, rows: int) -> Iterator[tuple[RawEvents, int]]:
+    def _csv(self, rows: int) -> Iterator[Piece]:
         with self.path.open("rb") as raw, _maybe_gzip(raw, self.path) as binary:
             text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
             reader = csv.reader(text)
@@ -111,11 +118,9 @@ class EventsFile:
                     [number + i for i in keep],
                 )
                 number += len(block)
-                yield batch, raw.tell()
+                yield ReadPiece(raw.tell(), batch)
 
-    def _parquet(self, rows: int) -> Iterator[tuple[RawEvents, int]]:
-        import pyarrow as pa
-        import pyarrow.compute as pc
+    def _parquet(self, rows: int) -> Iterator[Piece]:
         import pyarrow.parquet as pq
 
         parquet = pq.ParquetFile(self.path)
@@ -125,22 +130,75 @@ class EventsFile:
         done = 0
         total_rows = max(parquet.metadata.num_rows, 1)
         for table in parquet.iter_batches(batch_size=rows, columns=columns):
-            data: dict[str, list[Any]] = {}
-            for name in columns:
-                column = table.column(name)
-                if name == "ts" and pa.types.is_timestamp(column.type) and column.type.tz:
-                    # Arrow's %S carries the fraction of the column's unit.
-                    column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ", locale="C")
-                data[name] = column.to_pylist()
-            n = table.num_rows
-            # Columns straight in: no dict per row (absent columns are all None).
-            batch = RawEvents(
-                {name: data[name] if name in data else [None] * n for name in FIELDS},
-                [None] * n,
-                list(range(done + 1, done + n + 1)),
-            )
-            done += n
-            yield batch, int(self.size_bytes * done / total_rows)
+            yield ArrowPiece(int(self.size_bytes * (done + table.num_rows) / total_rows), table,
+                             done + 1)  # fmt: skip
+            done += table.num_rows
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Part of an events file, to be read into raw events by :meth:`read` (in any process:
+    a piece holds its data, not the file)."""
+
+    #: The file's bytes read up to the end of this piece (for a progress bar).
+    done: int
+
+    def read(self) -> RawEvents:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ReadPiece(Piece):
+    """A piece already read (CSV)."""
+
+    raw: RawEvents
+
+    def read(self) -> RawEvents:
+        return self.raw
+
+
+@dataclass(frozen=True)
+class NdjsonPiece(Piece):
+    """Whole NDJSON lines, the first of them line ``first`` of the file."""
+
+    data: bytes
+    first: int
+    max_event_bytes: int
+    keep_text: bool
+
+    def read(self) -> RawEvents:
+        lines = self.data.split(b"\n")
+        if not lines[-1]:
+            lines.pop()  # the last line's break, or an empty piece
+        return parse_lines(lines, max_event_bytes=self.max_event_bytes,
+                           first_position=self.first, keep_text=self.keep_text)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ArrowPiece(Piece):
+    """Parquet rows as Arrow columns, the first of them row ``first`` of the file."""
+
+    table: Any  # pyarrow.RecordBatch
+    first: int
+
+    def read(self) -> RawEvents:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table, n = self.table, self.table.num_rows
+        data: dict[str, list[Any]] = {}
+        for name in table.schema.names:
+            column = table.column(name)
+            if name == "ts" and pa.types.is_timestamp(column.type) and column.type.tz:
+                # Arrow's %S carries the fraction of the column's unit.
+                column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ", locale="C")
+            data[name] = column.to_pylist()
+        # Columns straight in: no dict per row (absent columns are all None).
+        return RawEvents(
+            {name: data[name] if name in data else [None] * n for name in FIELDS},
+            [None] * n,
+            list(range(self.first, self.first + n)),
+        )
 
 
 def open_events(path: str | Path, *, max_event_bytes: int = 8192) -> EventsFile:
@@ -205,6 +263,32 @@ def _csv_value(name: str, text: str) -> Any:
             return text  # not a number: rejected by validation, as in JSON
         return value if math.isfinite(value) else text
     return text
+
+
+def _line_blocks(stream: IO[bytes], rows: int) -> Iterator[bytes]:
+    """The stream in blocks of ``rows`` whole lines (the last block: what is left), cut
+    where ``for line in stream`` would cut them, at ``\\n``."""
+    blocks: list[bytes] = []
+    lines = 0  # line breaks in blocks
+    while True:
+        block = stream.read(_READ_BYTES)
+        blocks.append(block)
+        lines += block.count(b"\n")
+        if lines < rows and block:
+            continue
+        data = b"".join(blocks)
+        start = 0
+        if lines >= rows:
+            breaks = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n"))
+            for end in breaks[rows - 1 :: rows].tolist():
+                yield data[start : end + 1]
+                start = end + 1
+            lines -= len(breaks) // rows * rows
+        if not block:
+            if start < len(data):
+                yield data[start:]  # the last lines, the very last without its break
+            return
+        blocks = [data[start:]]
 
 
 def _maybe_gzip(raw: IO[bytes], path: Path) -> AbstractContextManager[IO[bytes]]:

@@ -30,7 +30,7 @@ from beatlight.streams.runs import AreaRuns
 if TYPE_CHECKING:
     from beatlight.streams.zone_lane import ZoneLane
 
-__all__ = ["Lane", "LaneConfig", "Outcome", "SkippedSpan"]
+__all__ = ["Lane", "LaneConfig", "Outcome", "SkippedSpan", "checked"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,16 @@ class LaneConfig:
     lateness_us: int
     future_us: int
     max_accuracy_m: float
+
+
+def checked(raw: RawEvents, config: LaneConfig, *, now_us: int) -> ValidEvents:
+    """The SPEC's checks on one batch with a lane's settings (no state: in any process)."""
+    return validate(
+        raw,
+        now_us=now_us,
+        max_accuracy_m=config.max_accuracy_m,
+        future_seconds=config.future_us // 1_000_000,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +154,7 @@ class Lane:
 
     def validate(self, raw: RawEvents, *, now_us: int) -> ValidEvents:
         """The SPEC's checks on one batch, with this lane's settings (no state)."""
-        return validate(
-            raw,
-            now_us=now_us,
-            max_accuracy_m=self.config.max_accuracy_m,
-            future_seconds=self.config.future_us // 1_000_000,
-        )
+        return checked(raw, self.config, now_us=now_us)
 
     def admit(self, events: ValidEvents) -> Outcome:
         """Take one validated batch in arrival order: lateness, duplicates, presence."""

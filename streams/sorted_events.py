@@ -7,6 +7,12 @@ by ``ts``, in bounded memory (:class:`~beatlight.streams.ordering.ExternalSort`)
 of one ``event_id`` the one with the earliest ``ts`` counts (ties: the smaller line
 text); the rest are duplicates. No Kafka, no clock.
 
+:func:`prepare` turns a validated batch into the rows kept, in any process (the batch
+report prepares a file's pieces on every core); :meth:`SortedEvents.take` takes them in.
+Each id travels with a 128-bit digest (two SipHash digests under a key drawn afresh
+for each file), so telling a copy from a new id needs no Python string per row: only the
+ids whose digest more than one row has (a percent or two) are ever looked up.
+
 The line texts only break ties between copies of one event at one time (rare), so they
 are not sorted: they go to a file of their own as they come, and each event keeps where
 its text is. Pings of one time reach the presence model in an order that depends on the
@@ -33,7 +39,7 @@ from beatlight.streams.events import RawEvents, ValidEvents
 from beatlight.streams.intake import watermark_rank
 from beatlight.streams.ordering import ExternalSort
 
-__all__ = ["Sorted", "SortedEvents", "robust_latest"]
+__all__ = ["Prepared", "Sorted", "SortedEvents", "prepare", "robust_latest"]
 
 
 @dataclass
@@ -58,6 +64,10 @@ class SortedEvents:
         #: copy of an event is a unit's latest).
         self.latest_copies: dict[str, int] = {}
         self.latest: dict[str, int] = {}
+        #: Seeds the ids' digests (:func:`prepare`): fresh each time, as Python's own hash.
+        self.key = os.urandom(16)
+        self._ids: list[np.ndarray] = []  # every valid row's id_high, until sorted()
+        self._repeated: np.ndarray | None = None
 
     def __enter__(self) -> SortedEvents:
         return self
@@ -72,41 +82,30 @@ class SortedEvents:
 
     def add(self, raw: RawEvents, events: ValidEvents) -> None:
         """One batch, in any order: ``events`` are ``raw`` validated."""
-        ok = events.ok
-        self.rejected.update(events.reason[~ok].tolist())
-        rows = np.flatnonzero(ok)
-        if not len(rows):
+        self.take(prepare(raw, events, self.key))
+
+    def take(self, batch: Prepared) -> None:
+        """One batch made ready by :func:`prepare` (with :attr:`key`), in any order."""
+        self.rejected.update(batch.rejected)
+        table = batch.table
+        if not table.num_rows:
             return
-        texts = raw.lines(rows.tolist())
-        lengths = np.fromiter(map(len, texts), np.int64, len(texts))
-        self._texts.write(b"".join(texts))
+        lengths = table.column("text_len").to_numpy()
+        self._texts.write(batch.texts)
         at = self._texts_size + np.cumsum(lengths) - lengths
-        self._texts_size += int(lengths.sum())
-        table = pa.table(
-            {
-                "ts_us": pa.array(events.ts_us[rows], pa.int64()),
-                "event_id": pa.array(events.event_id[rows], pa.string()),
-                "unit": pa.array(events.unit[rows], pa.string()),
-                "lat": pa.array(events.lat[rows]),
-                "lon": pa.array(events.lon[rows]),
-                "mode": pa.array(events.mode[rows]),
-                "text_at": pa.array(at, pa.int64()),
-                "text_len": pa.array(lengths, pa.int64()),
-            }
-        )
-        last = table.group_by("unit").aggregate([("ts_us", "max")])
+        self._texts_size += len(batch.texts)
         latest = self.latest_copies
-        units, times = last.column("unit").to_pylist(), last.column("ts_us_max").to_pylist()
-        for unit, t in zip(units, times, strict=True):
+        for unit, t in batch.latest.items():
             if t > latest.get(unit, t - 1):
                 latest[unit] = t
-        self._sort.add(table)
+        self._ids.append(table.column("id_high").to_numpy())
+        self._sort.add(table.append_column("text_at", pa.array(at, pa.int64())))
 
     def sorted(self) -> Iterator[Sorted]:
         """The events in ``ts`` order, the copy of each id that counts only; may be
         called again. Fills :attr:`latest` on the way."""
         latest: dict[str, int] = {}
-        seen = _SeenIds()
+        seen = _SeenIds(self._repeated_ids())
         self._texts.flush()
         for slab in self._sort.sorted():
             ts = slab.column("ts_us").to_numpy()
@@ -116,7 +115,9 @@ class SortedEvents:
             id_code = ids.indices.to_numpy()
             id_text = ids.dictionary.to_numpy(zero_copy_only=False)
             keep = self._first_copies(slab, id_code, ts)
-            new = seen.first_time(id_text)  # ids counted in an earlier slab: duplicates
+            first = np.unique(id_code, return_index=True)[1]  # each id's first row
+            high, low = slab.column("id_high").to_numpy(), slab.column("id_low").to_numpy()
+            new = seen.first_time(high[first], low[first])  # met in an earlier slab: copies
             keep &= new[id_code]
             rows = np.flatnonzero(keep)
             units = pc.dictionary_encode(slab.column("unit").combine_chunks())
@@ -138,6 +139,15 @@ class SortedEvents:
             )
             yield Sorted(events, slab.num_rows - len(rows))
         self.latest = latest
+
+    def _repeated_ids(self) -> np.ndarray:
+        """The id digests' first halves that more than one valid row has, sorted."""
+        if self._repeated is None:
+            high = np.concatenate(self._ids) if self._ids else np.zeros(0, dtype=np.int64)
+            self._ids = []
+            high.sort()
+            self._repeated = np.unique(high[1:][high[1:] == high[:-1]])
+        return self._repeated
 
     def _first_copies(self, slab: pa.Table, code: np.ndarray, ts: np.ndarray) -> np.ndarray:
         """Within a slab (every row of each time in it, in time order): the copy of each
@@ -173,6 +183,59 @@ class SortedEvents:
         return keep
 
 
+@dataclass
+class Prepared:
+    """A batch's valid rows as :class:`SortedEvents` keeps them, and its rejections: what
+    :func:`prepare` makes of a batch, in any process."""
+
+    #: ts_us, event_id, unit, lat, lon, mode, the id's digest (id_high, id_low), text_len.
+    table: pa.Table
+    #: The rows' texts, one after another.
+    texts: bytes
+    rejected: Counter[str]
+    #: Each unit's latest time in the batch.
+    latest: dict[str, int]
+    #: Rows in the batch, valid or not.
+    rows: int
+
+
+def prepare(raw: RawEvents, events: ValidEvents, key: bytes) -> Prepared:
+    """The valid rows of one batch (``events``: ``raw`` validated) ready to be sorted.
+
+    ``key``: the 16 bytes that seed the ids' digests (:attr:`SortedEvents.key`)."""
+    ok = events.ok
+    rejected = Counter(events.reason[~ok].tolist())
+    rows = np.flatnonzero(ok)
+    texts = raw.lines(rows.tolist())
+    ids = events.event_id[rows]
+    table = pa.table(
+        {
+            "ts_us": pa.array(events.ts_us[rows], pa.int64()),
+            "event_id": pa.array(ids, pa.string()),
+            "unit": pa.array(events.unit[rows], pa.string()),
+            "lat": pa.array(events.lat[rows]),
+            "lon": pa.array(events.lon[rows]),
+            "mode": pa.array(events.mode[rows]),
+            "id_high": pa.array(_digest(ids, key[:8]), pa.int64()),
+            "id_low": pa.array(_digest(ids, key[8:]), pa.int64()),
+            "text_len": pa.array(np.fromiter(map(len, texts), np.int64, len(texts)), pa.int64()),
+        }
+    )
+    last = table.group_by("unit").aggregate([("ts_us", "max")])
+    latest = dict(zip(last.column("unit").to_pylist(), last.column("ts_us_max").to_pylist(),
+                      strict=True))  # fmt: skip
+    return Prepared(table, b"".join(texts), rejected, latest, len(raw))
+
+
+def _digest(ids: np.ndarray, key: bytes) -> np.ndarray:
+    """64-bit SipHash digests of the ids under ``key`` (8 bytes), the same in any process."""
+    from pandas.util import hash_array
+
+    if not len(ids):
+        return np.zeros(0, dtype=np.int64)
+    return hash_array(ids, hash_key=key.hex(), categorize=False).view(np.int64)
+
+
 def robust_latest(latest: Iterable[int], lateness_us: int) -> int | None:
     """The latest of the units' latest event times that is not running ahead.
 
@@ -195,42 +258,28 @@ def robust_latest(latest: Iterable[int], lateness_us: int) -> int | None:
 
 
 class _SeenIds:
-    """Event ids met so far, as 128-bit digests (16 bytes an id, not a string): two
-    64-bit string hashes of the process (SipHash, keyed per process), of the id and of
-    the id behind a prefix.
+    """Event ids met so far, by their 128-bit digests (:func:`prepare`).
 
-    Kept in sorted levels that merge as they grow (as a log-structured merge tree):
-    each lookup is a binary search per level, each id is merged O(log n) times.
+    Only ids whose digest's first half more than one row of the file has can be met
+    again (``repeated``: a percent or two of them); only those are looked at and kept.
     """
 
-    def __init__(self) -> None:
-        self._levels: list[tuple[np.ndarray, np.ndarray]] = []
+    def __init__(self, repeated: np.ndarray) -> None:
+        self._repeated = repeated
+        self._seen: set[tuple[int, int]] = set()
 
-    def first_time(self, ids: np.ndarray) -> np.ndarray:
-        """Which of these distinct ids were not met before; remember them all."""
-        if not len(ids):
-            return np.zeros(0, dtype=bool)
-        n = len(ids)
-        high = np.fromiter(map(hash, ids), np.int64, n)
-        low = np.fromiter(map(hash, map("\x00".__add__, ids)), np.int64, n)
-        # Searching in sorted order keeps each search near the last (numpy starts there).
-        order = np.argsort(high, kind="stable")
-        high, low = high[order], low[order]
-        new = np.ones(len(ids), dtype=bool)
-        for known_high, known_low in self._levels:
-            lo = np.searchsorted(known_high, high, side="left")
-            hi = np.searchsorted(known_high, high, side="right")
-            for i in np.flatnonzero(hi > lo).tolist():  # met before, or a 64-bit collision
-                if (known_low[lo[i] : hi[i]] == low[i]).any():
-                    new[i] = False
-        level = (high[new], low[new])
-        while self._levels and len(self._levels[-1][0]) <= 2 * len(level[0]):
-            old_high, old_low = self._levels.pop()
-            both = np.concatenate([old_high, level[0]])
-            # Two sorted runs: a stable (tim)sort merges them in linear time.
-            merged = np.argsort(both, kind="stable")
-            level = (both[merged], np.concatenate([old_low, level[1]])[merged])
-        self._levels.append(level)
-        out = np.empty(len(ids), dtype=bool)
-        out[order] = new
-        return out
+    def first_time(self, high: np.ndarray, low: np.ndarray) -> np.ndarray:
+        """Which of these distinct ids (their digests) were not met before; remember them."""
+        new = np.ones(len(high), dtype=bool)
+        if not len(self._repeated):
+            return new
+        at = np.searchsorted(self._repeated, high).clip(max=len(self._repeated) - 1)
+        maybe = np.flatnonzero(self._repeated[at] == high)
+        seen = self._seen
+        digests = zip(high[maybe].tolist(), low[maybe].tolist(), strict=True)
+        for i, digest in zip(maybe.tolist(), digests, strict=True):
+            if digest in seen:
+                new[i] = False
+            else:
+                seen.add(digest)
+        return new

@@ -95,6 +95,16 @@ def report(
             show_default=False,
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Processes that read and check the file's lines (default: one per core). "
+            "The report is the same with any number.",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -114,6 +124,7 @@ def report(
     from beatlight.streams.batch import Progress as Passes
     from beatlight.streams.batch import batch_reports
     from beatlight.streams.files import open_events
+    from beatlight.streams.pool import available_cores
     from beatlight.streams.report import (
         CSV_COLUMNS,
         SESSION_COLUMNS,
@@ -159,9 +170,10 @@ def report(
         counting: list[Any] = []
 
         def batches():  # noqa: ANN202
-            for raw, done in source.chunks(keep_text=partitions is None):
-                yield raw
-                bar.update(task, completed=done)
+            # Pieces, not parsed yet: the workers parse them (the bar runs a few ahead).
+            for piece in source.pieces(keep_text=partitions is None):
+                yield piece
+                bar.update(task, completed=piece.done)
 
         def counted(done: int, total: int) -> None:
             if not counting:  # the second pass: the sorted events, counted
@@ -173,7 +185,8 @@ def report(
         found = batch_reports(
             geography, batches(), lane_config(settings), now_us=now_us,
             as_of_us=as_of_us, partitions=partitions, progress=Passes(counted=counted),
-            zoning=zoning, **_trend_hours(format, settings, period),
+            zoning=zoning, workers=workers or available_cores(),
+            **_trend_hours(format, settings, period),
         )  # fmt: skip
     document = found.document
 

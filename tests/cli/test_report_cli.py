@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import random
 
 import geopandas as gpd
 import pytest
@@ -113,10 +115,24 @@ def test_as_of_ignores_later_events(simulated):
     assert early["force"]["windows"]["1h"]["patrol_minutes"] <= 60
 
 
+def test_the_report_is_the_same_with_any_number_of_workers(simulated, tmp_path):
+    shuffled = tmp_path / "shuffled.ndjson.gz"
+    lines = simulated.read_bytes().splitlines()
+    random.Random(2).shuffle(lines)
+    shuffled.write_bytes(gzip.compress(b"\n".join(lines)))
+    one = run_cli("report", "--events", str(simulated), "--workers", "1")
+    assert one.returncode == 0, one.stderr
+    for events, workers in ((simulated, "2"), (shuffled, "2"), (shuffled, "3")):
+        result = run_cli("report", "--events", str(events), "--workers", workers)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == one.stdout, (events.name, workers)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--events", "nowhere.ndjson"], "no such events file"),
+        (["--events", "{sim}", "--workers", "0"], "--workers"),
         (["--events", "{sim}", "--as-of", "yesterday"], "--as-of"),
         (["--events", "{sim}", "--format", "xml"], "--format"),
         (["--events", "{sim}", "--boundaries", "nowhere.geojson"], "nowhere.geojson"),
